@@ -1,0 +1,15 @@
+"""graphmdn-tf: GraphMDN (graph neural networks with mixture density outputs) in Keras 3.
+
+Public API, re-exported here; see the README for a tour.
+"""
+
+import os as _os
+
+_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from graphmdn_tf.graphs import Graph  # noqa: E402
+from graphmdn_tf.skeletons import H36M_16, H36M_17, H36M_32, Skeleton, h36m_graph  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = ["Graph", "Skeleton", "H36M_16", "H36M_17", "H36M_32", "h36m_graph", "__version__"]
