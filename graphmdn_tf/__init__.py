@@ -7,9 +7,25 @@ import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from graphmdn_tf import hypotheses, metrics  # noqa: E402
+from graphmdn_tf.distributions import mixture_distribution  # noqa: E402
 from graphmdn_tf.graphs import Graph  # noqa: E402
+from graphmdn_tf.layers import (  # noqa: E402
+    GraphConvBlock,
+    GraphMixtureHead,
+    GraphNonLocal,
+    ResidualGraphBlock,
+    SemGraphConv,
+)
+from graphmdn_tf.losses import l2_loss, mixture_nll  # noqa: E402
+from graphmdn_tf.models import MODEL_PRESETS, TRAINING_PRESETS, GraphMDN, SemGCN, SemGCNBackbone  # noqa: E402
 from graphmdn_tf.skeletons import H36M_16, H36M_17, H36M_32, Skeleton, h36m_graph  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["Graph", "Skeleton", "H36M_16", "H36M_17", "H36M_32", "h36m_graph", "__version__"]
+__all__ = [
+    "Graph", "Skeleton", "H36M_16", "H36M_17", "H36M_32", "h36m_graph",
+    "SemGraphConv", "GraphNonLocal", "GraphConvBlock", "ResidualGraphBlock", "GraphMixtureHead",
+    "SemGCNBackbone", "GraphMDN", "SemGCN", "MODEL_PRESETS", "TRAINING_PRESETS",
+    "mixture_distribution", "mixture_nll", "l2_loss", "hypotheses", "metrics", "__version__",
+]

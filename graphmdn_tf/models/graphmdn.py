@@ -1,0 +1,127 @@
+"""GraphMDN: a SemGCN backbone feeding a Gaussian-mixture head (Oikarinen et al. 2020)."""
+
+from __future__ import annotations
+
+import keras
+
+from graphmdn_tf import hypotheses
+from graphmdn_tf.distributions.mixture import mixture_distribution
+from graphmdn_tf.layers.mixture_head import GraphMixtureHead, check_mixture_level
+from graphmdn_tf.losses import mixture_nll
+from graphmdn_tf.models.backbone import SemGCNBackbone
+from graphmdn_tf.models.base import GraphPoseModel, regularization_loss
+from graphmdn_tf.models.presets import model_preset
+
+
+@keras.saving.register_keras_serializable(package="graphmdn_tf")
+class GraphMDN(GraphPoseModel):
+    """Graph mixture density network: 2-D graph inputs -> a mixture of M plausible 3-D graphs.
+
+    Backbone (Figure 1): graph-conv block + non-local block, then `num_blocks` residual blocks each
+    followed by a non-local block; an output SemGraphConv produces the mixture parameters, at pose
+    level (each kernel one whole pose, Eq. 6-9) or node level (one mixture per node, Eq. 1-5).
+
+    Calling the model returns a dict of named tensors (public API):
+        `mu` [batch, M, N, D], `sigma` and `pi_logits` ([batch, M] pose, [batch, M, N] node).
+    `graphmdn_tf.distributions.mixture_distribution(outputs)` (or `model.distribution(x)`) gives the
+    TFP distribution. `compile(optimizer=...)` then `fit(x, y)` trains on the negative
+    log-likelihood; no loss argument is needed.
+
+    Args:
+        graph: a `graphmdn_tf.Graph` (default: the 16-joint Human3.6M skeleton with its joint groups).
+        hidden_dim, num_blocks, dropout, non_local: the backbone (see `SemGCNBackbone`).
+        num_kernels: M.
+        mixture: "pose" or "node".
+        input_dim: features per input node (2 for 2-D keypoints).
+        target_dim: D, the target dimension per node (3 for 3-D joints).
+        min_sigma: floor on sigma.
+        track_errors, error_scale: training-time MPJPE of Highest, Mean and Oracle (see `GraphPoseModel`).
+
+    Example:
+        >>> model = GraphMDN.from_preset("standard")
+        >>> model.compile(optimizer="adam")
+        >>> model.fit(inputs_2d, targets_3d, batch_size=256)      # [F, 16, 2], [F, 16, 3]
+        >>> outputs = model.predict(inputs_2d)                   # dict: mu, sigma, pi_logits
+
+    Reference:
+        Oikarinen, Hannah, Kazerounian, "GraphMDN: Leveraging graph structure and deep learning to
+        solve inverse problems", 2020.
+    """
+
+    def __init__(
+        self,
+        graph=None,
+        hidden_dim=128,
+        num_blocks=4,
+        num_kernels=5,
+        mixture="pose",
+        dropout=0.1,
+        input_dim=2,
+        target_dim=3,
+        non_local=True,
+        min_sigma=1e-4,
+        track_errors=True,
+        error_scale=1000.0,
+        **kwargs,
+    ):
+        self.mixture = check_mixture_level(mixture)
+        super().__init__(graph, input_dim, target_dim, track_errors, error_scale, **kwargs)
+        self.hidden_dim = int(hidden_dim)
+        self.num_blocks = int(num_blocks)
+        self.num_kernels = int(num_kernels)
+        self.dropout = float(dropout)
+        self.non_local = bool(non_local)
+        self.min_sigma = float(min_sigma)
+        self.backbone = SemGCNBackbone(
+            self.graph, self.hidden_dim, self.num_blocks, self.dropout, self.non_local, name="backbone"
+        )
+        self.head = GraphMixtureHead(
+            self.graph, self.num_kernels, self.target_dim, self.mixture, self.min_sigma, name="head"
+        )
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> "GraphMDN":
+        """A GraphMDN with the paper's preset `name` ('standard', 'wide', 'k8', 'k200'), overridden by keyword."""
+        return cls(**{**model_preset(name), **overrides})
+
+    def build(self, input_shape):
+        self.check_inputs(input_shape)
+        self.backbone.build(input_shape)
+        self.head.build((input_shape[0], input_shape[1], self.hidden_dim))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        self.check_inputs(inputs)
+        return self.head(self.backbone(inputs, training=training))
+
+    def distribution(self, inputs, training=False):
+        """The predictive `tfp` distribution for inputs [batch, N, input_dim]."""
+        return mixture_distribution(self(inputs, training=training))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return mixture_nll(y, y_pred, sample_weight) + regularization_loss(self)
+
+    def selection_names(self):
+        return ("mean", "highest", "oracle")
+
+    def select(self, y_pred, target):
+        return {
+            "mean": hypotheses.mean(y_pred),
+            "highest": hypotheses.highest(y_pred),
+            "oracle": hypotheses.oracle(y_pred, target),
+        }
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "hidden_dim": self.hidden_dim,
+                "num_blocks": self.num_blocks,
+                "num_kernels": self.num_kernels,
+                "mixture": self.mixture,
+                "dropout": self.dropout,
+                "non_local": self.non_local,
+                "min_sigma": self.min_sigma,
+            }
+        )
+        return config
