@@ -19,8 +19,8 @@ Usage with the authors' checkpoint (needs the optional `torch` extra: `pip insta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 

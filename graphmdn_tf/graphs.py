@@ -7,8 +7,8 @@ skeleton, can be used with every layer and model in this package.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -80,7 +80,7 @@ class Graph:
             object.__setattr__(self, "node_names", names)
 
     @classmethod
-    def from_parents(cls, parents: Sequence[int], node_groups=None, node_names=None) -> "Graph":
+    def from_parents(cls, parents: Sequence[int], node_groups=None, node_names=None) -> Graph:
         """A tree given by each node's parent index (-1 for the root)."""
         edges = []
         for child, parent in enumerate(parents):
@@ -128,7 +128,7 @@ class Graph:
         }
 
     @classmethod
-    def from_config(cls, config: dict) -> "Graph":
+    def from_config(cls, config: dict) -> Graph:
         return cls(
             num_nodes=config["num_nodes"],
             edges=tuple(tuple(e) for e in config["edges"]),

@@ -9,7 +9,7 @@ Reference: GraphMDN (Oikarinen et al. 2020), Section 4.3.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import tensorflow as tf
 

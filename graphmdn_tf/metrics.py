@@ -5,7 +5,7 @@ Units are those of the inputs (metres in, metres out); multiply by 1000 for mill
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import tensorflow as tf

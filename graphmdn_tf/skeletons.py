@@ -73,6 +73,12 @@ H36M_16 = Skeleton(
     joint_groups=((2, 3), (5, 6), (1, 4), (0, 7), (8, 9), (14, 15), (11, 12), (10, 13)),
 )
 
+# Section 8: the stacked-hourglass (MPII) detector's 16-joint order, and the permutation SemGCN applies
+# to bring it into the 16-joint Human3.6M order above: `keypoints_h36m16 = keypoints_sh[:, SH_TO_GT_PERM]`.
+SH_NAMES = ("RFoot", "RKnee", "RHip", "LHip", "LKnee", "LFoot", "Hip", "Spine", "Thorax", "Head",
+            "RWrist", "RElbow", "RShoulder", "LShoulder", "LElbow", "LWrist")
+SH_TO_GT_PERM = (6, 2, 1, 0, 3, 4, 5, 7, 8, 9, 13, 14, 15, 12, 11, 10)
+
 
 def h36m_graph() -> Graph:
     """The 16-joint Human3.6M graph with SemGCN's non-local joint groups (the default graph)."""

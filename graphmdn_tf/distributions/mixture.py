@@ -30,7 +30,7 @@ The level is read from the rank of `pi_logits`.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import tensorflow as tf
 import tensorflow_probability as tfp

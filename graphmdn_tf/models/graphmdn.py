@@ -80,7 +80,7 @@ class GraphMDN(GraphPoseModel):
         )
 
     @classmethod
-    def from_preset(cls, name: str, **overrides) -> "GraphMDN":
+    def from_preset(cls, name: str, **overrides) -> GraphMDN:
         """A GraphMDN with the paper's preset `name` ('standard', 'wide', 'k8', 'k200'), overridden by keyword."""
         return cls(**{**model_preset(name), **overrides})
 

@@ -51,7 +51,7 @@ class SemGCN(GraphPoseModel):
         self.output_conv = SemGraphConv(self.graph, self.target_dim, name="output_conv", dtype="float32")
 
     @classmethod
-    def from_preset(cls, name: str, **overrides) -> "SemGCN":
+    def from_preset(cls, name: str, **overrides) -> SemGCN:
         """A SemGCN on the backbone of preset `name` ('standard', 'wide', ...); mixture fields are ignored."""
         arguments = {k: v for k, v in model_preset(name).items() if k != "num_kernels"}
         return cls(**{**arguments, **overrides})

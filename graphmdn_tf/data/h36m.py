@@ -1,0 +1,371 @@
+"""Human3.6M-format files: validated, safe loading, a pickle-free cache, and per-camera samples.
+
+Files (VideoPose3D / SemGCN preprocessing; `<name>` is `h36m`, `cmu` or `synthetic`):
+
+- `data_3d_<name>.npz`: `positions_3d` = {subject: {action: float [T, 32 or 17, 3]}}, world metres.
+- `data_2d_<name>_gt.npz` / `data_2d_<name>_sh_pt_mpii.npz`: `positions_2d` =
+  {subject: {action: [4 arrays float [T, J, 2]]}} in pixels, one array per camera, and `metadata` =
+  {layout_name, num_joints, keypoints_symmetry}. The joint order is told apart by the joint count and
+  `keypoints_symmetry` (see `KEYPOINT_LAYOUTS`): VideoPose3D's 17 joints, the 16-joint Human3.6M order
+  (SemGCN ground truth and SemGCN's permuted stacked-hourglass detections), or the raw MPII order of
+  VideoPose3D's stacked-hourglass file, which is permuted with `SH_TO_GT_PERM`.
+
+Reading goes through `safe_npz.load_npz_safely` (no code runs from a file), validates everything once,
+and writes a pickle-free copy (plain float32 arrays plus a JSON index, `np.savez`) under the cache
+directory, keyed by the source's absolute path, size and modification time; later runs read that copy
+with `allow_pickle=False`.
+
+Frame-count policy: when a camera's 2D sequence and the 3D sequence differ in length, both are trimmed
+to the shorter with a `UserWarning` that names the file, subject, action and camera (what VideoPose3D
+does for the detections, which can be a few frames longer than the mocap).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from graphmdn_tf.data.cameras import H36M_SUBJECTS, NUM_CAMERAS, h36m_cameras, normalize_screen_coordinates, world_to_camera
+from graphmdn_tf.data.safe_npz import DataFileError, load_npz_safely
+from graphmdn_tf.skeletons import H36M_16_FROM_17, H36M_16_FROM_32, SH_TO_GT_PERM
+
+DATASETS = ("h36m", "cmu", "synthetic")
+KEYPOINT_KINDS = ("gt", "sh_pt_mpii")
+CACHE_VERSION = 1
+
+# keypoints_symmetry ([left joints], [right joints]) of each 2D joint order (facts sections 5, 6, 8).
+KEYPOINT_LAYOUTS = {
+    "h36m17": (17, ((4, 5, 6, 11, 12, 13), (1, 2, 3, 14, 15, 16))),
+    "h36m16": (16, ((4, 5, 6, 10, 11, 12), (1, 2, 3, 13, 14, 15))),
+    "mpii16": (16, ((3, 4, 5, 13, 14, 15), (0, 1, 2, 10, 11, 12))),
+}
+_JOINTS_3D = {32: H36M_16_FROM_32, 17: H36M_16_FROM_17}
+
+
+def default_cache_dir() -> Path:
+    """`$GRAPHMDN_TF_CACHE`, else `$XDG_CACHE_HOME/graphmdn_tf`, else `~/.cache/graphmdn_tf`."""
+    if os.environ.get("GRAPHMDN_TF_CACHE"):
+        return Path(os.environ["GRAPHMDN_TF_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "graphmdn_tf"
+
+
+def data_file_paths(data_dir: str | Path, dataset: str, keypoints: str = "gt") -> tuple[Path, Path]:
+    """`(data_dir/data_3d_<dataset>.npz, data_dir/data_2d_<dataset>_<keypoints>.npz)`."""
+    if dataset not in DATASETS:
+        raise ValueError(f"Expected dataset to be one of {DATASETS}. Received: dataset={dataset!r}")
+    if keypoints not in KEYPOINT_KINDS:
+        raise ValueError(f"Expected keypoints to be one of {KEYPOINT_KINDS}. Received: keypoints={keypoints!r}")
+    data_dir = Path(data_dir)
+    return data_dir / f"data_3d_{dataset}.npz", data_dir / f"data_2d_{dataset}_{keypoints}.npz"
+
+
+@dataclass(frozen=True)
+class Poses3D:
+    """The contents of a `data_3d_<name>.npz`: world positions in metres, float32 [T, J, 3] (J = 32 or 17)."""
+
+    path: Path
+    num_joints: int
+    positions: dict
+
+    def joints_16(self, subject: str, action: str) -> np.ndarray:
+        """The 16-joint SemGCN subset [T, 16, 3] of one sequence (world metres)."""
+        return self.positions[subject][action][:, _JOINTS_3D[self.num_joints]]
+
+
+@dataclass(frozen=True)
+class Keypoints2D:
+    """The contents of a `data_2d_<name>_<keypoints>.npz`: pixels, per camera float32 [T, J, 2]."""
+
+    path: Path
+    layout: str
+    metadata: dict
+    positions: dict
+
+    def joints_16(self, subject: str, action: str, camera: int) -> np.ndarray:
+        """One camera's sequence in the 16-joint Human3.6M order [T, 16, 2] (pixels)."""
+        keypoints = self.positions[subject][action][camera]
+        if self.layout == "h36m17":
+            return keypoints[:, H36M_16_FROM_17]
+        if self.layout == "mpii16":
+            return keypoints[:, SH_TO_GT_PERM]
+        return keypoints
+
+
+# ---------------------------------------------------------------------------------------- validation
+def _require_key(path: Path, contents: dict, key: str):
+    if key not in contents:
+        raise DataFileError(f"{path}: missing key {key!r} (keys present: {sorted(contents)}).")
+    return contents[key]
+
+
+def _require_dict(path: Path, value, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise DataFileError(f"{path}: expected {what} to be a dict. Received: {type(value).__name__}")
+    return value
+
+
+def _check_subject(path: Path, subject) -> None:
+    if subject not in H36M_SUBJECTS:
+        raise DataFileError(
+            f"{path}: unknown subject {subject!r}; only subjects with Human3.6M camera calibrations can be "
+            f"used ({', '.join(H36M_SUBJECTS)})."
+        )
+
+
+def _check_array(path: Path, array, where: str, last_dim: int, num_joints: set[int]) -> np.ndarray:
+    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
+        raise DataFileError(f"{path}: {where}: expected a numeric array. Received: {type(array).__name__}")
+    if array.ndim != 3 or array.shape[2] != last_dim or array.shape[0] < 1:
+        raise DataFileError(f"{path}: {where}: expected shape [frames, joints, {last_dim}]. Received: {array.shape}")
+    if array.shape[1] not in num_joints:
+        raise DataFileError(
+            f"{path}: {where}: expected {' or '.join(map(str, sorted(num_joints)))} joints. Received: shape {array.shape}"
+        )
+    if not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise DataFileError(f"{path}: {where}: non-finite value at [frame, joint, axis] = {bad.tolist()}.")
+    return array.astype(np.float32, copy=False)
+
+
+def _iter_sequences(path: Path, positions, what: str, progress: bool):
+    """Yield (subject, action, value) over {subject: {action: value}}, checking subjects and types."""
+    positions = _require_dict(path, positions, what)
+    items = []
+    for subject, actions in positions.items():
+        _check_subject(path, subject)
+        actions = _require_dict(path, actions, f"{what}[{subject!r}]")
+        items.extend((subject, action, value) for action, value in actions.items())
+    if not items:
+        raise DataFileError(f"{path}: {what} holds no sequences.")
+    yield from tqdm(items, desc=f"checking {path.name}", disable=not progress or len(items) < 50, leave=False)
+
+
+def _convert_3d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]:
+    positions = _require_key(path, contents, "positions_3d")
+    arrays, entries, joint_counts = {}, [], set()
+    for subject, action, value in _iter_sequences(path, positions, "positions_3d", progress):
+        array = _check_array(path, value, f"positions_3d[{subject!r}][{action!r}]", 3, set(_JOINTS_3D))
+        joint_counts.add(array.shape[1])
+        name = f"a{len(entries)}"
+        arrays[name] = array
+        entries.append({"subject": subject, "action": action, "array": name})
+    if len(joint_counts) > 1:
+        raise DataFileError(f"{path}: expected one joint count for every sequence. Received: {sorted(joint_counts)}")
+    return {"kind": "3d", "num_joints": joint_counts.pop(), "entries": entries}, arrays
+
+
+def _plain(value):
+    """Metadata -> JSON-safe values (arrays and NumPy scalars to lists and numbers)."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _detect_layout(path: Path, metadata: dict, num_joints: int) -> str:
+    declared = metadata.get("num_joints", num_joints)
+    if declared != num_joints:
+        raise DataFileError(f"{path}: metadata num_joints={declared} but the arrays have {num_joints} joints.")
+    symmetry = metadata.get("keypoints_symmetry")
+    received = None if symmetry is None else [list(side) for side in symmetry]
+    for layout, (count, expected) in KEYPOINT_LAYOUTS.items():
+        if count == num_joints and received == [list(side) for side in expected]:
+            return layout
+    raise DataFileError(
+        f"{path}: cannot tell the joint order from num_joints={num_joints} and "
+        f"keypoints_symmetry={received}. Expected one of: "
+        + "; ".join(f"{name}: {count} joints, {[list(side) for side in sym]}" for name, (count, sym) in KEYPOINT_LAYOUTS.items())
+    )
+
+
+def _convert_2d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]:
+    positions = _require_key(path, contents, "positions_2d")
+    metadata = _plain(_require_dict(path, _require_key(path, contents, "metadata"), "metadata"))
+    arrays, entries, joint_counts = {}, [], set()
+    for subject, action, value in _iter_sequences(path, positions, "positions_2d", progress):
+        where = f"positions_2d[{subject!r}][{action!r}]"
+        if not isinstance(value, (list, tuple)) or len(value) != NUM_CAMERAS:
+            count = len(value) if isinstance(value, (list, tuple)) else type(value).__name__
+            raise DataFileError(f"{path}: {where}: expected a list of {NUM_CAMERAS} camera arrays. Received: {count}")
+        for camera, keypoints in enumerate(value):
+            array = _check_array(path, keypoints, f"{where}[camera {camera}]", 2, {16, 17})
+            joint_counts.add(array.shape[1])
+            name = f"a{len(entries)}"
+            arrays[name] = array
+            entries.append({"subject": subject, "action": action, "camera": camera, "array": name})
+    if len(joint_counts) > 1:
+        raise DataFileError(f"{path}: expected one joint count for every sequence. Received: {sorted(joint_counts)}")
+    layout = _detect_layout(path, metadata, joint_counts.pop())
+    return {"kind": "2d", "layout": layout, "metadata": metadata, "entries": entries}, arrays
+
+
+# --------------------------------------------------------------------------------------------- cache
+def _cache_file(path: Path, cache_dir: str | Path | None) -> Path:
+    stat = path.stat()
+    key = json.dumps([str(path.resolve()), stat.st_size, stat.st_mtime_ns, CACHE_VERSION])
+    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    return Path(cache_dir or default_cache_dir()) / "converted" / f"{path.stem}-{digest}.npz"
+
+
+def _write_cache(cache_file: Path, index: dict, arrays: dict) -> None:
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    index_bytes = np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)
+    descriptor, temporary = tempfile.mkstemp(dir=cache_file.parent, suffix=".npz.tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            np.savez(stream, index=index_bytes, **arrays)
+        os.replace(temporary, cache_file)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _read_cache(cache_file: Path) -> tuple[dict, dict]:
+    with np.load(cache_file, allow_pickle=False) as archive:
+        index = json.loads(archive["index"].tobytes().decode())
+        arrays = {entry["array"]: archive[entry["array"]] for entry in index["entries"]}
+    return index, arrays
+
+
+def _load_converted(path, kind: str, cache_dir, progress: bool) -> tuple[Path, dict, dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (expected a Human3.6M-format {kind.upper()} .npz).")
+    cache_file = _cache_file(path, cache_dir)
+    if cache_file.is_file():
+        try:
+            index, arrays = _read_cache(cache_file)
+            if index.get("kind") == kind:
+                return path, index, arrays
+        except (OSError, ValueError, KeyError) as error:
+            warnings.warn(f"{cache_file}: unreadable cache ({error}); converting {path} again.", stacklevel=3)
+    contents = load_npz_safely(path, progress=progress)
+    convert = _convert_3d if kind == "3d" else _convert_2d
+    index, arrays = convert(path, contents, progress)
+    index["source"] = str(path.resolve())
+    _write_cache(cache_file, index, arrays)
+    return path, index, arrays
+
+
+def load_poses_3d(path: str | Path, *, cache_dir: str | Path | None = None, progress: bool = False) -> Poses3D:
+    """Read and validate a `data_3d_<name>.npz` (through the pickle-free cache).
+
+    Raises:
+        FileNotFoundError: no such file.
+        DataFileError: not an npz, unsafe pickle, missing `positions_3d`, a subject without cameras,
+            a sequence that is not [T, 32 or 17, 3], mixed joint counts, or non-finite values.
+    """
+    path, index, arrays = _load_converted(path, "3d", cache_dir, progress)
+    positions = {}
+    for entry in index["entries"]:
+        positions.setdefault(entry["subject"], {})[entry["action"]] = arrays[entry["array"]]
+    return Poses3D(path=path, num_joints=index["num_joints"], positions=positions)
+
+
+def load_keypoints_2d(path: str | Path, *, cache_dir: str | Path | None = None, progress: bool = False) -> Keypoints2D:
+    """Read and validate a `data_2d_<name>_<keypoints>.npz` (through the pickle-free cache).
+
+    Raises:
+        FileNotFoundError: no such file.
+        DataFileError: not an npz, unsafe pickle, missing `positions_2d` or `metadata`, a subject
+            without cameras, a camera count other than 4, a sequence that is not [T, 16 or 17, 2],
+            an unrecognised joint order, or non-finite values.
+    """
+    path, index, arrays = _load_converted(path, "2d", cache_dir, progress)
+    positions = {}
+    for entry in index["entries"]:
+        cameras = positions.setdefault(entry["subject"], {}).setdefault(entry["action"], [])
+        cameras.append(arrays[entry["array"]])
+    return Keypoints2D(path=path, layout=index["layout"], metadata=index["metadata"], positions=positions)
+
+
+# ------------------------------------------------------------------------------------------ samples
+def action_class(action: str) -> str:
+    """`'Sitting 1' -> 'Sitting'`: the class of a sequence key (so 'Sitting' never means 'SittingDown')."""
+    return action.split(" ")[0]
+
+
+def select_sequences(
+    poses_3d: Poses3D, keypoints_2d: Keypoints2D, subjects: Sequence[str], actions: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """The (subject, action) pairs to load, in file order.
+
+    `actions` holds class names (`'Sitting'` selects 'Sitting', 'Sitting 1', 'Sitting 2' but never
+    'SittingDown') or exact sequence keys (any name with a space, e.g. `'Sitting 1'`); `None` selects all.
+    Sequences present in only one of the two files are skipped with a warning naming them.
+
+    Raises:
+        ValueError: a subject missing from either file, or a requested action that matches nothing.
+    """
+    if isinstance(subjects, str) or not len(subjects):
+        raise ValueError(f"Expected subjects to be a non-empty sequence of names. Received: subjects={subjects!r}")
+    if isinstance(actions, str):
+        raise ValueError(f"Expected actions to be a sequence of names or None. Received: actions={actions!r}")
+    selected, matched = [], set()
+    for subject in subjects:
+        for source in (poses_3d, keypoints_2d):
+            if subject not in source.positions:
+                raise ValueError(
+                    f"{source.path}: unknown subject {subject!r}; the file has {', '.join(source.positions)}."
+                )
+        actions_3d, actions_2d = poses_3d.positions[subject], keypoints_2d.positions[subject]
+        for action in actions_3d:
+            wanted = actions is None or action in actions or action_class(action) in actions
+            if not wanted:
+                continue
+            matched.update({action, action_class(action)})
+            if action not in actions_2d:
+                warnings.warn(f"{keypoints_2d.path}: no 2D for {subject} {action!r} (in {poses_3d.path.name}); skipped.", stacklevel=2)
+                continue
+            selected.append((subject, action))
+        for action in actions_2d:
+            wanted = actions is None or action in actions or action_class(action) in actions
+            if wanted and action not in actions_3d:
+                warnings.warn(f"{poses_3d.path}: no 3D for {subject} {action!r} (in {keypoints_2d.path.name}); skipped.", stacklevel=2)
+    missing = [action for action in (actions or ()) if action not in matched]
+    if missing:
+        available = sorted({action_class(a) for subject in subjects for a in poses_3d.positions[subject]})
+        raise ValueError(
+            f"{poses_3d.path}: unknown action(s) {missing} for subjects {list(subjects)}; "
+            f"action classes there: {', '.join(available)}."
+        )
+    return selected
+
+
+def camera_samples(
+    poses_3d: Poses3D, keypoints_2d: Keypoints2D, subject: str, action: str, stride: int = 1
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """One sequence as SemGCN training pairs, per camera.
+
+    Returns a list of `(camera, inputs_2d, targets_3d)`: `inputs_2d` float32 [T, 16, 2] normalised screen
+    coordinates, `targets_3d` float32 [T, 16, 3] camera-space metres relative to the hip (joint 0 is
+    exactly zero), every `stride`-th frame. A 2D/3D length mismatch is trimmed with a warning.
+    """
+    world = poses_3d.joints_16(subject, action).astype(np.float64)  # [T, 16, 3]
+    result = []
+    for camera_index, camera in enumerate(h36m_cameras(subject)):
+        keypoints = keypoints_2d.joints_16(subject, action, camera_index)
+        frames = min(len(world), len(keypoints))
+        if len(world) != len(keypoints):
+            warnings.warn(
+                f"{keypoints_2d.path}: {subject} {action!r} camera {camera_index} has {len(keypoints)} frames of 2D "
+                f"but {poses_3d.path.name} has {len(world)} of 3D; trimming both to {frames}.",
+                stacklevel=2,
+            )
+        positions = world_to_camera(world[:frames:stride], camera["orientation"], camera["translation"])
+        targets = positions - positions[:, :1]
+        inputs = normalize_screen_coordinates(keypoints[:frames:stride].astype(np.float64), camera["res_w"], camera["res_h"])
+        result.append((camera_index, inputs.astype(np.float32), targets.astype(np.float32)))
+    return result

@@ -1,0 +1,273 @@
+"""Export a trained model as a TensorFlow Serving SavedModel: `saved_models/<NAME>/<VERSION>/`.
+
+Signatures (method `tensorflow/serving/predict`; every tensor float32 with a leading batch
+dimension of -1, so TF Serving's row ("instances") and columnar ("inputs") formats both work).
+The signature names and the input and output keys are public API. N is the model's node count
+(16 for the Human3.6M skeleton) and M its number of kernels.
+
+GraphMDN:
+    `serving_default`
+        in:  `keypoints` [batch, N, 2], normalised screen coordinates (the training inputs).
+        out: `pi` mixture weights (softmax of the logits): [batch, M] pose level, [batch, M, N]
+             node level; `mu` kernel means [batch, M, N, 3]; `sigma` (shape of `pi`);
+             `mean_pose` and `highest_pose` [batch, N, 3] (`graphmdn_tf.hypotheses.mean`/`highest`).
+    `from_pixels`
+        in:  `keypoints_px` [batch, N, 2] pixel coordinates, `image_width` and `image_height` [batch]
+             (one per example, so the row format works with detector output from mixed cameras).
+        out: as `serving_default`, after normalising in the graph with VideoPose3D's
+             `normalize_screen_coordinates`: x_px / w * 2 - [1, h / w].
+    `sample`
+        in:  `keypoints` [batch, N, 2].
+        out: `samples` [batch, S, N, 3]: S poses drawn from the mixture, S fixed at export
+             (`num_samples`). Sampling is stateless with the seed pair `(seed, 0)` fixed at
+             export: a request gives the same samples every time (those of
+             `graphmdn_tf.hypotheses.sample_poses(outputs, S, seed=(seed, 0))` on the same batch).
+SemGCN (deterministic, no mixture): `serving_default` and `from_pixels` as above with the single
+output `pose` [batch, N, 3]; there is no `sample` signature.
+
+Inputs are validated inside the graph, so TF Serving (which runs no Python) rejects bad requests
+with INVALID_ARGUMENT instead of returning garbage: a shape other than the one above ("Expected
+keypoints of shape [batch, 16, 2]. Received shape: ..."), NaN or Inf in any input ("Expected
+keypoints to be finite"), a non-positive image size, or image sizes whose batch differs from the
+keypoints'. The SavedModel holds plain TF ops only: it loads with `tf.saved_model.load` in a process
+that imports neither `graphmdn_tf` nor `tensorflow_probability`.
+
+Versions are never overwritten: exporting onto an existing `<NAME>/<VERSION>` raises
+FileExistsError; without a version the next free one (highest + 1, or 1) is taken. The SavedModel is
+written to a hidden sibling directory and renamed into place, so a failed export leaves no partial
+version for TF Serving to pick up.
+
+Example:
+    >>> path = export_saved_model(model, "saved_models", name="graphmdn")  # saved_models/graphmdn/1
+    >>> export_run("runs/standard", "graphmdn")                           # saved_models/graphmdn/2
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from graphmdn_tf import hypotheses
+from graphmdn_tf.distributions.mixture import PARAMETER_NAMES
+from graphmdn_tf.models.base import GraphPoseModel
+
+SERVING_DEFAULT = "serving_default"
+FROM_PIXELS = "from_pixels"
+SAMPLE = "sample"
+DEFAULT_NUM_SAMPLES = 10
+RUN_MODEL_FILE = "model.keras"
+
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def _validated(tensor, key: str, trailing_shape: tuple[int, ...]):
+    """`tensor` after in-graph checks that it is [batch, *trailing_shape] and finite (INVALID_ARGUMENT otherwise).
+
+    The runtime shape is padded with -1 before comparing, so a wrong rank fails too: `tf.rank` would be
+    folded to the signature's static rank by the graph optimiser and never see the fed tensor.
+    """
+    rank = 1 + len(trailing_shape)
+    shape = tf.shape(tensor)
+    padded = tf.concat([shape, tf.fill([rank + 1], -1)], axis=0)[: rank + 1]
+    shape_ok = tf.reduce_all(tf.equal(padded[1:], [*trailing_shape, -1]))
+    expected = "[" + ", ".join(["batch", *map(str, trailing_shape)]) + "]"
+    shape_check = tf.debugging.Assert(
+        shape_ok, [f"Expected {key} of shape {expected}. Received shape:", shape], summarize=rank + 2
+    )
+    with tf.control_dependencies([shape_check]):
+        return tf.debugging.assert_all_finite(tensor, f"Expected {key} to be finite (no NaN or Inf)")
+
+
+def normalize_pixels(keypoints_px, image_width, image_height):
+    """Pixels [batch, N, 2] with per-example image sizes [batch] -> normalised screen coordinates.
+
+    x_px / w * 2 - [1, h / w] (VideoPose3D's `normalize_screen_coordinates`, per example).
+    """
+    offset = tf.stack([tf.ones_like(image_width), image_height / image_width], axis=-1)  # [B, 2]
+    return keypoints_px / image_width[:, None, None] * 2.0 - offset[:, None, :]
+
+
+class _ServingFunctions:
+    """The traced bodies of the signatures, over one built model."""
+
+    def __init__(self, model: GraphPoseModel, is_mixture: bool, num_samples: int, seed: int):
+        self.model = model
+        self.is_mixture = is_mixture
+        self.num_samples = num_samples
+        self.seed = seed
+        self.num_nodes = model.graph.num_nodes
+        self.input_dim = model.input_dim
+
+    def keypoint_spec(self, key: str) -> tf.TensorSpec:
+        return tf.TensorSpec([None, self.num_nodes, self.input_dim], tf.float32, name=key)
+
+    def _outputs(self, keypoints) -> dict:
+        prediction = self.model(keypoints, training=False)
+        if not self.is_mixture:
+            return {"pose": prediction}
+        return {
+            "pi": hypotheses.mixture_weights(prediction),
+            "mu": prediction["mu"],
+            "sigma": prediction["sigma"],
+            "mean_pose": hypotheses.mean(prediction),
+            "highest_pose": hypotheses.highest(prediction),
+        }
+
+    def from_keypoints(self, keypoints):
+        return self._outputs(_validated(keypoints, "keypoints", (self.num_nodes, self.input_dim)))
+
+    def from_pixels(self, keypoints_px, image_width, image_height):
+        keypoints_px = _validated(keypoints_px, "keypoints_px", (self.num_nodes, 2))
+        image_width = _validated(image_width, "image_width", ())
+        image_height = _validated(image_height, "image_height", ())
+        batch = tf.shape(keypoints_px)[0]
+        checks = [
+            tf.debugging.assert_equal(
+                tf.shape(image_width)[0], batch, message="Expected one image_width per example of keypoints_px"
+            ),
+            tf.debugging.assert_equal(
+                tf.shape(image_height)[0], batch, message="Expected one image_height per example of keypoints_px"
+            ),
+            tf.debugging.assert_positive(image_width, message="Expected image_width > 0 (pixels)"),
+            tf.debugging.assert_positive(image_height, message="Expected image_height > 0 (pixels)"),
+        ]
+        with tf.control_dependencies(checks):
+            keypoints = normalize_pixels(keypoints_px, image_width, image_height)
+        return self._outputs(keypoints)
+
+    def sample(self, keypoints):
+        keypoints = _validated(keypoints, "keypoints", (self.num_nodes, self.input_dim))
+        prediction = self.model(keypoints, training=False)
+        samples = hypotheses.sample_poses(prediction, self.num_samples, seed=(self.seed, 0))  # [S, B, N, D]
+        return {"samples": tf.transpose(samples, (1, 0, 2, 3))}  # [B, S, N, D]
+
+    def archive(self) -> keras.export.ExportArchive:
+        archive = keras.export.ExportArchive()
+        archive.track(self.model)
+        keypoints = self.keypoint_spec("keypoints")
+        archive.add_endpoint(SERVING_DEFAULT, tf.function(self.from_keypoints), input_signature=[keypoints])
+        if self.input_dim == 2:
+            per_example = [tf.TensorSpec([None], tf.float32, name=key) for key in ("image_width", "image_height")]
+            archive.add_endpoint(
+                FROM_PIXELS,
+                tf.function(self.from_pixels),
+                input_signature=[self.keypoint_spec("keypoints_px"), *per_example],
+            )
+        if self.is_mixture:
+            archive.add_endpoint(SAMPLE, tf.function(self.sample), input_signature=[keypoints])
+        return archive
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name):
+        raise ValueError(
+            "Expected a model name of letters, digits, '_', '.' and '-' that does not start with '.' or '-' "
+            f"(it becomes a directory and a URL path segment). Received: name={name!r}"
+        )
+    return name
+
+
+def next_version(model_dir) -> int:
+    """The next free version under `model_dir`: the highest integer subdirectory + 1, or 1 if there is none."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return 1
+    versions = [int(path.name) for path in model_dir.iterdir() if path.is_dir() and path.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def _serving_kind(model) -> bool:
+    """Build `model` by calling it once; True for a mixture model (GraphMDN), False for a pose model (SemGCN)."""
+    if not isinstance(model, GraphPoseModel):
+        raise TypeError(
+            f"Expected a graphmdn_tf GraphMDN or SemGCN model. Received: {type(model).__name__}"
+        )
+    zeros = np.zeros((1, model.graph.num_nodes, model.input_dim), np.float32)
+    outputs = model(zeros, training=False)
+    if isinstance(outputs, dict) and set(PARAMETER_NAMES) <= set(outputs):
+        return True
+    if not isinstance(outputs, dict) and tuple(outputs.shape) == (1, model.graph.num_nodes, model.target_dim):
+        return False
+    found = sorted(outputs) if isinstance(outputs, dict) else tuple(outputs.shape)
+    raise TypeError(
+        f"Expected the model to return mixture parameters {PARAMETER_NAMES} or a pose "
+        f"[batch, {model.graph.num_nodes}, {model.target_dim}]. Received: {found}"
+    )
+
+
+def export_saved_model(
+    model,
+    base_dir="saved_models",
+    *,
+    name: str,
+    version: int | None = None,
+    num_samples: int = DEFAULT_NUM_SAMPLES,
+    seed: int = 0,
+) -> Path:
+    """Write `model` as `base_dir/name/version/` (saved_model.pb + variables/) with the serving signatures.
+
+    Args:
+        model: a `GraphMDN` (mixture signatures) or `SemGCN` (deterministic `pose` signatures).
+        base_dir: TF Serving's model base directory.
+        name: the model name (a directory; TF Serving's MODEL_NAME).
+        version: a positive integer; None takes the next free version.
+        num_samples: S, the poses returned by the `sample` signature.
+        seed: the `sample` signature's stateless seed is `(seed, 0)`.
+
+    Returns:
+        The path of the written version directory.
+
+    Raises:
+        FileExistsError: `base_dir/name/version` exists (versions are never overwritten).
+    """
+    name = _check_name(name)
+    if version is not None and (isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1):
+        raise ValueError(f"Expected version to be a positive integer or None. Received: version={version!r}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+        raise ValueError(f"Expected num_samples to be a positive integer. Received: num_samples={num_samples!r}")
+    functions = _ServingFunctions(model, _serving_kind(model), int(num_samples), int(seed))
+
+    model_dir = Path(base_dir) / name
+    version = next_version(model_dir) if version is None else int(version)
+    target = model_dir / str(version)
+    if target.exists():
+        raise FileExistsError(f"Refusing to overwrite the exported version {target}; choose another --version")
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = model_dir / f".{version}.partial-{uuid.uuid4().hex}"  # not an integer: TF Serving ignores it
+    try:
+        functions.archive().write_out(str(staging), verbose=False)
+        if target.exists():  # another export took this version while we were writing
+            raise FileExistsError(f"Refusing to overwrite the exported version {target}; it appeared during export")
+        os.rename(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return target
+
+
+def export_run(
+    run_dir,
+    name: str,
+    version: int | None = None,
+    base_dir="saved_models",
+    num_samples: int = DEFAULT_NUM_SAMPLES,
+    seed: int = 0,
+) -> Path:
+    """Export the trained model of a training run directory (its `model.keras`); see `export_saved_model`."""
+    model_path = Path(run_dir) / RUN_MODEL_FILE
+    if not model_path.is_file():
+        raise FileNotFoundError(
+            f"No trained model at {model_path}: a run directory holds {RUN_MODEL_FILE} once `graphmdn-tf train` "
+            "has finished"
+        )
+    model = keras.models.load_model(model_path, compile=False)
+    return export_saved_model(
+        model, base_dir, name=name, version=version, num_samples=num_samples, seed=seed
+    )

@@ -1,0 +1,157 @@
+import keras
+import numpy as np
+import pytest
+
+from graphmdn_tf import MODEL_PRESETS, Graph, GraphMDN, SemGCN, mixture_distribution
+
+
+def _toy_data(rng, n=512, nodes=16, input_dim=2, target_dim=3):
+    """A learnable, two-valued inverse problem: y = +-f(x) with a sign invisible in x."""
+    x = rng.uniform(-1, 1, size=(n, nodes, input_dim)).astype("float32")
+    sign = rng.choice([-1.0, 1.0], size=(n, 1, 1))
+    base = np.tanh(x.sum(axis=-1, keepdims=True)) * 0.3
+    y = np.concatenate([base * np.ones((1, 1, target_dim - 1)), sign * 0.4 * np.ones_like(base)], axis=-1)
+    return x, y.astype("float32")
+
+
+def _param_count_analytic(hidden, blocks, kernels, input_dim=2, target_dim=3, edges=46):
+    def conv(i, o):
+        return 2 * i * o + edges + o
+
+    def non_local(c):
+        inter = c // 2
+        return 3 * (c * inter + inter) + 2 * inter + inter * c + c + 4 * c
+
+    block = conv(input_dim, hidden) + 4 * hidden
+    residual = 2 * (conv(hidden, hidden) + 4 * hidden)
+    return block + non_local(hidden) + blocks * (residual + non_local(hidden)) + conv(hidden, (target_dim + 2) * kernels)
+
+
+@pytest.mark.parametrize("preset", sorted(MODEL_PRESETS))
+def test_presets_match_the_paper(preset):
+    model = GraphMDN.from_preset(preset)
+    model.build((None, 16, 2))
+    settings = MODEL_PRESETS[preset]
+    assert (model.hidden_dim, model.num_blocks, model.num_kernels, model.dropout) == (
+        settings["hidden_dim"], settings["num_blocks"], settings["num_kernels"], settings["dropout"]
+    )
+    assert model.count_params() == _param_count_analytic(model.hidden_dim, model.num_blocks, model.num_kernels)
+    assert {"standard": (128, 4, 5), "wide": (512, 3, 5), "k8": (128, 4, 8), "k200": (512, 3, 200)}[preset] == (
+        model.hidden_dim, model.num_blocks, model.num_kernels
+    )
+    assert model.dropout == (0.5 if preset == "k200" else 0.1)
+
+
+@pytest.mark.parametrize("mixture", ["pose", "node"])
+def test_fit_learns_with_xla_and_no_user_loss(rng, mixture):
+    x, y = _toy_data(rng)
+    model = GraphMDN(hidden_dim=32, num_blocks=1, num_kernels=3, mixture=mixture)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3, clipnorm=1.0), jit_compile=True)
+    before = model.evaluate(x, y, verbose=0, return_dict=True)
+    history = model.fit(x, y, batch_size=64, epochs=6, verbose=0)
+    after = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert after["loss"] < before["loss"] - 5.0
+    assert set(history.history) == {"loss", "mpjpe_mean", "mpjpe_highest", "mpjpe_oracle"}
+    # The oracle can only match or beat the highest-weight kernel.
+    assert after["mpjpe_oracle"] <= after["mpjpe_highest"] + 1e-3
+
+
+def test_graphmdn_oracle_resolves_a_two_valued_target(rng):
+    # y's last coordinate is +-0.4 at random: a single prediction must average it away (error ~0.4);
+    # a two-kernel mixture learns both branches, so its oracle is far better than its mean.
+    x, y = _toy_data(rng, n=1024)
+    model = GraphMDN(hidden_dim=32, num_blocks=1, num_kernels=2, dropout=0.0)
+    model.compile(optimizer=keras.optimizers.Adam(5e-3, clipnorm=1.0))
+    model.fit(x, y, batch_size=128, epochs=25, verbose=0)
+    result = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert result["mpjpe_oracle"] < 0.5 * result["mpjpe_mean"]
+
+
+def test_semgcn_fits_with_l2(rng):
+    x, y = _toy_data(rng)
+    model = SemGCN(hidden_dim=32, num_blocks=1)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
+    before = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    model.fit(x, y, batch_size=64, epochs=4, verbose=0)
+    after = model.evaluate(x, y, verbose=0, return_dict=True)
+    # The random sign of the last coordinate (+-0.4) leaves an irreducible MSE of 0.16 / 3 = 0.053.
+    assert before > 0.12 and after["loss"] < 0.09
+    expected = float(np.mean((model.predict(x, verbose=0) - y) ** 2))
+    assert after["loss"] == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3, mixture="pose"),
+        lambda: GraphMDN(hidden_dim=16, num_blocks=2, num_kernels=2, mixture="node", dropout=0.2),
+        lambda: SemGCN(hidden_dim=16, num_blocks=1),
+    ],
+)
+def test_keras_save_load_round_trip(rng, tmp_path, factory):
+    x, y = _toy_data(rng, n=64)
+    model = factory()
+    model.compile(optimizer="adam")
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)  # moves BatchNorm statistics off their defaults
+    model.save(tmp_path / "model.keras")
+    restored = keras.models.load_model(tmp_path / "model.keras")
+    assert restored.get_config() == model.get_config()
+    a, b = model.predict(x, verbose=0), restored.predict(x, verbose=0)
+    for key in (a if isinstance(a, dict) else [None]):
+        np.testing.assert_array_equal(a[key] if key else a, b[key] if key else b)
+    # The restored model keeps training (optimizer state restored too).
+    restored.fit(x, y, epochs=1, batch_size=32, verbose=0)
+
+
+def test_models_run_on_other_graphs(rng):
+    # A 6-node ring of sensors with paired groups, 1 input feature and a 2-D target per node.
+    ring = Graph(6, ((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0)), node_groups=((0, 3), (1, 4), (2, 5)))
+    x, y = _toy_data(rng, n=256, nodes=6, input_dim=1, target_dim=2)
+    model = GraphMDN(graph=ring, hidden_dim=16, num_blocks=1, num_kernels=2, input_dim=1, target_dim=2, track_errors=False)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    history = model.fit(x, y, epochs=3, batch_size=64, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    out = model.predict(x[:4], verbose=0)
+    assert out["mu"].shape == (4, 2, 6, 2) and out["pi_logits"].shape == (4, 2)
+    assert mixture_distribution(out).sample(3, seed=0).shape == (3, 4, 6, 2)
+    baseline = SemGCN(graph=ring, hidden_dim=8, num_blocks=1, input_dim=1, target_dim=2)
+    assert baseline(x[:4]).shape == (4, 6, 2)
+
+
+def test_mixed_precision_keeps_the_mixture_in_float32(rng):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=2)
+        x, y = _toy_data(rng, n=64)
+        model.compile(optimizer="adam")
+        history = model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+        out = model(x[:2])
+        assert model.backbone.compute_dtype == "float16"
+        assert {keras.backend.standardize_dtype(v.dtype) for v in out.values()} == {"float32"}
+        assert np.isfinite(history.history["loss"][0])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        ((4, 17, 2), r"Expected 16 nodes to match the graph's adjacency \(16, 16\)\. Received: inputs.shape=\(4, 17, 2\)"),
+        ((4, 16, 3), r"Expected 2 input features per node \(\[batch, 16, 2\]\)\. Received: inputs.shape=\(4, 16, 3\)"),
+        ((4, 32), r"rank-3 input .* Received: inputs.shape=\(4, 32\)"),
+    ],
+)
+@pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
+def test_bad_input_shapes_raise(cls, shape, message):
+    model = cls(hidden_dim=8, num_blocks=1)
+    with pytest.raises(ValueError, match=message):
+        model(np.zeros(shape, "float32"))
+
+
+def test_bad_constructor_arguments_raise():
+    with pytest.raises(ValueError, match="Expected mixture to be one of"):
+        GraphMDN(mixture="joint")
+    with pytest.raises(ValueError, match="Unknown preset 'huge'"):
+        GraphMDN.from_preset("huge")
+    with pytest.raises(ValueError, match="Expected num_blocks >= 0"):
+        GraphMDN(num_blocks=-1)

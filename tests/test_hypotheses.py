@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from graphmdn_tf import hypotheses
+
+
+def _pose_params():
+    # Two samples, three kernels, 2 nodes, 3 dims. Kernel j of sample b is the constant (b + 1) * j.
+    mu = np.zeros((2, 3, 2, 3), "float32")
+    for b in range(2):
+        for j in range(3):
+            mu[b, j] = (b + 1) * j
+    pi = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]], "float32")
+    return {"mu": mu, "sigma": np.ones((2, 3), "float32"), "pi_logits": np.log(pi)}, pi
+
+
+def test_highest_and_mean_pose_level():
+    params, pi = _pose_params()
+    np.testing.assert_allclose(hypotheses.highest(params).numpy(), np.stack([params["mu"][0, 1], params["mu"][1, 0]]))
+    expected_mean = np.einsum("bm,bmnd->bnd", pi, params["mu"])
+    np.testing.assert_allclose(hypotheses.mean(params).numpy(), expected_mean, atol=1e-6)
+    np.testing.assert_allclose(hypotheses.mixture_weights(params).numpy(), pi, atol=1e-6)
+
+
+def test_oracle_picks_the_closest_whole_pose():
+    params, _ = _pose_params()
+    target = np.stack([np.full((2, 3), 1.9), np.full((2, 3), 3.1)]).astype("float32")
+    # sample 0 kernels are 0, 1, 2 -> 1.9 picks 2; sample 1 kernels are 0, 2, 4 -> 3.1 picks 4 (|0.9| < |1.1|)
+    got = hypotheses.oracle(params, target).numpy()
+    np.testing.assert_allclose(got[0], 2.0)
+    np.testing.assert_allclose(got[1], 4.0)
+    np.testing.assert_allclose(hypotheses.kernel_errors(params, target).numpy()[0], np.sqrt(3) * np.abs([1.9, 0.9, 0.1]), rtol=1e-5)
+
+
+def test_oracle_per_joint_mixes_kernels():
+    params, _ = _pose_params()
+    target = np.zeros((2, 2, 3), "float32")
+    target[:, 0] = 0.1  # closest: kernel 0 (value 0)
+    target[:, 1] = 10.0  # closest: the largest kernel
+    got = hypotheses.oracle_per_joint(params, target).numpy()
+    np.testing.assert_allclose(got[:, 0], 0.0)
+    np.testing.assert_allclose(got[0, 1], 2.0)
+    np.testing.assert_allclose(got[1, 1], 4.0)
+
+
+def test_node_level_highest_is_per_node():
+    mu = np.zeros((1, 2, 2, 3), "float32")
+    mu[0, 0] = 1.0
+    mu[0, 1] = -1.0
+    pi = np.array([[[0.9, 0.2], [0.1, 0.8]]], "float32")  # [B, M, N]: node 0 -> kernel 0, node 1 -> kernel 1
+    params = {"mu": mu, "sigma": np.ones((1, 2, 2), "float32"), "pi_logits": np.log(pi)}
+    got = hypotheses.highest(params).numpy()
+    np.testing.assert_allclose(got[0, 0], 1.0)
+    np.testing.assert_allclose(got[0, 1], -1.0)
+    np.testing.assert_allclose(hypotheses.mean(params).numpy()[0, 0], 0.9 - 0.1, atol=1e-6)
+
+
+def test_sampling_and_best_of_samples():
+    params, _ = _pose_params()
+    params["sigma"] = np.full((2, 3), 1e-3, "float32")
+    samples = hypotheses.sample_poses(params, 64, seed=3).numpy()
+    assert samples.shape == (64, 2, 2, 3)
+    # With tiny sigma every sample sits on a kernel mean, so best-of-64 recovers the oracle.
+    target = np.stack([np.full((2, 3), 1.9), np.full((2, 3), 3.1)]).astype("float32")
+    best = hypotheses.best_of_samples(samples, target).numpy()
+    np.testing.assert_allclose(best, hypotheses.oracle(params, target).numpy(), atol=0.01)
+    with pytest.raises(ValueError, match="Expected num_samples >= 1"):
+        hypotheses.sample_poses(params, 0)
