@@ -120,8 +120,11 @@ class _ServingFunctions:
             "highest_pose": hypotheses.highest(prediction),
         }
 
+    def _checked_keypoints(self, keypoints):
+        return _validated(keypoints, "keypoints", (self.num_nodes, self.input_dim))
+
     def from_keypoints(self, keypoints):
-        return self._outputs(_validated(keypoints, "keypoints", (self.num_nodes, self.input_dim)))
+        return self._outputs(self._checked_keypoints(keypoints))
 
     def from_pixels(self, keypoints_px, image_width, image_height):
         keypoints_px = _validated(keypoints_px, "keypoints_px", (self.num_nodes, 2))
@@ -143,8 +146,7 @@ class _ServingFunctions:
         return self._outputs(keypoints)
 
     def sample(self, keypoints):
-        keypoints = _validated(keypoints, "keypoints", (self.num_nodes, self.input_dim))
-        prediction = self.model(keypoints, training=False)
+        prediction = self.model(self._checked_keypoints(keypoints), training=False)
         samples = hypotheses.sample_poses(prediction, self.num_samples, seed=(self.seed, 0))  # [S, B, N, D]
         return {"samples": tf.transpose(samples, (1, 0, 2, 3))}  # [B, S, N, D]
 
@@ -183,7 +185,7 @@ def next_version(model_dir) -> int:
     return max(versions, default=0) + 1
 
 
-def _serving_kind(model) -> bool:
+def _is_mixture_model(model) -> bool:
     """Build `model` by calling it once; True for a mixture model (GraphMDN), False for a pose model (SemGCN)."""
     if not isinstance(model, GraphPoseModel):
         raise TypeError(
@@ -232,7 +234,7 @@ def export_saved_model(
         raise ValueError(f"Expected version to be a positive integer or None. Received: version={version!r}")
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
         raise ValueError(f"Expected num_samples to be a positive integer. Received: num_samples={num_samples!r}")
-    functions = _ServingFunctions(model, _serving_kind(model), int(num_samples), int(seed))
+    functions = _ServingFunctions(model, _is_mixture_model(model), int(num_samples), int(seed))
 
     model_dir = Path(base_dir) / name
     version = next_version(model_dir) if version is None else int(version)

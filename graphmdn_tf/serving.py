@@ -28,12 +28,13 @@ Notes:
 from __future__ import annotations
 
 import json
-import socket
 import urllib.error
 import urllib.request
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
+import tensorflow as tf
+from google.protobuf import json_format
 
 SERVING_DEFAULT = "serving_default"
 REQUEST_FORMATS = ("instances", "inputs")
@@ -192,7 +193,7 @@ class RestClient(_ServingClient):
                 f"no response within {self.timeout} s", code="DEADLINE_EXCEEDED", endpoint=url
             ) from None
         except urllib.error.URLError as error:
-            if isinstance(error.reason, (TimeoutError, socket.timeout)):
+            if isinstance(error.reason, TimeoutError):
                 raise ServingTimeoutError(
                     f"no response within {self.timeout} s", code="DEADLINE_EXCEEDED", endpoint=url
                 ) from None
@@ -343,8 +344,6 @@ class GrpcClient(_ServingClient):
 
     def metadata(self, version=None, label=None) -> dict:
         """{"name", "version", "signatures": {name: {"inputs"|"outputs": {key: {"dtype", "shape"}}}}}."""
-        from google.protobuf import json_format
-
         request = self._metadata_pb2.GetModelMetadataRequest()
         self._model_spec(request.model_spec, version, label)
         request.metadata_field.append("signature_def")
@@ -366,8 +365,6 @@ class GrpcClient(_ServingClient):
         label: str | None = None,
     ) -> dict[str, np.ndarray]:
         """`PredictionService.Predict`; output key -> array (dtypes as the server sent them)."""
-        import tensorflow as tf
-
         request = self._predict_pb2.PredictRequest()
         self._model_spec(request.model_spec, version, label, signature_name)
         arrays = _batched_inputs(inputs)

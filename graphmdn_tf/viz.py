@@ -130,8 +130,9 @@ def hypotheses_figure(
         draw_pose_2d(axis, inputs_2d[row], skeleton=skeleton)
         title = "Input" if row_titles is None else f"Input: {row_titles[row]}"
         axis.set_title(title, fontsize=8)
-        shown = [mu[row].reshape(-1, 3)] + ([targets_3d[row]] if targets_3d is not None else [])
-        radius = 1.1 * max(float(np.abs(points).max()) for points in shown)
+        # Frame the ground truth (or the most likely kernel); unlikely kernels far out may be clipped.
+        framed = targets_3d[row] if targets_3d is not None else mu[row, int(np.argmax(weights[row]))]
+        radius = 1.2 * max(float(np.abs(framed).max()), 1e-3)
         alphas = kernel_alphas(weights[row])
         for index, azimuth in enumerate(azimuths):
             position = row * columns + 2 + per_azimuth * index

@@ -39,6 +39,7 @@ DEGREES_OF_FREEDOM = ("spine_flex", "spine_side", "spine_twist", "neck_flex", "n
     f"{side}_{name}" for side in ("r", "l") for name in SIDED
 )
 _FOOT_JOINTS = (3, 4, 5, 8, 9, 10)
+_ARM_REST = {"shoulder_flex": 0.0, "shoulder_abd": 8.0, "shoulder_rot": 0.0, "elbow": 12.0}
 
 
 @dataclass(frozen=True)
@@ -153,23 +154,37 @@ class MotionBuilder:
         self.rng, self.t = rng, t
         self.tracks = {name: np.zeros_like(t) for name in DEGREES_OF_FREEDOM}
         for side in ("r", "l"):
-            self.tracks[f"{side}_shoulder_abd"] += 8.0
-            self.tracks[f"{side}_elbow"] += 12.0
             self.tracks[f"{side}_knee"] += 4.0
+            for name, value in _ARM_REST.items():
+                self.tracks[f"{side}_{name}"] += value
 
-    def keyframes(self, low: float, high: float, hold=(0.8, 2.0), dwell: float = 0.0) -> np.ndarray:
-        """Random values in [low, high] at random times `hold` seconds apart, joined by smoothsteps.
+    def keyframe_tracks(self, ranges: dict, hold=(0.8, 2.0), dwell: float = 0.0, rest: dict | None = None,
+                        rest_probability: float = 0.0) -> dict:
+        """Tracks that move together: values uniform in each `(low, high)` at shared random key times
+        `hold` seconds apart, joined by C1 smoothsteps.
 
-        `dwell` is the fraction of each interval spent still at the previous value (held poses).
+        `dwell` is the fraction of each interval spent still at the previous key (held poses); with
+        probability `rest_probability` a key is the `rest` posture for every track (arms hanging).
         """
         t, rng = self.t, self.rng
         count = int(np.ceil((t[-1] - t[0] + hold[1]) / hold[0])) + 2
         times = t[0] - rng.uniform(0, hold[1]) + np.concatenate([[0.0], np.cumsum(rng.uniform(*hold, count - 1))])
-        values = rng.uniform(low, high, count)
+        at_rest = rng.random(count) < rest_probability
         index = np.clip(np.searchsorted(times, t, side="right") - 1, 0, count - 2)
         fraction = (t - times[index]) / (times[index + 1] - times[index])
         fraction = np.clip((fraction - dwell) / (1.0 - dwell), 0.0, 1.0)
-        return values[index] + (values[index + 1] - values[index]) * fraction**2 * (3.0 - 2.0 * fraction)
+        blend = fraction**2 * (3.0 - 2.0 * fraction)
+        tracks = {}
+        for name, (low, high) in ranges.items():
+            values = rng.uniform(low, high, count)
+            if rest is not None:
+                values[at_rest] = rest[name]
+            tracks[name] = values[index] + (values[index + 1] - values[index]) * blend
+        return tracks
+
+    def keyframes(self, low: float, high: float, hold=(0.8, 2.0), dwell: float = 0.0) -> np.ndarray:
+        """One keyframed track (see `keyframe_tracks`)."""
+        return self.keyframe_tracks({"value": (low, high)}, hold, dwell)["value"]
 
     def sway(self, amplitude: float) -> np.ndarray:
         """A slow quasi-periodic wobble of about +-amplitude (three sinusoids, 0.1-0.6 Hz)."""
@@ -234,12 +249,11 @@ class MotionBuilder:
     def head(self, turn: float = 35, nod: float = 15):
         self.add(neck_turn=self.keyframes(-turn, turn, hold=(1.0, 3.0)), neck_flex=self.keyframes(-nod / 2, nod))
 
-    def arms(self, flex=(-30, 110), abd=(-10, 80), rot=(-40, 60), elbow=(0, 120), hold=(0.8, 2.0), dwell=0.0, sides="rl"):
-        """Independent keyframed arm movements (gestures, reaching in all directions)."""
+    def arms(self, flex=(-30, 110), abd=(-10, 80), rot=(-40, 60), elbow=(0, 120), hold=(0.8, 2.0), dwell=0.0,
+             sides="rl", rest_probability=0.0):
+        """Keyframed arm movements (gestures, reaching in all directions), each arm on its own timing;
+        with `rest_probability` an arm returns to hanging at the side now and then."""
+        ranges = {"shoulder_flex": flex, "shoulder_abd": abd, "shoulder_rot": rot, "elbow": elbow}
         for side in sides:
-            self.set(**{
-                f"{side}_shoulder_flex": self.keyframes(*flex, hold=hold, dwell=dwell),
-                f"{side}_shoulder_abd": self.keyframes(*abd, hold=hold, dwell=dwell),
-                f"{side}_shoulder_rot": self.keyframes(*rot, hold=hold, dwell=dwell),
-                f"{side}_elbow": self.keyframes(*elbow, hold=hold, dwell=dwell),
-            })
+            tracks = self.keyframe_tracks(ranges, hold, dwell, _ARM_REST, rest_probability)
+            self.set(**{f"{side}_{name}": track for name, track in tracks.items()})

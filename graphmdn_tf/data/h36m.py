@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +49,7 @@ KEYPOINT_LAYOUTS = {
     "mpii16": (16, ((3, 4, 5, 13, 14, 15), (0, 1, 2, 10, 11, 12))),
 }
 _JOINTS_3D = {32: H36M_16_FROM_32, 17: H36M_16_FROM_17}
+PROGRESS_MIN_FRAMES = 100_000  # smaller jobs run without progress bars
 
 
 def default_cache_dir() -> Path:
@@ -136,6 +137,13 @@ def _check_array(path: Path, array, where: str, last_dim: int, num_joints: set[i
     return array.astype(np.float32, copy=False)
 
 
+def _frame_count(value) -> int:
+    """Frames of a 3D array or of the first camera of a 2D list (0 for anything malformed)."""
+    if isinstance(value, (list, tuple)) and value:
+        value = value[0]
+    return len(value) if isinstance(value, np.ndarray) and value.ndim else 0
+
+
 def _iter_sequences(path: Path, positions, what: str, progress: bool):
     """Yield (subject, action, value) over {subject: {action: value}}, checking subjects and types."""
     positions = _require_dict(path, positions, what)
@@ -146,7 +154,8 @@ def _iter_sequences(path: Path, positions, what: str, progress: bool):
         items.extend((subject, action, value) for action, value in actions.items())
     if not items:
         raise DataFileError(f"{path}: {what} holds no sequences.")
-    yield from tqdm(items, desc=f"checking {path.name}", disable=not progress or len(items) < 50, leave=False)
+    frames = sum(_frame_count(value) for _, _, value in items)
+    yield from tqdm(items, desc=f"checking {path.name}", disable=not progress or frames < PROGRESS_MIN_FRAMES, leave=False)
 
 
 def _convert_3d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]:
@@ -219,17 +228,25 @@ def _cache_file(path: Path, cache_dir: str | Path | None) -> Path:
     return Path(cache_dir or default_cache_dir()) / "converted" / f"{path.stem}-{digest}.npz"
 
 
+def write_atomically(path: Path, write) -> None:
+    """Call `write(stream)` on a temporary file beside `path`, then rename it over `path`.
+
+    Readers never see a half-written file; the file gets the usual permissions (umask).
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(temporary, "wb") as stream:
+            write(stream)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 def _write_cache(cache_file: Path, index: dict, arrays: dict) -> None:
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     index_bytes = np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)
-    descriptor, temporary = tempfile.mkstemp(dir=cache_file.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            np.savez(stream, index=index_bytes, **arrays)
-        os.replace(temporary, cache_file)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(cache_file, lambda stream: np.savez(stream, index=index_bytes, **arrays))
 
 
 def _read_cache(cache_file: Path) -> tuple[dict, dict]:

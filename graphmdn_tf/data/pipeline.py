@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from graphmdn_tf.data.h36m import (
     DATASETS,
+    PROGRESS_MIN_FRAMES,
     action_class,
     camera_samples,
     data_file_paths,
@@ -141,7 +142,9 @@ def load_samples(
     keypoints_2d = load_keypoints_2d(path_2d, cache_dir=cache_dir, progress=progress)
     sequences = select_sequences(poses_3d, keypoints_2d, subjects, actions)
     parts = []
-    for subject, action in tqdm(sequences, desc="building samples", disable=not progress or len(sequences) < 50, leave=False):
+    frames = sum(len(poses_3d.positions[subject][action]) for subject, action in sequences) // stride
+    bar = tqdm(sequences, desc="building samples", disable=not progress or frames < PROGRESS_MIN_FRAMES, leave=False)
+    for subject, action in bar:
         for camera, inputs_2d, targets_3d in camera_samples(poses_3d, keypoints_2d, subject, action, stride):
             count = len(inputs_2d)
             parts.append(PoseSamples(

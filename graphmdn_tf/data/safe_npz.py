@@ -12,6 +12,7 @@ is built by pickle opcodes that import nothing. A file naming any other global i
 
 from __future__ import annotations
 
+import codecs
 import io
 import pickle
 import zipfile
@@ -36,22 +37,28 @@ class UnsafePickleError(DataFileError):
 
 # NumPy 1.x files name numpy.core.multiarray, NumPy 2.x files numpy._core.multiarray; both resolve to
 # the installed reconstruction helpers, taken from what the installed NumPy itself pickles with.
-_RECONSTRUCT = np.ndarray.__reduce__(np.zeros(1))[0]
+# Protocol 5 pickles name numpy.(_)core.numeric._frombuffer; protocol 2 pickles encode bytes with
+# _codecs.encode(text, "latin1"). None of these can do more than build data.
+_RECONSTRUCT = np.zeros(1).__reduce__()[0]
+_FROMBUFFER = np.zeros(1).__reduce_ex__(5)[0]
 _SCALAR = np.float32(0).__reduce__()[0]
 _ALLOWED_GLOBALS = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy.core.multiarray", "scalar"): _SCALAR,
-    ("numpy._core.multiarray", "scalar"): _SCALAR,
+    ("_codecs", "encode"): codecs.encode,
+}
+for _package in ("numpy.core", "numpy._core"):
+    _ALLOWED_GLOBALS[(f"{_package}.multiarray", "_reconstruct")] = _RECONSTRUCT
+    _ALLOWED_GLOBALS[(f"{_package}.multiarray", "scalar")] = _SCALAR
+    _ALLOWED_GLOBALS[(f"{_package}.numeric", "_frombuffer")] = _FROMBUFFER
+_ALLOWED_GLOBALS.update({
     # Containers a protocol-2 pickle builds by calling their type.
     ("builtins", "list"): list,
     ("builtins", "dict"): dict,
     ("builtins", "tuple"): tuple,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
-}
+})
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -67,6 +74,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.source = source
 
     def find_class(self, module: str, name: str):
+        module = "builtins" if module == "__builtin__" else module  # protocol 2 writes Python 2 names
         allowed = _ALLOWED_GLOBALS.get((module, name))
         if allowed is None:
             raise UnsafePickleError(

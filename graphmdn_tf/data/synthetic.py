@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from graphmdn_tf.data.body_model import FPS, Body, MotionBuilder, forward_kinematics
 from graphmdn_tf.data.cameras import H36M_SUBJECTS, h36m_cameras, project_to_pixels
-from graphmdn_tf.data.h36m import KEYPOINT_LAYOUTS, default_cache_dir
+from graphmdn_tf.data.h36m import KEYPOINT_LAYOUTS, default_cache_dir, write_atomically
 from graphmdn_tf.skeletons import H36M_16_FROM_17, H36M_17_FROM_32
 
 GENERATOR_VERSION = 1
@@ -75,14 +75,14 @@ def _walk_together(m):
 
 def _directions(m):
     m.weight_shift()
-    m.arms(flex=(20, 110), abd=(0, 70), rot=(-20, 40), elbow=(0, 40), sides=m.rng.choice(["r", "l"]))
+    m.arms(flex=(20, 110), abd=(0, 70), rot=(-20, 40), elbow=(0, 40), sides=m.rng.choice(["r", "l"]), rest_probability=0.4)
     m.head(40)
     return 0.0, 120.0
 
 
 def _discussion(m):
     m.weight_shift()
-    m.arms(flex=(-10, 60), abd=(-10, 45), rot=(-30, 50), elbow=(40, 120), hold=(0.6, 1.5))
+    m.arms(flex=(-10, 60), abd=(-10, 45), rot=(-30, 50), elbow=(40, 120), hold=(0.6, 1.5), rest_probability=0.3)
     m.add(spine_twist=m.keyframes(-15, 15))
     m.head(40)
     return 0.0, 40.0
@@ -176,7 +176,7 @@ def _smoking(m):
 
 def _waiting(m):
     m.weight_shift()
-    m.arms(flex=(-40, 60), abd=(0, 60), rot=(-60, 60), elbow=(0, 110), hold=(2.0, 5.0), dwell=0.5)
+    m.arms(flex=(-40, 60), abd=(0, 60), rot=(-60, 60), elbow=(0, 110), hold=(2.0, 5.0), dwell=0.5, rest_probability=0.5)
     m.head(50)
     return 0.0, 90.0
 
@@ -236,14 +236,8 @@ def _detections(rng: np.random.Generator, keypoints: np.ndarray) -> np.ndarray:
 
 def _save_npz(path: Path, **objects) -> None:
     """np.savez_compressed of dicts as 0-d object arrays (the VideoPose3D layout), written atomically."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            np.savez_compressed(stream, **{key: np.array(value, dtype=object) for key, value in objects.items()})
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    arrays = {key: np.array(value, dtype=object) for key, value in objects.items()}
+    write_atomically(path, lambda stream: np.savez_compressed(stream, **arrays))
 
 
 def _metadata(layout: str) -> dict:
@@ -320,6 +314,7 @@ def default_synthetic_dir(cache_dir: str | Path | None = None, *, progress: bool
     temporary = Path(tempfile.mkdtemp(dir=root, prefix=".synthetic-"))
     try:
         write_synthetic_dataset(temporary, progress=progress)
+        temporary.chmod(0o755)
         if target.exists():  # a partial folder from an interrupted older version of this code
             shutil.rmtree(target, ignore_errors=True)
         os.rename(temporary, target)

@@ -1,0 +1,108 @@
+"""`graphmdn-tf export` and `graphmdn-tf predict`: SavedModel export and TF Serving clients on the command line.
+
+    graphmdn-tf export RUN_DIR --name NAME [--version N] [--base-dir saved_models] [--num-samples S] [--seed K]
+    graphmdn-tf predict --server URL (--rest | --grpc) --input poses.npy --out result.npz
+                        [--signature NAME] [--model NAME] [--version N | --label L] [--timeout SECONDS]
+
+`--input` is a .npy array (the signature's single input, e.g. keypoints [batch, 16, 2]) or a .npz
+whose array names are the signature's input keys (e.g. `keypoints_px`, `image_width`,
+`image_height` for `from_pixels`). The result .npz holds one array per output key; an existing
+`--out` file is never overwritten. Both commands exit 1 with a one-line message on a usage,
+file or server error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from graphmdn_tf.export import DEFAULT_NUM_SAMPLES, SAMPLE, export_run
+from graphmdn_tf.serving import SERVING_DEFAULT, GrpcClient, RestClient, ServingError
+
+
+def register(subparsers) -> None:
+    export = subparsers.add_parser(
+        "export",
+        help="export a trained run as a TF Serving SavedModel",
+        description="Write RUN_DIR/model.keras as BASE_DIR/NAME/VERSION (TF Serving's layout) with the "
+        "serving_default, from_pixels and sample signatures. An existing version is never overwritten.",
+    )
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a training run directory holding model.keras")
+    export.add_argument("--name", required=True, help="model name (TF Serving's MODEL_NAME)")
+    export.add_argument("--version", type=int, help="version number (default: the next free one)")
+    export.add_argument("--base-dir", type=Path, default=Path("saved_models"), help="default: saved_models")
+    export.add_argument(
+        "--num-samples",
+        type=int,
+        default=DEFAULT_NUM_SAMPLES,
+        help=f"poses per example returned by the {SAMPLE!r} signature (default: {DEFAULT_NUM_SAMPLES})",
+    )
+    export.add_argument("--seed", type=int, default=0, help="stateless sampling seed (default: 0)")
+    export.set_defaults(handler=run_export)
+
+    predict = subparsers.add_parser(
+        "predict",
+        help="query a model served by TensorFlow Serving",
+        description="Send --input to a TF Serving server over REST or gRPC and save the outputs as .npz.",
+    )
+    predict.add_argument("--server", required=True, help="REST: http://HOST:8501; gRPC: HOST:8500")
+    protocol = predict.add_mutually_exclusive_group(required=True)
+    protocol.add_argument("--rest", dest="protocol", action="store_const", const="rest", help="use the REST API")
+    protocol.add_argument("--grpc", dest="protocol", action="store_const", const="grpc", help="use the gRPC API")
+    predict.add_argument("--input", required=True, type=Path, help=".npy (single input) or .npz (keyed by input)")
+    predict.add_argument("--out", required=True, type=Path, help="result .npz (must not exist)")
+    predict.add_argument("--signature", default=SERVING_DEFAULT, help=f"default: {SERVING_DEFAULT}")
+    predict.add_argument("--model", default="graphmdn", help="served model name (default: graphmdn)")
+    routing = predict.add_mutually_exclusive_group()
+    routing.add_argument("--version", type=int, help="model version (default: the latest served)")
+    routing.add_argument("--label", help="version label from the server's models.config")
+    predict.add_argument("--timeout", type=float, default=30.0, help="seconds (default: 30)")
+    predict.set_defaults(handler=run_predict)
+
+
+def _fail(command: str, error: Exception) -> int:
+    print(f"graphmdn-tf {command}: error: {error}", file=sys.stderr)
+    return 1
+
+
+def run_export(args: argparse.Namespace) -> int:
+    try:
+        path = export_run(
+            args.run_dir, args.name, args.version, args.base_dir, num_samples=args.num_samples, seed=args.seed
+        )
+    except (OSError, ValueError, TypeError) as error:
+        return _fail("export", error)
+    print(f"Exported {args.run_dir} to {path}")
+    return 0
+
+
+def _read_inputs(path: Path):
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    raise ValueError(f"Expected --input to be a .npy or .npz file. Received: {path}")
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    if args.out.exists():
+        return _fail("predict", FileExistsError(f"Refusing to overwrite {args.out}; choose another --out"))
+    try:
+        inputs = _read_inputs(args.input)
+        if args.protocol == "rest":
+            client = RestClient(args.server, model_name=args.model, timeout=args.timeout)
+            outputs = client.predict(inputs, args.signature, version=args.version, label=args.label)
+        else:
+            with GrpcClient(args.server, model_name=args.model, timeout=args.timeout) as client:
+                outputs = client.predict(inputs, args.signature, version=args.version, label=args.label)
+        with open(args.out, "xb") as file:
+            np.savez(file, **outputs)
+    except (ServingError, OSError, ValueError) as error:
+        return _fail("predict", error)
+    shapes = ", ".join(f"{key} {tuple(value.shape)}" for key, value in sorted(outputs.items()))
+    print(f"Wrote {args.out}: {shapes}")
+    return 0

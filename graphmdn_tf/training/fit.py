@@ -1,0 +1,302 @@
+"""The training driver: `train(config, run_dir)` runs `model.fit` with the paper's schedule and leaves a
+self-describing run directory.
+
+RUN_DIR after a finished run:
+    config.json           the `TrainingConfig` (written first; a restart checks it is unchanged)
+    model.keras           the trained model (written last: its presence marks the run finished)
+    history.csv           per-epoch loss and MPJPE, training and validation (appended across restarts)
+    training.json         steps per epoch, total steps, the step a restart resumed from, wall time
+    training_curves.png   loss, MPJPE per epoch and the learning rate per step
+    logs/                 TensorBoard: train/, validation/ and the HParams record
+    backup/               while unfinished only: the latest weights and optimizer state
+
+Checkpoint policy: `BackupCheckpoint` saves model and optimizer state every `save_every_steps` steps
+and at the end of every epoch, atomically (write, then rename). A run that is killed and started
+again with the same command restores that state and continues from the optimizer's step count: the
+interrupted epoch runs only its remaining steps over the same (seeded) data order, so the run ends
+after exactly epochs * steps_per_epoch steps on the same learning-rate curve.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from graphmdn_tf.data.pipeline import load_samples, make_dataset
+from graphmdn_tf.models.graphmdn import GraphMDN
+from graphmdn_tf.models.semgcn import SemGCN
+from graphmdn_tf.training.config import TrainingConfig
+from graphmdn_tf.training.one_cycle import schedule_callback
+from graphmdn_tf.training.summaries import StepSummaries, ValidationSummaries, plot_training_curves, write_hparams
+
+NUM_JOINTS = 16
+# Files and folders `train` writes; an overwrite removes exactly these.
+RUN_FILES = ("config.json", "model.keras", "history.csv", "training.json", "training_curves.png", "logs", "backup",
+             "results.md", "results.csv", "results.json", "results_per_action.png")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What `train` returns: the run directory, its config and model, and the step bookkeeping."""
+
+    run_dir: Path
+    config: TrainingConfig
+    model: keras.Model
+    steps_per_epoch: int
+    total_steps: int
+    resumed_from_step: int
+    seconds: float
+
+    @property
+    def model_path(self) -> Path:
+        return self.run_dir / "model.keras"
+
+
+def build_model(config: TrainingConfig) -> keras.Model:
+    """The (unbuilt) GraphMDN or SemGCN the config describes."""
+    if config.model == "graphmdn":
+        return GraphMDN(hidden_dim=config.hidden_dim, num_blocks=config.num_blocks, num_kernels=config.num_kernels,
+                        mixture=config.mixture, dropout=config.dropout)
+    return SemGCN(hidden_dim=config.hidden_dim, num_blocks=config.num_blocks, dropout=config.dropout)
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """'default' (the current strategy) or 'mirrored' (data parallel over all visible GPUs, or the
+    logical CPUs when there is no GPU)."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [device.name for device in gpus] or [device.name for device in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    raise ValueError(f"Expected strategy to be 'default' or 'mirrored'. Received: strategy={name!r}")
+
+
+class BackupCheckpoint(keras.callbacks.Callback):
+    """Saves weights and optimizer state every `save_every_steps` steps and at each epoch end.
+
+    Writes are atomic (a temporary file renamed over `latest.weights.h5`), so a kill during a save
+    leaves the previous backup intact; a non-finite loss is never saved.
+
+    Args:
+        directory: where `latest.weights.h5` lives (RUN_DIR/backup).
+        save_every_steps: period in optimizer steps.
+    """
+
+    def __init__(self, directory: str | Path, save_every_steps: int):
+        super().__init__()
+        self.directory = Path(directory)
+        self.save_every_steps = int(save_every_steps)
+        self._last_saved = None
+
+    @property
+    def path(self) -> Path:
+        return self.directory / "latest.weights.h5"
+
+    def restore(self, model: keras.Model) -> int:
+        """Load the backup into a compiled, built model (if there is one); return the step reached."""
+        if self.path.is_file():
+            if not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(self.path)
+        step = int(model.optimizer.iterations.numpy())
+        self._last_saved = step
+        return step
+
+    def save(self):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        partial = self.directory / "partial.weights.h5"
+        self.model.save_weights(partial, overwrite=True)
+        os.replace(partial, self.path)
+        self._last_saved = int(self.model.optimizer.iterations.numpy())
+
+    def _finite(self, logs) -> bool:
+        return not logs or "loss" not in logs or bool(np.isfinite(logs["loss"]))
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        if self._finite(logs) and step - (self._last_saved or 0) >= self.save_every_steps:
+            self.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._finite(logs):
+            self.save()
+
+
+def prepare_run_dir(config: TrainingConfig, run_dir: str | Path, overwrite: bool = False) -> Path:
+    """Create or check RUN_DIR and write config.json.
+
+    A finished run (model.keras present) is refused unless `overwrite`; an unfinished one is resumed
+    when its config.json matches `config` (and refused otherwise, unless `overwrite`). `overwrite`
+    removes the files `train` writes (`RUN_FILES`) and nothing else.
+    """
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if overwrite:
+        for name in RUN_FILES:
+            target = run_dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    elif (run_dir / "model.keras").exists():
+        raise FileExistsError(
+            f"{run_dir} holds a finished run (model.keras). Pass overwrite=True (--overwrite) to train it "
+            "again from scratch, or choose another run directory."
+        )
+    elif config_path.exists():
+        differences = TrainingConfig.from_json(config_path).differences(config)
+        if differences:
+            listed = ", ".join(f"{name}: {old!r} -> {new!r}" for name, (old, new) in differences.items())
+            raise ValueError(
+                f"{run_dir} holds an unfinished run with other settings ({listed}). Use the same settings to "
+                "resume it, overwrite=True (--overwrite) to start over, or another run directory."
+            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.to_json(config_path)
+    return run_dir
+
+
+def _validation_subset(samples, config: TrainingConfig):
+    if config.validation_frames and len(samples) > config.validation_frames:
+        rows = np.random.default_rng(config.seed).choice(len(samples), config.validation_frames, replace=False)
+        samples = samples.subset(np.sort(rows))
+    return samples
+
+
+def learning_rate_curve(config: TrainingConfig, total_steps: int) -> np.ndarray:
+    """The learning rate of every step of a run, [total_steps] (for plots)."""
+    rates = schedule_callback(config, total_steps).schedule(np.arange(total_steps))
+    return np.broadcast_to(np.asarray(rates, np.float64), (total_steps,)).copy()
+
+
+def _set_runtime(config: TrainingConfig) -> str:
+    """Seeds, determinism and the dtype policy; returns the previous policy name to restore."""
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    previous = keras.config.dtype_policy().name
+    keras.config.set_dtype_policy("mixed_float16" if config.mixed_precision else "float32")
+    return previous
+
+
+def train(config: TrainingConfig, run_dir: str | Path, *, overwrite: bool = False, verbose: int = 1,
+          callbacks=()) -> TrainResult:
+    """Train the model `config` describes and leave a finished run in `run_dir` (see the module docstring).
+
+    Restarting an unfinished run with the same config resumes it; a finished run is refused unless
+    `overwrite`.
+
+    Args:
+        config: a `TrainingConfig` (e.g. `TrainingConfig.from_preset("standard", dataset="cmu", ...)`).
+        run_dir: the run directory.
+        overwrite: start over in a directory that holds a run.
+        verbose: 0 silent, 1 Keras progress bars, 2 one line per epoch.
+        callbacks: extra Keras callbacks, run after the built-in ones.
+
+    Returns:
+        `TrainResult`.
+
+    Raises:
+        FileExistsError (finished run), ValueError (different settings, too little data),
+        FloatingPointError (the loss became NaN or infinite; the backup keeps the last finite state).
+    """
+    run_dir = prepare_run_dir(config, run_dir, overwrite)
+    started = time.time()
+    progress = verbose > 0
+    data = {"keypoints": config.keypoints, "actions": config.actions, "stride": config.stride, "progress": progress}
+    train_samples = load_samples(config.dataset, config.data_dir, subjects=config.train_subjects, **data)
+    validation = _validation_subset(
+        load_samples(config.dataset, config.data_dir, subjects=config.test_subjects, **data), config
+    )
+    steps_per_epoch = len(train_samples) // config.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(
+            f"Expected at least batch_size={config.batch_size} training frames. Received: {len(train_samples)} "
+            f"(subjects {config.train_subjects}, stride {config.stride}); lower batch_size or stride."
+        )
+    total_steps = config.epochs * steps_per_epoch
+    previous_policy = _set_runtime(config)
+    try:
+        strategy = make_strategy(config.strategy)
+        with strategy.scope():
+            model = build_model(config)
+            model.build((None, NUM_JOINTS, 2))
+            optimizer = keras.optimizers.Adam(learning_rate=config.initial_learning_rate, clipnorm=config.clipnorm)
+            model.compile(optimizer=optimizer, jit_compile=config.jit_compile,
+                          steps_per_execution=config.steps_per_execution)
+            checkpoint = BackupCheckpoint(run_dir / "backup", config.save_every_steps)
+            start_step = checkpoint.restore(model)
+        if progress:
+            state = f"resuming at step {start_step}" if start_step else "starting"
+            print(f"{config.model} ({config.preset}) on {config.dataset}: {len(train_samples)} training frames, "
+                  f"{len(validation)} validation frames, {steps_per_epoch} steps/epoch x {config.epochs} epochs, "
+                  f"{strategy.num_replicas_in_sync} replica(s); {state}. Run directory: {run_dir}", flush=True)
+        if start_step == 0:
+            write_hparams(run_dir / "logs", config.to_dict(), trial_id=run_dir.name)
+        validation_summaries = ValidationSummaries(
+            run_dir / "logs" / "validation", validation.inputs_2d, validation.targets_3d,
+            labels=validation.action_classes, image_frames=config.image_frames,
+        )
+        all_callbacks = [
+            schedule_callback(config, total_steps),
+            StepSummaries(run_dir / "logs" / "train", config.log_every_steps),
+            keras.callbacks.TerminateOnNaN(raise_error=True),
+            checkpoint,
+            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+            keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), update_freq="epoch", write_graph=False,
+                                        profile_batch=0),
+            validation_summaries,
+            *callbacks,
+        ]
+        validation_data = make_dataset(validation, batch_size=config.batch_size, shuffle=False)
+        try:
+            while int(model.optimizer.iterations.numpy()) < total_steps:
+                step = int(model.optimizer.iterations.numpy())
+                epoch, offset = divmod(step, steps_per_epoch)
+                stream = make_dataset(train_samples, batch_size=config.batch_size, shuffle=True, seed=config.seed,
+                                      drop_remainder=True, repeat=True).skip(step)
+                # A resumed, half-done epoch first runs only its remaining steps.
+                last_epoch = epoch + 1 if offset else config.epochs
+                model.fit(stream, epochs=last_epoch, initial_epoch=epoch, steps_per_epoch=steps_per_epoch - offset,
+                          validation_data=validation_data, callbacks=all_callbacks, verbose=verbose)
+                reached = int(model.optimizer.iterations.numpy())
+                if reached < last_epoch * steps_per_epoch:
+                    raise RuntimeError(
+                        f"Training stopped at step {reached} before step {last_epoch * steps_per_epoch} (a callback "
+                        f"set stop_training); {run_dir} stays unfinished and the same command resumes it."
+                    )
+        except RuntimeError as error:
+            if "NaN or Inf loss" in str(error):
+                raise FloatingPointError(
+                    f"Training diverged (loss NaN or infinite) near step {int(model.optimizer.iterations.numpy())} "
+                    f"of {total_steps}; {run_dir / 'backup'} keeps the last finite state. Try a lower "
+                    "peak_learning_rate."
+                ) from error
+            raise
+        return _finish(config, run_dir, model, checkpoint, steps_per_epoch, total_steps, start_step, started)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _finish(config, run_dir, model, checkpoint, steps_per_epoch, total_steps, start_step, started) -> TrainResult:
+    seconds = time.time() - started
+    summary = {"steps_per_epoch": steps_per_epoch, "total_steps": total_steps, "resumed_from_step": start_step,
+               "final_step": int(model.optimizer.iterations.numpy()), "seconds_this_session": round(seconds, 1)}
+    (run_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if (run_dir / "history.csv").is_file():
+        plot_training_curves(run_dir / "history.csv", run_dir / "training_curves.png",
+                             learning_rate_curve(config, total_steps))
+    partial = run_dir / "model.partial.keras"
+    model.save(partial)
+    os.replace(partial, run_dir / "model.keras")  # the run is finished from here on
+    shutil.rmtree(checkpoint.directory, ignore_errors=True)
+    return TrainResult(run_dir, config, model, steps_per_epoch, total_steps, start_step, seconds)

@@ -1,0 +1,365 @@
+"""SavedModel export: signatures, parity with the Keras model, in-graph input checks, versioning, the CLI."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from graphmdn_tf import export as export_module
+from graphmdn_tf import hypotheses
+from graphmdn_tf.cli import main
+from graphmdn_tf.export import export_run, export_saved_model, next_version
+from tests.integration.serving_checks import (
+    NUM_KERNELS,
+    TOLERANCE,
+    assert_outputs_close,
+    expected_outputs,
+    keypoints,
+    normalise_on_client,
+    pixel_inputs,
+    small_model,
+)
+
+NUM_SAMPLES = 6
+SEED = 7
+KINDS = ("pose", "node", "semgcn")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """kind -> (Keras model, export path, loaded SavedModel): one export per kind for the whole module."""
+    base = tmp_path_factory.mktemp("saved_models")
+    result = {}
+    for kind in KINDS:
+        model = small_model(kind)
+        path = export_saved_model(model, base, name=kind, num_samples=NUM_SAMPLES, seed=SEED)
+        result[kind] = (model, path, tf.saved_model.load(str(path)))
+    return result
+
+
+def _call(loaded, signature: str, **inputs) -> dict:
+    outputs = loaded.signatures[signature](**{key: tf.constant(value) for key, value in inputs.items()})
+    return {key: value.numpy() for key, value in outputs.items()}
+
+
+@pytest.mark.parametrize("batch", [1, 7, 1024])
+@pytest.mark.parametrize("kind", ["pose", "node"])
+def test_serving_default_equals_the_keras_model_and_hypotheses(exported, kind, batch):
+    model, path, loaded = exported[kind]
+    assert path.name == "1" and (path / "saved_model.pb").is_file() and (path / "variables").is_dir()
+    x = keypoints(np.random.default_rng(batch), batch)
+    outputs = _call(loaded, "serving_default", keypoints=x)
+
+    expected = expected_outputs(model, x)
+    per_kernel = (batch, NUM_KERNELS) if kind == "pose" else (batch, NUM_KERNELS, 16)
+    assert expected["pi"].shape == per_kernel and expected["mu"].shape == (batch, NUM_KERNELS, 16, 3)
+    assert_outputs_close(outputs, expected)
+
+    params = model(x, training=False)
+    from_hypotheses = {
+        "pi": hypotheses.mixture_weights(params),
+        "mu": params["mu"],
+        "sigma": params["sigma"],
+        "mean_pose": hypotheses.mean(params),
+        "highest_pose": hypotheses.highest(params),
+    }
+    assert_outputs_close(outputs, {key: np.asarray(value) for key, value in from_hypotheses.items()})
+
+
+@pytest.mark.parametrize("kind", ["pose", "node"])
+def test_sample_signature_draws_seeded_samples_from_the_mixture(exported, kind):
+    model, _, loaded = exported[kind]
+    x = keypoints(np.random.default_rng(3), 7)
+    samples = _call(loaded, "sample", keypoints=x)
+    assert list(samples) == ["samples"] and samples["samples"].shape == (7, NUM_SAMPLES, 16, 3)
+    np.testing.assert_array_equal(samples["samples"], _call(loaded, "sample", keypoints=x)["samples"])
+    expected = hypotheses.sample_poses(model(x, training=False), NUM_SAMPLES, seed=(SEED, 0)).numpy()
+    np.testing.assert_allclose(samples["samples"], expected.transpose(1, 0, 2, 3), rtol=0, atol=TOLERANCE)
+    assert samples["samples"].std(axis=1).min() > 0  # S distinct draws, not S copies
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_from_pixels_equals_normalising_on_the_client(exported, kind):
+    _, _, loaded = exported[kind]
+    inputs = pixel_inputs(np.random.default_rng(5), 9)
+    from_pixels = _call(loaded, "from_pixels", **inputs)
+    from_client = _call(loaded, "serving_default", keypoints=normalise_on_client(inputs))
+    assert_outputs_close(from_pixels, from_client)
+
+
+def test_semgcn_exports_a_deterministic_pose_signature(exported):
+    model, _, loaded = exported["semgcn"]
+    assert set(loaded.signatures) == {"serving_default", "from_pixels"}
+    x = keypoints(np.random.default_rng(11), 7)
+    assert_outputs_close(_call(loaded, "serving_default", keypoints=x), expected_outputs(model, x))
+
+
+def _bad(shape=(2, 16, 2), fill=0.0, where=None, value=np.nan):
+    array = np.full(shape, fill, np.float32)
+    if where is not None:
+        array[where] = value
+    return array
+
+
+_WIDTHS = np.array([640.0, 1000.0], np.float32)
+_KEYPOINTS_SHAPE = r"Expected keypoints of shape \[batch, 16, 2\]\. Received shape"
+_INVALID = [
+    ("pose", "serving_default", {"keypoints": _bad(where=(1, 3, 0))}, "Expected keypoints to be finite"),
+    ("pose", "serving_default", {"keypoints": _bad(where=(0, 15, 1), value=np.inf)}, "keypoints to be finite"),
+    ("pose", "serving_default", {"keypoints": _bad((2, 17, 2))}, _KEYPOINTS_SHAPE),
+    ("pose", "serving_default", {"keypoints": _bad((16, 2))}, _KEYPOINTS_SHAPE),
+    ("pose", "serving_default", {"keypoints": _bad((2, 16, 3))}, _KEYPOINTS_SHAPE),
+    ("pose", "serving_default", {"keypoints": _bad((2, 16, 2, 1))}, _KEYPOINTS_SHAPE),
+    ("node", "serving_default", {"keypoints": _bad(where=(0, 0, 0), value=-np.inf)}, "keypoints to be finite"),
+    ("node", "sample", {"keypoints": _bad(where=(1, 2, 1))}, "Expected keypoints to be finite"),
+    ("node", "sample", {"keypoints": _bad((3, 15, 2))}, _KEYPOINTS_SHAPE),
+    ("semgcn", "serving_default", {"keypoints": _bad(where=(1, 1, 1))}, "Expected keypoints to be finite"),
+    (
+        "pose",
+        "from_pixels",
+        {"keypoints_px": _bad((2, 16, 2), 100.0), "image_width": np.array([640.0, 0.0], np.float32),
+         "image_height": _WIDTHS},
+        r"Expected image_width > 0",
+    ),
+    (
+        "pose",
+        "from_pixels",
+        {"keypoints_px": _bad((2, 16, 2), 100.0), "image_width": _WIDTHS,
+         "image_height": np.array([-480.0, 480.0], np.float32)},
+        r"Expected image_height > 0",
+    ),
+    (
+        "pose",
+        "from_pixels",
+        {"keypoints_px": _bad((2, 16, 2), 100.0), "image_width": np.array([np.nan, 640.0], np.float32),
+         "image_height": _WIDTHS},
+        "Expected image_width to be finite",
+    ),
+    (
+        "node",
+        "from_pixels",
+        {"keypoints_px": _bad((2, 16, 2), 100.0), "image_width": _WIDTHS[:1], "image_height": _WIDTHS[:1]},
+        "Expected one image_width per example of keypoints_px",
+    ),
+    (
+        "node",
+        "from_pixels",
+        {"keypoints_px": _bad((2, 16, 2), 100.0), "image_width": _WIDTHS[:, None], "image_height": _WIDTHS},
+        r"Expected image_width of shape \[batch\]",
+    ),
+    (
+        "semgcn",
+        "from_pixels",
+        {"keypoints_px": _bad((2, 14, 2), 100.0), "image_width": _WIDTHS, "image_height": _WIDTHS},
+        r"Expected keypoints_px of shape \[batch, 16, 2\]",
+    ),
+]
+
+
+@pytest.mark.parametrize("kind, signature, inputs, message", _INVALID)
+def test_invalid_inputs_are_refused_inside_the_graph(exported, kind, signature, inputs, message):
+    _, _, loaded = exported[kind]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        _call(loaded, signature, **inputs)
+
+
+_FRESH_PROCESS = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+
+    paths, inputs, out = json.loads(sys.argv[1]), np.load(sys.argv[2]), sys.argv[3]
+    results = {}
+    for kind, path in paths.items():
+        loaded = tf.saved_model.load(path)
+        outputs = loaded.signatures["serving_default"](keypoints=tf.constant(inputs))
+        results.update({f"{kind}/{key}": value.numpy() for key, value in outputs.items()})
+        if "sample" in loaded.signatures:
+            results[f"{kind}/samples"] = loaded.signatures["sample"](keypoints=tf.constant(inputs))["samples"].numpy()
+        try:
+            loaded.signatures["serving_default"](keypoints=tf.constant(np.full((1, 16, 2), np.nan, np.float32)))
+        except tf.errors.InvalidArgumentError as error:
+            results[f"{kind}/nan_error"] = np.array(error.message)
+    np.savez(out, **results)
+    print(json.dumps({name: name in sys.modules for name in ("graphmdn_tf", "tensorflow_probability")}))
+    """
+)
+
+
+def test_saved_model_runs_in_a_process_without_graphmdn_or_tfp(exported, tmp_path):
+    x = keypoints(np.random.default_rng(17), 7)
+    np.save(tmp_path / "inputs.npy", x)
+    (tmp_path / "load.py").write_text(_FRESH_PROCESS)
+    paths = {kind: str(path) for kind, (_, path, _) in exported.items()}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    completed = subprocess.run(
+        [sys.executable, "load.py", json.dumps(paths), "inputs.npy", "out.npz"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == {
+        "graphmdn_tf": False,
+        "tensorflow_probability": False,
+    }
+    results = np.load(tmp_path / "out.npz")
+    for kind, (model, _, _) in exported.items():
+        expected = expected_outputs(model, x)
+        assert_outputs_close({key: results[f"{kind}/{key}"] for key in expected}, expected)
+        assert "Expected keypoints to be finite" in str(results[f"{kind}/nan_error"])
+        if kind != "semgcn":
+            samples = hypotheses.sample_poses(model(x, training=False), NUM_SAMPLES, seed=(SEED, 0)).numpy()
+            np.testing.assert_allclose(results[f"{kind}/samples"], samples.transpose(1, 0, 2, 3), atol=TOLERANCE)
+
+
+def _saved_model_cli_signatures(text: str) -> dict:
+    """`saved_model_cli show --all` text -> {signature: {"method": ..., "inputs"|"outputs": {key: (dtype, shape)}}}."""
+    signatures = {}
+    for section in re.split(r"^signature_def\['", text, flags=re.M)[1:]:
+        name = section.split("'", 1)[0]
+        tensors = re.findall(r"(inputs|outputs)\['(\w+)'\] tensor_info:\s+dtype: (\w+)\s+shape: (\([^)]*\))", section)
+        method = re.search(r"Method name is: (\S*)", section)
+        signatures[name] = {"method": method.group(1) if method else None, "inputs": {}, "outputs": {}}
+        for direction, key, dtype, shape in tensors:
+            signatures[name][direction][key] = (dtype, shape)
+    return signatures
+
+
+def test_saved_model_cli_shows_the_signatures(exported):
+    saved_model_cli = Path(sys.executable).parent / "saved_model_cli"
+    assert saved_model_cli.is_file(), f"saved_model_cli (installed with tensorflow) not found beside {sys.executable}"
+    path = exported["pose"][1]
+    completed = subprocess.run(
+        [str(saved_model_cli), "show", "--all", "--dir", str(path)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "MetaGraphDef with tag-set: 'serve'" in completed.stdout
+    signatures = _saved_model_cli_signatures(completed.stdout)
+    k = str(NUM_KERNELS)
+    mixture_outputs = {
+        "pi": ("DT_FLOAT", f"(-1, {k})"),
+        "mu": ("DT_FLOAT", f"(-1, {k}, 16, 3)"),
+        "sigma": ("DT_FLOAT", f"(-1, {k})"),
+        "mean_pose": ("DT_FLOAT", "(-1, 16, 3)"),
+        "highest_pose": ("DT_FLOAT", "(-1, 16, 3)"),
+    }
+    keypoints_input = {"keypoints": ("DT_FLOAT", "(-1, 16, 2)")}
+    assert signatures["serving_default"] == {
+        "method": "tensorflow/serving/predict", "inputs": keypoints_input, "outputs": mixture_outputs,
+    }
+    assert signatures["from_pixels"] == {
+        "method": "tensorflow/serving/predict",
+        "inputs": {
+            "keypoints_px": ("DT_FLOAT", "(-1, 16, 2)"),
+            "image_width": ("DT_FLOAT", "(-1)"),
+            "image_height": ("DT_FLOAT", "(-1)"),
+        },
+        "outputs": mixture_outputs,
+    }
+    assert signatures["sample"] == {
+        "method": "tensorflow/serving/predict",
+        "inputs": keypoints_input,
+        "outputs": {"samples": ("DT_FLOAT", f"(-1, {NUM_SAMPLES}, 16, 3)")},
+    }
+
+
+def test_next_version_counts_integer_directories_only(tmp_path):
+    assert next_version(tmp_path / "missing") == 1
+    assert next_version(tmp_path) == 1
+    for name in ("1", "3", "notes", ".4.partial-abc"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "7").write_text("a file, not a version")
+    assert next_version(tmp_path) == 4
+
+
+def test_export_takes_the_next_free_version_and_never_overwrites(exported, tmp_path):
+    model = exported["pose"][0]
+    model_dir = tmp_path / "graphmdn"
+    for version in ("1", "3"):
+        (model_dir / version).mkdir(parents=True)
+        (model_dir / version / "marker").write_text(version)
+    path = export_saved_model(model, tmp_path, name="graphmdn", num_samples=2)
+    assert path == model_dir / "4" and (path / "saved_model.pb").is_file()
+    for version in (3, 4):
+        with pytest.raises(FileExistsError, match=re.escape(str(model_dir / str(version)))):
+            export_saved_model(model, tmp_path, name="graphmdn", version=version)
+    assert (model_dir / "3" / "marker").read_text() == "3"
+    assert sorted(os.listdir(model_dir)) == ["1", "3", "4"]
+
+
+def test_a_failed_export_leaves_no_partial_version(exported, tmp_path, monkeypatch):
+    class HalfWrittenArchive:
+        def write_out(self, filepath, verbose=True):
+            Path(filepath).mkdir()
+            (Path(filepath) / "saved_model.pb").write_bytes(b"half")
+            raise OSError("disk full")
+
+    monkeypatch.setattr(export_module._ServingFunctions, "archive", lambda self: HalfWrittenArchive())
+    with pytest.raises(OSError, match="disk full"):
+        export_saved_model(exported["node"][0], tmp_path, name="graphmdn", version=2)
+    assert os.listdir(tmp_path / "graphmdn") == []
+
+
+@pytest.mark.parametrize(
+    "arguments, error, message",
+    [
+        ({"name": ""}, ValueError, "Expected a model name"),
+        ({"name": "../escape"}, ValueError, r"Received: name='\.\./escape'"),
+        ({"name": "a/b"}, ValueError, "Expected a model name"),
+        ({"name": ".hidden"}, ValueError, "Expected a model name"),
+        ({"version": 0}, ValueError, "Received: version=0"),
+        ({"version": -2}, ValueError, "Received: version=-2"),
+        ({"version": 1.5}, ValueError, "Received: version=1.5"),
+        ({"version": True}, ValueError, "Received: version=True"),
+        ({"num_samples": 0}, ValueError, "Received: num_samples=0"),
+    ],
+)
+def test_export_rejects_bad_arguments(exported, tmp_path, arguments, error, message):
+    with pytest.raises(error, match=message):
+        export_saved_model(exported["pose"][0], tmp_path, **{"name": "graphmdn", **arguments})
+    assert not (tmp_path / "graphmdn").exists()
+
+
+def test_export_rejects_a_model_that_is_not_a_pose_model(tmp_path):
+    dense = keras.Sequential([keras.Input((16, 2)), keras.layers.Dense(3)])
+    with pytest.raises(TypeError, match="Expected a graphmdn_tf GraphMDN or SemGCN model. Received: Sequential"):
+        export_saved_model(dense, tmp_path, name="dense")
+
+
+def test_export_command_exports_a_run_directory(exported, tmp_path, capsys):
+    model = exported["node"][0]
+    run_dir = tmp_path / "runs" / "node"
+    run_dir.mkdir(parents=True)
+    model.save(run_dir / "model.keras")
+    (run_dir / "config.json").write_text(json.dumps({"model": "graphmdn"}))
+    base = tmp_path / "saved_models"
+    arguments = ["export", str(run_dir), "--name", "cli", "--base-dir", str(base), "--num-samples", "4"]
+
+    assert main(arguments) == 0
+    path = base / "cli" / "1"
+    assert f"to {path}" in capsys.readouterr().out
+    loaded = tf.saved_model.load(str(path))
+    x = keypoints(np.random.default_rng(23), 7)
+    assert_outputs_close(_call(loaded, "serving_default", keypoints=x), expected_outputs(model, x))
+    assert _call(loaded, "sample", keypoints=x)["samples"].shape == (7, 4, 16, 3)
+
+    assert main([*arguments, "--version", "1"]) == 1
+    assert f"Refusing to overwrite the exported version {path}" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "runs" / "empty"), "--name", "cli", "--base-dir", str(base)]) == 1
+    assert f"No trained model at {tmp_path / 'runs' / 'empty' / 'model.keras'}" in capsys.readouterr().err
+    assert sorted(os.listdir(base / "cli")) == ["1"]
+
+
+def test_export_run_raises_on_a_missing_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "model.keras"))):
+        export_run(tmp_path, "graphmdn", base_dir=tmp_path / "saved_models")
+    assert not (tmp_path / "saved_models").exists()

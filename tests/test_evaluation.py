@@ -1,0 +1,203 @@
+"""Evaluation math against independent NumPy: hypotheses, both protocols, the paper's per-action average."""
+
+import csv
+import io
+
+import keras
+import numpy as np
+import pytest
+
+from graphmdn_tf.data.pipeline import load_samples
+from graphmdn_tf.evaluation import (
+    EvaluationResult,
+    action_order,
+    combine_results,
+    evaluate_model,
+    evaluate_run,
+    method_names,
+    result_rows,
+)
+from graphmdn_tf.models import GraphMDN, SemGCN
+from graphmdn_tf.training.config import TrainingConfig
+from tests.numpy_reference import pose_level_nll
+
+
+def _procrustes_error(predicted, target):
+    """Per-frame P-MPJPE by the textbook Umeyama solution, one frame at a time."""
+    errors = []
+    for p, t in zip(predicted.astype(np.float64), target.astype(np.float64)):
+        p0, t0 = p - p.mean(0), t - t.mean(0)
+        u, s, vt = np.linalg.svd(p0.T @ t0)
+        d = np.sign(np.linalg.det(u @ vt))
+        correction = np.diag([1.0, 1.0, d])
+        rotation = u @ correction @ vt
+        scale = (s * np.diag(correction)).sum() / (p0**2).sum()
+        aligned = scale * p0 @ rotation + t.mean(0)
+        errors.append(np.linalg.norm(aligned - t, axis=-1).mean())
+    return np.array(errors)
+
+
+def _mpjpe(predicted, target):
+    return np.linalg.norm(predicted - target, axis=-1).mean(-1)
+
+
+def _numpy_hypotheses(mu, pi_logits, targets):
+    pi = np.exp(pi_logits - pi_logits.max(1, keepdims=True))
+    pi /= pi.sum(1, keepdims=True)
+    rows = np.arange(len(mu))
+    kernel_errors = np.stack([_mpjpe(mu[:, k], targets) for k in range(mu.shape[1])], axis=1)
+    return {
+        "highest": mu[rows, pi.argmax(1)],
+        "mean": (pi[:, :, None, None] * mu).sum(1),
+        "oracle": mu[rows, kernel_errors.argmin(1)],
+    }
+
+
+def _paper_average(per_frame, labels):
+    classes = sorted(set(labels))
+    per_action = {a: per_frame[labels == a].mean() for a in classes}
+    return per_action, np.mean(list(per_action.values()))
+
+
+class _LookupModel:
+    """Returns fixed mixture parameters; input row i carries its frame index in inputs[i, 0, 0]."""
+
+    def __init__(self, outputs):
+        self.outputs = outputs
+
+    def predict_on_batch(self, inputs):
+        rows = inputs[:, 0, 0].astype(int)
+        return {key: value[rows] for key, value in self.outputs.items()}
+
+
+@pytest.fixture
+def hand_made(rng):
+    frames, kernels = 40, 3
+    targets = rng.normal(scale=0.2, size=(frames, 16, 3)).astype(np.float32)
+    mu = (targets[:, None] + rng.normal(scale=0.05, size=(frames, kernels, 16, 3))).astype(np.float32)
+    outputs = {"mu": mu, "sigma": rng.uniform(0.02, 0.1, (frames, kernels)).astype(np.float32),
+               "pi_logits": rng.normal(size=(frames, kernels)).astype(np.float32)}
+    inputs = np.zeros((frames, 16, 2), np.float32)
+    inputs[:, 0, 0] = np.arange(frames)
+    labels = np.array(["Walking"] * 30 + ["Sitting"] * 10)  # unbalanced: the paper's average is unweighted
+    return inputs, targets, outputs, labels
+
+
+def test_tables_match_numpy(hand_made):
+    inputs, targets, outputs, labels = hand_made
+    errors, nll = evaluate_model(_LookupModel(outputs), inputs, targets, batch_size=16, progress=False)
+    rows = result_rows(errors, labels, method_names("graphmdn", "standard", errors))
+    result = EvaluationResult(actions=action_order(labels), rows=rows, num_frames=len(targets))
+    assert result.actions == ("Sitting", "Walking")
+    expected_poses = _numpy_hypotheses(outputs["mu"], outputs["pi_logits"], targets)
+    for name, pose in expected_poses.items():
+        for protocol, per_frame in ((1, 1000 * _mpjpe(pose, targets)), (2, 1000 * _procrustes_error(pose, targets))):
+            per_action, average = _paper_average(per_frame, labels)
+            row = result.row(protocol, f"GraphMDN ({name.capitalize()})")
+            np.testing.assert_allclose([row.per_action[a] for a in per_action], list(per_action.values()), rtol=1e-4)
+            assert row.average == pytest.approx(average, rel=1e-4)
+            assert row.average != pytest.approx(per_frame.mean(), rel=1e-3)  # not frame-weighted
+    expected_nll = pose_level_nll(targets.astype(np.float64), outputs["mu"].astype(np.float64),
+                                  outputs["sigma"].astype(np.float64), outputs["pi_logits"].astype(np.float64))
+    np.testing.assert_allclose(nll, expected_nll, rtol=1e-4)
+    assert np.all(errors["oracle"][1] <= errors["highest"][1] + 1e-9)  # the Oracle's pick is never worse
+
+
+def test_best_of_samples_with_tiny_sigma_is_the_oracle(hand_made):
+    inputs, targets, outputs, _ = hand_made
+    sharp = dict(outputs, sigma=np.full_like(outputs["sigma"], 1e-6), pi_logits=np.zeros_like(outputs["pi_logits"]))
+    errors, _ = evaluate_model(_LookupModel(sharp), inputs, targets, num_samples=64, progress=False)
+    np.testing.assert_allclose(errors["best_of_64"][1], errors["oracle"][1], atol=1e-2)  # mm
+    broad = dict(outputs, sigma=np.full_like(outputs["sigma"], 0.05))
+    errors, _ = evaluate_model(_LookupModel(broad), inputs, targets, num_samples=8, progress=False)
+    assert np.all(errors["best_of_8"][1] > 0)
+
+
+def test_markdown_and_csv_hold_the_rows(hand_made):
+    inputs, targets, outputs, labels = hand_made
+    errors, _ = evaluate_model(_LookupModel(outputs), inputs, targets, progress=False)
+    result = EvaluationResult(actions=("Walking", "Sitting"), rows=result_rows(
+        errors, labels, method_names("graphmdn", "wide", errors)), test_nll={"GraphMDN (Wide)": -12.5}, num_frames=40)
+    markdown = result.to_markdown()
+    assert "### Protocol #1 (MPJPE, mm)" in markdown and "### Protocol #2 (P-MPJPE, mm)" in markdown
+    assert "| Method | Walk | Sitting | Avg. |" in markdown and "| GraphMDN (Wide) | -12.50 |" in markdown
+    assert f"| GraphMDN (Oracle, Wide) | {result.row(1, 'GraphMDN (Oracle, Wide)').per_action['Walking']:.1f}" in markdown
+    table = list(csv.DictReader(io.StringIO(result.to_csv())))
+    assert len(table) == 6 and set(table[0]) == {"protocol", "method", "Walking", "Sitting", "average"}
+    first = table[0]
+    assert float(first["average"]) == pytest.approx(result.row(1, first["method"]).average, abs=1e-3)
+    assert EvaluationResult.from_dict(result.to_dict()) == result
+
+
+def test_method_names_follow_the_paper():
+    names = method_names("graphmdn", "wide", ["highest", "mean", "oracle", "best_of_200"])
+    assert names == {"highest": "GraphMDN (Highest, Wide)", "mean": "GraphMDN (Mean, Wide)",
+                     "oracle": "GraphMDN (Oracle, Wide)", "best_of_200": "GraphMDN (Best of 200 samples, Wide)"}
+    assert method_names("semgcn", "standard", ["prediction"]) == {"prediction": "SemGCN"}
+    assert method_names("graphmdn", "k8", ["mean"]) == {"mean": "GraphMDN (Mean, K8)"}
+    assert action_order(["Walking", "Balance", "Directions"]) == ("Directions", "Walking", "Balance")
+
+
+def _fixed_run(tmp_path, model_name):
+    config = TrainingConfig.from_preset("standard", model=model_name, hidden_dim=8, num_blocks=1, num_kernels=3,
+                                        stride=8)
+    run_dir = tmp_path / model_name
+    run_dir.mkdir()
+    config.to_json(run_dir / "config.json")
+    keras.utils.set_random_seed(7)
+    model = GraphMDN(hidden_dim=8, num_blocks=1, num_kernels=3) if model_name == "graphmdn" else SemGCN(
+        hidden_dim=8, num_blocks=1)
+    model(np.zeros((1, 16, 2), np.float32))
+    model.save(run_dir / "model.keras")
+    return config, run_dir, model
+
+
+def test_evaluate_run_on_a_fixed_tiny_model(tmp_path):
+    config, run_dir, model = _fixed_run(tmp_path, "graphmdn")
+    result = evaluate_run(run_dir, num_samples=10, progress=False)
+    for name in ("results.md", "results.csv", "results.json", "results_per_action.png"):
+        assert (run_dir / name).stat().st_size > 0
+    test = load_samples("synthetic", subjects=config.test_subjects, stride=8, progress=False)
+    outputs = {k: np.asarray(v, np.float64) for k, v in model.predict(test.inputs_2d, verbose=0).items()}
+    poses = _numpy_hypotheses(outputs["mu"], outputs["pi_logits"], test.targets_3d)
+    labels = test.action_classes
+    for name in ("highest", "mean", "oracle"):
+        _, p1 = _paper_average(1000 * _mpjpe(poses[name], test.targets_3d), labels)
+        _, p2 = _paper_average(1000 * _procrustes_error(poses[name], test.targets_3d), labels)
+        assert result.row(1, f"GraphMDN ({name.capitalize()})").average == pytest.approx(p1, rel=1e-3)
+        assert result.row(2, f"GraphMDN ({name.capitalize()})").average == pytest.approx(p2, rel=1e-3)
+    nll = pose_level_nll(test.targets_3d.astype(np.float64), outputs["mu"], outputs["sigma"], outputs["pi_logits"])
+    assert result.test_nll["GraphMDN"] == pytest.approx(nll.mean(), rel=1e-3)
+    assert result.methods()[-1] == "GraphMDN (Best of 10 samples)" and result.num_frames == len(test)
+    assert result.actions[:3] == ("Directions", "Discussion", "Eating")
+
+    _, semgcn_dir, semgcn = _fixed_run(tmp_path, "semgcn")
+    baseline = evaluate_run(semgcn_dir, num_samples=10, progress=False, write=False)
+    assert baseline.methods() == ["SemGCN"] and baseline.test_nll == {}
+    _, p1 = _paper_average(1000 * _mpjpe(semgcn.predict(test.inputs_2d, verbose=0), test.targets_3d), labels)
+    assert baseline.row(1, "SemGCN").average == pytest.approx(p1, rel=1e-3)
+    combined = combine_results([result, baseline])
+    assert combined.methods() == result.methods() + ["SemGCN"]
+    assert [row.protocol for row in combined.rows] == [1] * 5 + [2] * 5
+    paths = combined.write(tmp_path / "comparison", "comparison")
+    assert paths["png"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluation_errors(tmp_path, hand_made):
+    with pytest.raises(FileNotFoundError, match="Expected a finished training run"):
+        evaluate_run(tmp_path)
+    _, run_dir, _ = _fixed_run(tmp_path, "graphmdn")
+    for bad in (-1, 2.0, True):
+        with pytest.raises(ValueError, match="Expected num_samples to be an integer >= 0"):
+            evaluate_run(run_dir, num_samples=bad)
+    with pytest.raises(ValueError, match="at least one EvaluationResult"):
+        combine_results([])
+    inputs, targets, outputs, labels = hand_made
+    errors, _ = evaluate_model(_LookupModel(outputs), inputs, targets, progress=False)
+    result = EvaluationResult(actions=("Sitting", "Walking"), rows=result_rows(
+        errors, labels, method_names("graphmdn", "standard", errors)))
+    other = EvaluationResult(actions=("Running",), rows=())
+    with pytest.raises(ValueError, match="same actions"):
+        combine_results([result, other])
+    with pytest.raises(KeyError, match="No row 'SemGCN' under Protocol #1"):
+        result.row(1, "SemGCN")

@@ -1,0 +1,73 @@
+import json
+
+import pytest
+
+from graphmdn_tf.models.presets import MODEL_PRESETS, TRAINING_PRESETS
+from graphmdn_tf.training.config import DEFAULT_SUBJECTS, TrainingConfig
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_PRESETS))
+def test_from_preset_takes_model_and_schedule_fields(name):
+    config = TrainingConfig.from_preset(name)
+    for key, value in {**MODEL_PRESETS[name], **TRAINING_PRESETS[name]}.items():
+        assert getattr(config, key) == value, key
+    assert config.preset == name and config.clipnorm == 1.0
+
+
+def test_paper_defaults():
+    standard = TrainingConfig.from_preset("standard")
+    assert (standard.epochs, standard.batch_size, standard.schedule, standard.peak_learning_rate) == (2, 256, "one_cycle", 6e-3)
+    k200 = TrainingConfig.from_preset("k200")
+    assert (k200.schedule, k200.epochs, k200.initial_learning_rate, k200.dropout, k200.num_kernels) == (
+        "exponential", 30, 1e-3, 0.5, 200)
+
+
+def test_overrides_and_default_subjects():
+    config = TrainingConfig.from_preset("wide", dataset="cmu", data_dir="/data", epochs=5, train_subjects="S1,S5")
+    assert config.hidden_dim == 512 and config.epochs == 5
+    assert config.train_subjects == ("S1", "S5") and config.test_subjects == DEFAULT_SUBJECTS["cmu"][1]
+    assert TrainingConfig().train_subjects == ("S1", "S5", "S6", "S7", "S8")
+    assert TrainingConfig().test_subjects == ("S9", "S11")
+
+
+def test_json_round_trip(tmp_path):
+    config = TrainingConfig.from_preset("k8", actions=["Walking", "Sitting"], jit_compile=True, seed=3)
+    path = tmp_path / "config.json"
+    text = config.to_json(path)
+    assert json.loads(path.read_text())["model"] == "graphmdn"
+    assert TrainingConfig.from_json(path) == config
+    assert TrainingConfig.from_json(text) == config
+    assert config.replace(seed=4).differences(config) == {"seed": (4, 3)}
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"model": "resnet"}, "Expected model to be one of"),
+        ({"schedule": "cyclic"}, "Expected schedule to be one of"),
+        ({"one_cycle_shape": "saw"}, "Expected one_cycle_shape"),
+        ({"strategy": "tpu"}, "Expected strategy"),
+        ({"jit_compile": 1}, "Expected jit_compile"),
+        ({"epochs": 0}, "Expected epochs to be an integer >= 1"),
+        ({"batch_size": 2.5}, "Expected batch_size to be an integer"),
+        ({"validation_frames": -1}, "Expected validation_frames to be an integer >= 0"),
+        ({"peak_learning_rate": 0.0}, "Expected peak_learning_rate > 0"),
+        ({"div_factor": 0.5}, "Expected div_factor >= 1"),
+        ({"dropout": 1.0}, "Expected dropout in"),
+        ({"dataset": "cmu"}, "Expected data_dir"),
+        ({"dataset": "mpi"}, "Expected dataset to be one of"),
+        ({"epochz": 3}, "Unknown TrainingConfig field"),
+    ],
+)
+def test_bad_settings_are_rejected(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        TrainingConfig.from_preset("standard", **overrides)
+
+
+def test_errors_for_unknown_preset_and_files(tmp_path):
+    with pytest.raises(ValueError, match="Unknown preset 'huge'"):
+        TrainingConfig.from_preset("huge")
+    with pytest.raises(FileNotFoundError, match="Expected a training config file"):
+        TrainingConfig.from_json(tmp_path / "missing.json")
+    with pytest.raises(ValueError, match=r"Unknown TrainingConfig field\(s\) \['colour'\]"):
+        TrainingConfig.from_json('{"colour": "red"}')

@@ -1,0 +1,114 @@
+"""The training driver on tiny configs: a smoke run, its run directory and TensorBoard logs, resume."""
+
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from graphmdn_tf.data.pipeline import load_samples, make_dataset
+from graphmdn_tf.training.fit import TrainResult, train
+from graphmdn_tf.training.one_cycle import one_cycle_learning_rate
+from tests.training.conftest import read_events, tiny_config
+
+STEPS_PER_EPOCH = 3600 // 128  # synthetic training subjects at stride 4, batch 128
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "smoke"
+    return train(tiny_config(), run_dir, verbose=0)
+
+
+def test_smoke_run_leaves_a_finished_run_dir(smoke_run: TrainResult):
+    run_dir = smoke_run.run_dir
+    assert smoke_run.steps_per_epoch == STEPS_PER_EPOCH and smoke_run.total_steps == 2 * STEPS_PER_EPOCH
+    assert int(smoke_run.model.optimizer.iterations.numpy()) == smoke_run.total_steps
+    for name in ("config.json", "model.keras", "history.csv", "training.json", "training_curves.png"):
+        assert (run_dir / name).is_file(), name
+    assert not (run_dir / "backup").exists()
+    assert json.loads((run_dir / "config.json").read_text())["model"] == "graphmdn"
+    with open(run_dir / "history.csv") as handle:
+        history = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in history] == ["0", "1"]
+    assert float(history[1]["loss"]) < float(history[0]["loss"])  # it learns
+    assert {"val_loss", "val_mpjpe_mean", "val_mpjpe_oracle", "mpjpe_highest"} <= set(history[0])
+    reloaded = keras.saving.load_model(run_dir / "model.keras")
+    x = np.random.default_rng(0).normal(size=(4, 16, 2)).astype(np.float32)
+    np.testing.assert_allclose(reloaded(x)["mu"], smoke_run.model(x)["mu"], atol=1e-5)
+
+
+def test_tensorboard_logs(smoke_run: TrainResult):
+    logs = smoke_run.run_dir / "logs"
+    train_events = read_events(logs / "train")
+    rates = dict(train_events["step/learning_rate"])
+    steps = np.array(sorted(rates))
+    assert len(steps) == smoke_run.total_steps
+    np.testing.assert_allclose([rates[s] for s in steps], one_cycle_learning_rate(steps, smoke_run.total_steps),
+                               rtol=1e-5)
+    assert "step/loss" in train_events and "epoch_loss" in train_events
+    validation = read_events(logs / "validation")
+    for tag in ("epoch_loss", "nll", "mixture/pi_entropy", "mixture/mean_sigma_mm", "mixture/highest_share/kernel_2",
+                "mixture/oracle_share/kernel_0", "mixture/highest_kernel"):
+        assert [step for step, _ in validation[tag]] == [0, 1], tag
+    for protocol in (1, 2):
+        for name in ("highest", "mean", "oracle"):
+            assert all(value > 0 for _, value in validation[f"protocol{protocol}/{name}"])
+    images = validation["figure2/hypotheses"]
+    assert len(images) == 2 and images[0][1][:4] == b"\x89PNG"
+    assert "_hparams_/session_start_info" in read_events(logs)
+
+
+def test_finished_run_is_not_clobbered(smoke_run: TrainResult):
+    with pytest.raises(FileExistsError, match="holds a finished run"):
+        train(smoke_run.config, smoke_run.run_dir, verbose=0)
+
+
+def test_unfinished_run_with_other_settings_is_refused(tmp_path):
+    tiny_config().to_json(tmp_path / "config.json")
+    with pytest.raises(ValueError, match=r"unfinished run with other settings \(epochs: 2 -> 3\)"):
+        train(tiny_config(epochs=3), tmp_path, verbose=0)
+
+
+def test_too_little_data_is_explained(tmp_path):
+    with pytest.raises(ValueError, match="Expected at least batch_size=8192 training frames"):
+        train(tiny_config(batch_size=8192), tmp_path / "run", verbose=0)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, at_step):
+        super().__init__()
+        self.at_step = at_step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.at_step:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+def test_interrupted_run_resumes_mid_epoch_and_keeps_the_curve(tmp_path):
+    config = tiny_config(model="semgcn")
+    interrupt_at = STEPS_PER_EPOCH + 5  # mid-way through the second epoch, on a backup step
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path, verbose=0, callbacks=[_Interrupt(interrupt_at)])
+    assert (tmp_path / "backup" / "latest.weights.h5").is_file() and not (tmp_path / "model.keras").exists()
+    result = train(config, tmp_path, verbose=0)
+    assert result.resumed_from_step == interrupt_at
+    assert int(result.model.optimizer.iterations.numpy()) == result.total_steps == 2 * STEPS_PER_EPOCH
+    summary = json.loads((tmp_path / "training.json").read_text())
+    assert summary["resumed_from_step"] == interrupt_at and summary["final_step"] == result.total_steps
+    with open(tmp_path / "history.csv") as handle:
+        assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]
+    rates = dict(read_events(tmp_path / "logs" / "train")["step/learning_rate"])
+    assert sorted(rates) == list(range(result.total_steps))  # every step once, the resumed ones included
+    expected = one_cycle_learning_rate(np.arange(result.total_steps), result.total_steps)
+    np.testing.assert_allclose([rates[s] for s in range(result.total_steps)], expected, rtol=1e-5)
+
+
+def test_resumed_data_stream_continues_the_same_order():
+    samples = load_samples("synthetic", subjects=("S1",), stride=4, progress=False)
+    stream = make_dataset(samples, batch_size=64, shuffle=True, seed=0, drop_remainder=True, repeat=True)
+    batches = [targets.numpy() for _, targets in stream.take(20)]
+    resumed = [targets.numpy() for _, targets in stream.skip(13).take(7)]
+    for expected, actual in zip(batches[13:], resumed):
+        np.testing.assert_array_equal(expected, actual)

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from graphmdn_tf.training.summaries import mixture_diagnostics, validation_scalars
+
+
+@pytest.fixture
+def outputs(rng):
+    frames, kernels = 50, 4
+    targets = rng.normal(scale=0.2, size=(frames, 16, 3)).astype(np.float32)
+    mu = (targets[:, None] + rng.normal(scale=0.05, size=(frames, kernels, 16, 3))).astype(np.float32)
+    return {"mu": mu, "sigma": rng.uniform(0.01, 0.1, (frames, kernels)).astype(np.float32),
+            "pi_logits": rng.normal(scale=2.0, size=(frames, kernels)).astype(np.float32)}, targets
+
+
+def test_mixture_diagnostics_match_numpy(outputs):
+    params, targets = outputs
+    pi = np.exp(params["pi_logits"].astype(np.float64))
+    pi /= pi.sum(1, keepdims=True)
+    entropy = -(pi * np.log(pi)).sum(1).mean()
+    errors = np.linalg.norm(params["mu"] - targets[:, None], axis=-1).mean(-1)  # [B, K]
+    diagnostics = mixture_diagnostics(params, targets)
+    assert diagnostics["pi_entropy"] == pytest.approx(entropy, rel=1e-5)
+    assert diagnostics["pi_entropy_fraction"] == pytest.approx(entropy / np.log(4), rel=1e-5)
+    assert diagnostics["mean_sigma_mm"] == pytest.approx(1000 * (pi * params["sigma"]).sum(1).mean(), rel=1e-5)
+    assert diagnostics["mean_sigma_all_kernels_mm"] == pytest.approx(1000 * params["sigma"].mean(), rel=1e-5)
+    np.testing.assert_allclose(diagnostics["highest_share"], np.bincount(pi.argmax(1), minlength=4) / 50)
+    np.testing.assert_allclose(diagnostics["oracle_share"], np.bincount(errors.argmin(1), minlength=4) / 50)
+
+
+def test_node_level_diagnostics_count_every_joint(rng):
+    logits = np.zeros((2, 3, 16), np.float32)
+    logits[:, 1, :8] = 5.0  # kernel 1 wins on half the joints, kernel 0 (ties) on the rest
+    params = {"mu": np.zeros((2, 3, 16, 3), np.float32), "sigma": np.full((2, 3, 16), 0.1, np.float32),
+              "pi_logits": logits}
+    diagnostics = mixture_diagnostics(params, np.zeros((2, 16, 3), np.float32))
+    np.testing.assert_allclose(diagnostics["highest_share"], [0.5, 0.5, 0.0])
+    assert diagnostics["mean_sigma_mm"] == pytest.approx(100.0)
+
+
+def test_validation_scalars(outputs):
+    params, targets = outputs
+    scalars = validation_scalars(params, targets)
+    for protocol in (1, 2):
+        for name in ("highest", "mean", "oracle"):
+            assert scalars[f"protocol{protocol}/{name}"] > 0
+    assert scalars["protocol1/oracle"] <= scalars["protocol1/highest"]
+    assert {f"mixture/oracle_share/kernel_{k}" for k in range(4)} <= set(scalars) and "nll" in scalars
+    deterministic = validation_scalars(targets + 0.01, targets)
+    assert set(deterministic) == {"protocol1/prediction", "protocol2/prediction"}
+    assert deterministic["protocol1/prediction"] == pytest.approx(10 * np.sqrt(3), rel=1e-4)
