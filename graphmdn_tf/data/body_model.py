@@ -49,7 +49,7 @@ class Body:
     offsets: np.ndarray  # [32, 3]
 
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> "Body":
+    def sample(cls, rng: np.random.Generator) -> Body:
         """A subject: overall scale 0.92-1.08 of the mean lengths, each bone pair +-3% more (symmetric)."""
         scale = rng.uniform(0.92, 1.08)
         length = {name: value * scale * (1.0 + rng.uniform(-0.03, 0.03)) for name, value in BONE_LENGTHS.items()}
@@ -126,7 +126,9 @@ def local_rotations(tracks: dict, yaw: np.ndarray) -> dict:
     return rotations
 
 
-def forward_kinematics(body: Body, tracks: dict, yaw: np.ndarray, root_xy: np.ndarray, floor: float = 0.02) -> np.ndarray:
+def forward_kinematics(
+    body: Body, tracks: dict, yaw: np.ndarray, root_xy: np.ndarray, floor: float = 0.02
+) -> np.ndarray:
     """World positions [T, 32, 3] (metres): angles clipped to their limits, lowest foot joint at `floor`."""
     tracks = clip_to_limits(tracks)
     rotations = local_rotations(tracks, yaw)

@@ -133,7 +133,9 @@ NUM_CAMERAS = 4
 def _check_last_dim(array: np.ndarray, size: int, argument: str) -> np.ndarray:
     array = np.asarray(array)
     if array.ndim < 1 or array.shape[-1] != size:
-        raise ValueError(f"Expected {argument} with a last axis of size {size}. Received: {argument}.shape={array.shape}")
+        raise ValueError(
+            f"Expected {argument} with a last axis of size {size}. Received: {argument}.shape={array.shape}"
+        )
     return array
 
 

@@ -18,7 +18,6 @@ from graphmdn_tf.data.h36m import DATASETS, KEYPOINT_KINDS, data_file_paths, loa
 from graphmdn_tf.data.pipeline import PoseSamples, load_samples
 from graphmdn_tf.data.synthetic import DEFAULT_FRAMES_PER_SEQUENCE, write_synthetic_dataset
 
-
 LAYOUT_DESCRIPTIONS = {
     "h36m17": "VideoPose3D's 17 joints",
     "h36m16": "Human3.6M 16-joint order of SemGCN",
@@ -40,10 +39,12 @@ def register(subparsers) -> None:
     synth.set_defaults(handler=run_synth)
 
     check = commands.add_parser("check", help="load, validate and summarise a data set")
-    check.add_argument("data_dir", metavar="DIR", help="folder with data_3d_<NAME>.npz and data_2d_<NAME>_<KEYPOINTS>.npz")
+    check.add_argument("data_dir", metavar="DIR",
+                       help="folder with data_3d_<NAME>.npz and data_2d_<NAME>_<KEYPOINTS>.npz")
     check.add_argument("--dataset", required=True, choices=DATASETS, help="the <NAME> in the file names")
     check.add_argument("--keypoints", default="gt", choices=KEYPOINT_KINDS, help="which 2D file (default gt)")
-    check.add_argument("--cache-dir", default=None, help="where converted files are cached (default ~/.cache/graphmdn_tf)")
+    check.add_argument("--cache-dir", default=None,
+                       help="where converted files are cached (default ~/.cache/graphmdn_tf)")
     check.set_defaults(handler=run_check)
 
 
@@ -61,12 +62,14 @@ def format_summary(samples: PoseSamples) -> str:
     """A table of frames per subject and action (one column per camera), with totals."""
     counts = Counter(zip(samples.subjects.tolist(), samples.actions.tolist(), samples.cameras.tolist()))
     cameras = sorted({camera for _, _, camera in counts})
-    sequences = sorted({(subject, action) for subject, action, _ in counts}, key=lambda key: (_subject_order(key[0]), key[1]))
+    sequences = sorted({(subject, action) for subject, action, _ in counts},
+                       key=lambda key: (_subject_order(key[0]), key[1]))
     width = max([len(action) for _, action in sequences] + [6])
     header = f"{'subject':<8} {'action':<{width}} " + " ".join(f"{f'cam{camera}':>8}" for camera in cameras)
     lines = [header, "-" * len(header)]
     for index, (subject, action) in enumerate(sequences):
-        lines.append(f"{subject:<8} {action:<{width}} " + " ".join(f"{counts[subject, action, camera]:>8}" for camera in cameras))
+        cells = " ".join(f"{counts[subject, action, camera]:>8}" for camera in cameras)
+        lines.append(f"{subject:<8} {action:<{width}} {cells}")
         if index + 1 == len(sequences) or sequences[index + 1][0] != subject:
             totals = [sum(counts[subject, a, camera] for s, a in sequences if s == subject) for camera in cameras]
             lines.append(f"{subject:<8} {'(total)':<{width}} " + " ".join(f"{total:>8}" for total in totals))

@@ -27,14 +27,20 @@ import json
 import os
 import uuid
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from graphmdn_tf.data.cameras import H36M_SUBJECTS, NUM_CAMERAS, h36m_cameras, normalize_screen_coordinates, world_to_camera
+from graphmdn_tf.data.cameras import (
+    H36M_SUBJECTS,
+    NUM_CAMERAS,
+    h36m_cameras,
+    normalize_screen_coordinates,
+    world_to_camera,
+)
 from graphmdn_tf.data.safe_npz import DataFileError, load_npz_safely
 from graphmdn_tf.skeletons import H36M_16_FROM_17, H36M_16_FROM_32, SH_TO_GT_PERM
 
@@ -129,7 +135,8 @@ def _check_array(path: Path, array, where: str, last_dim: int, num_joints: set[i
         raise DataFileError(f"{path}: {where}: expected shape [frames, joints, {last_dim}]. Received: {array.shape}")
     if array.shape[1] not in num_joints:
         raise DataFileError(
-            f"{path}: {where}: expected {' or '.join(map(str, sorted(num_joints)))} joints. Received: shape {array.shape}"
+            f"{path}: {where}: expected {' or '.join(map(str, sorted(num_joints)))} joints. "
+            f"Received: shape {array.shape}"
         )
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[0]
@@ -151,11 +158,15 @@ def _iter_sequences(path: Path, positions, what: str, progress: bool):
     for subject, actions in positions.items():
         _check_subject(path, subject)
         actions = _require_dict(path, actions, f"{what}[{subject!r}]")
-        items.extend((subject, action, value) for action, value in actions.items())
+        for action, value in actions.items():
+            if not isinstance(action, str) or not action:
+                raise DataFileError(f"{path}: {what}[{subject!r}]: expected action names (str). Received: {action!r}")
+            items.append((subject, action, value))
     if not items:
         raise DataFileError(f"{path}: {what} holds no sequences.")
     frames = sum(_frame_count(value) for _, _, value in items)
-    yield from tqdm(items, desc=f"checking {path.name}", disable=not progress or frames < PROGRESS_MIN_FRAMES, leave=False)
+    disable = not progress or frames < PROGRESS_MIN_FRAMES
+    yield from tqdm(items, desc=f"checking {path.name}", disable=disable, leave=False)
 
 
 def _convert_3d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]:
@@ -187,15 +198,15 @@ def _detect_layout(path: Path, metadata: dict, num_joints: int) -> str:
     declared = metadata.get("num_joints", num_joints)
     if declared != num_joints:
         raise DataFileError(f"{path}: metadata num_joints={declared} but the arrays have {num_joints} joints.")
-    symmetry = metadata.get("keypoints_symmetry")
-    received = None if symmetry is None else [list(side) for side in symmetry]
+    received = metadata.get("keypoints_symmetry")
     for layout, (count, expected) in KEYPOINT_LAYOUTS.items():
-        if count == num_joints and received == [list(side) for side in expected]:
+        if count == num_joints and received == [list(side) for side in expected]:  # _plain made lists
             return layout
     raise DataFileError(
         f"{path}: cannot tell the joint order from num_joints={num_joints} and "
         f"keypoints_symmetry={received}. Expected one of: "
-        + "; ".join(f"{name}: {count} joints, {[list(side) for side in sym]}" for name, (count, sym) in KEYPOINT_LAYOUTS.items())
+        + "; ".join(f"{name}: {count} joints, {[list(side) for side in symmetry]}"
+                    for name, (count, symmetry) in KEYPOINT_LAYOUTS.items())
     )
 
 
@@ -344,13 +355,15 @@ def select_sequences(
                 continue
             matched.update({action, action_class(action)})
             if action not in actions_2d:
-                warnings.warn(f"{keypoints_2d.path}: no 2D for {subject} {action!r} (in {poses_3d.path.name}); skipped.", stacklevel=2)
+                warnings.warn(f"{keypoints_2d.path}: no 2D for {subject} {action!r} (in {poses_3d.path.name}); "
+                              "skipped.", stacklevel=2)
                 continue
             selected.append((subject, action))
         for action in actions_2d:
             wanted = actions is None or action in actions or action_class(action) in actions
             if wanted and action not in actions_3d:
-                warnings.warn(f"{poses_3d.path}: no 3D for {subject} {action!r} (in {keypoints_2d.path.name}); skipped.", stacklevel=2)
+                warnings.warn(f"{poses_3d.path}: no 3D for {subject} {action!r} (in {keypoints_2d.path.name}); "
+                              "skipped.", stacklevel=2)
     missing = [action for action in (actions or ()) if action not in matched]
     if missing:
         available = sorted({action_class(a) for subject in subjects for a in poses_3d.positions[subject]})
@@ -383,6 +396,7 @@ def camera_samples(
             )
         positions = world_to_camera(world[:frames:stride], camera["orientation"], camera["translation"])
         targets = positions - positions[:, :1]
-        inputs = normalize_screen_coordinates(keypoints[:frames:stride].astype(np.float64), camera["res_w"], camera["res_h"])
+        pixels = keypoints[:frames:stride].astype(np.float64)
+        inputs = normalize_screen_coordinates(pixels, camera["res_w"], camera["res_h"])
         result.append((camera_index, inputs.astype(np.float32), targets.astype(np.float32)))
     return result

@@ -11,9 +11,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -75,7 +75,7 @@ class PoseSamples:
         """[samples] str: the action class of each row (`'Sitting 1' -> 'Sitting'`)."""
         return np.array([action_class(action) for action in self.actions], dtype=str)
 
-    def subset(self, mask_or_indices) -> "PoseSamples":
+    def subset(self, mask_or_indices) -> PoseSamples:
         """The rows picked by a boolean mask [samples] or an array of indices (copies)."""
         selector = np.asarray(mask_or_indices)
         if selector.dtype == bool and selector.shape != (len(self),):
@@ -85,11 +85,12 @@ class PoseSamples:
         return PoseSamples(**{field.name: getattr(self, field.name)[selector] for field in fields(self)})
 
     @classmethod
-    def concatenate(cls, parts: Sequence["PoseSamples"]) -> "PoseSamples":
+    def concatenate(cls, parts: Sequence[PoseSamples]) -> PoseSamples:
         """Rows of several `PoseSamples`, in order."""
         if not parts:
             raise ValueError("Expected at least one PoseSamples to concatenate.")
-        return cls(**{field.name: np.concatenate([getattr(part, field.name) for part in parts]) for field in fields(cls)})
+        return cls(**{field.name: np.concatenate([getattr(part, field.name) for part in parts])
+                      for field in fields(cls)})
 
 
 def load_samples(

@@ -23,7 +23,6 @@ import numpy as np
 from numpy.lib import format as npy_format
 from tqdm.auto import tqdm
 
-
 _PROGRESS_MIN_BYTES = 64 << 20  # members smaller than this load without a progress bar
 
 
@@ -138,7 +137,9 @@ def _read_member(archive: zipfile.ZipFile, member: str, source: str, progress: b
         except UnsafePickleError:
             raise
         except Exception as error:  # a truncated or corrupt pickle, whatever pickle raises for it
-            raise DataFileError(f"{source}: could not unpickle the object array ({type(error).__name__}: {error}).") from error
+            raise DataFileError(
+                f"{source}: could not unpickle the object array ({type(error).__name__}: {error})."
+            ) from error
     if not isinstance(array, np.ndarray) or array.shape != tuple(shape):
         raise DataFileError(
             f"{source}: expected a pickled object array of shape {tuple(shape)}. "

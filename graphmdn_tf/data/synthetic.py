@@ -29,8 +29,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -40,7 +40,7 @@ from graphmdn_tf.data.cameras import H36M_SUBJECTS, h36m_cameras, project_to_pix
 from graphmdn_tf.data.h36m import KEYPOINT_LAYOUTS, default_cache_dir, write_atomically
 from graphmdn_tf.skeletons import H36M_16_FROM_17, H36M_17_FROM_32
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # bump whenever the generated data changes: the default set is cached by it
 DEFAULT_FRAMES_PER_SEQUENCE = 24
 SEQUENCES_PER_ACTION = 2
 FILE_NAMES = ("data_3d_synthetic.npz", "data_2d_synthetic_gt.npz", "data_2d_synthetic_sh_pt_mpii.npz")
@@ -75,7 +75,8 @@ def _walk_together(m):
 
 def _directions(m):
     m.weight_shift()
-    m.arms(flex=(20, 110), abd=(0, 70), rot=(-20, 40), elbow=(0, 40), sides=m.rng.choice(["r", "l"]), rest_probability=0.4)
+    m.arms(flex=(20, 110), abd=(0, 70), rot=(-20, 40), elbow=(0, 40), sides=m.rng.choice(["r", "l"]),
+           rest_probability=0.4)
     m.head(40)
     return 0.0, 120.0
 
@@ -220,24 +221,28 @@ def _detections(rng: np.random.Generator, keypoints: np.ndarray) -> np.ndarray:
     sigma = np.full(16, 4.0)
     sigma[[2, 5, 11, 14]] = 6.0  # knees, elbows
     sigma[[3, 6, 12, 15]] = 8.0  # feet, wrists
-    noise = np.zeros((frames, 16, 2))
-    state = rng.normal(size=(16, 2))
-    for frame in range(frames):  # AR(1) with correlation 0.8 frame to frame
-        state = 0.8 * state + 0.6 * rng.normal(size=(16, 2))
-        noise[frame] = state
+    # Unit-variance noise with correlation 0.8 from frame to frame: white noise through an exponential
+    # filter (an AR(1) process, truncated after 30 frames).
+    taps = 0.8 ** np.arange(30)
+    taps /= np.sqrt(np.sum(taps**2))
+    white = rng.normal(size=(frames + len(taps) - 1, 16, 2))
+    noise = sum(tap * white[len(taps) - 1 - lag: len(taps) - 1 - lag + frames] for lag, tap in enumerate(taps))
     detections = keypoints + sigma[:, None] * noise + rng.normal(scale=1.0, size=keypoints.shape)
     outliers = rng.random((frames, 16)) < 0.01
     detections[outliers] += rng.normal(scale=35.0, size=(int(outliers.sum()), 2))
     swapped = rng.random(frames) < 0.005
     for right, left in ((2, 5), (3, 6)):
-        detections[swapped, right], detections[swapped, left] = detections[swapped, left], detections[swapped, right].copy()
+        right_points = detections[swapped, right]
+        detections[swapped, right] = detections[swapped, left]
+        detections[swapped, left] = right_points
     return detections
 
 
 def _save_npz(path: Path, **objects) -> None:
-    """np.savez_compressed of dicts as 0-d object arrays (the VideoPose3D layout), written atomically."""
+    """np.savez of dicts as 0-d object arrays (the VideoPose3D layout; uncompressed: float data barely
+    compresses, and writing is several times faster), written atomically."""
     arrays = {key: np.array(value, dtype=object) for key, value in objects.items()}
-    write_atomically(path, lambda stream: np.savez_compressed(stream, **arrays))
+    write_atomically(path, lambda stream: np.savez(stream, **arrays))
 
 
 def _metadata(layout: str) -> dict:
@@ -267,7 +272,8 @@ def write_synthetic_dataset(
     Returns:
         `out_dir` as a `Path`.
     """
-    if not isinstance(frames_per_sequence, (int, np.integer)) or isinstance(frames_per_sequence, bool) or frames_per_sequence < 1:
+    if (not isinstance(frames_per_sequence, (int, np.integer)) or isinstance(frames_per_sequence, bool)
+            or frames_per_sequence < 1):
         raise ValueError(f"Expected frames_per_sequence to be a positive integer. Received: {frames_per_sequence!r}")
     if isinstance(subjects, str) or not subjects or any(subject not in H36M_SUBJECTS for subject in subjects):
         raise ValueError(f"Expected subjects from {H36M_SUBJECTS}. Received: subjects={subjects!r}")
@@ -308,18 +314,22 @@ def default_synthetic_dir(cache_dir: str | Path | None = None, *, progress: bool
     digest = hashlib.sha1(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:12]
     root = Path(cache_dir or default_cache_dir())
     target = root / f"synthetic-{digest}"
-    if all((target / name).is_file() for name in FILE_NAMES):
+
+    def complete(folder: Path) -> bool:
+        return all((folder / name).is_file() for name in FILE_NAMES)
+
+    if complete(target):
         return target
     root.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(dir=root, prefix=".synthetic-"))
     try:
         write_synthetic_dataset(temporary, progress=progress)
         temporary.chmod(0o755)
-        if target.exists():  # a partial folder from an interrupted older version of this code
+        if target.exists() and not complete(target):  # left behind by a run that was killed
             shutil.rmtree(target, ignore_errors=True)
         os.rename(temporary, target)
     except OSError:
-        if not all((target / name).is_file() for name in FILE_NAMES):
+        if not complete(target):  # else another process finished the same set first: use it
             raise
     finally:
         shutil.rmtree(temporary, ignore_errors=True)

@@ -7,7 +7,9 @@ Every `TrainingConfig` field is a flag of `train` (`--peak-learning-rate 3e-3`, 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -92,6 +94,22 @@ def default_run_dir(config: TrainingConfig) -> Path:
     return Path("runs") / f"{config.model}-{config.preset}-{config.dataset}{keypoints}"
 
 
+def _user_errors(handler):
+    """Print the clear message of a user error (bad flag values, missing files, a finished run) and
+    return exit code 2, instead of a traceback."""
+
+    @functools.wraps(handler)
+    def wrapped(args) -> int:
+        try:
+            return handler(args)
+        except (FileExistsError, FileNotFoundError, ValueError) as error:
+            print(f"graphmdn-tf {args.command}: error: {error}", file=sys.stderr)
+            return 2
+
+    return wrapped
+
+
+@_user_errors
 def run_train(args) -> int:
     from graphmdn_tf.training.fit import train
 
@@ -103,6 +121,7 @@ def run_train(args) -> int:
     return 0
 
 
+@_user_errors
 def run_evaluate(args) -> int:
     from graphmdn_tf.evaluation import combine_results, evaluate_run
 
@@ -179,6 +198,7 @@ def quickstart(output: str | Path = "runs", *, epochs: int | None = None, stride
     return combined
 
 
+@_user_errors
 def run_quickstart(args) -> int:
     quickstart(output=args.output, epochs=args.epochs, stride=args.stride, export=args.export,
                overwrite=args.overwrite, verbose=args.verbose)

@@ -42,26 +42,25 @@ class StepSummaries(keras.callbacks.Callback):
         self.log_dir = str(log_dir)
         self.every_steps = int(every_steps)
         self._writer = None
-        self._last_logged = None
+        self._last_logged = {}
 
     def on_train_begin(self, logs=None):
         self._writer = self._writer or tf.summary.create_file_writer(self.log_dir)
 
-    def _due(self, step: int) -> bool:
-        return self._last_logged is None or step - self._last_logged >= self.every_steps
+    def _write(self, tag: str, value: float, step: int):
+        last = self._last_logged.get(tag)
+        if last is None or step - last >= self.every_steps:
+            with self._writer.as_default():
+                tf.summary.scalar(tag, value, step=step)
+            self._last_logged[tag] = step
 
     def on_train_batch_begin(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
-        if self._due(step):
-            with self._writer.as_default():
-                tf.summary.scalar("step/learning_rate", float(self.model.optimizer.learning_rate.numpy()), step=step)
+        optimizer = self.model.optimizer
+        self._write("step/learning_rate", float(optimizer.learning_rate.numpy()), int(optimizer.iterations.numpy()))
 
     def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
-        if self._due(step) and logs and "loss" in logs:
-            with self._writer.as_default():
-                tf.summary.scalar("step/loss", float(logs["loss"]), step=step)
-            self._last_logged = step
+        if logs and "loss" in logs:
+            self._write("step/loss", float(logs["loss"]), int(self.model.optimizer.iterations.numpy()))
 
     def on_train_end(self, logs=None):
         if self._writer is not None:

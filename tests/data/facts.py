@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 
@@ -80,7 +80,7 @@ class Facts:
         return result
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(path: str) -> Facts:
     return Facts(Path(path).read_text())
 

@@ -189,8 +189,10 @@ def with_value(data, value, subject="S1", action="Walking 1"):
         ({"positions_3d": [1, 2]}, "expected positions_3d to be a dict. Received: list"),
         ({"positions_3d": {"S1": [np.zeros((3, 17, 3))]}}, r"expected positions_3d\['S1'\] to be a dict"),
         ({"positions_3d": {}}, "positions_3d holds no sequences"),
+        ({"positions_3d": {"S1": {3: np.zeros((3, 17, 3))}}}, r"positions_3d\['S1'\]: expected action names \(str\)"),
         ({"positions_3d": make_3d(subjects=("S3",))}, "unknown subject 'S3'; only subjects with Human3.6M camera"),
-        ({"positions_3d": make_3d(joints=15)}, r"\['S1'\]\['Walking 1'\]: expected 17 or 32 joints. Received: shape \(10, 15, 3\)"),
+        ({"positions_3d": make_3d(joints=15)},
+         r"\['S1'\]\['Walking 1'\]: expected 17 or 32 joints. Received: shape \(10, 15, 3\)"),
         ({"positions_3d": make_3d(joints=16)}, "expected 17 or 32 joints"),
         ({"positions_3d": with_value(make_3d(), np.zeros((10, 17, 2)))}, r"expected shape \[frames, joints, 3\]"),
         ({"positions_3d": with_value(make_3d(), np.zeros((17, 3)))}, r"expected shape \[frames, joints, 3\]"),
@@ -216,7 +218,8 @@ def test_invalid_3d_files_raise(tmp_path, cache_dir, contents, match):
         ({"positions_2d": make_2d(), "metadata": [17]}, "expected metadata to be a dict"),
         ({"positions_2d": make_2d(cameras=3), "metadata": METADATA_17},
          r"\['S1'\]\['Walking 1'\]: expected a list of 4 camera arrays. Received: 3"),
-        ({"positions_2d": make_2d(cameras=5), "metadata": METADATA_17}, "expected a list of 4 camera arrays. Received: 5"),
+        ({"positions_2d": make_2d(cameras=5), "metadata": METADATA_17},
+         "expected a list of 4 camera arrays. Received: 5"),
         ({"positions_2d": with_value(make_2d(), np.zeros((4, 10, 17, 2))), "metadata": METADATA_17},
          "expected a list of 4 camera arrays. Received: ndarray"),
         ({"positions_2d": make_2d(joints=15), "metadata": METADATA_17}, r"\[camera 0\]: expected 16 or 17 joints"),
@@ -228,9 +231,12 @@ def test_invalid_3d_files_raise(tmp_path, cache_dir, contents, match):
         ({"positions_2d": make_2d(), "metadata": METADATA_16}, "metadata num_joints=16 but the arrays have 17 joints"),
         ({"positions_2d": make_2d(joints=16), "metadata": {**METADATA_16, "keypoints_symmetry": [[0], [1]]}},
          r"cannot tell the joint order from num_joints=16 and keypoints_symmetry=\[\[0\], \[1\]\]"),
+        ({"positions_2d": make_2d(joints=16), "metadata": {**METADATA_16, "keypoints_symmetry": 7}},
+         "cannot tell the joint order from num_joints=16 and keypoints_symmetry=7"),
         ({"positions_2d": make_2d(joints=16), "metadata": {"num_joints": 16}},
          "cannot tell the joint order from num_joints=16 and keypoints_symmetry=None"),
-        ({"positions_2d": make_2d(joints=17), "metadata": {**METADATA_17, "keypoints_symmetry": METADATA_16["keypoints_symmetry"]}},
+        ({"positions_2d": make_2d(joints=17),
+          "metadata": {**METADATA_17, "keypoints_symmetry": METADATA_16["keypoints_symmetry"]}},
          "cannot tell the joint order from num_joints=17"),
     ],
 )
@@ -292,7 +298,8 @@ def test_bad_requests_raise(cmu_dir, cache_dir, kwargs, match):
 
 
 def test_bad_dataset_names_raise(cmu_dir, tmp_path):
-    with pytest.raises(ValueError, match=r"dataset to be one of \('h36m', 'cmu', 'synthetic'\). Received: dataset='human36m'"):
+    expected = r"dataset to be one of \('h36m', 'cmu', 'synthetic'\). Received: dataset='human36m'"
+    with pytest.raises(ValueError, match=expected):
         load_samples("human36m", cmu_dir, subjects=["S1"])
     with pytest.raises(ValueError, match="Expected data_dir, the folder with data_3d_h36m.npz and data_2d_h36m_gt.npz"):
         load_samples("h36m", subjects=["S1"])

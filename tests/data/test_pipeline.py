@@ -47,7 +47,8 @@ def test_pose_samples_labels_subset_and_concatenate():
 @pytest.mark.parametrize(
     "change, match",
     [
-        ({"inputs_2d": np.zeros((10, 17, 2), np.float32)}, r"inputs_2d \[samples, 16, 2\] .* inputs_2d.shape=\(10, 17, 2\)"),
+        ({"inputs_2d": np.zeros((10, 17, 2), np.float32)},
+         r"inputs_2d \[samples, 16, 2\] .* inputs_2d.shape=\(10, 17, 2\)"),
         ({"targets_3d": np.zeros((10, 16, 2), np.float32)}, r"targets_3d.shape=\(10, 16, 2\)"),
         ({"targets_3d": np.zeros((9, 16, 3), np.float32)}, "Expected 10 rows in every field .* targets_3d has 9"),
         ({"cameras": np.zeros(11, np.int32)}, "Expected 10 rows in every field .* cameras has 11"),

@@ -107,8 +107,11 @@ def test_interrupted_run_resumes_mid_epoch_and_keeps_the_curve(tmp_path):
 
 def test_resumed_data_stream_continues_the_same_order():
     samples = load_samples("synthetic", subjects=("S1",), stride=4, progress=False)
-    stream = make_dataset(samples, batch_size=64, shuffle=True, seed=0, drop_remainder=True, repeat=True)
-    batches = [targets.numpy() for _, targets in stream.take(20)]
-    resumed = [targets.numpy() for _, targets in stream.skip(13).take(7)]
+
+    def stream():  # what `train` builds in each session
+        return make_dataset(samples, batch_size=64, shuffle=True, seed=0, drop_remainder=True, repeat=True)
+
+    batches = [targets.numpy() for _, targets in stream().take(20)]  # crosses an epoch boundary (14 batches)
+    resumed = [targets.numpy() for _, targets in stream().skip(13).take(7)]
     for expected, actual in zip(batches[13:], resumed):
         np.testing.assert_array_equal(expected, actual)
