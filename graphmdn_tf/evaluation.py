@@ -19,9 +19,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import keras
 import numpy as np
@@ -58,11 +58,12 @@ def is_mixture(outputs) -> bool:
     return isinstance(outputs, Mapping)
 
 
-def selection_poses(outputs, targets_3d=None, *, num_samples: int = 0, seed: int | None = None) -> dict:
+def selection_poses(outputs, targets_3d=None, *, num_samples: int = 0, seed=None) -> dict:
     """Hypothesis name -> poses [batch, N, 3] (NumPy).
 
     A mixture gives 'highest', 'mean', and with targets 'oracle' and (num_samples > 0)
-    'best_of_<num_samples>'; a deterministic model gives 'prediction'.
+    'best_of_<num_samples>' (sampled with `seed`: an int, or a pair of ints for stateless, reproducible
+    sampling); a deterministic model gives 'prediction'.
     """
     if not is_mixture(outputs):
         return {"prediction": np.asarray(outputs, np.float32)}
@@ -105,7 +106,7 @@ def evaluate_model(model, inputs_2d, targets_3d, *, num_samples: int = 0, batch_
         inputs = np.asarray(inputs_2d[start:start + batch_size], np.float32)
         targets = np.asarray(targets_3d[start:start + batch_size], np.float32)
         outputs = keras.tree.map_structure(np.asarray, model.predict_on_batch(inputs))
-        poses = selection_poses(outputs, targets, num_samples=num_samples, seed=seed + chunk)
+        poses = selection_poses(outputs, targets, num_samples=num_samples, seed=(seed, chunk))
         for name, by_protocol in pose_errors(poses, targets).items():
             for protocol, values in by_protocol.items():
                 errors.setdefault(name, {}).setdefault(protocol, []).append(values)
@@ -195,7 +196,7 @@ class EvaluationResult:
         }
 
     @classmethod
-    def from_dict(cls, values: Mapping) -> "EvaluationResult":
+    def from_dict(cls, values: Mapping) -> EvaluationResult:
         return cls(
             actions=tuple(values["actions"]),
             rows=tuple(ResultRow(**row) for row in values["rows"]),
@@ -323,7 +324,8 @@ def plot_per_action(result: EvaluationResult, path: str | Path) -> Path:
     """Grouped bars of every method's per-action error, one panel per protocol; saved as PNG."""
     columns = list(result.actions) + [AVERAGE]
     methods = result.methods()
-    figure, axes = plt.subplots(len(PROTOCOLS), 1, figsize=(max(6.0, 0.9 * len(columns) * max(1, len(methods)) / 2), 7))
+    width_inches = min(20.0, max(6.0, 0.35 * len(columns) * (1 + len(methods)) / 2) + 2.5)  # + the legend
+    figure, axes = plt.subplots(len(PROTOCOLS), 1, figsize=(width_inches, 7))
     width = 0.8 / len(methods)
     positions = np.arange(len(columns))
     for axis, protocol in zip(axes, PROTOCOLS):
@@ -335,7 +337,7 @@ def plot_per_action(result: EvaluationResult, path: str | Path) -> Path:
         axis.set_ylabel("error (mm)")
         axis.set_title(PROTOCOL_NAMES[protocol])
         axis.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=7, ncol=2)
+    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.tight_layout()
     path = Path(path)
     figure.savefig(path, dpi=100)

@@ -111,6 +111,10 @@ def test_best_of_samples_with_tiny_sigma_is_the_oracle(hand_made):
     broad = dict(outputs, sigma=np.full_like(outputs["sigma"], 0.05))
     errors, _ = evaluate_model(_LookupModel(broad), inputs, targets, num_samples=8, progress=False)
     assert np.all(errors["best_of_8"][1] > 0)
+    again, _ = evaluate_model(_LookupModel(broad), inputs, targets, num_samples=8, progress=False)
+    np.testing.assert_array_equal(again["best_of_8"][1], errors["best_of_8"][1])  # seeded: reproducible
+    other, _ = evaluate_model(_LookupModel(broad), inputs, targets, num_samples=8, seed=1, progress=False)
+    assert not np.array_equal(other["best_of_8"][1], errors["best_of_8"][1])
 
 
 def test_markdown_and_csv_hold_the_rows(hand_made):

@@ -14,25 +14,11 @@ from dataclasses import fields
 from pathlib import Path
 
 from graphmdn_tf.models.presets import MODEL_PRESETS
-from graphmdn_tf.training.config import (
-    DEFAULT_SUBJECTS,
-    MODELS,
-    ONE_CYCLE_SHAPES,
-    SCHEDULES,
-    STRATEGIES,
-    TrainingConfig,
-)
+from graphmdn_tf.training.config import FIELD_CHOICES, TrainingConfig
 
-_CHOICES = {
-    "model": MODELS,
-    "mixture": ("pose", "node"),
-    "dataset": tuple(DEFAULT_SUBJECTS),
-    "keypoints": ("gt", "sh_pt_mpii"),
-    "schedule": SCHEDULES,
-    "one_cycle_shape": ONE_CYCLE_SHAPES,
-    "strategy": STRATEGIES,
-    "jit_compile": ("auto", "on", "off"),
-}
+# Flag values: the config's choices, with XLA's True/False spelt on/off.
+_CHOICES = {**FIELD_CHOICES, "jit_compile": ("auto", "on", "off")}
+_JIT_FLAGS = {"auto": "auto", "on": True, "off": False}
 _HELP = {
     "model": "graphmdn or the semgcn baseline",
     "mixture": "pose-level (Eq. 6-9) or node-level (Eq. 1-5) mixture",
@@ -85,7 +71,7 @@ def config_from_args(args: argparse.Namespace) -> TrainingConfig:
     overrides = {field.name: getattr(args, field.name) for field in fields(TrainingConfig)
                  if field.name != "preset" and hasattr(args, field.name)}
     if "jit_compile" in overrides:
-        overrides["jit_compile"] = {"auto": "auto", "on": True, "off": False}[overrides["jit_compile"]]
+        overrides["jit_compile"] = _JIT_FLAGS[overrides["jit_compile"]]
     return TrainingConfig.from_preset(args.preset, **overrides)
 
 

@@ -34,6 +34,19 @@ DEFAULT_SUBJECTS = {
     "cmu": (("S1", "S5", "S6"), ("S7",)),
 }
 
+# The allowed values of every field with a fixed set of choices.
+FIELD_CHOICES = {
+    "model": MODELS,
+    "preset": tuple(MODEL_PRESETS),
+    "mixture": ("pose", "node"),
+    "dataset": tuple(DEFAULT_SUBJECTS),
+    "keypoints": ("gt", "sh_pt_mpii"),
+    "schedule": SCHEDULES,
+    "one_cycle_shape": ONE_CYCLE_SHAPES,
+    "strategy": STRATEGIES,
+    "jit_compile": JIT_CHOICES,
+}
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -113,18 +126,7 @@ class TrainingConfig:
         self._validate()
 
     def _validate(self):
-        choices = {
-            "model": MODELS,
-            "preset": tuple(MODEL_PRESETS),
-            "mixture": ("pose", "node"),
-            "dataset": tuple(DEFAULT_SUBJECTS),
-            "keypoints": ("gt", "sh_pt_mpii"),
-            "schedule": SCHEDULES,
-            "one_cycle_shape": ONE_CYCLE_SHAPES,
-            "strategy": STRATEGIES,
-            "jit_compile": JIT_CHOICES,
-        }
-        for name, allowed in choices.items():
+        for name, allowed in FIELD_CHOICES.items():
             value = getattr(self, name)
             if not any(value is choice or (isinstance(choice, str) and value == choice) for choice in allowed):
                 raise ValueError(f"Expected {name} to be one of {allowed}. Received: {name}={value!r}")
@@ -155,7 +157,7 @@ class TrainingConfig:
             )
 
     @classmethod
-    def from_preset(cls, name: str, **overrides) -> "TrainingConfig":
+    def from_preset(cls, name: str, **overrides) -> TrainingConfig:
         """The paper's preset `name` ('standard', 'wide', 'k8', 'k200'), then `overrides` by field name.
 
         The model fields come from `MODEL_PRESETS[name]`, the schedule from `TRAINING_PRESETS[name]`.
@@ -169,7 +171,7 @@ class TrainingConfig:
         values = {**MODEL_PRESETS[name], **TRAINING_PRESETS[name], "preset": name}
         return cls(**{**values, **overrides})
 
-    def replace(self, **changes) -> "TrainingConfig":
+    def replace(self, **changes) -> TrainingConfig:
         """A copy with `changes` applied (validated again)."""
         return dataclasses.replace(self, **changes)
 
@@ -189,7 +191,7 @@ class TrainingConfig:
         return text
 
     @classmethod
-    def from_json(cls, text_or_path: str | Path) -> "TrainingConfig":
+    def from_json(cls, text_or_path: str | Path) -> TrainingConfig:
         """Read a config from JSON text or a `.json` file (e.g. `RUN_DIR/config.json`)."""
         text = str(text_or_path)
         if not text.lstrip().startswith("{"):
@@ -204,7 +206,7 @@ class TrainingConfig:
             raise ValueError(f"Unknown TrainingConfig field(s) {unknown} in the JSON. Expected names from {sorted(known)}")
         return cls(**values)
 
-    def differences(self, other: "TrainingConfig") -> dict:
+    def differences(self, other: TrainingConfig) -> dict:
         """{field: (self's value, other's value)} for every field that differs."""
         return {
             field.name: (getattr(self, field.name), getattr(other, field.name))

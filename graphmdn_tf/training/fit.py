@@ -11,10 +11,11 @@ RUN_DIR after a finished run:
     backup/               while unfinished only: the latest weights and optimizer state
 
 Checkpoint policy: `BackupCheckpoint` saves model and optimizer state every `save_every_steps` steps
-and at the end of every epoch, atomically (write, then rename). A run that is killed and started
-again with the same command restores that state and continues from the optimizer's step count: the
-interrupted epoch runs only its remaining steps over the same (seeded) data order, so the run ends
-after exactly epochs * steps_per_epoch steps on the same learning-rate curve.
+and at the end of every epoch, atomically (write, then rename), naming the file after the number of
+training batches consumed. A run that is killed and started again with the same command restores
+that state and continues from there: the interrupted epoch runs only its remaining steps over the
+same (seeded) data order, so the run ends after exactly epochs * steps_per_epoch steps, and the
+learning rate, a function of `optimizer.iterations` (restored with the optimizer), continues its curve.
 """
 
 from __future__ import annotations
@@ -81,78 +82,103 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
 
 class BackupCheckpoint(keras.callbacks.Callback):
-    """Saves weights and optimizer state every `save_every_steps` steps and at each epoch end.
+    """Saves weights and optimizer state every `save_every_steps` training batches and at each epoch end.
 
-    Writes are atomic (a temporary file renamed over `latest.weights.h5`), so a kill during a save
-    leaves the previous backup intact; a non-finite loss is never saved.
+    The checkpoint records how many batches of the training stream have been consumed (`position`) in
+    its file name, `step-<position>.weights.h5`, so a resumed run continues the data stream at the right
+    batch even where the optimizer skipped updates (mixed-precision loss scaling does, and does not count
+    them in `optimizer.iterations`). Writes are atomic (a temporary file renamed into place, then the
+    older checkpoint removed), so a kill during a save leaves the previous one intact; a non-finite loss
+    is never saved.
 
     Args:
-        directory: where `latest.weights.h5` lives (RUN_DIR/backup).
-        save_every_steps: period in optimizer steps.
+        directory: the backup folder (RUN_DIR/backup).
+        save_every_steps: period in training batches.
     """
 
     def __init__(self, directory: str | Path, save_every_steps: int):
         super().__init__()
         self.directory = Path(directory)
         self.save_every_steps = int(save_every_steps)
-        self._last_saved = None
+        self.position = 0
+        self._epoch_start = 0
+        self._last_saved = 0
 
-    @property
-    def path(self) -> Path:
-        return self.directory / "latest.weights.h5"
+    def checkpoints(self) -> list[tuple[int, Path]]:
+        """(position, path) of the checkpoints in the folder, oldest first."""
+        found = []
+        for path in self.directory.glob("step-*.weights.h5"):
+            digits = path.name.removeprefix("step-").removesuffix(".weights.h5")
+            if digits.isdigit():
+                found.append((int(digits), path))
+        return sorted(found)
 
     def restore(self, model: keras.Model) -> int:
-        """Load the backup into a compiled, built model (if there is one); return the step reached."""
-        if self.path.is_file():
+        """Load the newest checkpoint into a compiled, built model (if there is one); return its position."""
+        found = self.checkpoints()
+        if found:
+            position, path = found[-1]
             if not model.optimizer.built:
                 model.optimizer.build(model.trainable_variables)
-            model.load_weights(self.path)
-        step = int(model.optimizer.iterations.numpy())
-        self._last_saved = step
-        return step
+            model.load_weights(path)
+        else:
+            position = 0
+        self.position = self._epoch_start = self._last_saved = position
+        return position
 
     def save(self):
         self.directory.mkdir(parents=True, exist_ok=True)
         partial = self.directory / "partial.weights.h5"
         self.model.save_weights(partial, overwrite=True)
-        os.replace(partial, self.path)
-        self._last_saved = int(self.model.optimizer.iterations.numpy())
+        os.replace(partial, self.directory / f"step-{self.position:09d}.weights.h5")
+        for position, path in self.checkpoints():
+            if position != self.position:
+                path.unlink()
+        self._last_saved = self.position
 
     def _finite(self, logs) -> bool:
         return not logs or "loss" not in logs or bool(np.isfinite(logs["loss"]))
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = self.position
+
     def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
-        if self._finite(logs) and step - (self._last_saved or 0) >= self.save_every_steps:
+        self.position = self._epoch_start + batch + 1  # `batch` is the last batch of this execution
+        if self._finite(logs) and self.position - self._last_saved >= self.save_every_steps:
             self.save()
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._finite(logs):
+        if self._finite(logs) and self.position != self._last_saved:
             self.save()
+
+
+def _remove_run_files(run_dir: Path) -> None:
+    for name in RUN_FILES:
+        target = run_dir / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
 
 
 def prepare_run_dir(config: TrainingConfig, run_dir: str | Path, overwrite: bool = False) -> Path:
     """Create or check RUN_DIR and write config.json.
 
-    A finished run (model.keras present) is refused unless `overwrite`; an unfinished one is resumed
-    when its config.json matches `config` (and refused otherwise, unless `overwrite`). `overwrite`
-    removes the files `train` writes (`RUN_FILES`) and nothing else.
+    A finished run (model.keras present) is refused unless `overwrite`. An unfinished run with a backup
+    checkpoint is resumed when its config.json matches `config`, and refused otherwise unless
+    `overwrite`; one without a checkpoint (stopped before its first save, e.g. by a wrong data path)
+    simply starts again. Starting again or `overwrite` removes the files `train` writes (`RUN_FILES`)
+    and nothing else.
     """
     run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
-    if overwrite:
-        for name in RUN_FILES:
-            target = run_dir / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    elif (run_dir / "model.keras").exists():
+    has_backup = bool(BackupCheckpoint(run_dir / "backup", 1).checkpoints())
+    if (run_dir / "model.keras").exists() and not overwrite:
         raise FileExistsError(
             f"{run_dir} holds a finished run (model.keras). Pass overwrite=True (--overwrite) to train it "
             "again from scratch, or choose another run directory."
         )
-    elif config_path.exists():
+    if config_path.exists() and has_backup and not overwrite:
         differences = TrainingConfig.from_json(config_path).differences(config)
         if differences:
             listed = ", ".join(f"{name}: {old!r} -> {new!r}" for name, (old, new) in differences.items())
@@ -160,6 +186,8 @@ def prepare_run_dir(config: TrainingConfig, run_dir: str | Path, overwrite: bool
                 f"{run_dir} holds an unfinished run with other settings ({listed}). Use the same settings to "
                 "resume it, overwrite=True (--overwrite) to start over, or another run directory."
             )
+    if overwrite or not has_backup:
+        _remove_run_files(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.to_json(config_path)
     return run_dir
@@ -259,25 +287,24 @@ def train(config: TrainingConfig, run_dir: str | Path, *, overwrite: bool = Fals
         ]
         validation_data = make_dataset(validation, batch_size=config.batch_size, shuffle=False)
         try:
-            while int(model.optimizer.iterations.numpy()) < total_steps:
-                step = int(model.optimizer.iterations.numpy())
-                epoch, offset = divmod(step, steps_per_epoch)
+            while checkpoint.position < total_steps:
+                position = checkpoint.position
+                epoch, offset = divmod(position, steps_per_epoch)
                 stream = make_dataset(train_samples, batch_size=config.batch_size, shuffle=True, seed=config.seed,
-                                      drop_remainder=True, repeat=True).skip(step)
+                                      drop_remainder=True, repeat=True).skip(position)
                 # A resumed, half-done epoch first runs only its remaining steps.
                 last_epoch = epoch + 1 if offset else config.epochs
                 model.fit(stream, epochs=last_epoch, initial_epoch=epoch, steps_per_epoch=steps_per_epoch - offset,
                           validation_data=validation_data, callbacks=all_callbacks, verbose=verbose)
-                reached = int(model.optimizer.iterations.numpy())
-                if reached < last_epoch * steps_per_epoch:
+                if checkpoint.position < last_epoch * steps_per_epoch:
                     raise RuntimeError(
-                        f"Training stopped at step {reached} before step {last_epoch * steps_per_epoch} (a callback "
-                        f"set stop_training); {run_dir} stays unfinished and the same command resumes it."
+                        f"Training stopped at step {checkpoint.position} before step {last_epoch * steps_per_epoch} "
+                        f"(a callback set stop_training); {run_dir} stays unfinished and the same command resumes it."
                     )
         except RuntimeError as error:
             if "NaN or Inf loss" in str(error):
                 raise FloatingPointError(
-                    f"Training diverged (loss NaN or infinite) near step {int(model.optimizer.iterations.numpy())} "
+                    f"Training diverged (loss NaN or infinite) near step {checkpoint.position} "
                     f"of {total_steps}; {run_dir / 'backup'} keeps the last finite state. Try a lower "
                     "peak_learning_rate."
                 ) from error
@@ -290,7 +317,8 @@ def train(config: TrainingConfig, run_dir: str | Path, *, overwrite: bool = Fals
 def _finish(config, run_dir, model, checkpoint, steps_per_epoch, total_steps, start_step, started) -> TrainResult:
     seconds = time.time() - started
     summary = {"steps_per_epoch": steps_per_epoch, "total_steps": total_steps, "resumed_from_step": start_step,
-               "final_step": int(model.optimizer.iterations.numpy()), "seconds_this_session": round(seconds, 1)}
+               "final_step": checkpoint.position, "optimizer_iterations": int(model.optimizer.iterations.numpy()),
+               "seconds_this_session": round(seconds, 1)}
     (run_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     if (run_dir / "history.csv").is_file():
         plot_training_curves(run_dir / "history.csv", run_dir / "training_curves.png",

@@ -21,7 +21,7 @@ a checkpoint continues the same curve.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import numpy as np

@@ -161,12 +161,17 @@ class ValidationSummaries(keras.callbacks.Callback):
 
 
 def write_hparams(log_dir: str | Path, config_values: dict, trial_id: str) -> None:
-    """Record the run's settings for TensorBoard's HParams dashboard (lists become comma-joined text)."""
+    """Record the run's settings for TensorBoard's HParams dashboard.
+
+    Numbers stay numbers (filterable by range); everything else becomes text, so that a setting has one
+    type across runs (`jit_compile` is 'auto' or a bool, lists are comma-joined, None is 'none').
+    """
     values = {}
     for key, value in config_values.items():
         if isinstance(value, (list, tuple)):
             value = ",".join(str(item) for item in value)
-        values[key] = "none" if value is None else value
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        values[key] = value if numeric else "none" if value is None else str(value)
     with tf.summary.create_file_writer(str(log_dir)).as_default() as writer:
         hparams_api.hparams(values, trial_id=trial_id)
         writer.flush()

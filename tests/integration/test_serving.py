@@ -2,7 +2,7 @@
 
 The server here is `serving_test_server.ServingTestServer`, a test double of TensorFlow Serving's
 documented REST and gRPC APIs (TF Serving itself cannot be installed on the test machines). It
-serves the models.config of docs/serving.md: version 1 a pose-level GraphMDN (label "stable"),
+serves the models.config of the README's Serving section: version 1 a pose-level GraphMDN (label "stable"),
 version 2 a node-level one (label "canary", the latest), and version 3 on disk but outside the
 version policy.
 """
@@ -39,12 +39,12 @@ from tests.integration.serving_checks import (
 )
 from tests.integration.serving_test_server import ServingTestServer
 
-SERVING_DOC = Path(__file__).resolve().parents[2] / "docs" / "serving.md"
+SERVING_DOC = Path(__file__).resolve().parents[2] / "README.md"
 NUM_SAMPLES = 5
 
 
 def doc_blocks(language: str) -> list[str]:
-    """The fenced code blocks in `language` of the "## Serving" section (of docs/serving.md or the README)."""
+    """The fenced code blocks in `language` of the "## Serving" section (of the README)."""
     section = re.search(r"^## Serving\n(.*?)(?=^## |\Z)", SERVING_DOC.read_text(), flags=re.M | re.S)
     assert section is not None, f'no "## Serving" section in {SERVING_DOC}'
     return re.findall(rf"^```{language}\n(.*?)^```", section.group(1), flags=re.M | re.S)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from graphmdn_tf.cli import main
 from graphmdn_tf.training.one_cycle import one_cycle_learning_rate
 from tests.training.conftest import read_events
 
@@ -38,24 +39,28 @@ def _run(arguments, cwd=ROOT, timeout=300):
 def test_killed_training_resumes_and_finishes(tmp_path):
     run_dir = tmp_path / "run"
     arguments = ["train", "--run-dir", run_dir, "--epochs", "4", "--save-every-steps", "5", *TINY_FLAGS]
-    backup = run_dir / "backup" / "latest.weights.h5"
+    backup_dir = run_dir / "backup"
+
+    def backups():
+        return sorted(backup_dir.glob("step-*.weights.h5")) if backup_dir.is_dir() else []
+
     process = subprocess.Popen(_command(*arguments), cwd=ROOT, env=_environment(), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 240
-    while not backup.exists() and process.poll() is None and time.time() < deadline:
+    while not backups() and process.poll() is None and time.time() < deadline:
         time.sleep(0.1)
-    assert backup.exists(), "no backup checkpoint appeared"
+    assert backups(), "no backup checkpoint appeared"
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
-    assert not (run_dir / "model.keras").exists() and backup.exists()
+    assert not (run_dir / "model.keras").exists() and backups()
 
     resumed = _run(arguments)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     summary = json.loads((run_dir / "training.json").read_text())
     total = 4 * STEPS_PER_EPOCH
     assert 0 < summary["resumed_from_step"] < total and f"resuming at step {summary['resumed_from_step']}" in resumed.stdout
-    assert summary["final_step"] == summary["total_steps"] == total
+    assert summary["final_step"] == summary["optimizer_iterations"] == summary["total_steps"] == total
     assert (run_dir / "model.keras").is_file() and not (run_dir / "backup").exists()
     # The learning-rate curve continues where the killed run stopped.
     rates = dict(read_events(run_dir / "logs" / "train")["step/learning_rate"])
@@ -67,42 +72,50 @@ def test_killed_training_resumes_and_finishes(tmp_path):
     assert again.returncode == 2 and "holds a finished run" in again.stderr
 
 
+def _main(arguments, capsys):
+    """Run the CLI in this process (argument parsing and handlers as the entry point runs them)."""
+    code = main([str(argument) for argument in arguments])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 @pytest.mark.slow
-def test_train_and_evaluate_from_the_command_line(tmp_path):
+def test_train_and_evaluate_from_the_command_line(tmp_path, capsys):
     for model in ("graphmdn", "semgcn"):
-        trained = _run(["train", "--model", model, "--run-dir", tmp_path / model, "--epochs", "1", *TINY_FLAGS])
-        assert trained.returncode == 0, trained.stdout + trained.stderr
-        assert f"graphmdn-tf evaluate {tmp_path / model}" in trained.stdout
+        code, out, err = _main(["train", "--model", model, "--run-dir", tmp_path / model, "--epochs", "1", *TINY_FLAGS],
+                               capsys)
+        assert code == 0, err
+        assert f"graphmdn-tf evaluate {tmp_path / model}" in out
         config = json.loads((tmp_path / model / "config.json").read_text())
         assert config["model"] == model and config["hidden_dim"] == 16 and config["jit_compile"] is False
-    evaluated = _run(["evaluate", tmp_path / "graphmdn", tmp_path / "semgcn", "--num-samples", "5",
-                      "--output-dir", tmp_path / "comparison"])
-    assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
-    assert "## Comparison" in evaluated.stdout and "| GraphMDN (Best of 5 samples) |" in evaluated.stdout
-    assert "| SemGCN |" in evaluated.stdout
+    code, out, err = _main(["evaluate", tmp_path / "graphmdn", tmp_path / "semgcn", "--num-samples", "5",
+                            "--output-dir", tmp_path / "comparison"], capsys)
+    assert code == 0, err
+    assert "## Comparison" in out and "| GraphMDN (Best of 5 samples) |" in out and "| SemGCN |" in out
     for name in ("results.md", "results.csv", "results_per_action.png"):
         assert (tmp_path / "graphmdn" / name).is_file()
     assert (tmp_path / "comparison" / "comparison.csv").read_text().count("SemGCN") == 2
 
-    missing = _run(["evaluate", tmp_path / "nothing"])
-    assert missing.returncode == 2 and "Expected a finished training run" in missing.stderr
-    bad = _run(["train", "--run-dir", tmp_path / "bad", "--dataset", "cmu"])
-    assert bad.returncode == 2 and "Expected data_dir" in bad.stderr
+    code, _, err = _main(["evaluate", tmp_path / "nothing"], capsys)
+    assert code == 2 and "Expected a finished training run" in err
+    code, _, err = _main(["train", "--run-dir", tmp_path / "bad", "--dataset", "cmu"], capsys)
+    assert code == 2 and "Expected data_dir" in err
 
 
 @pytest.mark.slow
-def test_quickstart_runs_the_whole_pipeline(tmp_path):
-    finished = _run(["quickstart", "--output", tmp_path / "runs", "--epochs", "1", "--stride", "8"], cwd=tmp_path,
-                    timeout=600)
-    assert finished.returncode == 0, finished.stdout + finished.stderr
+def test_quickstart_runs_the_whole_pipeline(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # saved_models/ goes here
+    arguments = ["quickstart", "--output", tmp_path / "runs", "--epochs", "1", "--stride", "8"]
+    code, out, err = _main(arguments, capsys)
+    assert code == 0, err
     for step in range(1, 6):
-        assert f"[{step}/5]" in finished.stdout
-    assert "| GraphMDN (Mean) |" in finished.stdout and "| SemGCN |" in finished.stdout
+        assert f"[{step}/5]" in out
+    assert "| GraphMDN (Mean) |" in out and "| SemGCN |" in out
     for model in ("graphmdn", "semgcn"):
         run_dir = tmp_path / "runs" / f"quickstart-{model}"
         assert (run_dir / "model.keras").is_file() and any((run_dir / "logs" / "validation").iterdir())
     assert (tmp_path / "runs" / "quickstart-comparison" / "comparison.md").is_file()
     assert (tmp_path / "saved_models" / "graphmdn" / "1" / "saved_model.pb").is_file()
-    again = _run(["quickstart", "--output", tmp_path / "runs", "--epochs", "1", "--stride", "8"], cwd=tmp_path)
-    assert again.returncode == 0 and "reusing the finished run" in again.stdout
+    code, out, _ = _main(arguments, capsys)
+    assert code == 0 and out.count("reusing the finished run") == 2
     assert not (tmp_path / "saved_models" / "graphmdn" / "2").exists()

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from graphmdn_tf.data.pipeline import load_samples, make_dataset
-from graphmdn_tf.training.fit import TrainResult, train
+from graphmdn_tf.training.config import TrainingConfig
+from graphmdn_tf.training.fit import TrainResult, prepare_run_dir, train
 from graphmdn_tf.training.one_cycle import one_cycle_learning_rate
 from tests.training.conftest import read_events, tiny_config
 
@@ -25,6 +26,7 @@ def test_smoke_run_leaves_a_finished_run_dir(smoke_run: TrainResult):
     run_dir = smoke_run.run_dir
     assert smoke_run.steps_per_epoch == STEPS_PER_EPOCH and smoke_run.total_steps == 2 * STEPS_PER_EPOCH
     assert int(smoke_run.model.optimizer.iterations.numpy()) == smoke_run.total_steps
+    assert json.loads((run_dir / "training.json").read_text())["final_step"] == smoke_run.total_steps
     for name in ("config.json", "model.keras", "history.csv", "training.json", "training_curves.png"):
         assert (run_dir / name).is_file(), name
     assert not (run_dir / "backup").exists()
@@ -65,10 +67,25 @@ def test_finished_run_is_not_clobbered(smoke_run: TrainResult):
         train(smoke_run.config, smoke_run.run_dir, verbose=0)
 
 
-def test_unfinished_run_with_other_settings_is_refused(tmp_path):
+def test_unfinished_run_with_other_settings_is_refused_once_it_has_a_checkpoint(tmp_path):
     tiny_config().to_json(tmp_path / "config.json")
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "step-000000005.weights.h5").write_bytes(b"")
     with pytest.raises(ValueError, match=r"unfinished run with other settings \(epochs: 2 -> 3\)"):
-        train(tiny_config(epochs=3), tmp_path, verbose=0)
+        prepare_run_dir(tiny_config(epochs=3), tmp_path)
+    prepare_run_dir(tiny_config(), tmp_path)  # the same settings: resumed, the checkpoint kept
+    assert (tmp_path / "backup" / "step-000000005.weights.h5").exists()
+    prepare_run_dir(tiny_config(epochs=3), tmp_path, overwrite=True)
+    assert not (tmp_path / "backup").exists() and TrainingConfig.from_json(tmp_path / "config.json").epochs == 3
+
+
+def test_run_stopped_before_its_first_checkpoint_starts_again(tmp_path):
+    tiny_config(data_dir="/no/such/folder", dataset="cmu").to_json(tmp_path / "config.json")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    prepare_run_dir(tiny_config(), tmp_path)
+    assert TrainingConfig.from_json(tmp_path / "config.json") == tiny_config()
+    assert not (tmp_path / "logs").exists() and (tmp_path / "notes.txt").exists()  # only train's own files go
 
 
 def test_too_little_data_is_explained(tmp_path):
@@ -91,12 +108,14 @@ def test_interrupted_run_resumes_mid_epoch_and_keeps_the_curve(tmp_path):
     interrupt_at = STEPS_PER_EPOCH + 5  # mid-way through the second epoch, on a backup step
     with pytest.raises(KeyboardInterrupt):
         train(config, tmp_path, verbose=0, callbacks=[_Interrupt(interrupt_at)])
-    assert (tmp_path / "backup" / "latest.weights.h5").is_file() and not (tmp_path / "model.keras").exists()
+    backups = [path.name for path in (tmp_path / "backup").iterdir()]
+    assert backups == [f"step-{interrupt_at:09d}.weights.h5"] and not (tmp_path / "model.keras").exists()
     result = train(config, tmp_path, verbose=0)
     assert result.resumed_from_step == interrupt_at
     assert int(result.model.optimizer.iterations.numpy()) == result.total_steps == 2 * STEPS_PER_EPOCH
     summary = json.loads((tmp_path / "training.json").read_text())
-    assert summary["resumed_from_step"] == interrupt_at and summary["final_step"] == result.total_steps
+    assert summary["resumed_from_step"] == interrupt_at
+    assert summary["final_step"] == summary["optimizer_iterations"] == result.total_steps
     with open(tmp_path / "history.csv") as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]
     rates = dict(read_events(tmp_path / "logs" / "train")["step/learning_rate"])
@@ -115,3 +134,18 @@ def test_resumed_data_stream_continues_the_same_order():
     resumed = [targets.numpy() for _, targets in stream().skip(13).take(7)]
     for expected, actual in zip(batches[13:], resumed):
         np.testing.assert_array_equal(expected, actual)
+
+
+def test_mixed_precision_keeps_the_mixture_head_in_float32(tmp_path):
+    result = train(tiny_config(mixed_precision=True, epochs=1, stride=16, image_frames=0), tmp_path, verbose=0)
+    model = result.model
+    assert model.backbone.compute_dtype == "float16" and model.head.compute_dtype == "float32"
+    outputs = model(np.zeros((2, 16, 2), np.float32))
+    assert {keras.backend.standardize_dtype(tensor.dtype) for tensor in outputs.values()} == {"float32"}
+    with open(tmp_path / "history.csv") as handle:
+        assert np.isfinite(float(next(csv.DictReader(handle))["loss"]))
+    # Loss scaling skips the first updates (gradients overflow in float16) and does not count them as
+    # optimizer iterations; the run still consumes exactly epochs * steps_per_epoch batches.
+    summary = json.loads((tmp_path / "training.json").read_text())
+    assert summary["final_step"] == result.total_steps >= summary["optimizer_iterations"] > 0
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
