@@ -26,6 +26,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+import tensorflow_probability as tfp
 from tqdm.auto import tqdm
 
 from graphmdn_tf import hypotheses
@@ -71,9 +72,31 @@ def selection_poses(outputs, targets_3d=None, *, num_samples: int = 0, seed=None
     if targets_3d is not None:
         poses["oracle"] = hypotheses.oracle(outputs, targets_3d).numpy()
         if num_samples > 0:
-            samples = hypotheses.sample_poses(outputs, num_samples, seed=seed)
-            poses[f"best_of_{num_samples}"] = hypotheses.best_of_samples(samples, targets_3d).numpy()
+            poses[f"best_of_{num_samples}"] = best_of_sampled(outputs, targets_3d, num_samples, seed)
     return poses
+
+
+def best_of_sampled(outputs, targets_3d, num_samples: int, seed=None, group_size: int = 25) -> np.ndarray:
+    """Of `num_samples` poses sampled from the mixture, the one closest to the target: [batch, N, 3].
+
+    Samples are drawn `group_size` at a time (TFP draws every kernel for every sample, so memory grows
+    with samples x kernels x batch) and the best so far kept.
+    """
+    targets_3d = np.asarray(targets_3d, np.float32)
+    groups = -(-num_samples // group_size)
+    seeds = tfp.random.split_seed(seed, n=groups) if seed is not None else [None] * groups
+    best, best_error = None, None
+    for group in range(groups):
+        count = min(group_size, num_samples - group * group_size)
+        candidate = hypotheses.best_of_samples(hypotheses.sample_poses(outputs, count, seed=seeds[group]),
+                                               targets_3d).numpy()
+        error = mpjpe(candidate, targets_3d, per_frame=True)
+        if best is None:
+            best, best_error = candidate, error
+        else:
+            better = error < best_error
+            best[better], best_error[better] = candidate[better], error[better]
+    return best
 
 
 def pose_errors(poses: Mapping, targets_3d) -> dict:

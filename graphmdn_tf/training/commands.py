@@ -13,8 +13,11 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from graphmdn_tf.data.pipeline import load_samples
+from graphmdn_tf.evaluation import combine_results, evaluate_run
 from graphmdn_tf.models.presets import MODEL_PRESETS
 from graphmdn_tf.training.config import FIELD_CHOICES, TrainingConfig
+from graphmdn_tf.training.fit import train
 
 # Flag values: the config's choices, with XLA's True/False spelt on/off.
 _CHOICES = {**FIELD_CHOICES, "jit_compile": ("auto", "on", "off")}
@@ -97,8 +100,6 @@ def _user_errors(handler):
 
 @_user_errors
 def run_train(args) -> int:
-    from graphmdn_tf.training.fit import train
-
     config = config_from_args(args)
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(config)
     result = train(config, run_dir, overwrite=args.overwrite, verbose=args.verbose)
@@ -109,8 +110,6 @@ def run_train(args) -> int:
 
 @_user_errors
 def run_evaluate(args) -> int:
-    from graphmdn_tf.evaluation import combine_results, evaluate_run
-
     results = []
     for run_dir in args.run_dirs:
         result = evaluate_run(run_dir, num_samples=args.num_samples, batch_size=args.batch_size, seed=args.seed,
@@ -144,10 +143,6 @@ def quickstart(output: str | Path = "runs", *, epochs: int | None = None, stride
     """Synthetic data -> train a pose-level GraphMDN and SemGCN the same way -> evaluate both -> print the
     comparison -> export the GraphMDN as a SavedModel. Finished quickstart runs with the same settings
     are reused unless `overwrite`. Returns the combined `EvaluationResult`."""
-    from graphmdn_tf.data.pipeline import load_samples
-    from graphmdn_tf.evaluation import combine_results, evaluate_run
-    from graphmdn_tf.training.fit import train
-
     output = Path(output)
     print("[1/5] Synthetic data set (generated on first use, then cached)", flush=True)
     first = quickstart_config("graphmdn", epochs, stride)
