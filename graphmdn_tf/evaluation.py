@@ -257,10 +257,15 @@ def result_rows(errors: Mapping, action_labels, method_names: Mapping) -> tuple:
     return tuple(rows)
 
 
-def method_names(model: str, preset: str, hypothesis_names) -> dict:
-    """{hypothesis: row label} in the paper's style: 'GraphMDN (Mean)', 'GraphMDN (Oracle, Wide)', 'SemGCN'."""
+def method_names(model: str, preset: str, hypothesis_names, mixture: str = "pose") -> dict:
+    """{hypothesis: row label} in the paper's style: 'GraphMDN (Mean)', 'GraphMDN (Oracle, Wide)', 'SemGCN'.
+
+    Node-level GraphMDNs are marked 'Node' (the paper reports pose level only, unmarked).
+    """
     base = "GraphMDN" if model == "graphmdn" else "SemGCN"
     suffix = [] if preset == "standard" else [preset.capitalize() if preset == "wide" else preset.upper()]
+    if model == "graphmdn" and mixture == "node":
+        suffix.append("Node")
     names = {}
     for hypothesis in hypothesis_names:
         if hypothesis == "prediction":
@@ -273,8 +278,8 @@ def method_names(model: str, preset: str, hypothesis_names) -> dict:
     return names
 
 
-def model_label(model: str, preset: str) -> str:
-    return method_names(model, preset, ["prediction"])["prediction"]
+def model_label(model: str, preset: str, mixture: str = "pose") -> str:
+    return method_names(model, preset, ["prediction"], mixture)["prediction"]
 
 
 def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int = 4096, seed: int = 0,
@@ -310,13 +315,13 @@ def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int
     errors, nll = evaluate_model(model, samples.inputs_2d, samples.targets_3d, num_samples=num_samples,
                                  batch_size=batch_size, seed=seed, progress=progress)
     labels = samples.action_classes
-    names = method_names(config.model, config.preset, errors)
+    names = method_names(config.model, config.preset, errors, config.mixture)
     result = EvaluationResult(
         actions=action_order(labels),
         rows=result_rows(errors, labels, names),
-        test_nll={} if nll is None else {model_label(config.model, config.preset): float(nll.mean())},
+        test_nll={} if nll is None else {model_label(config.model, config.preset, config.mixture): float(nll.mean())},
         num_frames=len(samples),
-        notes=(f"{model_label(config.model, config.preset)}: {run_dir} ({config.dataset}, "
+        notes=(f"{model_label(config.model, config.preset, config.mixture)}: {run_dir} ({config.dataset}, "
                f"train {','.join(config.train_subjects)}, test {','.join(config.test_subjects)}, "
                f"{config.epochs} epochs).",),
     )
@@ -334,6 +339,13 @@ def combine_results(results: Sequence[EvaluationResult]) -> EvaluationResult:
         if set(result.actions) != set(actions):
             raise ValueError(f"Expected results over the same actions. Received: {actions} and {result.actions}")
     rows = tuple(row for protocol in PROTOCOLS for result in results for row in result.rows if row.protocol == protocol)
+    labels = [(row.protocol, row.method) for row in rows]
+    repeated = sorted({method for protocol, method in labels if labels.count((protocol, method)) > 1})
+    if repeated:
+        raise ValueError(
+            f"Expected distinct method names across the combined results. Repeated: {repeated} "
+            "(two runs of the same model, preset and mixture level?)"
+        )
     return EvaluationResult(
         actions=actions,
         rows=rows,

@@ -21,15 +21,13 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-import matplotlib
+# The backend is the user's choice (inline in notebooks; matplotlib falls back to Agg on headless
+# machines). Every figure the library renders itself is closed right after.
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from graphmdn_tf.skeletons import H36M_16, Skeleton  # noqa: E402
+from graphmdn_tf.skeletons import H36M_16, Skeleton
 
 KERNEL_COLORS = plt.get_cmap("tab10").colors
 GROUND_TRUTH_COLOR = "black"

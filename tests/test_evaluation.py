@@ -139,6 +139,8 @@ def test_method_names_follow_the_paper():
                      "oracle": "GraphMDN (Oracle, Wide)", "best_of_200": "GraphMDN (Best of 200 samples, Wide)"}
     assert method_names("semgcn", "standard", ["prediction"]) == {"prediction": "SemGCN"}
     assert method_names("graphmdn", "k8", ["mean"]) == {"mean": "GraphMDN (Mean, K8)"}
+    assert method_names("graphmdn", "standard", ["mean"], mixture="node") == {"mean": "GraphMDN (Mean, Node)"}
+    assert method_names("semgcn", "standard", ["prediction"], mixture="node") == {"prediction": "SemGCN"}
     assert action_order(["Walking", "Balance", "Directions"]) == ("Directions", "Walking", "Balance")
 
 
@@ -185,6 +187,9 @@ def test_evaluate_run_on_a_fixed_tiny_model(tmp_path):
     assert [row.protocol for row in combined.rows] == [1] * 5 + [2] * 5
     paths = combined.write(tmp_path / "comparison", "comparison")
     assert paths["png"].read_bytes()[:4] == b"\x89PNG"
+    # Two runs with the same labels cannot be combined silently: rows would shadow each other.
+    with pytest.raises(ValueError, match=r"Expected distinct method names .* Repeated: \['SemGCN'\]"):
+        combine_results([baseline, baseline])
 
 
 def test_evaluation_errors(tmp_path, hand_made):

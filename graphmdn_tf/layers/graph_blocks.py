@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from graphmdn_tf.graphs import as_graph, check_node_count
+from graphmdn_tf.layers.hash_dropout import HashDropout
 from graphmdn_tf.layers.sem_graph_conv import SemGraphConv
 
 
@@ -17,7 +18,7 @@ class GraphConvBlock(keras.layers.Layer):
     Args:
         graph: a `graphmdn_tf.Graph`.
         units: output features per node.
-        dropout: dropout rate after the ReLU (0 disables it).
+        dropout: dropout rate after the ReLU (0 disables it); `HashDropout`.
         batch_norm_epsilon, batch_norm_momentum: PyTorch's 1e-5 and 0.1 (Keras momentum 0.9).
 
     Call arguments:
@@ -43,7 +44,8 @@ class GraphConvBlock(keras.layers.Layer):
         self.norm = keras.layers.BatchNormalization(
             axis=-1, epsilon=self.batch_norm_epsilon, momentum=self.batch_norm_momentum, name="norm"
         )
-        self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout") if self.dropout > 0 else None
+        # HashDropout: inverted dropout with cheap hash-based masks (see its docstring).
+        self.dropout_layer = HashDropout(self.dropout, name="dropout") if self.dropout > 0 else None
 
     def build(self, input_shape):
         check_node_count(self.graph, input_shape)

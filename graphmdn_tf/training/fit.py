@@ -295,7 +295,8 @@ def train(config: TrainingConfig, run_dir: str | Path, *, overwrite: bool = Fals
                 # A resumed, half-done epoch first runs only its remaining steps.
                 last_epoch = epoch + 1 if offset else config.epochs
                 model.fit(stream, epochs=last_epoch, initial_epoch=epoch, steps_per_epoch=steps_per_epoch - offset,
-                          validation_data=validation_data, callbacks=all_callbacks, verbose=verbose)
+                          validation_data=validation_data, callbacks=all_callbacks, verbose=verbose,
+                          shuffle=False)  # the tf.data stream shuffles itself (seeded)
                 if checkpoint.position < last_epoch * steps_per_epoch:
                     raise RuntimeError(
                         f"Training stopped at step {checkpoint.position} before step {last_epoch * steps_per_epoch} "
