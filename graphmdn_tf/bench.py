@@ -199,7 +199,10 @@ def training_throughput(model: GraphMDN, settings: BenchSettings, rng) -> list[f
         steps_per_execution=settings.steps_per_execution,
     )
     timer = _EpochTimer()
-    model.fit(dataset, epochs=settings.repeats + 1, steps_per_epoch=settings.train_steps, verbose=0, callbacks=[timer])
+    model.fit(
+        dataset, epochs=settings.repeats + 1, steps_per_epoch=settings.train_steps, verbose=0, callbacks=[timer],
+        shuffle=False,
+    )
     return [settings.train_steps * settings.batch_size / d for d in timer.durations[1:]]
 
 

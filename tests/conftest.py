@@ -24,3 +24,12 @@ def shared_dir() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def _seed_keras():
+    """Every test starts from the same Keras/TF/NumPy/Python seeds: weight initialisation, dropout and
+    shuffling are reproducible, so no test depends on a lucky draw."""
+    import keras
+
+    keras.utils.set_random_seed(1234)

@@ -72,10 +72,11 @@ def test_semgcn_fits_with_l2(rng):
     model = SemGCN(hidden_dim=32, num_blocks=1)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
     before = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
-    model.fit(x, y, batch_size=64, epochs=4, verbose=0)
+    model.fit(x, y, batch_size=64, epochs=10, verbose=0)
     after = model.evaluate(x, y, verbose=0, return_dict=True)
-    # The random sign of the last coordinate (+-0.4) leaves an irreducible MSE of 0.16 / 3 = 0.053.
-    assert before > 0.12 and after["loss"] < 0.09
+    # The random sign of the last coordinate (+-0.4) leaves an irreducible MSE of 0.16 / 3 = 0.053;
+    # the rest of the error is learnable and mostly gone after 10 epochs.
+    assert before > 0.12 and after["loss"] < 0.08
     expected = float(np.mean((model.predict(x, verbose=0) - y) ** 2))
     assert after["loss"] == pytest.approx(expected, rel=1e-4)
 
