@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import tensorflow as tf
 
 from graphmdn_tf.distributions.mixture import mixture_distribution, mixture_level
+from graphmdn_tf.metrics import mpjpe_tf
 
 
 def _mu(params: Mapping) -> tf.Tensor:
@@ -48,7 +49,7 @@ def mean(params: Mapping) -> tf.Tensor:
 def kernel_errors(params: Mapping, target) -> tf.Tensor:
     """Mean per-joint position error of every kernel mean against `target`: [B, M]."""
     target = tf.convert_to_tensor(target, dtype=tf.float32)
-    return tf.reduce_mean(tf.norm(_mu(params) - target[:, None], axis=-1), axis=-1)
+    return mpjpe_tf(_mu(params), target[:, None])
 
 
 def oracle(params: Mapping, target) -> tf.Tensor:
@@ -78,7 +79,7 @@ def best_of_samples(samples, target) -> tf.Tensor:
     """Of S sampled poses [S, B, N, D], the one closest to the target in MPJPE: [B, N, D]."""
     samples = tf.convert_to_tensor(samples, dtype=tf.float32)
     target = tf.convert_to_tensor(target, dtype=tf.float32)
-    errors = tf.reduce_mean(tf.norm(samples - target[None], axis=-1), axis=-1)  # [S, B]
+    errors = mpjpe_tf(samples, target[None])  # [S, B]
     best = tf.argmin(errors, axis=0)
     return tf.gather(tf.transpose(samples, (1, 0, 2, 3)), best, axis=1, batch_dims=1)
 

@@ -91,7 +91,7 @@ def per_action_errors(per_frame_errors, actions: Iterable[str]):
 
 
 def mpjpe_tf(predicted, target):
-    """Protocol #1 per frame, [frames], in TensorFlow."""
+    """Protocol #1 per frame, [frames], in TensorFlow (leading axes broadcast: [..., joints, dims] -> [...])."""
     predicted = tf.cast(predicted, tf.float32)
     target = tf.cast(target, tf.float32)
     return tf.reduce_mean(tf.norm(predicted - target, axis=-1), axis=-1)

@@ -11,7 +11,10 @@ from graphmdn_tf.skeletons import h36m_graph
 
 
 class GraphPoseModel(keras.Model):
-    """Base of the pose models: a graph, input/target dimensions, and MPJPE trackers.
+    """Base of the pose models: a graph, input/target dimensions, build/call, and MPJPE trackers.
+
+    Subclasses set `self.backbone` (a `SemGCNBackbone`) and `self.hidden_dim`, and return the layer that
+    follows the backbone from `output_block()`; inputs are checked in `build` and `call`.
 
     With `track_errors=True`, `fit`/`evaluate` report the MPJPE of each of the model's hypothesis
     selections (`selection_names()`), as `mpjpe_<selection>`, in target units times `error_scale`
@@ -26,12 +29,26 @@ class GraphPoseModel(keras.Model):
         self.target_dim = int(target_dim)
         self.track_errors = bool(track_errors)
         self.error_scale = float(error_scale)
-        self.error_trackers = []
-        if self.track_errors:
-            for selection in self.selection_names():
-                tracker = keras.metrics.Mean(name=f"mpjpe_{selection}")
-                setattr(self, f"mpjpe_{selection}_tracker", tracker)  # attribute: tracked and reset by Keras
-                self.error_trackers.append((selection, tracker))
+        # Selection name -> Mean tracker; Keras tracks metrics held in attributes, so they are reported and reset.
+        self.error_trackers = (
+            {selection: keras.metrics.Mean(name=f"mpjpe_{selection}") for selection in self.selection_names()}
+            if self.track_errors
+            else {}
+        )
+
+    def output_block(self) -> keras.layers.Layer:
+        """The layer after `self.backbone`: features [B, N, hidden_dim] -> the model's outputs."""
+        raise NotImplementedError
+
+    def build(self, input_shape):
+        self.check_inputs(input_shape)
+        self.backbone.build(input_shape)
+        self.output_block().build((input_shape[0], input_shape[1], self.hidden_dim))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        self.check_inputs(inputs)
+        return self.output_block()(self.backbone(inputs, training=training))
 
     def selection_names(self) -> tuple:
         raise NotImplementedError
@@ -53,10 +70,7 @@ class GraphPoseModel(keras.Model):
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if self.track_errors and y is not None:
             for name, pose in self.select(y_pred, y).items():
-                self_tracker = dict(self.error_trackers)[name]
-                self_tracker.update_state(
-                    mpjpe_tf(pose, y) * self.error_scale, sample_weight=sample_weight
-                )
+                self.error_trackers[name].update_state(mpjpe_tf(pose, y) * self.error_scale, sample_weight=sample_weight)
         return super().compute_metrics(x, y, y_pred, sample_weight)
 
     def get_config(self):

@@ -84,15 +84,8 @@ class GraphMDN(GraphPoseModel):
         """A GraphMDN with the paper's preset `name` ('standard', 'wide', 'k8', 'k200'), overridden by keyword."""
         return cls(**{**model_preset(name), **overrides})
 
-    def build(self, input_shape):
-        self.check_inputs(input_shape)
-        self.backbone.build(input_shape)
-        self.head.build((input_shape[0], input_shape[1], self.hidden_dim))
-        self.built = True
-
-    def call(self, inputs, training=None):
-        self.check_inputs(inputs)
-        return self.head(self.backbone(inputs, training=training))
+    def output_block(self):
+        return self.head
 
     def distribution(self, inputs, training=False):
         """The predictive `tfp` distribution for inputs [batch, N, input_dim]."""

@@ -56,15 +56,8 @@ class SemGCN(GraphPoseModel):
         arguments = {k: v for k, v in model_preset(name).items() if k != "num_kernels"}
         return cls(**{**arguments, **overrides})
 
-    def build(self, input_shape):
-        self.check_inputs(input_shape)
-        self.backbone.build(input_shape)
-        self.output_conv.build((input_shape[0], input_shape[1], self.hidden_dim))
-        self.built = True
-
-    def call(self, inputs, training=None):
-        self.check_inputs(inputs)
-        return self.output_conv(self.backbone(inputs, training=training))
+    def output_block(self):
+        return self.output_conv
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return l2_loss(y, y_pred, sample_weight) + regularization_loss(self)
