@@ -188,8 +188,9 @@ def make_dataset(
         raise ValueError(f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}")
     if len(samples) == 0:
         raise ValueError("Expected at least one sample. Received: an empty PoseSamples")
-    inputs_2d = tf.convert_to_tensor(np.asarray(samples.inputs_2d, dtype=np.float32))
-    targets_3d = tf.convert_to_tensor(np.asarray(samples.targets_3d, dtype=np.float32))
+    with tf.device("/CPU:0"):  # tf.data gathers on the host: keep the arrays there, not in GPU memory
+        inputs_2d = tf.convert_to_tensor(np.asarray(samples.inputs_2d, dtype=np.float32))
+        targets_3d = tf.convert_to_tensor(np.asarray(samples.targets_3d, dtype=np.float32))
     indices = tf.data.Dataset.range(len(samples))
     if shuffle:
         indices = indices.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)

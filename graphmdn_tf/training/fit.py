@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,6 +194,30 @@ def prepare_run_dir(config: TrainingConfig, run_dir: str | Path, overwrite: bool
     return run_dir
 
 
+def whole_executions(steps_per_epoch: int, steps_per_execution: int) -> int:
+    """Steps per epoch rounded down to a multiple of `steps_per_execution`, with a warning if that drops any.
+
+    Keras runs whole executions: with 6093 steps per epoch and `steps_per_execution=100` it would run
+    6100 steps an epoch, more than the one-cycle schedule and the resume bookkeeping plan for. Rounding
+    down keeps every epoch exactly `steps_per_epoch` steps (the stream reshuffles every epoch, so the
+    few batches left out differ from epoch to epoch).
+    """
+    if steps_per_execution > steps_per_epoch:
+        raise ValueError(
+            f"Expected steps_per_execution <= the {steps_per_epoch} training steps per epoch. "
+            f"Received: steps_per_execution={steps_per_execution}; lower it (or batch_size)."
+        )
+    whole = steps_per_epoch - steps_per_epoch % steps_per_execution
+    if whole != steps_per_epoch:
+        warnings.warn(
+            f"steps per epoch rounded down from {steps_per_epoch} to {whole}, a multiple of "
+            f"steps_per_execution={steps_per_execution} (Keras runs whole executions): "
+            f"{steps_per_epoch - whole} batches of each epoch's shuffle are not used.",
+            stacklevel=2,
+        )
+    return whole
+
+
 def _validation_subset(samples, config: TrainingConfig):
     if config.validation_frames and len(samples) > config.validation_frames:
         rows = np.random.default_rng(config.seed).choice(len(samples), config.validation_frames, replace=False)
@@ -251,6 +276,7 @@ def train(config: TrainingConfig, run_dir: str | Path, *, overwrite: bool = Fals
             f"Expected at least batch_size={config.batch_size} training frames. Received: {len(train_samples)} "
             f"(subjects {config.train_subjects}, stride {config.stride}); lower batch_size or stride."
         )
+    steps_per_epoch = whole_executions(steps_per_epoch, config.steps_per_execution)
     total_steps = config.epochs * steps_per_epoch
     previous_policy = _set_runtime(config)
     try:

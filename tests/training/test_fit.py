@@ -149,3 +149,18 @@ def test_mixed_precision_keeps_the_mixture_head_in_float32(tmp_path):
     summary = json.loads((tmp_path / "training.json").read_text())
     assert summary["final_step"] == result.total_steps >= summary["optimizer_iterations"] > 0
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+
+
+def test_steps_per_execution_that_does_not_divide_an_epoch_rounds_the_epoch_down(tmp_path):
+    # Keras runs whole executions: unadjusted, 28 steps per epoch at 5 per execution would run 30.
+    config = tiny_config(model="semgcn", steps_per_execution=5)
+    with pytest.warns(UserWarning, match=r"rounded down from 28 to 25.*3 batches"):
+        result = train(config, tmp_path, verbose=0)
+    assert result.steps_per_epoch == 25 and result.total_steps == 50
+    summary = json.loads((tmp_path / "training.json").read_text())
+    assert summary["final_step"] == summary["optimizer_iterations"] == 50
+
+
+def test_steps_per_execution_longer_than_an_epoch_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"steps_per_execution <= the 28 training steps per epoch.*=29"):
+        train(tiny_config(steps_per_execution=29), tmp_path / "run", verbose=0)
