@@ -6,7 +6,7 @@ Figures (each the median of several repeats):
   batched; 2 FLOPs per multiply-add), cross-checked against TensorFlow's profiler on the ops it has
   FLOP statistics for (`MatMul`); a training step counts 3x the forward pass (forward, and the
   two products of the backward pass);
-- training samples/s with `model.fit` (pose level, 5 kernels, batch 256, Adam + clipnorm, XLA,
+- training samples/s with `model.fit` (pose level, 5 kernels, batch 256, Adam + global-norm clipping, XLA,
   `steps_per_execution`), and inference samples/s at batch 1024 through Keras `predict` and the
   exported SavedModel's `serving_default` signature;
 - achieved FLOP/s as a percentage of the measured peak.
@@ -17,9 +17,12 @@ Results go to `bench.json` and `bench.md` in the output directory and are printe
 from __future__ import annotations
 
 import json
+import os
+import re
 import statistics
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -184,17 +187,21 @@ def _random_poses(rng, count, nodes):
     return inputs, targets
 
 
-def training_throughput(model: GraphMDN, settings: BenchSettings, rng) -> list[float]:
-    """samples/s of `model.fit`, one figure per timed epoch (the first, compiling, epoch is dropped)."""
+def _training_stream(model: GraphMDN, settings: BenchSettings, rng) -> tf.data.Dataset:
     inputs, targets = _random_poses(rng, settings.batch_size * 8, model.graph.num_nodes)
-    dataset = (
+    return (
         tf.data.Dataset.from_tensor_slices((inputs, targets))
         .repeat()
         .batch(settings.batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def training_throughput(model: GraphMDN, settings: BenchSettings, rng) -> list[float]:
+    """samples/s of `model.fit`, one figure per timed epoch (the first, compiling, epoch is dropped)."""
+    dataset = _training_stream(model, settings, rng)
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-3, clipnorm=1.0),
+        optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=1.0),
         jit_compile=settings.jit_compile,
         steps_per_execution=settings.steps_per_execution,
     )
@@ -242,10 +249,89 @@ def inference_throughput(model: GraphMDN, settings: BenchSettings, rng) -> dict:
     }
 
 
+# ---------------------------------------------------------------- profile
+
+XLA_OP_TRACE_FLAG = "--xla_cpu_enable_xprof_traceme=true"
+_PRODUCTS = re.compile(r"^(MatMul|BatchMatMul|Einsum|dot|convolution)")
+_RUNTIME = re.compile(r"^end: |Thunk|Threadpool|SlinkyThreadPool|Executor|Eigen|Await|BlockUntilReady")
+
+
+def enable_xla_op_tracing() -> None:
+    """Make XLA:CPU record one profiler event per compiled op (call before the first XLA compilation)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if XLA_OP_TRACE_FLAG not in flags.split():
+        os.environ["XLA_FLAGS"] = f"{flags} {XLA_OP_TRACE_FLAG}".strip()
+
+
+def op_category(name: str) -> str:
+    """The kind of work an XLA op event stands for, from its HLO name."""
+    if _PRODUCTS.match(name):
+        return "matrix products"
+    if "copy" in name or "transpose" in name:
+        return "layout copies"
+    if "reduce" in name:
+        return "reductions"
+    return "elementwise fusions"
+
+
+def summarize_trace(log_dir) -> dict:
+    """Time per XLA op and per `op_category` in the newest TF profiler trace under `log_dir`.
+
+    Reads the XLA:CPU worker threads (their names hold 'Eigen') of the trace's host plane; the op events
+    exist only where `enable_xla_op_tracing` ran before compilation. Durations of ops that ran on both
+    threads at once are both counted, so the shares are of busy thread time.
+    """
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    paths = sorted(Path(log_dir).glob("plugins/profile/*/*.xplane.pb"))
+    if not paths:
+        raise FileNotFoundError(f"Expected a TF profiler trace (plugins/profile/*/*.xplane.pb) under {log_dir}")
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(paths[-1].read_bytes())
+    per_op: Counter = Counter()
+    for plane in space.planes:
+        names = {key: meta.name for key, meta in plane.event_metadata.items()}
+        for line in plane.lines:
+            if "Eigen" not in line.name:
+                continue
+            for event in line.events:
+                name = names.get(event.metadata_id, "")
+                if name and not _RUNTIME.search(name):
+                    per_op[name] += event.duration_ps * 1e-9  # milliseconds
+    total = sum(per_op.values())
+    if not total:
+        raise ValueError(
+            f"Expected XLA op events in {paths[-1]}. Received none: run with XLA "
+            f"(jit_compile) on the CPU and call enable_xla_op_tracing() before the first compilation "
+            f"(or set XLA_FLAGS={XLA_OP_TRACE_FLAG})."
+        )
+    categories: Counter = Counter()
+    for name, ms in per_op.items():
+        categories[op_category(name)] += ms
+    return {
+        "trace": str(paths[-1]),
+        "op_ms": total,
+        "category_share": {name: ms / total for name, ms in categories.most_common()},
+        "top_ops_ms": per_op.most_common(8),
+    }
+
+
+def profile_training(model: GraphMDN, settings: BenchSettings, log_dir, rng) -> dict:
+    """Trace `train_steps` steps of an already compiled and warmed-up `model.fit` into `log_dir`
+    (TensorBoard's profile tab shows it) and summarise it with `summarize_trace`."""
+    dataset = _training_stream(model, settings, rng)
+    tf.profiler.experimental.start(str(log_dir))
+    try:
+        model.fit(dataset, epochs=1, steps_per_epoch=settings.train_steps, verbose=0, shuffle=False)
+    finally:
+        tf.profiler.experimental.stop()
+    return summarize_trace(log_dir)
+
+
 # ---------------------------------------------------------------- driver
 
 
-def benchmark_preset(preset: str, settings: BenchSettings, peak: float, seed: int = 0) -> dict:
+def benchmark_preset(preset: str, settings: BenchSettings, peak: float, seed: int = 0, profile_dir=None) -> dict:
     rng = np.random.default_rng(seed)
     keras.utils.set_random_seed(seed)
     arguments = {**model_preset(preset), "num_kernels": settings.num_kernels, "mixture": "pose"}
@@ -273,6 +359,8 @@ def benchmark_preset(preset: str, settings: BenchSettings, peak: float, seed: in
         "train_gflops": 3 * forward_flops * train_rate / 1e9,
         "train_percent_of_peak": 100 * 3 * forward_flops * train_rate / peak,
     }
+    if profile_dir is not None:
+        result["profile"] = profile_training(model, settings, Path(profile_dir) / preset, rng)
     for name, rates in inference.items():
         rate = statistics.median(rates)
         result[f"inference_{name}_samples_per_s"] = rate
@@ -281,10 +369,14 @@ def benchmark_preset(preset: str, settings: BenchSettings, peak: float, seed: in
     return result
 
 
-def run_benchmark(out_dir, settings: BenchSettings | None = None) -> dict:
+def run_benchmark(out_dir, settings: BenchSettings | None = None, profile: bool = False) -> dict:
+    """Measure and write `bench.json` / `bench.md` into `out_dir`; with `profile`, also a TF profiler
+    trace of training per preset in `out_dir/profile/<preset>` and where its time goes."""
     settings = settings or BenchSettings()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if profile:
+        enable_xla_op_tracing()
     peak = measure_matmul_peak(settings.matmul_size, settings.matmul_iterations, settings.repeats)
     report = {
         "settings": asdict(settings),
@@ -292,7 +384,10 @@ def run_benchmark(out_dir, settings: BenchSettings | None = None) -> dict:
         "cpu_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
         "tensorflow": tf.__version__,
         "matmul_peak_gflops": peak / 1e9,
-        "presets": [benchmark_preset(p, settings, peak) for p in settings.presets],
+        "presets": [
+            benchmark_preset(p, settings, peak, profile_dir=out_dir / "profile" if profile else None)
+            for p in settings.presets
+        ],
     }
     (out_dir / "bench.json").write_text(json.dumps(report, indent=2))
     markdown = format_markdown(report)
@@ -322,11 +417,25 @@ def format_markdown(report: dict) -> str:
     settings = report["settings"]
     lines += [
         "",
-        f"Training: batch {settings['batch_size']}, pose level, {settings['num_kernels']} kernels, Adam + clipnorm 1, "
+        f"Training: batch {settings['batch_size']}, pose level, {settings['num_kernels']} kernels, Adam + global clipnorm 1, "
         f"XLA={settings['jit_compile']}, steps_per_execution={settings['steps_per_execution']}; "
         f"inference batch {settings['inference_batch_size']}. Medians of {settings['repeats']} repeats.",
         "",
     ]
+    profiled = [r for r in report["presets"] if "profile" in r]
+    if profiled:
+        kinds = ("matrix products", "elementwise fusions", "reductions", "layout copies")
+        lines += [
+            "Where a training step's XLA op time goes (TF profiler trace):",
+            "",
+            "| preset | " + " | ".join(kinds) + " | largest ops (ms over the traced steps) |",
+            "|---|" + "---|" * (len(kinds) + 1),
+        ]
+        for r in profiled:
+            shares = r["profile"]["category_share"]
+            top = ", ".join(f"{name} {ms:.1f}" for name, ms in r["profile"]["top_ops_ms"][:4])
+            lines.append(f"| {r['preset']} | " + " | ".join(f"{100 * shares.get(k, 0):.0f}%" for k in kinds) + f" | {top} |")
+        lines += ["", "Traces: `tensorboard --logdir <out>/profile` (profile tab; needs tensorboard-plugin-profile).", ""]
     return "\n".join(lines)
 
 
@@ -338,6 +447,8 @@ def register(subparsers):
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--no-xla", action="store_true", help="disable jit_compile")
     parser.add_argument("--steps-per-execution", type=int, default=None)
+    parser.add_argument("--profile", action="store_true",
+                        help="also trace training with TF's profiler (OUT/profile) and report where the time goes")
     parser.set_defaults(handler=_run_command)
 
 
@@ -353,7 +464,7 @@ def _run_command(args) -> int:
     if args.steps_per_execution:
         overrides["steps_per_execution"] = args.steps_per_execution
     settings = BenchSettings(**{**asdict(settings), **overrides})
-    report = run_benchmark(args.out, settings)
+    report = run_benchmark(args.out, settings, profile=args.profile)
     print(format_markdown(report))
     print(f"Written: {Path(args.out) / 'bench.json'}, {Path(args.out) / 'bench.md'}")
     return 0

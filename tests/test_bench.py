@@ -1,11 +1,14 @@
 """The benchmark command works end to end (a tiny run: figures are not asserted, their presence and consistency are)."""
 
 import json
+import subprocess
+import sys
 
 import pytest
+import tensorflow as tf
 
 from graphmdn_tf import GraphMDN
-from graphmdn_tf.bench import analytic_forward_flops, profiler_matmul_flops
+from graphmdn_tf.bench import analytic_forward_flops, op_category, profiler_matmul_flops, summarize_trace
 from graphmdn_tf.cli import main
 
 
@@ -50,3 +53,41 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
     markdown = (out / "bench.md").read_text()
     assert "float32 matmul peak" in markdown and "| standard |" in markdown
     assert "| standard |" in capsys.readouterr().out
+
+
+def test_bench_profile_traces_training_and_reports_where_the_time_goes(tmp_path):
+    # A fresh process: XLA reads the op-tracing flag at its first compilation, which in this test
+    # session has long happened.
+    out = tmp_path / "bench"
+    command = [sys.executable, "-m", "graphmdn_tf.cli", "bench", "--quick", "--profile", "--out", str(out)]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    (preset,) = json.loads((out / "bench.json").read_text())["presets"]
+    profile = preset["profile"]
+    assert list((out / "profile" / "standard").glob("plugins/profile/*/*.xplane.pb"))
+    assert sum(profile["category_share"].values()) == pytest.approx(1.0)
+    assert profile["category_share"]["matrix products"] > 0.05  # the model's matmuls are in the trace
+    assert profile["top_ops_ms"] and all(ms > 0 for _, ms in profile["top_ops_ms"])
+    assert "Where a training step's XLA op time goes" in (out / "bench.md").read_text()
+    assert "| standard |" in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "category"),
+    [("MatMul.140", "matrix products"), ("dot.3", "matrix products"), ("Einsum.37", "matrix products"),
+     ("copy_bitcast_fusion.14", "layout copies"), ("wrapped_reduce-window.63", "reductions"),
+     ("multiply_add_fusion", "elementwise fusions"), ("select_select_fusion.6", "elementwise fusions")],
+)
+def test_op_categories(name, category):
+    assert op_category(name) == category
+
+
+def test_trace_summary_explains_a_missing_or_empty_trace(tmp_path):
+    with pytest.raises(FileNotFoundError, match="plugins/profile"):
+        summarize_trace(tmp_path / "nothing")
+    square = tf.function(lambda x: tf.matmul(x, x))  # no XLA: no XLA op events
+    tf.profiler.experimental.start(str(tmp_path / "trace"))
+    square(tf.ones((8, 8))).numpy()
+    tf.profiler.experimental.stop()
+    with pytest.raises(ValueError, match="Expected XLA op events.*xla_cpu_enable_xprof_traceme"):
+        summarize_trace(tmp_path / "trace")

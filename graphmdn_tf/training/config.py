@@ -65,7 +65,8 @@ class TrainingConfig:
     'constant'); one-cycle: `peak_learning_rate`, `one_cycle_shape` ('triangular' or 'cosine'),
     `div_factor` (start = peak / div_factor), `final_div_factor` (end = start / final_div_factor);
     exponential: `initial_learning_rate * decay_rate ** floor(step / decay_steps)`; constant:
-    `initial_learning_rate`. Adam with gradient-norm clipping `clipnorm`.
+    `initial_learning_rate`. Adam; `clipnorm` caps the global norm of all gradients together (the
+    reference's `torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1)`, Keras `global_clipnorm`).
 
     Runtime: `seed`, `deterministic` (op determinism; slower, and XLA off), `jit_compile` ('auto': XLA
     on accelerators only, or True / False), `mixed_precision` (float16 compute on GPUs; the mixture head

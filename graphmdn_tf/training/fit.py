@@ -284,7 +284,8 @@ def train(config: TrainingConfig, run_dir: str | Path, *, overwrite: bool = Fals
         with strategy.scope():
             model = build_model(config)
             model.build((None, NUM_JOINTS, 2))
-            optimizer = keras.optimizers.Adam(learning_rate=config.initial_learning_rate, clipnorm=config.clipnorm)
+            optimizer = keras.optimizers.Adam(learning_rate=config.initial_learning_rate,
+                                              global_clipnorm=config.clipnorm)
             model.compile(optimizer=optimizer, jit_compile=config.jit_compile,
                           steps_per_execution=config.steps_per_execution)
             checkpoint = BackupCheckpoint(run_dir / "backup", config.save_every_steps)

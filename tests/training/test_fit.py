@@ -164,3 +164,14 @@ def test_steps_per_execution_that_does_not_divide_an_epoch_rounds_the_epoch_down
 def test_steps_per_execution_longer_than_an_epoch_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"steps_per_execution <= the 28 training steps per epoch.*=29"):
         train(tiny_config(steps_per_execution=29), tmp_path / "run", verbose=0)
+
+
+def test_gradients_are_clipped_by_their_global_norm_like_the_reference(smoke_run: TrainResult):
+    # The reference clips with torch.nn.utils.clip_grad_norm_(parameters, max_norm=1): one norm over all.
+    optimizer = smoke_run.model.optimizer
+    assert optimizer.global_clipnorm == smoke_run.config.clipnorm == 1.0 and optimizer.clipnorm is None
+    gradients = [np.full((3,), 3.0, np.float32), np.full((4,), 4.0, np.float32)]  # global norm sqrt(91)
+    clipped = [np.asarray(g) for g in optimizer._clip_gradients([keras.ops.convert_to_tensor(g) for g in gradients])]
+    scale = 1.0 / np.sqrt(3 * 9.0 + 4 * 16.0)
+    for original, result in zip(gradients, clipped):
+        np.testing.assert_allclose(result, original * scale, rtol=1e-5)
