@@ -383,6 +383,9 @@ def run_benchmark(out_dir, settings: BenchSettings | None = None, profile: bool 
         "device": tf.config.list_logical_devices("GPU")[0].name if tf.config.list_logical_devices("GPU") else "CPU",
         "cpu_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
         "tensorflow": tf.__version__,
+        # On GPUs TensorFlow runs float32 matmuls in TF32 unless this is switched off; the peak and the
+        # model's products then both use it.
+        "tensor_float_32": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
         "matmul_peak_gflops": peak / 1e9,
         "presets": [
             benchmark_preset(p, settings, peak, profile_dir=out_dir / "profile" if profile else None)
@@ -399,7 +402,8 @@ def format_markdown(report: dict) -> str:
     lines = [
         f"# graphmdn-tf bench ({report['device']}, TensorFlow {report['tensorflow']})",
         "",
-        f"float32 matmul peak ({report['settings']['matmul_size']}^2): **{report['matmul_peak_gflops']:.1f} GFLOP/s**",
+        f"float32 matmul peak ({report['settings']['matmul_size']}^2): **{report['matmul_peak_gflops']:.1f} GFLOP/s**"
+        + (" (TF32 matmuls enabled, TensorFlow's GPU default)" if report["device"] != "CPU" and report["tensor_float_32"] else ""),
         "",
         "| preset | params | MFLOP/sample fwd (train) | profiler check | train samples/s | train % peak "
         "| predict samples/s | % peak | SavedModel samples/s | % peak |",

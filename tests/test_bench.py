@@ -42,6 +42,7 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
     assert main(["bench", "--quick", "--out", str(out)]) == 0
     report = json.loads((out / "bench.json").read_text())
     assert report["matmul_peak_gflops"] > 0
+    assert report["tensor_float_32"] is tf.config.experimental.tensor_float_32_execution_enabled()
     (preset,) = report["presets"]
     assert preset["preset"] == "standard"
     assert preset["profiler_matmul_flops_batch1"] == preset["analytic_matmul_flops_batch1"]
