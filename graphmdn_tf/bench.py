@@ -169,15 +169,24 @@ def profiler_matmul_flops(model: GraphMDN, batch: int = 1) -> int:
 
 
 class _EpochTimer(keras.callbacks.Callback):
+    """Wall time and batches actually run per epoch (Keras runs whole `steps_per_execution` executions, so
+    an epoch can run more batches than `steps_per_epoch` asks for)."""
+
     def __init__(self):
         super().__init__()
         self.durations = []
+        self.batches = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
+        self._batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches = batch + 1  # `batch` is the last batch of this execution
 
     def on_epoch_end(self, epoch, logs=None):
         self.durations.append(time.perf_counter() - self._start)
+        self.batches.append(self._batches)
 
 
 def _random_poses(rng, count, nodes):
@@ -210,7 +219,7 @@ def training_throughput(model: GraphMDN, settings: BenchSettings, rng) -> list[f
         dataset, epochs=settings.repeats + 1, steps_per_epoch=settings.train_steps, verbose=0, callbacks=[timer],
         shuffle=False,
     )
-    return [settings.train_steps * settings.batch_size / d for d in timer.durations[1:]]
+    return [b * settings.batch_size / d for b, d in zip(timer.batches[1:], timer.durations[1:])]
 
 
 def _time_calls(call, repeats) -> list[float]:

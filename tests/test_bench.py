@@ -4,11 +4,13 @@ import json
 import subprocess
 import sys
 
+import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from graphmdn_tf import GraphMDN
-from graphmdn_tf.bench import analytic_forward_flops, op_category, profiler_matmul_flops, summarize_trace
+from graphmdn_tf.bench import _EpochTimer, analytic_forward_flops, op_category, profiler_matmul_flops, summarize_trace
 from graphmdn_tf.cli import main
 
 
@@ -92,3 +94,14 @@ def test_trace_summary_explains_a_missing_or_empty_trace(tmp_path):
     tf.profiler.experimental.stop()
     with pytest.raises(ValueError, match="Expected XLA op events.*xla_cpu_enable_xprof_traceme"):
         summarize_trace(tmp_path / "trace")
+
+
+def test_epoch_timer_counts_the_batches_keras_really_runs():
+    # 3 steps per epoch at 2 per execution: Keras runs 4, and the throughput must count 4.
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse", steps_per_execution=2)
+    data = tf.data.Dataset.from_tensors((np.ones((4, 3), np.float32), np.ones((4, 1), np.float32))).repeat()
+    timer = _EpochTimer()
+    model.fit(data, epochs=2, steps_per_epoch=3, verbose=0, callbacks=[timer])
+    assert timer.batches == [4, 4] == [int(model.optimizer.iterations.numpy()) // 2] * 2
+    assert len(timer.durations) == 2 and all(d > 0 for d in timer.durations)
