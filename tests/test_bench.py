@@ -102,6 +102,6 @@ def test_epoch_timer_counts_the_batches_keras_really_runs():
     model.compile("sgd", "mse", steps_per_execution=2)
     data = tf.data.Dataset.from_tensors((np.ones((4, 3), np.float32), np.ones((4, 1), np.float32))).repeat()
     timer = _EpochTimer()
-    model.fit(data, epochs=2, steps_per_epoch=3, verbose=0, callbacks=[timer])
+    model.fit(data, epochs=2, steps_per_epoch=3, verbose=0, callbacks=[timer], shuffle=False)
     assert timer.batches == [4, 4] == [int(model.optimizer.iterations.numpy()) // 2] * 2
     assert len(timer.durations) == 2 and all(d > 0 for d in timer.durations)
