@@ -169,16 +169,18 @@ def profiler_matmul_flops(model: GraphMDN, batch: int = 1) -> int:
 
 
 class _EpochTimer(keras.callbacks.Callback):
-    """Wall time and batches actually run per epoch (Keras runs whole `steps_per_execution` executions, so
-    an epoch can run more batches than `steps_per_epoch` asks for)."""
+    """Wall time, process CPU time and batches actually run per epoch (Keras runs whole
+    `steps_per_execution` executions, so an epoch can run more batches than `steps_per_epoch` asks for)."""
 
     def __init__(self):
         super().__init__()
         self.durations = []
+        self.cpu_seconds = []
         self.batches = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
+        self._cpu_start = time.process_time()
         self._batches = 0
 
     def on_train_batch_end(self, batch, logs=None):
@@ -186,6 +188,7 @@ class _EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.durations.append(time.perf_counter() - self._start)
+        self.cpu_seconds.append(time.process_time() - self._cpu_start)
         self.batches.append(self._batches)
 
 
@@ -206,8 +209,9 @@ def _training_stream(model: GraphMDN, settings: BenchSettings, rng) -> tf.data.D
     )
 
 
-def training_throughput(model: GraphMDN, settings: BenchSettings, rng) -> list[float]:
-    """samples/s of `model.fit`, one figure per timed epoch (the first, compiling, epoch is dropped)."""
+def training_throughput(model: GraphMDN, settings: BenchSettings, rng) -> tuple[list[float], list[float]]:
+    """samples/s of `model.fit` and the CPU cores it kept busy (process CPU time / wall time), one figure
+    per timed epoch (the first, compiling, epoch is dropped)."""
     dataset = _training_stream(model, settings, rng)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=1.0),
@@ -219,26 +223,30 @@ def training_throughput(model: GraphMDN, settings: BenchSettings, rng) -> list[f
         dataset, epochs=settings.repeats + 1, steps_per_epoch=settings.train_steps, verbose=0, callbacks=[timer],
         shuffle=False,
     )
-    return [b * settings.batch_size / d for b, d in zip(timer.batches[1:], timer.durations[1:])]
+    rates = [b * settings.batch_size / d for b, d in zip(timer.batches[1:], timer.durations[1:])]
+    return rates, [c / d for c, d in zip(timer.cpu_seconds[1:], timer.durations[1:])]
 
 
-def _time_calls(call, repeats) -> list[float]:
+def _time_calls(call, repeats) -> tuple[list[float], list[float]]:
+    """Wall seconds of `repeats` calls after a warm-up call, and the CPU cores each kept busy."""
     call()  # warm up / trace
-    durations = []
+    durations, cores = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         call()
         durations.append(time.perf_counter() - start)
-    return durations
+        cores.append((time.process_time() - cpu_start) / durations[-1])
+    return durations, cores
 
 
 def inference_throughput(model: GraphMDN, settings: BenchSettings, rng) -> dict:
-    """samples/s at the inference batch size through Keras `predict` and the exported SavedModel."""
+    """samples/s at the inference batch size through Keras `predict` and the exported SavedModel, and the
+    CPU cores each kept busy."""
     from graphmdn_tf.export import export_saved_model
 
     count = settings.inference_batch_size * settings.inference_batches
     inputs, _ = _random_poses(rng, count, model.graph.num_nodes)
-    keras_durations = _time_calls(
+    keras_durations, keras_cores = _time_calls(
         lambda: model.predict(inputs, batch_size=settings.inference_batch_size, verbose=0), settings.repeats
     )
     with tempfile.TemporaryDirectory() as directory:
@@ -251,10 +259,10 @@ def inference_throughput(model: GraphMDN, settings: BenchSettings, rng) -> dict:
                 outputs = signature(keypoints=batch)
             return {k: v.numpy() for k, v in outputs.items()}
 
-        saved_durations = _time_calls(run_signature, settings.repeats)
+        saved_durations, saved_cores = _time_calls(run_signature, settings.repeats)
     return {
-        "keras_predict": [count / d for d in keras_durations],
-        "saved_model": [count / d for d in saved_durations],
+        "keras_predict": ([count / d for d in keras_durations], keras_cores),
+        "saved_model": ([count / d for d in saved_durations], saved_cores),
     }
 
 
@@ -350,7 +358,7 @@ def benchmark_preset(preset: str, settings: BenchSettings, peak: float, seed: in
     forward_flops = per_sample.total / settings.batch_size
     at_one = analytic_forward_flops(model, 1)
     profiled = profiler_matmul_flops(model, batch=1)
-    training = training_throughput(model, settings, rng)
+    training, training_cores = training_throughput(model, settings, rng)
     inference = inference_throughput(model, settings, rng)
     inference_flops = analytic_forward_flops(model, settings.inference_batch_size).total / settings.inference_batch_size
     train_rate = statistics.median(training)
@@ -367,11 +375,13 @@ def benchmark_preset(preset: str, settings: BenchSettings, peak: float, seed: in
         "train_samples_per_s_repeats": training,
         "train_gflops": 3 * forward_flops * train_rate / 1e9,
         "train_percent_of_peak": 100 * 3 * forward_flops * train_rate / peak,
+        "train_cpu_cores_busy": statistics.median(training_cores),
     }
     if profile_dir is not None:
         result["profile"] = profile_training(model, settings, Path(profile_dir) / preset, rng)
-    for name, rates in inference.items():
+    for name, (rates, cores) in inference.items():
         rate = statistics.median(rates)
+        result[f"inference_{name}_cpu_cores_busy"] = statistics.median(cores)
         result[f"inference_{name}_samples_per_s"] = rate
         result[f"inference_{name}_samples_per_s_repeats"] = rates
         result[f"inference_{name}_percent_of_peak"] = 100 * inference_flops * rate / peak
@@ -391,6 +401,7 @@ def run_benchmark(out_dir, settings: BenchSettings | None = None, profile: bool 
         "settings": asdict(settings),
         "device": tf.config.list_logical_devices("GPU")[0].name if tf.config.list_logical_devices("GPU") else "CPU",
         "cpu_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
+        "cpu_cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "tensorflow": tf.__version__,
         # On GPUs TensorFlow runs float32 matmuls in TF32 unless this is switched off; the peak and the
         # model's products then both use it.
@@ -434,7 +445,18 @@ def format_markdown(report: dict) -> str:
         f"XLA={settings['jit_compile']}, steps_per_execution={settings['steps_per_execution']}; "
         f"inference batch {settings['inference_batch_size']}. Medians of {settings['repeats']} repeats.",
         "",
+        f"CPU cores kept busy (process CPU time / wall time; {report['cpu_cores_available']} available). "
+        "Fewer than available means cores sat idle: ops that ran one at a time, or waits:",
+        "",
+        "| preset | training | predict | SavedModel |",
+        "|---|---|---|---|",
     ]
+    lines += [
+        f"| {r['preset']} | {r['train_cpu_cores_busy']:.2f} | {r['inference_keras_predict_cpu_cores_busy']:.2f} "
+        f"| {r['inference_saved_model_cpu_cores_busy']:.2f} |"
+        for r in report["presets"]
+    ]
+    lines.append("")
     profiled = [r for r in report["presets"] if "profile" in r]
     if profiled:
         kinds = ("matrix products", "elementwise fusions", "reductions", "layout copies")

@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import time
 import sys
 
 import keras
@@ -10,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from graphmdn_tf import GraphMDN
-from graphmdn_tf.bench import _EpochTimer, analytic_forward_flops, op_category, profiler_matmul_flops, summarize_trace
+from graphmdn_tf.bench import _EpochTimer, _time_calls, analytic_forward_flops, op_category, profiler_matmul_flops, summarize_trace
 from graphmdn_tf.cli import main
 
 
@@ -53,8 +54,11 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
         assert len(preset[f"{key}_repeats"]) == 2  # QUICK runs 2 repeats
     expected_percent = 100 * preset["train_flops_per_sample"] * preset["train_samples_per_s"] / (report["matmul_peak_gflops"] * 1e9)
     assert preset["train_percent_of_peak"] == pytest.approx(expected_percent)
+    for key in ("train", "inference_keras_predict", "inference_saved_model"):
+        assert 0 < preset[f"{key}_cpu_cores_busy"] <= report["cpu_cores_available"] + 0.5
     markdown = (out / "bench.md").read_text()
     assert "float32 matmul peak" in markdown and "| standard |" in markdown
+    assert "CPU cores kept busy" in markdown
     assert "| standard |" in capsys.readouterr().out
 
 
@@ -105,3 +109,19 @@ def test_epoch_timer_counts_the_batches_keras_really_runs():
     model.fit(data, epochs=2, steps_per_epoch=3, verbose=0, callbacks=[timer], shuffle=False)
     assert timer.batches == [4, 4] == [int(model.optimizer.iterations.numpy()) // 2] * 2
     assert len(timer.durations) == 2 and all(d > 0 for d in timer.durations)
+    assert len(timer.cpu_seconds) == 2 and all(c >= 0 for c in timer.cpu_seconds)
+
+
+def test_time_calls_reports_the_cores_a_call_kept_busy():
+    # A call that only sleeps keeps no core busy; one that spins in Python keeps about one busy.
+    _, idle = _time_calls(lambda: time.sleep(0.05), repeats=2)
+    assert all(c < 0.5 for c in idle)
+
+    def spin():
+        end = time.perf_counter() + 0.05
+        while time.perf_counter() < end:
+            pass
+
+    durations, busy = _time_calls(spin, repeats=2)
+    assert all(d >= 0.05 for d in durations)
+    assert all(0.5 < c < 1.5 for c in busy)
