@@ -2,8 +2,8 @@
 
 import json
 import subprocess
-import time
 import sys
+import time
 
 import keras
 import numpy as np
@@ -11,7 +11,14 @@ import pytest
 import tensorflow as tf
 
 from graphmdn_tf import GraphMDN
-from graphmdn_tf.bench import _EpochTimer, _time_calls, analytic_forward_flops, op_category, profiler_matmul_flops, summarize_trace
+from graphmdn_tf.bench import (
+    _EpochTimer,
+    _time_calls,
+    analytic_forward_flops,
+    op_category,
+    profiler_matmul_flops,
+    summarize_trace,
+)
 from graphmdn_tf.cli import main
 
 
