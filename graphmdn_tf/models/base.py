@@ -22,6 +22,9 @@ class GraphPoseModel(keras.Model):
     means nothing.
     """
 
+    #: Rows per block when `predict` runs a batch (see `predict_step`); None runs each batch in one piece.
+    predict_block_size = 256
+
     def __init__(self, graph=None, input_dim=2, target_dim=3, track_errors=True, error_scale=1000.0, **kwargs):
         super().__init__(**kwargs)
         self.graph = h36m_graph() if graph is None else as_graph(graph)
@@ -49,6 +52,43 @@ class GraphPoseModel(keras.Model):
     def call(self, inputs, training=None):
         self.check_inputs(inputs)
         return self.output_block()(self.backbone(inputs, training=training))
+
+    def predict_step(self, data):
+        """`predict`'s step: the batch in blocks of at most `predict_block_size` rows, one after another.
+
+        At inference the rows of a batch do not interact (BatchNorm uses its moving statistics), so the
+        outputs equal one call on the whole batch; the smaller blocks' activations stay in the CPU's
+        caches. On a 2-core CPU the standard preset predicts about a third more samples/s at batch 1024
+        in blocks of 256 than in one piece (README, Benchmark). A batch of n rows runs as
+        ceil(n / block) equal blocks, padded by fewer rows than there are blocks.
+        """
+        inputs, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.call_in_blocks(inputs, self.predict_block_size)
+
+    def call_in_blocks(self, inputs, block_size):
+        """`self(inputs, training=False)`, computed in sequential blocks of at most `block_size` rows."""
+        if block_size is None:
+            return self(inputs, training=False)
+        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+            raise ValueError(f"Expected block_size to be a positive integer or None. Received: block_size={block_size!r}")
+        inputs = tf.convert_to_tensor(inputs)
+        self.check_inputs(inputs)
+        rows = tf.shape(inputs)[0]
+        count = tf.maximum((rows + block_size - 1) // block_size, 1)
+        size = (rows + count - 1) // count
+        padded = tf.pad(inputs, [[0, count * size - rows], [0, 0], [0, 0]])
+        blocks = tf.reshape(padded, tf.concat([[count, size], tf.shape(inputs)[1:]], axis=0))
+
+        def run(block):
+            return self(block, training=False)
+
+        signature = tf.nest.map_structure(
+            lambda t: tf.TensorSpec((None, *t.shape[1:]), t.dtype), run(blocks[0])
+        )  # traced only for its structure; unused, so pruned from the graph
+        outputs = tf.map_fn(run, blocks, fn_output_signature=signature, parallel_iterations=1)
+        return tf.nest.map_structure(
+            lambda t: tf.reshape(t, tf.concat([[count * size], tf.shape(t)[2:]], axis=0))[:rows], outputs
+        )
 
     def selection_names(self) -> tuple:
         raise NotImplementedError

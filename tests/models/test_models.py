@@ -156,3 +156,33 @@ def test_bad_constructor_arguments_raise():
         GraphMDN.from_preset("huge")
     with pytest.raises(ValueError, match="Expected num_blocks >= 0"):
         GraphMDN(num_blocks=-1)
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+@pytest.mark.parametrize(
+    "factory",
+    [lambda: GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3), lambda: SemGCN(hidden_dim=16, num_blocks=1)],
+    ids=["graphmdn", "semgcn"],
+)
+def test_predict_in_blocks_equals_one_call_on_the_batch(rng, jit_compile, factory):
+    model = factory()
+    x, y = _toy_data(rng, n=64)
+    model.compile(optimizer="adam", jit_compile=jit_compile)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)  # BatchNorm moving statistics away from their start
+    x = x[:11]
+    expected = keras.tree.map_structure(np.asarray, model(x, training=False))
+    model.predict_block_size = 4  # 11 rows: 3 blocks of 4, one padding row
+    out = model.predict(x, batch_size=11, verbose=0)
+    keras.tree.map_structure(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), out, expected)
+    for block_size in (1, 5, 11, 100, None):
+        blocks = model.call_in_blocks(x, block_size)
+        keras.tree.map_structure(
+            lambda a, b: np.testing.assert_allclose(np.asarray(a), b, rtol=1e-5, atol=1e-6), blocks, expected
+        )
+
+
+@pytest.mark.parametrize("block_size", [0, -3, 2.5, True, "256"])
+def test_bad_predict_block_size_raises(block_size):
+    model = SemGCN(hidden_dim=8, num_blocks=1)
+    with pytest.raises(ValueError, match="block_size to be a positive integer or None"):
+        model.call_in_blocks(np.zeros((2, 16, 2), "float32"), block_size)
