@@ -366,6 +366,7 @@ def benchmark_preset(preset: str, settings: BenchSettings, peak: float, seed: in
         "preset": preset,
         "arguments": arguments,
         "parameters": int(model.count_params()),
+        "predict_block_size": model.predict_block_size,
         "forward_flops_per_sample": forward_flops,
         "train_flops_per_sample": 3 * forward_flops,
         "flops_breakdown_batch1": {"matmul": at_one.matmul, "einsum": at_one.einsum, "batched": at_one.batched},
@@ -443,7 +444,8 @@ def format_markdown(report: dict) -> str:
         "",
         f"Training: batch {settings['batch_size']}, pose level, {settings['num_kernels']} kernels, Adam + global clipnorm 1, "
         f"XLA={settings['jit_compile']}, steps_per_execution={settings['steps_per_execution']}; "
-        f"inference batch {settings['inference_batch_size']}. Medians of {settings['repeats']} repeats.",
+        f"inference batch {settings['inference_batch_size']} (Keras `predict` in blocks of "
+        f"{report['presets'][0]['predict_block_size'] if report['presets'] else '-'} rows). Medians of {settings['repeats']} repeats.",
         "",
         f"CPU cores kept busy (process CPU time / wall time; {report['cpu_cores_available']} available). "
         "Fewer than available means cores sat idle: ops that ran one at a time, or waits:",

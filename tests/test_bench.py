@@ -66,6 +66,8 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
     markdown = (out / "bench.md").read_text()
     assert "float32 matmul peak" in markdown and "| standard |" in markdown
     assert "CPU cores kept busy" in markdown
+    assert preset["predict_block_size"] == GraphMDN.predict_block_size
+    assert f"in blocks of {GraphMDN.predict_block_size} rows" in markdown
     assert "| standard |" in capsys.readouterr().out
 
 
