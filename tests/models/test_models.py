@@ -171,14 +171,16 @@ def test_predict_in_blocks_equals_one_call_on_the_batch(rng, jit_compile, factor
     model.fit(x, y, epochs=1, batch_size=32, verbose=0)  # BatchNorm moving statistics away from their start
     x = x[:11]
     expected = keras.tree.map_structure(np.asarray, model(x, training=False))
-    model.predict_block_size = 4  # 11 rows: 3 blocks of 4, one padding row
-    out = model.predict(x, batch_size=11, verbose=0)
-    keras.tree.map_structure(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), out, expected)
-    for block_size in (1, 5, 11, 100, None):
-        blocks = model.call_in_blocks(x, block_size)
+
+    def assert_equals_one_call(outputs):
         keras.tree.map_structure(
-            lambda a, b: np.testing.assert_allclose(np.asarray(a), b, rtol=1e-5, atol=1e-6), blocks, expected
+            lambda a, b: np.testing.assert_allclose(np.asarray(a), b, rtol=1e-5, atol=1e-6), outputs, expected
         )
+
+    model.predict_block_size = 4  # 11 rows: 3 blocks of 4, one padding row
+    assert_equals_one_call(model.predict(x, batch_size=11, verbose=0))
+    for block_size in (1, 5, 11, 100, None):
+        assert_equals_one_call(model.call_in_blocks(x, block_size))
 
 
 @pytest.mark.parametrize("block_size", [0, -3, 2.5, True, "256"])
