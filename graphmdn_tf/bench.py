@@ -8,7 +8,7 @@ Figures (each the median of several repeats):
   two products of the backward pass);
 - training samples/s with `model.fit` (pose level, 5 kernels, batch 256, Adam + global-norm clipping, XLA,
   `steps_per_execution`), and inference samples/s at batch 1024 through Keras `predict` and the
-  exported SavedModel's `serving_default` signature;
+  exported SavedModel's `serving_default` signature, portable and XLA-compiled (`jit_compile=True`);
 - achieved FLOP/s as a percentage of the measured peak.
 
 Results go to `bench.json` and `bench.md` in the output directory and are printed.
@@ -249,20 +249,20 @@ def inference_throughput(model: GraphMDN, settings: BenchSettings, rng) -> dict:
     keras_durations, keras_cores = _time_calls(
         lambda: model.predict(inputs, batch_size=settings.inference_batch_size, verbose=0), settings.repeats
     )
+    batches = [tf.constant(b) for b in np.split(inputs, settings.inference_batches)]
+    saved = {}
     with tempfile.TemporaryDirectory() as directory:
-        path = export_saved_model(model, base_dir=directory, name="bench")
-        signature = tf.saved_model.load(str(path)).signatures["serving_default"]
-        batches = [tf.constant(b) for b in np.split(inputs, settings.inference_batches)]
+        for name, jit_compile in (("saved_model", False), ("saved_model_xla", True)):
+            path = export_saved_model(model, base_dir=directory, name=name, jit_compile=jit_compile)
+            signature = tf.saved_model.load(str(path)).signatures["serving_default"]
 
-        def run_signature():
-            for batch in batches:
-                outputs = signature(keypoints=batch)
-            return {k: v.numpy() for k, v in outputs.items()}
+            def run_signature(signature=signature):
+                return [{k: v.numpy() for k, v in signature(keypoints=batch).items()} for batch in batches]
 
-        saved_durations, saved_cores = _time_calls(run_signature, settings.repeats)
+            saved[name] = _time_calls(run_signature, settings.repeats)
     return {
         "keras_predict": ([count / d for d in keras_durations], keras_cores),
-        "saved_model": ([count / d for d in saved_durations], saved_cores),
+        **{name: ([count / d for d in durations], cores) for name, (durations, cores) in saved.items()},
     }
 
 
@@ -427,8 +427,8 @@ def format_markdown(report: dict) -> str:
         + (" (TF32 matmuls enabled, TensorFlow's GPU default)" if report["device"] != "CPU" and report["tensor_float_32"] else ""),
         "",
         "| preset | params | MFLOP/sample fwd (train) | profiler check | train samples/s | train % peak "
-        "| predict samples/s | % peak | SavedModel samples/s | % peak |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| predict samples/s | % peak | SavedModel samples/s | % peak | SavedModel XLA samples/s | % peak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["presets"]:
         check = "ok" if r["profiler_matmul_flops_batch1"] == r["analytic_matmul_flops_batch1"] else "MISMATCH"
@@ -437,7 +437,8 @@ def format_markdown(report: dict) -> str:
             f"({r['train_flops_per_sample'] / 1e6:.1f}) | {check} | {r['train_samples_per_s']:.0f} "
             f"| {r['train_percent_of_peak']:.0f}% | {r['inference_keras_predict_samples_per_s']:.0f} "
             f"| {r['inference_keras_predict_percent_of_peak']:.0f}% | {r['inference_saved_model_samples_per_s']:.0f} "
-            f"| {r['inference_saved_model_percent_of_peak']:.0f}% |"
+            f"| {r['inference_saved_model_percent_of_peak']:.0f}% | {r['inference_saved_model_xla_samples_per_s']:.0f} "
+            f"| {r['inference_saved_model_xla_percent_of_peak']:.0f}% |"
         )
     settings = report["settings"]
     lines += [
@@ -450,12 +451,12 @@ def format_markdown(report: dict) -> str:
         f"CPU cores kept busy (process CPU time / wall time; {report['cpu_cores_available']} available). "
         "Fewer than available means cores sat idle: ops that ran one at a time, or waits:",
         "",
-        "| preset | training | predict | SavedModel |",
-        "|---|---|---|---|",
+        "| preset | training | predict | SavedModel | SavedModel XLA |",
+        "|---|---|---|---|---|",
     ]
     lines += [
         f"| {r['preset']} | {r['train_cpu_cores_busy']:.2f} | {r['inference_keras_predict_cpu_cores_busy']:.2f} "
-        f"| {r['inference_saved_model_cpu_cores_busy']:.2f} |"
+        f"| {r['inference_saved_model_cpu_cores_busy']:.2f} | {r['inference_saved_model_xla_cpu_cores_busy']:.2f} |"
         for r in report["presets"]
     ]
     lines.append("")

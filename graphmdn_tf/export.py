@@ -32,6 +32,16 @@ keypoints to be finite"), a non-positive image size, or image sizes whose batch 
 keypoints'. The SavedModel holds plain TF ops only: it loads with `tf.saved_model.load` in a process
 that imports neither `graphmdn_tf` nor `tensorflow_probability`.
 
+`jit_compile=True` (`graphmdn-tf export --jit-compile`) compiles the model's forward pass with XLA
+inside the SavedModel. On a 2-core CPU that about doubled the `serving_default` throughput at batch
+1024 and halved the batch-1 latency (README, Benchmark). XLA compiles once per input shape, so the
+batch is padded to a bounded set of shapes: up to `XLA_BLOCK_ROWS` rows, the next power of two
+(1, 2, 4, ... 256); above it, blocks of `XLA_BLOCK_ROWS` rows run one after another. That is at most
+9 compilations (about a second each on a CPU, the first time a size is seen), and the outputs equal
+the portable export's. The catch: TensorFlow Serving runs XLA-compiled SavedModels only when started
+with `--xla_cpu_compilation_enabled=true` (an experimental flag, off by default; without it such a
+model fails its first request), so the default export stays portable.
+
 Versions are never overwritten: exporting onto an existing `<NAME>/<VERSION>` raises
 FileExistsError; without a version the next free one (highest + 1, or 1) is taken. The SavedModel is
 written to a hidden sibling directory and renamed into place, so a failed export leaves no partial
@@ -62,6 +72,8 @@ SERVING_DEFAULT = "serving_default"
 FROM_PIXELS = "from_pixels"
 SAMPLE = "sample"
 DEFAULT_NUM_SAMPLES = 10
+#: Rows per XLA block in a `jit_compile=True` export; smaller batches are padded to the next power of two.
+XLA_BLOCK_ROWS = 256
 RUN_MODEL_FILE = "model.keras"
 
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -97,19 +109,50 @@ def normalize_pixels(keypoints_px, image_width, image_height):
 class _ServingFunctions:
     """The traced bodies of the signatures, over one built model."""
 
-    def __init__(self, model: GraphPoseModel, is_mixture: bool, num_samples: int, seed: int):
+    def __init__(self, model: GraphPoseModel, is_mixture: bool, num_samples: int, seed: int, jit_compile: bool = False):
         self.model = model
         self.is_mixture = is_mixture
         self.num_samples = num_samples
         self.seed = seed
         self.num_nodes = model.graph.num_nodes
         self.input_dim = model.input_dim
+        self.jit_compile = jit_compile
+        self._compiled_forward = tf.function(self._forward, jit_compile=True)
 
     def keypoint_spec(self, key: str) -> tf.TensorSpec:
         return tf.TensorSpec([None, self.num_nodes, self.input_dim], tf.float32, name=key)
 
+    def _forward(self, keypoints):
+        return self.model(keypoints, training=False)
+
+    def _predict(self, keypoints):
+        """The model's outputs; with `jit_compile`, XLA-compiled on padded shapes (see the module docstring)."""
+        if not self.jit_compile:
+            return self._forward(keypoints)
+        rows = tf.shape(keypoints)[0]
+        trailing = [self.num_nodes, self.input_dim]
+
+        def one_block():
+            size = xla_padded_rows(rows)
+            outputs = self._compiled_forward(tf.pad(keypoints, [[0, size - rows], [0, 0], [0, 0]]))
+            return tf.nest.map_structure(lambda t: t[:rows], outputs)
+
+        def blocks():
+            count = (rows + XLA_BLOCK_ROWS - 1) // XLA_BLOCK_ROWS
+            padded = tf.pad(keypoints, [[0, count * XLA_BLOCK_ROWS - rows], [0, 0], [0, 0]])
+            stacked = tf.reshape(padded, [count, XLA_BLOCK_ROWS, *trailing])
+            block_spec = tf.TensorSpec([XLA_BLOCK_ROWS, *trailing], tf.float32)
+            structure = self._compiled_forward.get_concrete_function(block_spec).structured_outputs
+            signature = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), structure)
+            outputs = tf.map_fn(self._compiled_forward, stacked, fn_output_signature=signature, parallel_iterations=1)
+            return tf.nest.map_structure(
+                lambda t: tf.reshape(t, tf.concat([[count * XLA_BLOCK_ROWS], tf.shape(t)[2:]], 0))[:rows], outputs
+            )
+
+        return tf.cond(rows <= XLA_BLOCK_ROWS, one_block, blocks)
+
     def _outputs(self, keypoints) -> dict:
-        prediction = self.model(keypoints, training=False)
+        prediction = self._predict(keypoints)
         if not self.is_mixture:
             return {"pose": prediction}
         return {
@@ -146,7 +189,7 @@ class _ServingFunctions:
         return self._outputs(keypoints)
 
     def sample(self, keypoints):
-        prediction = self.model(self._checked_keypoints(keypoints), training=False)
+        prediction = self._predict(self._checked_keypoints(keypoints))
         samples = hypotheses.sample_poses(prediction, self.num_samples, seed=(self.seed, 0))  # [S, B, N, D]
         return {"samples": tf.transpose(samples, (1, 0, 2, 3))}  # [B, S, N, D]
 
@@ -165,6 +208,16 @@ class _ServingFunctions:
         if self.is_mixture:
             archive.add_endpoint(SAMPLE, tf.function(self.sample), input_signature=[keypoints])
         return archive
+
+
+def xla_padded_rows(rows):
+    """The rows a batch of `rows` is padded to for one XLA block: the next power of two, at least 1.
+
+    Only called for `rows <= XLA_BLOCK_ROWS`; the result is one of 1, 2, 4, ..., XLA_BLOCK_ROWS.
+    """
+    sizes = tf.constant([2**i for i in range(XLA_BLOCK_ROWS.bit_length()) if 2**i <= XLA_BLOCK_ROWS], tf.int32)
+    index = tf.searchsorted(sizes, tf.reshape(tf.maximum(tf.cast(rows, tf.int32), 1), [1]), side="left")[0]
+    return tf.gather(sizes, tf.minimum(index, tf.size(sizes) - 1))
 
 
 def _check_name(name: str) -> str:
@@ -212,6 +265,7 @@ def export_saved_model(
     version: int | None = None,
     num_samples: int = DEFAULT_NUM_SAMPLES,
     seed: int = 0,
+    jit_compile: bool = False,
 ) -> Path:
     """Write `model` as `base_dir/name/version/` (saved_model.pb + variables/) with the serving signatures.
 
@@ -222,6 +276,8 @@ def export_saved_model(
         version: a positive integer; None takes the next free version.
         num_samples: S, the poses returned by the `sample` signature.
         seed: the `sample` signature's stateless seed is `(seed, 0)`.
+        jit_compile: compile the model's forward pass with XLA inside the SavedModel (faster; TF
+            Serving then needs `--xla_cpu_compilation_enabled=true`, see the module docstring).
 
     Returns:
         The path of the written version directory.
@@ -234,7 +290,9 @@ def export_saved_model(
         raise ValueError(f"Expected version to be a positive integer or None. Received: version={version!r}")
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
         raise ValueError(f"Expected num_samples to be a positive integer. Received: num_samples={num_samples!r}")
-    functions = _ServingFunctions(model, _is_mixture_model(model), int(num_samples), int(seed))
+    if not isinstance(jit_compile, bool):
+        raise ValueError(f"Expected jit_compile to be True or False. Received: jit_compile={jit_compile!r}")
+    functions = _ServingFunctions(model, _is_mixture_model(model), int(num_samples), int(seed), jit_compile)
 
     model_dir = Path(base_dir) / name
     version = next_version(model_dir) if version is None else int(version)
@@ -261,6 +319,7 @@ def export_run(
     base_dir="saved_models",
     num_samples: int = DEFAULT_NUM_SAMPLES,
     seed: int = 0,
+    jit_compile: bool = False,
 ) -> Path:
     """Export the trained model of a training run directory (its `model.keras`); see `export_saved_model`."""
     model_path = Path(run_dir) / RUN_MODEL_FILE
@@ -271,5 +330,5 @@ def export_run(
         )
     model = keras.models.load_model(model_path, compile=False)
     return export_saved_model(
-        model, base_dir, name=name, version=version, num_samples=num_samples, seed=seed
+        model, base_dir, name=name, version=version, num_samples=num_samples, seed=seed, jit_compile=jit_compile
     )

@@ -41,6 +41,12 @@ def register(subparsers) -> None:
         help=f"poses per example returned by the {SAMPLE!r} signature (default: {DEFAULT_NUM_SAMPLES})",
     )
     export.add_argument("--seed", type=int, default=0, help="stateless sampling seed (default: 0)")
+    export.add_argument(
+        "--jit-compile",
+        action="store_true",
+        help="compile the forward pass with XLA inside the SavedModel (about twice the CPU throughput); "
+        "TensorFlow Serving then needs --xla_cpu_compilation_enabled=true",
+    )
     export.set_defaults(handler=run_export)
 
     predict = subparsers.add_parser(
@@ -71,11 +77,17 @@ def _fail(command: str, error: Exception) -> int:
 def run_export(args: argparse.Namespace) -> int:
     try:
         path = export_run(
-            args.run_dir, args.name, args.version, args.base_dir, num_samples=args.num_samples, seed=args.seed
+            args.run_dir,
+            args.name,
+            args.version,
+            args.base_dir,
+            num_samples=args.num_samples,
+            seed=args.seed,
+            jit_compile=args.jit_compile,
         )
     except (OSError, ValueError, TypeError) as error:
         return _fail("export", error)
-    print(f"Exported {args.run_dir} to {path}")
+    print(f"Exported {args.run_dir} to {path}" + (" (XLA-compiled)" if args.jit_compile else ""))
     return 0
 
 

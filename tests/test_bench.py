@@ -56,16 +56,17 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
     (preset,) = report["presets"]
     assert preset["preset"] == "standard"
     assert preset["profiler_matmul_flops_batch1"] == preset["analytic_matmul_flops_batch1"]
-    for key in ("train_samples_per_s", "inference_keras_predict_samples_per_s", "inference_saved_model_samples_per_s"):
+    inference = ("inference_keras_predict", "inference_saved_model", "inference_saved_model_xla")
+    for key in ("train_samples_per_s", *(f"{name}_samples_per_s" for name in inference)):
         assert preset[key] > 0
         assert len(preset[f"{key}_repeats"]) == 2  # QUICK runs 2 repeats
     expected_percent = 100 * preset["train_flops_per_sample"] * preset["train_samples_per_s"] / (report["matmul_peak_gflops"] * 1e9)
     assert preset["train_percent_of_peak"] == pytest.approx(expected_percent)
-    for key in ("train", "inference_keras_predict", "inference_saved_model"):
+    for key in ("train", *inference):
         assert 0 < preset[f"{key}_cpu_cores_busy"] <= report["cpu_cores_available"] + 0.5
     markdown = (out / "bench.md").read_text()
     assert "float32 matmul peak" in markdown and "| standard |" in markdown
-    assert "CPU cores kept busy" in markdown
+    assert "CPU cores kept busy" in markdown and "SavedModel XLA samples/s" in markdown
     assert preset["predict_block_size"] == GraphMDN.predict_block_size
     assert f"in blocks of {GraphMDN.predict_block_size} rows" in markdown
     assert "| standard |" in capsys.readouterr().out

@@ -33,14 +33,16 @@ SEED = 7
 KINDS = ("pose", "node", "semgcn")
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """kind -> (Keras model, export path, loaded SavedModel): one export per kind for the whole module."""
+@pytest.fixture(scope="module", params=[False, True], ids=["portable", "xla"])
+def exported(tmp_path_factory, request):
+    """kind -> (Keras model, export path, loaded SavedModel): one export per kind and per `jit_compile`."""
     base = tmp_path_factory.mktemp("saved_models")
     result = {}
     for kind in KINDS:
         model = small_model(kind)
-        path = export_saved_model(model, base, name=kind, num_samples=NUM_SAMPLES, seed=SEED)
+        path = export_saved_model(
+            model, base, name=kind, num_samples=NUM_SAMPLES, seed=SEED, jit_compile=request.param
+        )
         result[kind] = (model, path, tf.saved_model.load(str(path)))
     return result
 
@@ -50,7 +52,7 @@ def _call(loaded, signature: str, **inputs) -> dict:
     return {key: value.numpy() for key, value in outputs.items()}
 
 
-@pytest.mark.parametrize("batch", [1, 7, 1024])
+@pytest.mark.parametrize("batch", [1, 7, 256, 257, 1024])
 @pytest.mark.parametrize("kind", ["pose", "node"])
 def test_serving_default_equals_the_keras_model_and_hypotheses(exported, kind, batch):
     model, path, loaded = exported[kind]
@@ -363,3 +365,33 @@ def test_export_run_raises_on_a_missing_model(tmp_path):
     with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "model.keras"))):
         export_run(tmp_path, "graphmdn", base_dir=tmp_path / "saved_models")
     assert not (tmp_path / "saved_models").exists()
+
+
+def _xla_compiled_functions(path: Path) -> list:
+    """Names of the SavedModel's functions marked for XLA compilation (`_XlaMustCompile`)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((path / "saved_model.pb").read_bytes())
+    library = saved.meta_graphs[0].graph_def.library.function
+    return [f.signature.name for f in library if f.attr["_XlaMustCompile"].b]
+
+
+def test_jit_compile_export_marks_the_forward_pass_for_xla(tmp_path):
+    model = small_model("pose")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    model.save(run_dir / "model.keras")
+    assert main(["export", str(run_dir), "--name", "x", "--base-dir", str(tmp_path), "--jit-compile"]) == 0
+    assert _xla_compiled_functions(tmp_path / "x" / "1")
+    assert not _xla_compiled_functions(export_saved_model(model, tmp_path, name="portable"))
+    with pytest.raises(ValueError, match="Received: jit_compile='yes'"):
+        export_saved_model(model, tmp_path, name="bad", jit_compile="yes")
+
+
+def test_xla_padded_rows_is_the_next_power_of_two_up_to_the_block():
+    rows = np.arange(0, export_module.XLA_BLOCK_ROWS + 1)
+    padded = np.array([int(export_module.xla_padded_rows(tf.constant(r))) for r in rows])
+    expected = np.maximum(1, 2 ** np.ceil(np.log2(np.maximum(rows, 1)))).astype(int)
+    np.testing.assert_array_equal(padded, expected)
+    assert set(padded) == {2**i for i in range(9)} and export_module.XLA_BLOCK_ROWS == 256

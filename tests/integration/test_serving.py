@@ -322,10 +322,12 @@ def test_documented_shell_commands_run(served, tmp_path, monkeypatch, capsys):
             assert "error" not in response, (command, response)
             if "predictions" in response:
                 assert np.asarray(response["predictions"][0]["mean_pose"]).shape == (16, 3)
-    assert ran == {"graphmdn-tf": 4, "curl": 3, "docker": 2}
+    assert ran == {"graphmdn-tf": 5, "curl": 3, "docker": 3}
     loaded = tf.saved_model.load(str(tmp_path / "saved_models" / "graphmdn" / "2"))
     assert loaded.signatures["sample"].structured_outputs["samples"].shape[1] == 20
-    assert sorted(p.name for p in (tmp_path / "saved_models" / "graphmdn").iterdir()) == ["1", "2"]
+    assert sorted(p.name for p in (tmp_path / "saved_models" / "graphmdn").iterdir()) == ["1", "2", "3"]
+    assert b"_XlaMustCompile" in (tmp_path / "saved_models" / "graphmdn" / "3" / "saved_model.pb").read_bytes()
+    assert b"_XlaMustCompile" not in (tmp_path / "saved_models" / "graphmdn" / "1" / "saved_model.pb").read_bytes()
     with np.load(tmp_path / "samples.npz") as samples:
         assert samples["samples"].shape == (3, NUM_SAMPLES, 16, 3)
     with np.load(tmp_path / "result.npz") as result:

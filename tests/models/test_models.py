@@ -188,3 +188,46 @@ def test_bad_predict_block_size_raises(block_size):
     model = SemGCN(hidden_dim=8, num_blocks=1)
     with pytest.raises(ValueError, match="block_size to be a positive integer or None"):
         model.call_in_blocks(np.zeros((2, 16, 2), "float32"), block_size)
+
+
+def test_predict_on_arrays_matches_keras_array_adapter(rng):
+    """Our array batching (autotune off) gives Keras' batches: same rows, order, partial last batch, casts."""
+    import tensorflow as tf
+
+    model = GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3)
+    x = rng.normal(size=(70, 16, 2))  # float64: cast to float32 like Keras does
+    model.build((None, 16, 2))
+    batches = []
+
+    class RecordBatches(keras.callbacks.Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            batches.append(len(logs["mu"]))
+
+    for inputs in (x, tf.constant(x), x.astype("float32")):
+        for batch_size in (None, 16, 70, 100):
+            batches.clear()
+            ours = model.predict(inputs, batch_size=batch_size, verbose=0, callbacks=[RecordBatches()])
+            theirs = keras.Model.predict(model, inputs, batch_size=batch_size, verbose=0)
+            keras.tree.map_structure(np.testing.assert_array_equal, ours, theirs)
+            size = 32 if batch_size is None else batch_size
+            assert batches == [min(size, 70 - start) for start in range(0, 70, size)]
+    assert ours["mu"].dtype == np.float32
+
+
+def test_predict_passes_datasets_and_steps_to_keras(rng):
+    import tensorflow as tf
+
+    model = SemGCN(hidden_dim=8, num_blocks=1)
+    x = rng.normal(size=(20, 16, 2)).astype("float32")
+    model.build((None, 16, 2))
+    expected = np.asarray(model(x, training=False))
+    dataset = tf.data.Dataset.from_tensor_slices(x).batch(6)
+    np.testing.assert_allclose(model.predict(dataset, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(x, batch_size=5, steps=2, verbose=0), expected[:10], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
+def test_predict_bad_batch_size_raises(batch_size):
+    model = SemGCN(hidden_dim=8, num_blocks=1)
+    with pytest.raises(ValueError, match="batch_size to be a positive integer"):
+        model.predict(np.zeros((4, 16, 2), "float32"), batch_size=batch_size, verbose=0)
