@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from graphmdn_tf.graphs import as_graph, check_node_count
@@ -106,7 +107,8 @@ class GraphNonLocal(keras.layers.Layer):
         g_phi = ops.matmul(inputs, ops.cast(kernel, dtype)) + ops.cast(bias, dtype)  # [B, N, 2*inter]
         if self._group_size > 1:
             g_phi = ops.einsum("pn,bnc->bpc", ops.cast(self._group_permutation, dtype), g_phi)
-            g_phi = ops.max(
+            # tf.reduce_max, not ops.max: Keras' eager ops.max refuses an empty batch, though the pooled axis never is.
+            g_phi = tf.reduce_max(
                 ops.reshape(g_phi, (-1, self._num_groups, self._group_size, 2 * inter)), axis=2
             )  # [B, P, 2*inter]
         g_pooled, phi_pooled = g_phi[..., :inter], g_phi[..., inter:]

@@ -52,7 +52,7 @@ def _call(loaded, signature: str, **inputs) -> dict:
     return {key: value.numpy() for key, value in outputs.items()}
 
 
-@pytest.mark.parametrize("batch", [1, 7, 256, 257, 1024])
+@pytest.mark.parametrize("batch", [0, 1, 7, 256, 257, 1024])
 @pytest.mark.parametrize("kind", ["pose", "node"])
 def test_serving_default_equals_the_keras_model_and_hypotheses(exported, kind, batch):
     model, path, loaded = exported[kind]

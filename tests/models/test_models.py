@@ -231,3 +231,18 @@ def test_predict_bad_batch_size_raises(batch_size):
     model = SemGCN(hidden_dim=8, num_blocks=1)
     with pytest.raises(ValueError, match="batch_size to be a positive integer"):
         model.predict(np.zeros((4, 16, 2), "float32"), batch_size=batch_size, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "factory, shapes",
+    [
+        (lambda: GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3), {"mu": (0, 3, 16, 3), "sigma": (0, 3), "pi_logits": (0, 3)}),
+        (lambda: SemGCN(hidden_dim=8, num_blocks=1), (0, 16, 3)),
+    ],
+    ids=["graphmdn", "semgcn"],
+)
+def test_an_empty_batch_gives_empty_outputs(factory, shapes):
+    model = factory()
+    outputs = model(np.zeros((0, 16, 2), "float32"), training=False)  # eager: Keras' ops.max refused this
+    found = {k: tuple(v.shape) for k, v in outputs.items()} if isinstance(outputs, dict) else tuple(outputs.shape)
+    assert found == shapes
