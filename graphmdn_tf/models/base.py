@@ -61,10 +61,16 @@ class GraphPoseModel(keras.Model):
         thread is joined at the end of every call; on a 2-core CPU that cost about 0.1-0.2 s a call
         (README, Benchmark). For arrays the pipeline is a plain slicing loop with nothing to tune, so
         this builds the same batches (in order, the last one partial, floats cast to `floatx`) with
-        autotuning off. Other inputs (datasets, generators, `steps`) go to Keras unchanged.
+        autotuning off, and an array of 0 rows gives empty outputs. Other inputs (datasets, generators,
+        `steps`) go to Keras unchanged.
         """
         if steps is None and isinstance(x, (np.ndarray, tf.Tensor)):
             x, batch_size = in_memory_batches(x, 32 if batch_size is None else batch_size), None
+            if x.cardinality() == 0:  # Keras fails on zero batches (UnboundLocalError); rows are independent
+                empty = x.element_spec
+                return keras.tree.map_structure(
+                    np.asarray, self(tf.zeros([0, *empty.shape[1:]], empty.dtype), training=False)
+                )
         return super().predict(x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
 
     def predict_step(self, data):

@@ -246,3 +246,8 @@ def test_an_empty_batch_gives_empty_outputs(factory, shapes):
     outputs = model(np.zeros((0, 16, 2), "float32"), training=False)  # eager: Keras' ops.max refused this
     found = {k: tuple(v.shape) for k, v in outputs.items()} if isinstance(outputs, dict) else tuple(outputs.shape)
     assert found == shapes
+    predicted = model.predict(np.zeros((0, 16, 2)), verbose=0)  # Keras itself fails on zero batches
+    if isinstance(shapes, dict):
+        assert {k: (v.shape, v.dtype) for k, v in predicted.items()} == {k: (s, np.float32) for k, s in shapes.items()}
+    else:
+        assert (predicted.shape, predicted.dtype) == (shapes, np.float32)
