@@ -66,7 +66,7 @@ import tensorflow as tf
 
 from graphmdn_tf import hypotheses
 from graphmdn_tf.distributions.mixture import PARAMETER_NAMES
-from graphmdn_tf.models.base import GraphPoseModel
+from graphmdn_tf.models.base import GraphPoseModel, map_blocks
 
 SERVING_DEFAULT = "serving_default"
 FROM_PIXELS = "from_pixels"
@@ -130,7 +130,6 @@ class _ServingFunctions:
         if not self.jit_compile:
             return self._forward(keypoints)
         rows = tf.shape(keypoints)[0]
-        trailing = [self.num_nodes, self.input_dim]
 
         def one_block():
             size = xla_padded_rows(rows)
@@ -138,16 +137,11 @@ class _ServingFunctions:
             return tf.nest.map_structure(lambda t: t[:rows], outputs)
 
         def blocks():
-            count = (rows + XLA_BLOCK_ROWS - 1) // XLA_BLOCK_ROWS
-            padded = tf.pad(keypoints, [[0, count * XLA_BLOCK_ROWS - rows], [0, 0], [0, 0]])
-            stacked = tf.reshape(padded, [count, XLA_BLOCK_ROWS, *trailing])
-            block_spec = tf.TensorSpec([XLA_BLOCK_ROWS, *trailing], tf.float32)
+            block_spec = tf.TensorSpec([XLA_BLOCK_ROWS, self.num_nodes, self.input_dim], tf.float32)
             structure = self._compiled_forward.get_concrete_function(block_spec).structured_outputs
             signature = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), structure)
-            outputs = tf.map_fn(self._compiled_forward, stacked, fn_output_signature=signature, parallel_iterations=1)
-            return tf.nest.map_structure(
-                lambda t: tf.reshape(t, tf.concat([[count * XLA_BLOCK_ROWS], tf.shape(t)[2:]], 0))[:rows], outputs
-            )
+            count = (rows + XLA_BLOCK_ROWS - 1) // XLA_BLOCK_ROWS
+            return map_blocks(self._compiled_forward, keypoints, count, XLA_BLOCK_ROWS, signature)
 
         return tf.cond(rows <= XLA_BLOCK_ROWS, one_block, blocks)
 

@@ -96,20 +96,14 @@ class GraphPoseModel(keras.Model):
         self.check_inputs(inputs)
         rows = tf.shape(inputs)[0]
         count = tf.maximum((rows + block_size - 1) // block_size, 1)
-        size = (rows + count - 1) // count
-        padded = tf.pad(inputs, [[0, count * size - rows], [0, 0], [0, 0]])
-        blocks = tf.reshape(padded, tf.concat([[count, size], tf.shape(inputs)[1:]], axis=0))
 
         def run(block):
             return self(block, training=False)
 
         signature = tf.nest.map_structure(
-            lambda t: tf.TensorSpec((None, *t.shape[1:]), t.dtype), run(blocks[0])
+            lambda t: tf.TensorSpec((None, *t.shape[1:]), t.dtype), run(inputs[:1])
         )  # traced only for its structure; unused, so pruned from the graph
-        outputs = tf.map_fn(run, blocks, fn_output_signature=signature, parallel_iterations=1)
-        return tf.nest.map_structure(
-            lambda t: tf.reshape(t, tf.concat([[count * size], tf.shape(t)[2:]], axis=0))[:rows], outputs
-        )
+        return map_blocks(run, inputs, count, (rows + count - 1) // count, signature)
 
     def selection_names(self) -> tuple:
         raise NotImplementedError
@@ -149,6 +143,21 @@ class GraphPoseModel(keras.Model):
 def regularization_loss(model: keras.Model):
     """Sum of the layers' added losses (weight regularizers), 0 when there are none."""
     return tf.add_n([tf.cast(loss, tf.float32) for loss in model.losses]) if model.losses else 0.0
+
+
+def map_blocks(fn, inputs, count, size, signature):
+    """`fn` over `count` sequential blocks of `size` rows of `inputs` (zero-padded), joined and cut back to the rows.
+
+    `signature` is `fn`'s output structure of `tf.TensorSpec`s for one block (`tf.map_fn`'s
+    `fn_output_signature`); blocks run one after another (`parallel_iterations=1`).
+    """
+    rows = tf.shape(inputs)[0]
+    padding = [[0, count * size - rows]] + [[0, 0]] * (inputs.shape.rank - 1)
+    blocks = tf.reshape(tf.pad(inputs, padding), tf.concat([[count, size], tf.shape(inputs)[1:]], axis=0))
+    outputs = tf.map_fn(fn, blocks, fn_output_signature=signature, parallel_iterations=1)
+    return tf.nest.map_structure(
+        lambda t: tf.reshape(t, tf.concat([[count * size], tf.shape(t)[2:]], axis=0))[:rows], outputs
+    )
 
 
 def in_memory_batches(x, batch_size: int) -> tf.data.Dataset:

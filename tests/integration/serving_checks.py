@@ -1,5 +1,7 @@
 """Shared by the export and serving tests: small models, inputs, and the expected signature outputs in NumPy."""
 
+from pathlib import Path
+
 import numpy as np
 
 from graphmdn_tf import GraphMDN, SemGCN
@@ -75,3 +77,13 @@ def assert_outputs_close(actual: dict, expected: dict, atol: float = TOLERANCE) 
         assert got.dtype == np.float32, (key, got.dtype)
         assert got.shape == value.shape, (key, got.shape, value.shape)
         np.testing.assert_allclose(got, value, rtol=0, atol=atol, err_msg=key)
+
+
+def xla_compiled_functions(path: Path) -> list:
+    """Names of the SavedModel's functions marked for XLA compilation (`_XlaMustCompile`)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((path / "saved_model.pb").read_bytes())
+    library = saved.meta_graphs[0].graph_def.library.function
+    return [f.signature.name for f in library if f.attr["_XlaMustCompile"].b]

@@ -26,6 +26,7 @@ from tests.integration.serving_checks import (
     normalise_on_client,
     pixel_inputs,
     small_model,
+    xla_compiled_functions,
 )
 
 NUM_SAMPLES = 6
@@ -367,24 +368,14 @@ def test_export_run_raises_on_a_missing_model(tmp_path):
     assert not (tmp_path / "saved_models").exists()
 
 
-def _xla_compiled_functions(path: Path) -> list:
-    """Names of the SavedModel's functions marked for XLA compilation (`_XlaMustCompile`)."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    saved = saved_model_pb2.SavedModel()
-    saved.ParseFromString((path / "saved_model.pb").read_bytes())
-    library = saved.meta_graphs[0].graph_def.library.function
-    return [f.signature.name for f in library if f.attr["_XlaMustCompile"].b]
-
-
 def test_jit_compile_export_marks_the_forward_pass_for_xla(tmp_path):
     model = small_model("pose")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     model.save(run_dir / "model.keras")
     assert main(["export", str(run_dir), "--name", "x", "--base-dir", str(tmp_path), "--jit-compile"]) == 0
-    assert _xla_compiled_functions(tmp_path / "x" / "1")
-    assert not _xla_compiled_functions(export_saved_model(model, tmp_path, name="portable"))
+    assert xla_compiled_functions(tmp_path / "x" / "1")
+    assert not xla_compiled_functions(export_saved_model(model, tmp_path, name="portable"))
     with pytest.raises(ValueError, match="Received: jit_compile='yes'"):
         export_saved_model(model, tmp_path, name="bad", jit_compile="yes")
 
