@@ -79,8 +79,8 @@ class GraphPoseModel(keras.Model):
         At inference the rows of a batch do not interact (BatchNorm uses its moving statistics), so the
         outputs equal one call on the whole batch; the smaller blocks' activations stay in the CPU's
         caches. On a 2-core CPU a jit-compiled forward of the standard preset at batch 1024 ran about a
-        third faster in blocks of 256 than in one piece; through `predict` the gain measured smaller
-        (README, Benchmark). A batch of n rows runs as ceil(n / block) equal blocks, padded by fewer
+        third faster in blocks of 256 than in one piece (25,469 against 18,524 samples/s; README,
+        Benchmark). A batch of n rows runs as ceil(n / block) equal blocks, padded by fewer
         rows than there are blocks.
         """
         inputs, _, _ = keras.utils.unpack_x_y_sample_weight(data)
