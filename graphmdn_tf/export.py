@@ -117,7 +117,7 @@ class _ServingFunctions:
         self.num_nodes = model.graph.num_nodes
         self.input_dim = model.input_dim
         self.jit_compile = jit_compile
-        self._compiled_forward = tf.function(self._forward, jit_compile=True)
+        self._compiled_forward = tf.function(self._forward, jit_compile=True) if jit_compile else None
 
     def keypoint_spec(self, key: str) -> tf.TensorSpec:
         return tf.TensorSpec([None, self.num_nodes, self.input_dim], tf.float32, name=key)

@@ -370,6 +370,7 @@ def test_export_run_raises_on_a_missing_model(tmp_path):
 
 def test_jit_compile_export_marks_the_forward_pass_for_xla(tmp_path):
     model = small_model("pose")
+    model(keypoints(np.random.default_rng(0), 2))  # built, so the saved run holds its weights
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     model.save(run_dir / "model.keras")
