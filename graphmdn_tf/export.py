@@ -137,11 +137,8 @@ class _ServingFunctions:
             return tf.nest.map_structure(lambda t: t[:rows], outputs)
 
         def blocks():
-            block_spec = tf.TensorSpec([XLA_BLOCK_ROWS, self.num_nodes, self.input_dim], tf.float32)
-            structure = self._compiled_forward.get_concrete_function(block_spec).structured_outputs
-            signature = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), structure)
             count = (rows + XLA_BLOCK_ROWS - 1) // XLA_BLOCK_ROWS
-            return map_blocks(self._compiled_forward, keypoints, count, XLA_BLOCK_ROWS, signature)
+            return map_blocks(self._compiled_forward, keypoints, count, XLA_BLOCK_ROWS)
 
         return tf.cond(rows <= XLA_BLOCK_ROWS, one_block, blocks)
 

@@ -96,14 +96,7 @@ class GraphPoseModel(keras.Model):
         self.check_inputs(inputs)
         rows = tf.shape(inputs)[0]
         count = tf.maximum((rows + block_size - 1) // block_size, 1)
-
-        def run(block):
-            return self(block, training=False)
-
-        signature = tf.nest.map_structure(
-            lambda t: tf.TensorSpec((None, *t.shape[1:]), t.dtype), run(inputs[:1])
-        )  # traced only for its structure; unused, so pruned from the graph
-        return map_blocks(run, inputs, count, (rows + count - 1) // count, signature)
+        return map_blocks(lambda block: self(block, training=False), inputs, count, (rows + count - 1) // count)
 
     def selection_names(self) -> tuple:
         raise NotImplementedError
@@ -145,12 +138,18 @@ def regularization_loss(model: keras.Model):
     return tf.add_n([tf.cast(loss, tf.float32) for loss in model.losses]) if model.losses else 0.0
 
 
-def map_blocks(fn, inputs, count, size, signature):
+def map_blocks(fn, inputs, count, size):
     """`fn` over `count` sequential blocks of `size` rows of `inputs` (zero-padded), joined and cut back to the rows.
 
-    `signature` is `fn`'s output structure of `tf.TensorSpec`s for one block (`tf.map_fn`'s
-    `fn_output_signature`); blocks run one after another (`parallel_iterations=1`).
+    Blocks run one after another (`tf.map_fn`, `parallel_iterations=1`). `fn`'s output structure, which
+    `tf.map_fn` needs up front, comes from tracing `fn` once on a block's spec: a trace only, so
+    nothing runs and nothing is added to the caller's graph.
     """
+    block_spec = tf.TensorSpec((None, *inputs.shape[1:]), inputs.dtype)
+    signature = tf.nest.map_structure(
+        lambda t: tf.TensorSpec((None, *t.shape[1:]), t.dtype),
+        tf.function(fn).get_concrete_function(block_spec).structured_outputs,
+    )
     rows = tf.shape(inputs)[0]
     padding = [[0, count * size - rows]] + [[0, 0]] * (inputs.shape.rank - 1)
     blocks = tf.reshape(tf.pad(inputs, padding), tf.concat([[count, size], tf.shape(inputs)[1:]], axis=0))
