@@ -116,7 +116,6 @@ class _ServingFunctions:
         self.seed = seed
         self.num_nodes = model.graph.num_nodes
         self.input_dim = model.input_dim
-        self.jit_compile = jit_compile
         self._compiled_forward = tf.function(self._forward, jit_compile=True) if jit_compile else None
 
     def keypoint_spec(self, key: str) -> tf.TensorSpec:
@@ -127,7 +126,7 @@ class _ServingFunctions:
 
     def _predict(self, keypoints):
         """The model's outputs; with `jit_compile`, XLA-compiled on padded shapes (see the module docstring)."""
-        if not self.jit_compile:
+        if self._compiled_forward is None:
             return self._forward(keypoints)
         rows = tf.shape(keypoints)[0]
 
