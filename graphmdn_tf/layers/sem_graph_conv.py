@@ -33,9 +33,10 @@ class SemGraphConv(keras.layers.Layer):
         graph: a `graphmdn_tf.Graph` (or its config dict).
         units: output features per node.
         use_bias: add the bias b.
-        kernel_initializer: initialiser of W0 and W1. `None` (default) reproduces the reference:
-            PyTorch's `xavier_uniform_(gain=1.414)` applied to the [2, in, out] weight tensor, i.e.
-            U(-a, a) with a = 1.414 * sqrt(6 / ((in + 2) * out)).
+        kernel_initializer: initialiser of W0 and W1, which are drawn independently (a seeded
+            initializer gives W1 its seed + 1). `None` (default) reproduces the reference: PyTorch's
+            `xavier_uniform_(gain=1.414)` applied to the [2, in, out] weight tensor, i.e.
+            U(-a, a) with a = 1.414 * sqrt(6 / ((in + 2) * out)) for every element.
         bias_initializer: `None` (default) is the reference U(-1/sqrt(out), 1/sqrt(out)).
 
     Call arguments:
@@ -74,15 +75,12 @@ class SemGraphConv(keras.layers.Layer):
         in_features = input_shape[-1]
         if in_features is None:
             raise ValueError(f"Expected a known feature dimension. Received: input_shape={tuple(input_shape)}")
-        kernel_init = self.kernel_initializer
-        if kernel_init is None:
-            bound = 1.414 * math.sqrt(6.0 / ((in_features + 2) * self.units))
-            kernel_init = keras.initializers.RandomUniform(-bound, bound)
+        self_init, neighbor_init = self._kernel_initializers(in_features)
         self.self_kernel = self.add_weight(
-            name="self_kernel", shape=(in_features, self.units), initializer=kernel_init
+            name="self_kernel", shape=(in_features, self.units), initializer=self_init
         )
         self.neighbor_kernel = self.add_weight(
-            name="neighbor_kernel", shape=(in_features, self.units), initializer=kernel_init
+            name="neighbor_kernel", shape=(in_features, self.units), initializer=neighbor_init
         )
         self.edge_logits = self.add_weight(
             name="edge_logits", shape=(self.num_edges,), initializer=keras.initializers.Constant(1.0)
@@ -100,6 +98,25 @@ class SemGraphConv(keras.layers.Layer):
         scatter[np.arange(self.num_edges), self._edge_rows * self.graph.num_nodes + self._edge_cols] = 1.0
         self._scatter = scatter
         self._off_mask_logits = np.where(self._mask, 0.0, _MASKED_LOGIT).astype(np.float32)
+
+    def _kernel_initializers(self, in_features):
+        """Two initializers, one for W0 and one for W1, that draw independent values.
+
+        One Keras initializer instance called twice returns the same values, so sharing one would
+        start W0 = W1 (a plain GCN), unlike the reference, whose [2, in, out] tensor is drawn at once.
+        A user's initializer is cloned from its config; a seeded one gives W1 the seed + 1.
+        """
+        if self.kernel_initializer is None:
+            bound = 1.414 * math.sqrt(6.0 / ((in_features + 2) * self.units))
+            return (keras.initializers.RandomUniform(-bound, bound), keras.initializers.RandomUniform(-bound, bound))
+        config = keras.initializers.serialize(self.kernel_initializer)
+        neighbor = keras.initializers.deserialize(config)
+        seed = getattr(neighbor, "seed", None)
+        if isinstance(seed, int) and not isinstance(seed, bool):
+            neighbor = keras.initializers.deserialize(
+                {**config, "config": {**config["config"], "seed": seed + 1}}
+            )
+        return keras.initializers.deserialize(config), neighbor
 
     def edge_weights(self):
         """softmax(M) [nodes, nodes] in float32: row i holds node i's weights over its neighbourhood."""

@@ -46,6 +46,32 @@ def test_reference_initialisation_bounds():
     np.testing.assert_array_equal(layer.edge_logits.numpy(), 1.0)
 
 
+def test_self_and_neighbour_kernels_start_independent():
+    # The reference draws its [2, in, out] tensor at once, so W0 and W1 start unrelated. A shared Keras
+    # initializer instance would return the same values twice and start W0 = W1 (a plain GCN), which
+    # trained measurably worse models (issue 15).
+    layer = SemGraphConv(h36m_graph(), units=128)
+    layer.build((None, 16, 128))
+    self_kernel, neighbor_kernel = layer.self_kernel.numpy().ravel(), layer.neighbor_kernel.numpy().ravel()
+    assert abs(np.corrcoef(self_kernel, neighbor_kernel)[0, 1]) < 0.02  # 16,384 pairs: |r| ~ 0.008 by chance
+    bound = 1.414 * math.sqrt(6.0 / ((128 + 2) * 128))
+    assert abs(neighbor_kernel.std() - bound / math.sqrt(3)) < 0.05 * bound
+
+
+@pytest.mark.parametrize("initializer", ["glorot_uniform", {"class_name": "GlorotUniform", "config": {"seed": 7}}])
+def test_a_users_initializer_also_draws_the_two_kernels_independently(initializer):
+    import keras
+
+    make = lambda: SemGraphConv(h36m_graph(), units=64, kernel_initializer=keras.initializers.get(initializer))  # noqa: E731
+    layer = make()
+    layer.build((None, 16, 64))
+    assert not np.allclose(layer.self_kernel.numpy(), layer.neighbor_kernel.numpy())
+    if isinstance(initializer, dict):  # seeded: the same values on every build
+        again = make()
+        again.build((None, 16, 64))
+        np.testing.assert_array_equal(again.neighbor_kernel.numpy(), layer.neighbor_kernel.numpy())
+
+
 def test_general_graph_without_groups(rng):
     ring = Graph(5, ((0, 1), (1, 2), (2, 3), (3, 4), (4, 0)))
     layer = SemGraphConv(ring, units=2)
