@@ -53,6 +53,24 @@ AVERAGE = "Avg."
 
 # ---- hypotheses and per-frame errors (shared with the TensorBoard summaries) ----
 
+# How poses are scored. 'paper' is what the authors' evaluation scripts do, which produced the paper's
+# tables: GraphMDN (`main_eval.py`) sets the root joint of every kernel mean to the origin before
+# choosing hypotheses and takes the Protocol #2 Oracle as the kernel with the lowest error *after*
+# alignment; SemGCN (`main_gcn.py`) re-centres each prediction on its own root. 'raw' scores the model's
+# outputs as they are, with the Protocol #2 Oracle being the Protocol #1 Oracle's pose. Targets are
+# root-relative either way. The test NLL always uses the model's own (raw) distribution.
+CONVENTIONS = {
+    "paper": "the authors' evaluation (GraphMDN kernels' root joint set to the origin, SemGCN poses re-centred "
+             "on their root, Protocol #2 Oracle chosen after alignment)",
+    "raw": "the model's outputs as they are (Protocol #2 Oracle = the Protocol #1 Oracle's pose)",
+}
+
+
+def check_convention(convention: str) -> str:
+    if convention not in CONVENTIONS:
+        raise ValueError(f"Expected convention to be one of {tuple(CONVENTIONS)}. Received: convention={convention!r}")
+    return convention
+
 
 def is_mixture(outputs) -> bool:
     """True for a GraphMDN's parameter dict, False for a deterministic pose array [batch, N, 3]."""
@@ -108,6 +126,37 @@ def pose_errors(poses: Mapping, targets_3d) -> dict:
     }
 
 
+def apply_convention(outputs, convention: str = "paper"):
+    """The outputs as `convention` scores them (see `CONVENTIONS`): NumPy, the inputs unchanged."""
+    check_convention(convention)
+    if convention == "raw":
+        return outputs
+    if is_mixture(outputs):
+        mu = np.array(outputs["mu"], dtype=np.float32, copy=True)  # [B, M, N, 3]
+        mu[:, :, 0] = 0.0
+        return {**outputs, "mu": mu}
+    poses = np.asarray(outputs, np.float32)
+    return poses - poses[:, :1]
+
+
+def oracle_aligned_errors(mu, targets_3d) -> np.ndarray:
+    """Protocol #2 Oracle: per frame, the lowest P-MPJPE (mm) over the kernel means mu [B, M, N, 3]."""
+    mu = np.asarray(mu, np.float32)
+    frames, kernels = mu.shape[:2]
+    targets = np.repeat(np.asarray(targets_3d, np.float32), kernels, axis=0)  # [B * M, N, 3]
+    errors = p_mpjpe(mu.reshape(frames * kernels, *mu.shape[2:]), targets, per_frame=True)
+    return MILLIMETRES * errors.reshape(frames, kernels).min(axis=1)
+
+
+def score_outputs(outputs, targets_3d, *, convention: str = "paper", num_samples: int = 0, seed=None) -> dict:
+    """{hypothesis: {1: Protocol #1 errors [batch], 2: Protocol #2 errors [batch]}} (mm) under `convention`."""
+    scored = apply_convention(outputs, convention)
+    errors = pose_errors(selection_poses(scored, targets_3d, num_samples=num_samples, seed=seed), targets_3d)
+    if convention == "paper" and "oracle" in errors:
+        errors["oracle"][2] = oracle_aligned_errors(scored["mu"], targets_3d)
+    return errors
+
+
 def frame_nll(outputs, targets_3d) -> np.ndarray | None:
     """Negative log-likelihood of each target pose under the mixture [batch]; None for SemGCN."""
     if not is_mixture(outputs):
@@ -117,11 +166,14 @@ def frame_nll(outputs, targets_3d) -> np.ndarray | None:
 
 
 def evaluate_model(model, inputs_2d, targets_3d, *, num_samples: int = 0, batch_size: int = 4096,
-                   seed: int = 0, progress: bool = True) -> tuple[dict, np.ndarray | None]:
-    """Per-frame errors of every hypothesis over a whole test set, in chunks of `batch_size` frames.
+                   seed: int = 0, convention: str = "paper",
+                   progress: bool = True) -> tuple[dict, np.ndarray | None]:
+    """Per-frame errors of every hypothesis over a whole test set, in chunks of `batch_size` frames,
+    scored under `convention` (`CONVENTIONS`).
 
     Returns ({hypothesis: {protocol: errors [frames]}}, nll [frames] or None).
     """
+    check_convention(convention)
     errors: dict = {}
     nll = []
     starts = range(0, len(inputs_2d), batch_size)
@@ -129,8 +181,8 @@ def evaluate_model(model, inputs_2d, targets_3d, *, num_samples: int = 0, batch_
         inputs = np.asarray(inputs_2d[start:start + batch_size], np.float32)
         targets = np.asarray(targets_3d[start:start + batch_size], np.float32)
         outputs = keras.tree.map_structure(np.asarray, model.predict_on_batch(inputs))
-        poses = selection_poses(outputs, targets, num_samples=num_samples, seed=(seed, chunk))
-        for name, by_protocol in pose_errors(poses, targets).items():
+        scores = score_outputs(outputs, targets, convention=convention, num_samples=num_samples, seed=(seed, chunk))
+        for name, by_protocol in scores.items():
             for protocol, values in by_protocol.items():
                 errors.setdefault(name, {}).setdefault(protocol, []).append(values)
         chunk_nll = frame_nll(outputs, targets)
@@ -164,6 +216,7 @@ class EvaluationResult:
         test_nll: {model label: mean test NLL} (mixture models only).
         num_frames: test frames evaluated.
         notes: lines describing the runs (data, subjects, checkpoints).
+        convention: how poses were scored (a key of `CONVENTIONS`).
     """
 
     actions: tuple
@@ -171,6 +224,7 @@ class EvaluationResult:
     test_nll: dict = field(default_factory=dict)
     num_frames: int = 0
     notes: tuple = ()
+    convention: str = "paper"
 
     def row(self, protocol: int, method: str) -> ResultRow:
         for row in self.rows:
@@ -195,7 +249,8 @@ class EvaluationResult:
             lines += ["| Model | Test NLL (nats per pose) |", "|---|---:|"]
             lines += [f"| {label} | {value:.2f} |" for label, value in self.test_nll.items()]
             lines.append("")
-        lines += [f"{self.num_frames} test frames. Average: unweighted mean over actions of the per-action means."]
+        lines += [f"{self.num_frames} test frames. Average: unweighted mean over actions of the per-action means.",
+                  f"Scoring convention '{self.convention}': {CONVENTIONS[self.convention]}."]
         lines += list(self.notes)
         return "\n".join(lines) + "\n"
 
@@ -216,6 +271,7 @@ class EvaluationResult:
             "test_nll": self.test_nll,
             "num_frames": self.num_frames,
             "notes": list(self.notes),
+            "convention": self.convention,
         }
 
     @classmethod
@@ -226,6 +282,8 @@ class EvaluationResult:
             test_nll=dict(values.get("test_nll", {})),
             num_frames=int(values.get("num_frames", 0)),
             notes=tuple(values.get("notes", ())),
+            # Results written before conventions existed scored the raw outputs.
+            convention=check_convention(values.get("convention", "raw")),
         )
 
     def write(self, directory: str | Path, stem: str = "results") -> dict:
@@ -283,7 +341,8 @@ def model_label(model: str, preset: str, mixture: str = "pose") -> str:
 
 
 def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int = 4096, seed: int = 0,
-                 stride: int | None = None, write: bool = True, progress: bool = True) -> EvaluationResult:
+                 stride: int | None = None, convention: str = "paper", write: bool = True,
+                 progress: bool = True) -> EvaluationResult:
     """Evaluate a finished run (RUN_DIR/config.json and model.keras) on its test subjects.
 
     Args:
@@ -292,6 +351,8 @@ def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int
         batch_size: frames per prediction chunk.
         seed: sampling seed.
         stride: evaluate every stride-th test frame (default: the run's stride).
+        convention: how poses are scored, 'paper' (the authors' evaluation, default) or 'raw'
+            (`CONVENTIONS`); the tables say which.
         write: write results.md, results.csv, results.json and results_per_action.png in `run_dir`.
 
     Returns:
@@ -313,7 +374,7 @@ def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int
     )
     model = keras.saving.load_model(model_path, compile=False)
     errors, nll = evaluate_model(model, samples.inputs_2d, samples.targets_3d, num_samples=num_samples,
-                                 batch_size=batch_size, seed=seed, progress=progress)
+                                 batch_size=batch_size, seed=seed, convention=convention, progress=progress)
     labels = samples.action_classes
     names = method_names(config.model, config.preset, errors, config.mixture)
     result = EvaluationResult(
@@ -324,6 +385,7 @@ def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int
         notes=(f"{model_label(config.model, config.preset, config.mixture)}: {run_dir} ({config.dataset}, "
                f"train {','.join(config.train_subjects)}, test {','.join(config.test_subjects)}, "
                f"{config.epochs} epochs).",),
+        convention=convention,
     )
     if write:
         result.write(run_dir, "results")
@@ -338,6 +400,9 @@ def combine_results(results: Sequence[EvaluationResult]) -> EvaluationResult:
     for result in results[1:]:
         if set(result.actions) != set(actions):
             raise ValueError(f"Expected results over the same actions. Received: {actions} and {result.actions}")
+    conventions = sorted({result.convention for result in results})
+    if len(conventions) > 1:
+        raise ValueError(f"Expected results scored under one convention. Received: {conventions}")
     rows = tuple(row for protocol in PROTOCOLS for result in results for row in result.rows if row.protocol == protocol)
     labels = [(row.protocol, row.method) for row in rows]
     repeated = sorted({method for protocol, method in labels if labels.count((protocol, method)) > 1})
@@ -352,6 +417,7 @@ def combine_results(results: Sequence[EvaluationResult]) -> EvaluationResult:
         test_nll={label: value for result in results for label, value in result.test_nll.items()},
         num_frames=results[0].num_frames,
         notes=tuple(note for result in results for note in result.notes),
+        convention=conventions[0],
     )
 
 

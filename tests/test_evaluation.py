@@ -53,6 +53,20 @@ def _numpy_hypotheses(mu, pi_logits, targets):
     }
 
 
+def _numpy_errors(outputs, targets, convention):
+    """{hypothesis: {protocol: per-frame mm}} by the textbook formulas, under a scoring convention."""
+    mu = np.array(outputs["mu"], np.float64)
+    if convention == "paper":
+        mu[:, :, 0] = 0.0  # the authors' main_eval.py: every kernel's root joint at the origin
+    poses = _numpy_hypotheses(mu, np.asarray(outputs["pi_logits"], np.float64), targets)
+    errors = {name: {1: 1000 * _mpjpe(pose, targets), 2: 1000 * _procrustes_error(pose, targets)}
+              for name, pose in poses.items()}
+    if convention == "paper":  # the Protocol #2 Oracle is the kernel best after alignment
+        per_kernel = np.stack([_procrustes_error(mu[:, k], targets) for k in range(mu.shape[1])], axis=1)
+        errors["oracle"][2] = 1000 * per_kernel.min(axis=1)
+    return errors
+
+
 def _paper_average(per_frame, labels):
     classes = sorted(set(labels))
     per_action = {a: per_frame[labels == a].mean() for a in classes}
@@ -83,15 +97,16 @@ def hand_made(rng):
     return inputs, targets, outputs, labels
 
 
-def test_tables_match_numpy(hand_made):
+@pytest.mark.parametrize("convention", ["paper", "raw"])
+def test_tables_match_numpy(hand_made, convention):
     inputs, targets, outputs, labels = hand_made
-    errors, nll = evaluate_model(_LookupModel(outputs), inputs, targets, batch_size=16, progress=False)
+    errors, nll = evaluate_model(_LookupModel(outputs), inputs, targets, batch_size=16, convention=convention,
+                                 progress=False)
     rows = result_rows(errors, labels, method_names("graphmdn", "standard", errors))
-    result = EvaluationResult(actions=action_order(labels), rows=rows, num_frames=len(targets))
+    result = EvaluationResult(actions=action_order(labels), rows=rows, num_frames=len(targets), convention=convention)
     assert result.actions == ("Sitting", "Walking")
-    expected_poses = _numpy_hypotheses(outputs["mu"], outputs["pi_logits"], targets)
-    for name, pose in expected_poses.items():
-        for protocol, per_frame in ((1, 1000 * _mpjpe(pose, targets)), (2, 1000 * _procrustes_error(pose, targets))):
+    for name, by_protocol in _numpy_errors(outputs, targets, convention).items():
+        for protocol, per_frame in by_protocol.items():
             per_action, average = _paper_average(per_frame, labels)
             row = result.row(protocol, f"GraphMDN ({name.capitalize()})")
             np.testing.assert_allclose([row.per_action[a] for a in per_action], list(per_action.values()), rtol=1e-4)
@@ -101,6 +116,20 @@ def test_tables_match_numpy(hand_made):
                                   outputs["sigma"].astype(np.float64), outputs["pi_logits"].astype(np.float64))
     np.testing.assert_allclose(nll, expected_nll, rtol=1e-4)
     assert np.all(errors["oracle"][1] <= errors["highest"][1] + 1e-9)  # the Oracle's pick is never worse
+    assert f"Scoring convention '{convention}'" in result.to_markdown()
+
+
+def test_the_conventions_differ_where_they_should(hand_made):
+    inputs, targets, outputs, _ = hand_made
+    paper, paper_nll = evaluate_model(_LookupModel(outputs), inputs, targets, progress=False)  # the default
+    raw, raw_nll = evaluate_model(_LookupModel(outputs), inputs, targets, convention="raw", progress=False)
+    np.testing.assert_array_equal(paper_nll, raw_nll)  # the density is the model's own under both
+    # The hand-made kernels' root joint is off the origin, so the two score differently (the exact
+    # values are checked against NumPy above).
+    assert not np.allclose(paper["mean"][1], raw["mean"][1])
+    assert np.all(paper["oracle"][2] <= paper["highest"][2] + 1e-9)  # the aligned Oracle is never worse
+    with pytest.raises(ValueError, match=r"Expected convention to be one of \('paper', 'raw'\)\. Received: convention='mine'"):
+        evaluate_model(_LookupModel(outputs), inputs, targets, convention="mine", progress=False)
 
 
 def test_best_of_samples_with_tiny_sigma_is_the_oracle(hand_made):
@@ -165,11 +194,11 @@ def test_evaluate_run_on_a_fixed_tiny_model(tmp_path):
         assert (run_dir / name).stat().st_size > 0
     test = load_samples("synthetic", subjects=config.test_subjects, stride=8, progress=False)
     outputs = {k: np.asarray(v, np.float64) for k, v in model.predict(test.inputs_2d, verbose=0).items()}
-    poses = _numpy_hypotheses(outputs["mu"], outputs["pi_logits"], test.targets_3d)
+    expected = _numpy_errors(outputs, test.targets_3d, "paper")
     labels = test.action_classes
     for name in ("highest", "mean", "oracle"):
-        _, p1 = _paper_average(1000 * _mpjpe(poses[name], test.targets_3d), labels)
-        _, p2 = _paper_average(1000 * _procrustes_error(poses[name], test.targets_3d), labels)
+        _, p1 = _paper_average(expected[name][1], labels)
+        _, p2 = _paper_average(expected[name][2], labels)
         assert result.row(1, f"GraphMDN ({name.capitalize()})").average == pytest.approx(p1, rel=1e-3)
         assert result.row(2, f"GraphMDN ({name.capitalize()})").average == pytest.approx(p2, rel=1e-3)
     nll = pose_level_nll(test.targets_3d.astype(np.float64), outputs["mu"], outputs["sigma"], outputs["pi_logits"])
@@ -180,8 +209,14 @@ def test_evaluate_run_on_a_fixed_tiny_model(tmp_path):
     _, semgcn_dir, semgcn = _fixed_run(tmp_path, "semgcn")
     baseline = evaluate_run(semgcn_dir, num_samples=10, progress=False, write=False)
     assert baseline.methods() == ["SemGCN"] and baseline.test_nll == {}
-    _, p1 = _paper_average(1000 * _mpjpe(semgcn.predict(test.inputs_2d, verbose=0), test.targets_3d), labels)
+    predicted = semgcn.predict(test.inputs_2d, verbose=0)
+    _, p1 = _paper_average(1000 * _mpjpe(predicted - predicted[:, :1], test.targets_3d), labels)  # re-centred
     assert baseline.row(1, "SemGCN").average == pytest.approx(p1, rel=1e-3)
+    raw = evaluate_run(semgcn_dir, num_samples=0, convention="raw", progress=False, write=False)
+    _, raw_p1 = _paper_average(1000 * _mpjpe(predicted, test.targets_3d), labels)
+    assert raw.row(1, "SemGCN").average == pytest.approx(raw_p1, rel=1e-3) and raw.convention == "raw"
+    with pytest.raises(ValueError, match="one convention"):
+        combine_results([result, raw])
     combined = combine_results([result, baseline])
     assert combined.methods() == result.methods() + ["SemGCN"]
     assert [row.protocol for row in combined.rows] == [1] * 5 + [2] * 5

@@ -14,7 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from graphmdn_tf.data.pipeline import load_samples
-from graphmdn_tf.evaluation import combine_results, evaluate_run
+from graphmdn_tf.evaluation import CONVENTIONS, combine_results, evaluate_run
 from graphmdn_tf.models.presets import MODEL_PRESETS
 from graphmdn_tf.training.config import FIELD_CHOICES, TrainingConfig
 from graphmdn_tf.training.fit import train
@@ -113,7 +113,7 @@ def run_evaluate(args) -> int:
     results = []
     for run_dir in args.run_dirs:
         result = evaluate_run(run_dir, num_samples=args.num_samples, batch_size=args.batch_size, seed=args.seed,
-                              stride=args.stride)
+                              stride=args.stride, convention=args.convention)
         print(f"\n## {run_dir}\n\n{result.to_markdown()}")
         print(f"Written: {Path(run_dir) / 'results.md'}, results.csv, results.json, results_per_action.png")
         results.append(result)
@@ -210,6 +210,10 @@ def register(subparsers) -> None:
     evaluate.add_argument("--seed", type=int, default=0, help="sampling seed")
     evaluate.add_argument("--stride", type=int, default=None, help="test frame stride (default: the run's)")
     evaluate.add_argument("--output-dir", default="runs", help="where the comparison of several runs goes")
+    evaluate.add_argument("--convention", choices=tuple(CONVENTIONS), default="paper",
+                          help="how poses are scored: 'paper' (the authors' evaluation scripts, which made the "
+                               "paper's tables: each kernel's root joint at the origin, Protocol #2 Oracle chosen "
+                               "after alignment) or 'raw' (the outputs as they are)")
     evaluate.set_defaults(handler=run_evaluate)
 
     quick = subparsers.add_parser(

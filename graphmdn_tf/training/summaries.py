@@ -22,7 +22,7 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
 from graphmdn_tf import hypotheses
-from graphmdn_tf.evaluation import frame_nll, is_mixture, pose_errors, selection_poses
+from graphmdn_tf.evaluation import frame_nll, is_mixture, score_outputs
 from graphmdn_tf.viz import figure_to_png, hypotheses_figure, plt
 
 
@@ -94,7 +94,7 @@ def mixture_diagnostics(outputs, targets_3d) -> dict:
 def validation_scalars(outputs, targets_3d) -> dict:
     """Tag -> value: 'protocol{1,2}/<hypothesis>' errors in mm, 'nll', and 'mixture/...' diagnostics."""
     scalars = {}
-    for name, by_protocol in pose_errors(selection_poses(outputs, targets_3d), targets_3d).items():
+    for name, by_protocol in score_outputs(outputs, targets_3d).items():  # the 'paper' convention, as evaluate
         for protocol, errors in by_protocol.items():
             scalars[f"protocol{protocol}/{name}"] = float(errors.mean())
     if is_mixture(outputs):

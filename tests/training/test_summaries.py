@@ -46,6 +46,13 @@ def test_validation_scalars(outputs):
             assert scalars[f"protocol{protocol}/{name}"] > 0
     assert scalars["protocol1/oracle"] <= scalars["protocol1/highest"]
     assert {f"mixture/oracle_share/kernel_{k}" for k in range(4)} <= set(scalars) and "nll" in scalars
-    deterministic = validation_scalars(targets + 0.01, targets)
+    # A deterministic model is scored as `evaluate` scores it (the 'paper' convention re-centres the
+    # prediction on its root): root-relative targets, every joint but the root off by 1 cm per axis.
+    relative = targets - targets[:, :1]
+    predicted = relative.copy()
+    predicted[:, 1:] += 0.01
+    deterministic = validation_scalars(predicted, relative)
     assert set(deterministic) == {"protocol1/prediction", "protocol2/prediction"}
-    assert deterministic["protocol1/prediction"] == pytest.approx(10 * np.sqrt(3), rel=1e-4)
+    assert deterministic["protocol1/prediction"] == pytest.approx(15 / 16 * 10 * np.sqrt(3), rel=1e-4)
+    shifted = validation_scalars(predicted + 0.05, relative)  # a shift of the whole pose is re-centred away
+    assert shifted["protocol1/prediction"] == pytest.approx(deterministic["protocol1/prediction"], rel=1e-4)
