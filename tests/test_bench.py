@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from graphmdn_tf import GraphMDN
-from graphmdn_tf.bench import (
+from graphmdn_tf.bench.throughput import (
     _EpochTimer,
     _time_calls,
     analytic_forward_flops,

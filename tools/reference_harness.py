@@ -20,6 +20,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -106,8 +107,28 @@ def train(args):
         saved = {"mu": mu.transpose(0, 2, 1, 3), "sigma": sigma[:, 0, :, 0], "pi_logits": pi[:, 0, :]}
     else:
         saved = {"prediction": outputs.numpy()}
-    np.savez(args.out, **saved, seconds=time.time() - started, train_rows=len(train_samples))
-    print(f"wrote {args.out}")
+    seconds = time.time() - started
+    np.savez(args.out, **saved, seconds=seconds, train_rows=len(train_samples))
+    summary = score(saved if args.model == "graphmdn" else saved["prediction"], test_samples, args)
+    summary.update(seconds=round(seconds, 1), train_rows=len(train_samples), steps=args.epochs * len(loader))
+    Path(args.out).with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary["averages"]))
+    print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
+
+
+def score(outputs, test_samples, args) -> dict:
+    """The paper's per-action averages of every method, scored by graphmdn_tf's own evaluation code."""
+    from graphmdn_tf.evaluation import frame_nll, method_names, score_outputs  # noqa: PLC0415
+    from graphmdn_tf.metrics import per_action_errors  # noqa: PLC0415
+
+    errors = score_outputs(outputs, test_samples.targets_3d, convention=args.convention)
+    names = method_names(args.model, "standard", errors)
+    averages = {names[name]: {protocol: per_action_errors(values, test_samples.action_classes)[1]
+                              for protocol, values in by_protocol.items()}
+                for name, by_protocol in errors.items()}
+    nll = frame_nll(outputs, test_samples.targets_3d)
+    return {"model": args.model, "seed": args.seed, "epochs": args.epochs, "convention": args.convention,
+            "averages": averages, "test_nll": None if nll is None else float(nll.mean())}
 
 
 def main(argv=None):
@@ -128,7 +149,8 @@ def main(argv=None):
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--convention", choices=("paper", "raw"), default="paper")
+    parser.add_argument("--out", required=True, help="an .npz of the test outputs; the scores go beside it as .json")
     train(parser.parse_args(argv))
 
 

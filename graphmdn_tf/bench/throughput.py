@@ -1,4 +1,4 @@
-"""`graphmdn-tf bench`: throughput against the machine's own float32 matmul peak.
+"""`graphmdn-tf bench [throughput]`: throughput against the machine's own float32 matmul peak.
 
 Figures (each the median of several repeats):
 - the machine's float32 matmul peak: a tf.function loop of n x n matmuls (2 n^3 FLOPs each);
@@ -477,20 +477,8 @@ def format_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def register(subparsers):
-    parser = subparsers.add_parser("bench", help="measure training/inference throughput against the matmul peak")
-    parser.add_argument("--out", default="bench", help="output directory for bench.json and bench.md")
-    parser.add_argument("--quick", action="store_true", help="a tiny run that only proves the benchmark works")
-    parser.add_argument("--presets", nargs="+", default=None, help="presets to measure (default: standard wide)")
-    parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--no-xla", action="store_true", help="disable jit_compile")
-    parser.add_argument("--steps-per-execution", type=int, default=None)
-    parser.add_argument("--profile", action="store_true",
-                        help="also trace training with TF's profiler (OUT/profile) and report where the time goes")
-    parser.set_defaults(handler=_run_command)
-
-
-def _run_command(args) -> int:
+def run_command(args) -> int:
+    """`graphmdn-tf bench throughput` (the default): run, print the Markdown report, say where it went."""
     settings = QUICK if args.quick else BenchSettings()
     overrides = {}
     if args.presets:
