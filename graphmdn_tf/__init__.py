@@ -18,7 +18,14 @@ from graphmdn_tf.layers import (  # noqa: E402
     SemGraphConv,
 )
 from graphmdn_tf.losses import l2_loss, mixture_nll  # noqa: E402
-from graphmdn_tf.models import MODEL_PRESETS, TRAINING_PRESETS, GraphMDN, SemGCN, SemGCNBackbone  # noqa: E402
+from graphmdn_tf.models import (  # noqa: E402
+    MODEL_PRESETS,
+    TRAINING_PRESETS,
+    GraphMDN,
+    SemGCN,
+    SemGCNBackbone,
+    build_model,
+)
 from graphmdn_tf.skeletons import H36M_16, H36M_17, H36M_32, Skeleton, h36m_graph  # noqa: E402
 
 __version__ = "0.1.0"
@@ -26,6 +33,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Graph", "Skeleton", "H36M_16", "H36M_17", "H36M_32", "h36m_graph",
     "SemGraphConv", "GraphNonLocal", "GraphConvBlock", "ResidualGraphBlock", "GraphMixtureHead",
-    "SemGCNBackbone", "GraphMDN", "SemGCN", "MODEL_PRESETS", "TRAINING_PRESETS",
+    "SemGCNBackbone", "GraphMDN", "SemGCN", "build_model", "MODEL_PRESETS", "TRAINING_PRESETS",
     "mixture_distribution", "mixture_nll", "l2_loss", "hypotheses", "metrics", "__version__",
 ]

@@ -30,8 +30,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from graphmdn_tf.models.build import MODEL_FIELDS, build_model
 from graphmdn_tf.models.graphmdn import GraphMDN
-from graphmdn_tf.models.presets import model_preset
+from graphmdn_tf.training.config import TrainingConfig
 
 
 @dataclass
@@ -351,9 +352,9 @@ def profile_training(model: GraphMDN, settings: BenchSettings, log_dir, rng) -> 
 def benchmark_preset(preset: str, settings: BenchSettings, peak: float, seed: int = 0, profile_dir=None) -> dict:
     rng = np.random.default_rng(seed)
     keras.utils.set_random_seed(seed)
-    arguments = {**model_preset(preset), "num_kernels": settings.num_kernels, "mixture": "pose"}
-    model = GraphMDN(**arguments)
-    model.build((None, model.graph.num_nodes, model.input_dim))
+    config = TrainingConfig.from_preset(preset, num_kernels=settings.num_kernels, mixture="pose")
+    model = build_model(config)
+    arguments = {name: getattr(config, name) for name in MODEL_FIELDS[config.model]}
     per_sample = analytic_forward_flops(model, settings.batch_size)
     forward_flops = per_sample.total / settings.batch_size
     at_one = analytic_forward_flops(model, 1)

@@ -33,13 +33,11 @@ import numpy as np
 import tensorflow as tf
 
 from graphmdn_tf.data.pipeline import load_samples, make_dataset
-from graphmdn_tf.models.graphmdn import GraphMDN
-from graphmdn_tf.models.semgcn import SemGCN
+from graphmdn_tf.models.build import build_model
 from graphmdn_tf.training.config import TrainingConfig
 from graphmdn_tf.training.one_cycle import schedule_callback
 from graphmdn_tf.training.summaries import StepSummaries, ValidationSummaries, plot_training_curves, write_hparams
 
-NUM_JOINTS = 16
 # Files and folders `train` writes; an overwrite removes exactly these.
 RUN_FILES = ("config.json", "model.keras", "history.csv", "training.json", "training_curves.png", "logs", "backup",
              "results.md", "results.csv", "results.json", "results_per_action.png")
@@ -60,14 +58,6 @@ class TrainResult:
     @property
     def model_path(self) -> Path:
         return self.run_dir / "model.keras"
-
-
-def build_model(config: TrainingConfig) -> keras.Model:
-    """The (unbuilt) GraphMDN or SemGCN the config describes."""
-    if config.model == "graphmdn":
-        return GraphMDN(hidden_dim=config.hidden_dim, num_blocks=config.num_blocks, num_kernels=config.num_kernels,
-                        mixture=config.mixture, dropout=config.dropout)
-    return SemGCN(hidden_dim=config.hidden_dim, num_blocks=config.num_blocks, dropout=config.dropout)
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -283,7 +273,6 @@ def train(config: TrainingConfig, run_dir: str | Path, *, overwrite: bool = Fals
         strategy = make_strategy(config.strategy)
         with strategy.scope():
             model = build_model(config)
-            model.build((None, NUM_JOINTS, 2))
             optimizer = keras.optimizers.Adam(learning_rate=config.initial_learning_rate,
                                               global_clipnorm=config.clipnorm)
             model.compile(optimizer=optimizer, jit_compile=config.jit_compile,

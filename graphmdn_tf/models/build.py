@@ -1,0 +1,32 @@
+"""One path from a config to a model: `build_model(config)`."""
+
+from __future__ import annotations
+
+import keras
+
+from graphmdn_tf.models.graphmdn import GraphMDN
+from graphmdn_tf.models.semgcn import SemGCN
+
+MODEL_CLASSES = {"graphmdn": GraphMDN, "semgcn": SemGCN}
+# The config fields each model is made from (everything else in a config is data, schedule or runtime).
+MODEL_FIELDS = {
+    "graphmdn": ("hidden_dim", "num_blocks", "num_kernels", "mixture", "dropout"),
+    "semgcn": ("hidden_dim", "num_blocks", "dropout"),
+}
+
+
+def build_model(config, *, build: bool = True) -> keras.Model:
+    """The GraphMDN or SemGCN a `TrainingConfig` describes (its `model` and model fields).
+
+    Any object with those attributes works (the function reads `config.model` and `MODEL_FIELDS`).
+    With `build`, the model is built for its own graph and input size, [None, nodes, input_dim].
+
+    Example:
+        >>> model = build_model(TrainingConfig.from_preset("wide", num_kernels=8))
+    """
+    if config.model not in MODEL_CLASSES:
+        raise ValueError(f"Expected model to be one of {tuple(MODEL_CLASSES)}. Received: model={config.model!r}")
+    model = MODEL_CLASSES[config.model](**{name: getattr(config, name) for name in MODEL_FIELDS[config.model]})
+    if build:
+        model.build((None, model.graph.num_nodes, model.input_dim))
+    return model
