@@ -179,9 +179,14 @@ def test_rest_invalid_inputs_are_http_400_with_the_models_message(served):
     assert error.value.http_status == 400
     inputs = pixel_inputs(np.random.default_rng(6), 2)
     inputs["image_height"][0] = 0.0
-    with pytest.raises(ServingError, match=r"Expected image_height > 0") as error:
+    with pytest.raises(ServingError, match=r"Expected image_height within \[1, 65536\] pixels") as error:
         client.predict(inputs, signature_name="from_pixels")
     assert error.value.http_status == 400
+    x = keypoints(np.random.default_rng(5), 3)
+    x[2, 9, 1] = 1e30
+    with pytest.raises(ServingError, match=re.escape("Expected keypoints within [-100, 100]")) as error:
+        client.predict(x)
+    assert (error.value.http_status, error.value.code) == (400, "INVALID_ARGUMENT")
     with pytest.raises(ServingError, match='Serving signature key "missing" not found') as error:
         client.predict(x, signature_name="missing")
     assert error.value.http_status == 400
