@@ -273,12 +273,19 @@ def _check_name(name: str) -> str:
 
 
 def next_version(model_dir) -> int:
-    """The next free version under `model_dir`: the highest integer subdirectory + 1, or 1 if there is none."""
+    """The next free version under `model_dir`: the highest integer subdirectory + 1, or 1 if there is none.
+
+    Only directories are versions; a file (or anything else) named like a version is left alone and its
+    name skipped, so a stray `model_dir/1` file neither blocks the export nor is overwritten.
+    """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         return 1
     versions = [int(path.name) for path in model_dir.iterdir() if path.is_dir() and path.name.isdigit()]
-    return max(versions, default=0) + 1
+    version = max(versions, default=0) + 1
+    while os.path.lexists(model_dir / str(version)):  # a file or a link of that name: not ours, not a version
+        version += 1
+    return version
 
 
 def _is_mixture_model(model) -> bool:
@@ -340,13 +347,13 @@ def export_saved_model(
     model_dir = Path(base_dir) / name
     version = next_version(model_dir) if version is None else int(version)
     target = model_dir / str(version)
-    if target.exists():
+    if os.path.lexists(target):
         raise FileExistsError(f"Refusing to overwrite the exported version {target}; choose another --version")
     model_dir.mkdir(parents=True, exist_ok=True)
     staging = model_dir / f".{version}.partial-{uuid.uuid4().hex}"  # not an integer: TF Serving ignores it
     try:
         functions.archive().write_out(str(staging), verbose=False)
-        if target.exists():  # another export took this version while we were writing
+        if os.path.lexists(target):  # another export took this version while we were writing
             raise FileExistsError(f"Refusing to overwrite the exported version {target}; it appeared during export")
         os.rename(staging, target)
     finally:

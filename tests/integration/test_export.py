@@ -385,6 +385,22 @@ def test_export_takes_the_next_free_version_and_never_overwrites(exported, tmp_p
     assert sorted(os.listdir(model_dir)) == ["1", "3", "4"]
 
 
+def test_a_stray_file_named_like_a_version_is_skipped_and_kept(exported, tmp_path):
+    model_dir = tmp_path / "graphmdn"
+    model_dir.mkdir()
+    (model_dir / "1").write_text("a user's file, not a version")
+    assert next_version(model_dir) == 2
+    path = export_saved_model(exported["pose"][0], tmp_path, name="graphmdn", num_samples=2)
+    assert path == model_dir / "2" and (path / "saved_model.pb").is_file()
+    (model_dir / "3").write_text("another file")
+    assert export_saved_model(exported["pose"][0], tmp_path, name="graphmdn", num_samples=2) == model_dir / "4"
+    assert (model_dir / "1").read_text() == "a user's file, not a version"
+    assert (model_dir / "3").read_text() == "another file"
+    with pytest.raises(FileExistsError, match=re.escape(str(model_dir / "1"))):
+        export_saved_model(exported["pose"][0], tmp_path, name="graphmdn", version=1)
+    assert (model_dir / "1").read_text() == "a user's file, not a version"
+
+
 def test_a_failed_export_leaves_no_partial_version(exported, tmp_path, monkeypatch):
     class HalfWrittenArchive:
         def write_out(self, filepath, verbose=True):
