@@ -183,15 +183,23 @@ def _convert_3d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]
     return {"kind": "3d", "num_joints": joint_counts.pop(), "entries": entries}, arrays
 
 
-def _plain(value):
-    """Metadata -> JSON-safe values (arrays and NumPy scalars to lists and numbers)."""
+def _plain(path: Path, value, where: str = "metadata"):
+    """Metadata -> JSON-safe values (arrays and NumPy scalars to lists and numbers).
+
+    Anything else (bytes, complex numbers, sets, ...) is a `DataFileError` naming the file and the place.
+    `safe_npz` has already bounded the nesting and size, so the recursion stays shallow.
+    """
     if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {str(key): _plain(path, item, f"{where}[{key!r}]") for key, item in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(item) for item in value]
+        return [_plain(path, item, f"{where}[{index}]") for index, item in enumerate(value)]
     if isinstance(value, np.generic):
-        return value.item()
-    return value
+        value = value.item()
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    raise DataFileError(
+        f"{path}: expected {where} to hold numbers, strings, lists and dicts. Received: {type(value).__name__}"
+    )
 
 
 def _detect_layout(path: Path, metadata: dict, num_joints: int) -> str:
@@ -212,7 +220,7 @@ def _detect_layout(path: Path, metadata: dict, num_joints: int) -> str:
 
 def _convert_2d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]:
     positions = _require_key(path, contents, "positions_2d")
-    metadata = _plain(_require_dict(path, _require_key(path, contents, "metadata"), "metadata"))
+    metadata = _plain(path, _require_dict(path, _require_key(path, contents, "metadata"), "metadata"))
     arrays, entries, joint_counts = {}, [], set()
     for subject, action, value in _iter_sequences(path, positions, "positions_2d", progress):
         where = f"positions_2d[{subject!r}][{action!r}]"

@@ -238,6 +238,11 @@ def test_invalid_3d_files_raise(tmp_path, cache_dir, contents, match):
         ({"positions_2d": make_2d(joints=17),
           "metadata": {**METADATA_17, "keypoints_symmetry": METADATA_16["keypoints_symmetry"]}},
          "cannot tell the joint order from num_joints=17"),
+        ({"positions_2d": make_2d(), "metadata": {**METADATA_17, "layout_name": b"h36m"}},
+         r"expected metadata\['layout_name'\] to hold numbers, strings, lists and dicts. Received: bytes"),
+        ({"positions_2d": make_2d(), "metadata": {**METADATA_17, "extra": [1, {"x": np.array([1j])}]}},
+         r"expected metadata\['extra'\]\[1\]\['x'\]\[0\] to hold numbers, strings, lists and dicts. "
+         r"Received: complex"),
     ],
 )
 def test_invalid_2d_files_raise(tmp_path, cache_dir, contents, match):
