@@ -129,8 +129,18 @@ def _check_subject(path: Path, subject) -> None:
 
 
 def _check_array(path: Path, array, where: str, last_dim: int, num_joints: set[int]) -> np.ndarray:
-    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
+    """`array` as float32 [frames, joints, last_dim] after checking its type, shape and values.
+
+    Only integer and float arrays are admitted (complex, timedelta, bool, ... are refused by dtype kind), and
+    finiteness is checked after the cast to float32, so values beyond float32's range (1e39, a longdouble
+    1e4000) are refused as the Inf they become rather than reaching training.
+    """
+    if not isinstance(array, np.ndarray):
         raise DataFileError(f"{path}: {where}: expected a numeric array. Received: {type(array).__name__}")
+    if array.dtype.kind not in "iuf":
+        raise DataFileError(
+            f"{path}: {where}: expected a real numeric array (integers or floats). Received: {array.dtype}"
+        )
     if array.ndim != 3 or array.shape[2] != last_dim or array.shape[0] < 1:
         raise DataFileError(f"{path}: {where}: expected shape [frames, joints, {last_dim}]. Received: {array.shape}")
     if array.shape[1] not in num_joints:
@@ -138,10 +148,15 @@ def _check_array(path: Path, array, where: str, last_dim: int, num_joints: set[i
             f"{path}: {where}: expected {' or '.join(map(str, sorted(num_joints)))} joints. "
             f"Received: shape {array.shape}"
         )
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = array.astype(np.float32, copy=False)
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[0]
-        raise DataFileError(f"{path}: {where}: non-finite value at [frame, joint, axis] = {bad.tolist()}.")
-    return array.astype(np.float32, copy=False)
+        raise DataFileError(
+            f"{path}: {where}: non-finite value at [frame, joint, axis] = {bad.tolist()} (as float32: NaN, Inf, "
+            "or beyond float32's range of about 3.4e38)."
+        )
+    return array
 
 
 def _frame_count(value) -> int:
