@@ -12,8 +12,9 @@ Files (VideoPose3D / SemGCN preprocessing; `<name>` is `h36m`, `cmu` or `synthet
 
 Reading goes through `safe_npz.load_npz_safely` (no code runs from a file), validates everything once,
 and writes a pickle-free copy (plain float32 arrays plus a JSON index, `np.savez`) under the cache
-directory, keyed by the source's absolute path, size and modification time; later runs read that copy
-with `allow_pickle=False`.
+directory, keyed by a SHA-256 hash of the source's content (so a file edited in place is converted again
+even if its size and modification time were kept); later runs read that copy with `allow_pickle=False`,
+and a damaged or truncated copy is converted again with a warning.
 
 Frame-count policy: when a camera's 2D sequence and the 3D sequence differ in length, both are trimmed
 to the shorter with a `UserWarning` that names the file, subject, action and camera (what VideoPose3D
@@ -27,6 +28,8 @@ import json
 import os
 import uuid
 import warnings
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +49,7 @@ from graphmdn_tf.skeletons import H36M_16_FROM_17, H36M_16_FROM_32, SH_TO_GT_PER
 
 DATASETS = ("h36m", "cmu", "synthetic")
 KEYPOINT_KINDS = ("gt", "sh_pt_mpii")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: content-keyed; complex/timedelta refused; finiteness checked as float32
 
 # keypoints_symmetry ([left joints], [right joints]) of each 2D joint order (facts sections 5, 6, 8).
 KEYPOINT_LAYOUTS = {
@@ -255,10 +258,20 @@ def _convert_2d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]
 
 
 # --------------------------------------------------------------------------------------------- cache
+def _content_digest(path: Path) -> str:
+    """SHA-256 of the file's bytes (read in 1 MiB blocks: a second per GB, cheap next to converting it)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _cache_file(path: Path, cache_dir: str | Path | None) -> Path:
-    stat = path.stat()
-    key = json.dumps([str(path.resolve()), stat.st_size, stat.st_mtime_ns, CACHE_VERSION])
-    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    """The cache entry of `path`, named by a hash of its content and `CACHE_VERSION` (not its size and mtime,
+    which an edit in place can keep)."""
+    key = f"{_content_digest(path)}-{CACHE_VERSION}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     return Path(cache_dir or default_cache_dir()) / "converted" / f"{path.stem}-{digest}.npz"
 
 
@@ -300,8 +313,10 @@ def _load_converted(path, kind: str, cache_dir, progress: bool) -> tuple[Path, d
             index, arrays = _read_cache(cache_file)
             if index.get("kind") == kind:
                 return path, index, arrays
-        except (OSError, ValueError, KeyError) as error:
-            warnings.warn(f"{cache_file}: unreadable cache ({error}); converting {path} again.", stacklevel=3)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            # truncated, damaged or foreign: the entry is ours to rebuild (written atomically below)
+            warnings.warn(f"{cache_file}: unreadable cache ({type(error).__name__}: {error}); converting {path} "
+                          "again.", stacklevel=3)
     contents = load_npz_safely(path, progress=progress)
     convert = _convert_3d if kind == "3d" else _convert_2d
     index, arrays = convert(path, contents, progress)

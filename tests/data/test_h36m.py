@@ -164,6 +164,46 @@ def test_changed_source_is_converted_again(tmp_path, cache_dir, monkeypatch):
         assert load_poses_3d(path, cache_dir=cache_dir).positions["S1"]["Walking 1"].shape == (6, 17, 3)
 
 
+def write_uncompressed(path, positions_3d):
+    """A data_3d file stored without compression, so that equal shapes give equal file sizes."""
+    holder = np.empty((), dtype=object)
+    holder[()] = positions_3d
+    np.savez(path, positions_3d=holder)
+    return path
+
+
+def test_a_file_edited_in_place_keeping_size_and_mtime_is_converted_again(tmp_path, cache_dir):
+    path = write_uncompressed(tmp_path / "data_3d_h36m.npz", {"S1": {"Walking 1": np.ones((4, 17, 3))}})
+    assert load_poses_3d(path, cache_dir=cache_dir).positions["S1"]["Walking 1"].shape == (4, 17, 3)
+    before = path.stat()
+    edited = np.ones((4, 17, 3))
+    edited[1, 2, 0] = np.nan
+    write_uncompressed(path, {"S1": {"Walking 1": edited}})
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    with pytest.raises(DataFileError, match=r"non-finite value at \[frame, joint, axis\] = \[1, 2, 0\]"):
+        load_poses_3d(path, cache_dir=cache_dir)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_damaged_cache_entry_is_rebuilt(tmp_path, cache_dir, damage):
+    path = write_npz(tmp_path / "data_3d_h36m.npz", positions_3d={"S1": {"Walking 1": np.arange(4 * 17 * 3.0)
+                                                                                      .reshape(4, 17, 3)}})
+    expected = load_poses_3d(path, cache_dir=cache_dir).positions["S1"]["Walking 1"]
+    (cache_file,) = (cache_dir / "converted").glob("data_3d_h36m-*.npz")
+    data = bytearray(cache_file.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 3] ^= 0xFF
+    cache_file.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match=f"{re.escape(str(cache_file))}: unreadable cache"):
+        again = load_poses_3d(path, cache_dir=cache_dir).positions["S1"]["Walking 1"]
+    np.testing.assert_array_equal(again, expected)
+    with np.load(cache_file, allow_pickle=False) as archive:  # rebuilt in place
+        np.testing.assert_array_equal(archive["a0"], expected)
+
+
 # -------------------------------------------------------------------------------------- validation
 def make_3d(joints=17, frames=10, subjects=("S1",), actions=("Walking 1",)):
     rng = np.random.default_rng(0)
