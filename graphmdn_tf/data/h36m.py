@@ -49,7 +49,7 @@ from graphmdn_tf.skeletons import H36M_16_FROM_17, H36M_16_FROM_32, SH_TO_GT_PER
 
 DATASETS = ("h36m", "cmu", "synthetic")
 KEYPOINT_KINDS = ("gt", "sh_pt_mpii")
-CACHE_VERSION = 2  # 2: content-keyed; complex/timedelta refused; finiteness checked as float32
+CACHE_VERSION = 3  # 2: content-keyed, complex/timedelta refused, finite as float32; 3: empty_subjects
 
 # keypoints_symmetry ([left joints], [right joints]) of each 2D joint order (facts sections 5, 6, 8).
 KEYPOINT_LAYOUTS = {
@@ -85,6 +85,7 @@ class Poses3D:
     path: Path
     num_joints: int
     positions: dict
+    empty_subjects: tuple = ()  # subjects the file lists with no sequence (absent from `positions`)
 
     def joints_16(self, subject: str, action: str) -> np.ndarray:
         """The 16-joint SemGCN subset [T, 16, 3] of one sequence (world metres)."""
@@ -99,6 +100,7 @@ class Keypoints2D:
     layout: str
     metadata: dict
     positions: dict
+    empty_subjects: tuple = ()  # subjects the file lists with no sequence (absent from `positions`)
 
     def joints_16(self, subject: str, action: str, camera: int) -> np.ndarray:
         """One camera's sequence in the 16-joint Human3.6M order [T, 16, 2] (pixels)."""
@@ -187,6 +189,11 @@ def _iter_sequences(path: Path, positions, what: str, progress: bool):
     yield from tqdm(items, desc=f"checking {path.name}", disable=disable, leave=False)
 
 
+def _empty_subjects(positions: dict) -> list[str]:
+    """The subjects of a checked {subject: {action: value}} that hold no sequence."""
+    return [subject for subject, actions in positions.items() if not actions]
+
+
 def _convert_3d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]:
     positions = _require_key(path, contents, "positions_3d")
     arrays, entries, joint_counts = {}, [], set()
@@ -198,7 +205,8 @@ def _convert_3d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]
         entries.append({"subject": subject, "action": action, "array": name})
     if len(joint_counts) > 1:
         raise DataFileError(f"{path}: expected one joint count for every sequence. Received: {sorted(joint_counts)}")
-    return {"kind": "3d", "num_joints": joint_counts.pop(), "entries": entries}, arrays
+    index = {"kind": "3d", "num_joints": joint_counts.pop(), "entries": entries}
+    return {**index, "empty_subjects": _empty_subjects(positions)}, arrays
 
 
 def _plain(path: Path, value, where: str = "metadata"):
@@ -254,7 +262,8 @@ def _convert_2d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]
     if len(joint_counts) > 1:
         raise DataFileError(f"{path}: expected one joint count for every sequence. Received: {sorted(joint_counts)}")
     layout = _detect_layout(path, metadata, joint_counts.pop())
-    return {"kind": "2d", "layout": layout, "metadata": metadata, "entries": entries}, arrays
+    index = {"kind": "2d", "layout": layout, "metadata": metadata, "entries": entries}
+    return {**index, "empty_subjects": _empty_subjects(positions)}, arrays
 
 
 # --------------------------------------------------------------------------------------------- cache
@@ -337,7 +346,8 @@ def load_poses_3d(path: str | Path, *, cache_dir: str | Path | None = None, prog
     positions = {}
     for entry in index["entries"]:
         positions.setdefault(entry["subject"], {})[entry["action"]] = arrays[entry["array"]]
-    return Poses3D(path=path, num_joints=index["num_joints"], positions=positions)
+    return Poses3D(path=path, num_joints=index["num_joints"], positions=positions,
+                   empty_subjects=tuple(index["empty_subjects"]))
 
 
 def load_keypoints_2d(path: str | Path, *, cache_dir: str | Path | None = None, progress: bool = False) -> Keypoints2D:
@@ -354,7 +364,8 @@ def load_keypoints_2d(path: str | Path, *, cache_dir: str | Path | None = None, 
     for entry in index["entries"]:
         cameras = positions.setdefault(entry["subject"], {}).setdefault(entry["action"], [])
         cameras.append(arrays[entry["array"]])
-    return Keypoints2D(path=path, layout=index["layout"], metadata=index["metadata"], positions=positions)
+    return Keypoints2D(path=path, layout=index["layout"], metadata=index["metadata"], positions=positions,
+                       empty_subjects=tuple(index["empty_subjects"]))
 
 
 # ------------------------------------------------------------------------------------------ samples
