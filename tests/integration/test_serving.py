@@ -297,6 +297,21 @@ def test_predict_command_over_rest_and_grpc(served, tmp_path, capsys):
     assert "INVALID_ARGUMENT" in capsys.readouterr().err and not (tmp_path / "bad.npz").exists()
 
 
+def test_predict_command_refuses_pickled_and_damaged_inputs_naming_the_file(tmp_path, capsys):
+    holder = np.empty(2, dtype=object)
+    holder[:] = [keypoints(np.random.default_rng(16), 1), "text"]
+    np.save(tmp_path / "pickled.npy", holder, allow_pickle=True)
+    np.savez(tmp_path / "pickled.npz", keypoints=holder)
+    (tmp_path / "damaged.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    for name in ("pickled.npy", "pickled.npz", "damaged.npz"):
+        out = tmp_path / f"{name}.out.npz"
+        command = ["predict", "--server", "http://127.0.0.1:9", "--rest", "--input", str(tmp_path / name)]
+        assert main([*command, "--out", str(out)]) == 1
+        error = capsys.readouterr().err
+        assert error.startswith(f"graphmdn-tf predict: error: {tmp_path / name}: ") and error.count("\n") == 1, error
+        assert ("pickled objects" in error) == name.startswith("pickled") and not out.exists()
+
+
 def _on_test_server(command: str, served: Served) -> str:
     return command.replace("http://localhost:8501", served.server.rest_url).replace(
         "localhost:8500", served.server.grpc_target
