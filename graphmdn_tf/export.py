@@ -28,8 +28,15 @@ output `pose` [batch, N, 3]; there is no `sample` signature.
 Inputs are validated inside the graph, so TF Serving (which runs no Python) rejects bad requests
 with INVALID_ARGUMENT instead of returning garbage: a shape other than the one above ("Expected
 keypoints of shape [batch, 16, 2]. Received shape: ..."), NaN or Inf in any input ("Expected
-keypoints to be finite"), a non-positive image size, or image sizes whose batch differs from the
-keypoints'. The SavedModel holds plain TF ops only: it loads with `tf.saved_model.load` in a process
+keypoints to be finite"), image sizes whose batch differs from the keypoints', or finite values
+outside the accepted ranges, which the message names:
+    - normalised keypoints (`keypoints`, and `keypoints_px` once normalised) within
+      [-MAX_ABS_KEYPOINT, MAX_ABS_KEYPOINT] = [-100, 100] (the image spans [-1, 1] in x);
+    - `image_width` and `image_height` within [MIN_IMAGE_SIZE, MAX_IMAGE_SIZE] = [1, 65536] pixels.
+The outputs are checked too: a request whose answer would hold NaN or Inf (a model that overflows
+even inside those ranges) fails with INVALID_ARGUMENT ("The model computed a non-finite mu ...")
+rather than being answered. A `sample` request of 0 rows returns samples [0, S, N, 3].
+The SavedModel holds plain TF ops only: it loads with `tf.saved_model.load` in a process
 that imports neither `graphmdn_tf` nor `tensorflow_probability`.
 
 `jit_compile=True` (`graphmdn-tf export --jit-compile`) compiles the model's forward pass with XLA
@@ -75,6 +82,12 @@ DEFAULT_NUM_SAMPLES = 10
 #: Rows per XLA block in a `jit_compile=True` export; smaller batches are padded to the next power of two.
 XLA_BLOCK_ROWS = 256
 RUN_MODEL_FILE = "model.keras"
+#: The accepted range of normalised keypoint coordinates, [-MAX_ABS_KEYPOINT, MAX_ABS_KEYPOINT]: the image
+#: spans [-1, 1] in x, so this admits detections up to 50 image widths outside it.
+MAX_ABS_KEYPOINT = 100.0
+#: The accepted range of `from_pixels` image sizes, in pixels.
+MIN_IMAGE_SIZE = 1.0
+MAX_IMAGE_SIZE = 65536.0
 
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -95,6 +108,32 @@ def _validated(tensor, key: str, trailing_shape: tuple[int, ...]):
     )
     with tf.control_dependencies([shape_check]):
         return tf.debugging.assert_all_finite(tensor, f"Expected {key} to be finite (no NaN or Inf)")
+
+
+def _within(tensor, key: str, low: float, high: float, *, phrase: str = "within", note: str = ""):
+    """`tensor` after an in-graph check that every value lies in [low, high] (INVALID_ARGUMENT otherwise).
+
+    The message names `key`, the accepted range and the smallest and largest values received; run it on a
+    tensor already checked to be finite (a NaN fails both comparisons, so it would be reported here).
+    """
+    in_range = tf.reduce_all((tensor >= low) & (tensor <= high))
+    check = tf.debugging.Assert(
+        in_range,
+        [f"Expected {key} {phrase} [{low:g}, {high:g}]{note}. Received values from", tf.reduce_min(tensor), "to",
+         tf.reduce_max(tensor)],
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(tensor)
+
+
+def _finite_outputs(outputs: dict) -> dict:
+    """`outputs` after an in-graph check that none holds NaN or Inf: such a request fails, it is never answered."""
+    return {
+        key: tf.debugging.assert_all_finite(
+            value, f"The model computed a non-finite {key} (NaN or Inf) for this request; refusing to answer"
+        )
+        for key, value in outputs.items()
+    }
 
 
 def normalize_pixels(keypoints_px, image_width, image_height):
@@ -144,17 +183,18 @@ class _ServingFunctions:
     def _outputs(self, keypoints) -> dict:
         prediction = self._predict(keypoints)
         if not self.is_mixture:
-            return {"pose": prediction}
-        return {
+            return _finite_outputs({"pose": prediction})
+        return _finite_outputs({
             "pi": hypotheses.mixture_weights(prediction),
             "mu": prediction["mu"],
             "sigma": prediction["sigma"],
             "mean_pose": hypotheses.mean(prediction),
             "highest_pose": hypotheses.highest(prediction),
-        }
+        })
 
     def _checked_keypoints(self, keypoints):
-        return _validated(keypoints, "keypoints", (self.num_nodes, self.input_dim))
+        keypoints = _validated(keypoints, "keypoints", (self.num_nodes, self.input_dim))
+        return _within(keypoints, "keypoints", -MAX_ABS_KEYPOINT, MAX_ABS_KEYPOINT)
 
     def from_keypoints(self, keypoints):
         return self._outputs(self._checked_keypoints(keypoints))
@@ -171,17 +211,30 @@ class _ServingFunctions:
             tf.debugging.assert_equal(
                 tf.shape(image_height)[0], batch, message="Expected one image_height per example of keypoints_px"
             ),
-            tf.debugging.assert_positive(image_width, message="Expected image_width > 0 (pixels)"),
-            tf.debugging.assert_positive(image_height, message="Expected image_height > 0 (pixels)"),
         ]
         with tf.control_dependencies(checks):
+            image_width = _within(image_width, "image_width", MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, note=" pixels")
+            image_height = _within(image_height, "image_height", MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, note=" pixels")
             keypoints = normalize_pixels(keypoints_px, image_width, image_height)
+        keypoints = _within(
+            keypoints, "keypoints_px", -MAX_ABS_KEYPOINT, MAX_ABS_KEYPOINT,
+            phrase="to normalise into", note=" (x / image_width * 2 - [1, image_height / image_width])",
+        )
         return self._outputs(keypoints)
 
     def sample(self, keypoints):
-        prediction = self._predict(self._checked_keypoints(keypoints))
+        keypoints = self._checked_keypoints(keypoints)
+        empty = tf.zeros([0, self.num_samples, self.num_nodes, self.model.target_dim], tf.float32)
+        # The mixture cannot draw from an empty batch (an integer division by zero inside), so 0 rows skip it.
+        samples = tf.cond(tf.shape(keypoints)[0] > 0, lambda: self._draw(keypoints), lambda: empty)
+        return _finite_outputs({"samples": samples})
+
+    def _draw(self, keypoints):
+        """`num_samples` poses per row of a non-empty batch: [batch, S, N, D], from finite mixture parameters."""
+        prediction = self._predict(keypoints)
+        prediction = {**prediction, **_finite_outputs({key: prediction[key] for key in PARAMETER_NAMES})}
         samples = hypotheses.sample_poses(prediction, self.num_samples, seed=(self.seed, 0))  # [S, B, N, D]
-        return {"samples": tf.transpose(samples, (1, 0, 2, 3))}  # [B, S, N, D]
+        return tf.transpose(samples, (1, 0, 2, 3))  # [B, S, N, D]
 
     def archive(self) -> keras.export.ExportArchive:
         archive = keras.export.ExportArchive()
@@ -220,12 +273,19 @@ def _check_name(name: str) -> str:
 
 
 def next_version(model_dir) -> int:
-    """The next free version under `model_dir`: the highest integer subdirectory + 1, or 1 if there is none."""
+    """The next free version under `model_dir`: the highest integer subdirectory + 1, or 1 if there is none.
+
+    Only directories are versions; a file (or anything else) named like a version is left alone and its
+    name skipped, so a stray `model_dir/1` file neither blocks the export nor is overwritten.
+    """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         return 1
     versions = [int(path.name) for path in model_dir.iterdir() if path.is_dir() and path.name.isdigit()]
-    return max(versions, default=0) + 1
+    version = max(versions, default=0) + 1
+    while os.path.lexists(model_dir / str(version)):  # a file or a link of that name: not ours, not a version
+        version += 1
+    return version
 
 
 def _is_mixture_model(model) -> bool:
@@ -287,13 +347,13 @@ def export_saved_model(
     model_dir = Path(base_dir) / name
     version = next_version(model_dir) if version is None else int(version)
     target = model_dir / str(version)
-    if target.exists():
+    if os.path.lexists(target):
         raise FileExistsError(f"Refusing to overwrite the exported version {target}; choose another --version")
     model_dir.mkdir(parents=True, exist_ok=True)
     staging = model_dir / f".{version}.partial-{uuid.uuid4().hex}"  # not an integer: TF Serving ignores it
     try:
         functions.archive().write_out(str(staging), verbose=False)
-        if target.exists():  # another export took this version while we were writing
+        if os.path.lexists(target):  # another export took this version while we were writing
             raise FileExistsError(f"Refusing to overwrite the exported version {target}; it appeared during export")
         os.rename(staging, target)
     finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -92,12 +93,30 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _read_inputs(path: Path):
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    if path.suffix == ".npz":
+    """The `--input` array (.npy) or arrays by input name (.npz), read without pickles.
+
+    Raises:
+        ValueError: not a .npy/.npz, an array of pickled objects, or a damaged file; the message names it.
+        FileNotFoundError: no such file.
+    """
+    if path.suffix not in (".npy", ".npz"):
+        raise ValueError(f"Expected --input to be a .npy or .npz file. Received: {path}")
+    try:
+        if path.suffix == ".npy":
+            return np.load(path, allow_pickle=False)
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
-    raise ValueError(f"Expected --input to be a .npy or .npz file. Received: {path}")
+    except FileNotFoundError:
+        raise
+    except ValueError as error:
+        if "allow_pickle" in str(error):  # numpy's refusal of an object array
+            raise ValueError(
+                f"{path}: holds pickled objects, which predict never loads (they can run code); expected "
+                "float arrays, e.g. keypoints [batch, 16, 2] saved with np.save or np.savez"
+            ) from None
+        raise ValueError(f"{path}: not a readable .npy/.npz file ({error})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not a readable .npy/.npz file ({type(error).__name__}: {error})") from None
 
 
 def run_predict(args: argparse.Namespace) -> int:

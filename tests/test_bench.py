@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from graphmdn_tf import GraphMDN
+from graphmdn_tf.bench import throughput as bench
 from graphmdn_tf.bench.throughput import (
     _EpochTimer,
     _time_calls,
@@ -122,16 +123,48 @@ def test_epoch_timer_counts_the_batches_keras_really_runs():
     assert len(timer.cpu_seconds) == 2 and all(c >= 0 for c in timer.cpu_seconds)
 
 
-def test_time_calls_reports_the_cores_a_call_kept_busy():
-    # A call that only sleeps keeps no core busy; one that spins in Python keeps about one busy.
-    _, idle = _time_calls(lambda: time.sleep(0.05), repeats=2)
-    assert all(c < 0.5 for c in idle)
+class _Clocks:
+    """Stand-ins for `time.perf_counter` and `time.process_time` that only the timed calls advance."""
 
-    def spin():
-        end = time.perf_counter() + 0.05
-        while time.perf_counter() < end:
-            pass
+    def __init__(self):
+        self.wall, self.cpu = 100.0, 7.0
 
-    durations, busy = _time_calls(spin, repeats=2)
-    assert all(d >= 0.05 for d in durations)
-    assert all(0.5 < c < 1.5 for c in busy)
+    def perf_counter(self):
+        return self.wall
+
+    def process_time(self):
+        return self.cpu
+
+    def work(self, wall, cpu):
+        return lambda: setattr(self, "wall", self.wall + wall) or setattr(self, "cpu", self.cpu + cpu)
+
+
+@pytest.mark.parametrize(("wall", "cpu", "cores"), [(0.05, 0.0, 0.0), (0.25, 0.125, 0.5), (0.5, 0.5, 1.0),
+                                                     (0.5, 1.0, 2.0)])
+def test_time_calls_reports_the_cores_a_call_kept_busy(monkeypatch, wall, cpu, cores):
+    # Cores kept busy = CPU seconds / wall seconds of each timed call, from the clocks the code reads
+    # (injected here, so the verdict does not depend on how busy the machine is).
+    clocks = _Clocks()
+    monkeypatch.setattr(bench, "time", clocks)
+    calls = []
+    durations, busy = _time_calls(lambda: calls.append(1) or clocks.work(wall, cpu)(), repeats=3)
+    assert len(calls) == 4  # a warm-up call, then the 3 timed ones
+    assert durations == pytest.approx([wall] * 3) and busy == pytest.approx([cores] * 3)
+
+
+def test_time_calls_divides_the_measured_cpu_time_by_the_measured_wall_time(monkeypatch):
+    readings = {"perf_counter": [], "process_time": []}
+
+    class RecordingClocks:
+        def __getattr__(self, name):
+            def read():
+                readings[name].append(getattr(time, name)())
+                return readings[name][-1]
+
+            return read
+
+    monkeypatch.setattr(bench, "time", RecordingClocks())
+    durations, busy = _time_calls(lambda: sum(range(20_000)), repeats=2)
+    wall, cpu = np.array(readings["perf_counter"]).reshape(2, 2), np.array(readings["process_time"]).reshape(2, 2)
+    np.testing.assert_allclose(durations, wall[:, 1] - wall[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(busy, (cpu[:, 1] - cpu[:, 0]) / (wall[:, 1] - wall[:, 0]), rtol=1e-12)

@@ -4,7 +4,9 @@
     graphmdn-tf data check DIR --dataset NAME --keypoints gt|sh_pt_mpii [--cache-dir DIR]
 
 `check` loads and validates the two files of a data set exactly as training would, then prints the
-frames per subject, action and camera; on an invalid file it prints the error and exits with 1.
+frames per subject, action and camera; on an invalid file it prints the error and exits with 1. It
+warns (on stderr, exit 0) about subjects `train` would refuse: one that holds no sequences, or one
+with 2D keypoints but no 3D poses.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ import sys
 import warnings
 from collections import Counter
 
-from graphmdn_tf.data.h36m import DATASETS, KEYPOINT_KINDS, data_file_paths, load_keypoints_2d, load_poses_3d
+from graphmdn_tf.data.h36m import (
+    DATASETS,
+    KEYPOINT_KINDS,
+    Keypoints2D,
+    Poses3D,
+    data_file_paths,
+    load_keypoints_2d,
+    load_poses_3d,
+)
 from graphmdn_tf.data.pipeline import PoseSamples, load_samples
 from graphmdn_tf.data.synthetic import DEFAULT_FRAMES_PER_SEQUENCE, write_synthetic_dataset
 
@@ -84,6 +94,25 @@ def _subject_order(subject: str):
     return (int(subject[1:]), subject) if subject[1:].isdigit() else (10**6, subject)
 
 
+def refused_subjects(poses_3d: Poses3D, keypoints_2d: Keypoints2D) -> list[str]:
+    """Why `train` would refuse subjects the files list: no sequence in a file, or 2D keypoints without 3D poses.
+
+    `check` summarises the subjects of the 3D file; these are the ones it would otherwise pass over in silence.
+    """
+    messages = [
+        f"{source.path}: subject {subject} holds no sequences; train refuses it"
+        for source in (poses_3d, keypoints_2d)
+        for subject in source.empty_subjects
+    ]
+    messages += [
+        f"{keypoints_2d.path}: subject {subject} has 2D keypoints but no 3D poses in {poses_3d.path.name}; "
+        "train refuses it"
+        for subject in keypoints_2d.positions
+        if subject not in poses_3d.positions
+    ]
+    return messages
+
+
 def run_check(args: argparse.Namespace) -> int:
     path_3d, path_2d = data_file_paths(args.data_dir, args.dataset, args.keypoints)
     try:
@@ -99,6 +128,8 @@ def run_check(args: argparse.Namespace) -> int:
         return 1
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
+    for message in refused_subjects(poses_3d, keypoints_2d):
+        print(f"warning: {message}", file=sys.stderr)
     print(f"{path_3d}: valid, {poses_3d.num_joints} joints")
     print(f"{path_2d}: valid, joint order {keypoints_2d.layout} ({LAYOUT_DESCRIPTIONS[keypoints_2d.layout]})")
     print(format_summary(samples))

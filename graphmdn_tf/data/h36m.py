@@ -12,8 +12,9 @@ Files (VideoPose3D / SemGCN preprocessing; `<name>` is `h36m`, `cmu` or `synthet
 
 Reading goes through `safe_npz.load_npz_safely` (no code runs from a file), validates everything once,
 and writes a pickle-free copy (plain float32 arrays plus a JSON index, `np.savez`) under the cache
-directory, keyed by the source's absolute path, size and modification time; later runs read that copy
-with `allow_pickle=False`.
+directory, keyed by a SHA-256 hash of the source's content (so a file edited in place is converted again
+even if its size and modification time were kept); later runs read that copy with `allow_pickle=False`,
+and a damaged or truncated copy is converted again with a warning.
 
 Frame-count policy: when a camera's 2D sequence and the 3D sequence differ in length, both are trimmed
 to the shorter with a `UserWarning` that names the file, subject, action and camera (what VideoPose3D
@@ -27,6 +28,8 @@ import json
 import os
 import uuid
 import warnings
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +49,7 @@ from graphmdn_tf.skeletons import H36M_16_FROM_17, H36M_16_FROM_32, SH_TO_GT_PER
 
 DATASETS = ("h36m", "cmu", "synthetic")
 KEYPOINT_KINDS = ("gt", "sh_pt_mpii")
-CACHE_VERSION = 1
+CACHE_VERSION = 3  # 2: content-keyed, complex/timedelta refused, finite as float32; 3: empty_subjects
 
 # keypoints_symmetry ([left joints], [right joints]) of each 2D joint order (facts sections 5, 6, 8).
 KEYPOINT_LAYOUTS = {
@@ -82,6 +85,7 @@ class Poses3D:
     path: Path
     num_joints: int
     positions: dict
+    empty_subjects: tuple = ()  # subjects the file lists with no sequence (absent from `positions`)
 
     def joints_16(self, subject: str, action: str) -> np.ndarray:
         """The 16-joint SemGCN subset [T, 16, 3] of one sequence (world metres)."""
@@ -96,6 +100,7 @@ class Keypoints2D:
     layout: str
     metadata: dict
     positions: dict
+    empty_subjects: tuple = ()  # subjects the file lists with no sequence (absent from `positions`)
 
     def joints_16(self, subject: str, action: str, camera: int) -> np.ndarray:
         """One camera's sequence in the 16-joint Human3.6M order [T, 16, 2] (pixels)."""
@@ -129,8 +134,18 @@ def _check_subject(path: Path, subject) -> None:
 
 
 def _check_array(path: Path, array, where: str, last_dim: int, num_joints: set[int]) -> np.ndarray:
-    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
+    """`array` as float32 [frames, joints, last_dim] after checking its type, shape and values.
+
+    Only integer and float arrays are admitted (complex, timedelta, bool, ... are refused by dtype kind), and
+    finiteness is checked after the cast to float32, so values beyond float32's range (1e39, a longdouble
+    1e4000) are refused as the Inf they become rather than reaching training.
+    """
+    if not isinstance(array, np.ndarray):
         raise DataFileError(f"{path}: {where}: expected a numeric array. Received: {type(array).__name__}")
+    if array.dtype.kind not in "iuf":
+        raise DataFileError(
+            f"{path}: {where}: expected a real numeric array (integers or floats). Received: {array.dtype}"
+        )
     if array.ndim != 3 or array.shape[2] != last_dim or array.shape[0] < 1:
         raise DataFileError(f"{path}: {where}: expected shape [frames, joints, {last_dim}]. Received: {array.shape}")
     if array.shape[1] not in num_joints:
@@ -138,10 +153,15 @@ def _check_array(path: Path, array, where: str, last_dim: int, num_joints: set[i
             f"{path}: {where}: expected {' or '.join(map(str, sorted(num_joints)))} joints. "
             f"Received: shape {array.shape}"
         )
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = array.astype(np.float32, copy=False)
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[0]
-        raise DataFileError(f"{path}: {where}: non-finite value at [frame, joint, axis] = {bad.tolist()}.")
-    return array.astype(np.float32, copy=False)
+        raise DataFileError(
+            f"{path}: {where}: non-finite value at [frame, joint, axis] = {bad.tolist()} (as float32: NaN, Inf, "
+            "or beyond float32's range of about 3.4e38)."
+        )
+    return array
 
 
 def _frame_count(value) -> int:
@@ -169,6 +189,11 @@ def _iter_sequences(path: Path, positions, what: str, progress: bool):
     yield from tqdm(items, desc=f"checking {path.name}", disable=disable, leave=False)
 
 
+def _empty_subjects(positions: dict) -> list[str]:
+    """The subjects of a checked {subject: {action: value}} that hold no sequence."""
+    return [subject for subject, actions in positions.items() if not actions]
+
+
 def _convert_3d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]:
     positions = _require_key(path, contents, "positions_3d")
     arrays, entries, joint_counts = {}, [], set()
@@ -180,18 +205,27 @@ def _convert_3d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]
         entries.append({"subject": subject, "action": action, "array": name})
     if len(joint_counts) > 1:
         raise DataFileError(f"{path}: expected one joint count for every sequence. Received: {sorted(joint_counts)}")
-    return {"kind": "3d", "num_joints": joint_counts.pop(), "entries": entries}, arrays
+    index = {"kind": "3d", "num_joints": joint_counts.pop(), "entries": entries}
+    return {**index, "empty_subjects": _empty_subjects(positions)}, arrays
 
 
-def _plain(value):
-    """Metadata -> JSON-safe values (arrays and NumPy scalars to lists and numbers)."""
+def _plain(path: Path, value, where: str = "metadata"):
+    """Metadata -> JSON-safe values (arrays and NumPy scalars to lists and numbers).
+
+    Anything else (bytes, complex numbers, sets, ...) is a `DataFileError` naming the file and the place.
+    `safe_npz` has already bounded the nesting and size, so the recursion stays shallow.
+    """
     if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {str(key): _plain(path, item, f"{where}[{key!r}]") for key, item in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(item) for item in value]
+        return [_plain(path, item, f"{where}[{index}]") for index, item in enumerate(value)]
     if isinstance(value, np.generic):
-        return value.item()
-    return value
+        value = value.item()
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    raise DataFileError(
+        f"{path}: expected {where} to hold numbers, strings, lists and dicts. Received: {type(value).__name__}"
+    )
 
 
 def _detect_layout(path: Path, metadata: dict, num_joints: int) -> str:
@@ -212,7 +246,7 @@ def _detect_layout(path: Path, metadata: dict, num_joints: int) -> str:
 
 def _convert_2d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]:
     positions = _require_key(path, contents, "positions_2d")
-    metadata = _plain(_require_dict(path, _require_key(path, contents, "metadata"), "metadata"))
+    metadata = _plain(path, _require_dict(path, _require_key(path, contents, "metadata"), "metadata"))
     arrays, entries, joint_counts = {}, [], set()
     for subject, action, value in _iter_sequences(path, positions, "positions_2d", progress):
         where = f"positions_2d[{subject!r}][{action!r}]"
@@ -228,14 +262,25 @@ def _convert_2d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]
     if len(joint_counts) > 1:
         raise DataFileError(f"{path}: expected one joint count for every sequence. Received: {sorted(joint_counts)}")
     layout = _detect_layout(path, metadata, joint_counts.pop())
-    return {"kind": "2d", "layout": layout, "metadata": metadata, "entries": entries}, arrays
+    index = {"kind": "2d", "layout": layout, "metadata": metadata, "entries": entries}
+    return {**index, "empty_subjects": _empty_subjects(positions)}, arrays
 
 
 # --------------------------------------------------------------------------------------------- cache
+def _content_digest(path: Path) -> str:
+    """SHA-256 of the file's bytes (read in 1 MiB blocks: a second per GB, cheap next to converting it)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _cache_file(path: Path, cache_dir: str | Path | None) -> Path:
-    stat = path.stat()
-    key = json.dumps([str(path.resolve()), stat.st_size, stat.st_mtime_ns, CACHE_VERSION])
-    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    """The cache entry of `path`, named by a hash of its content and `CACHE_VERSION` (not its size and mtime,
+    which an edit in place can keep)."""
+    key = f"{_content_digest(path)}-{CACHE_VERSION}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     return Path(cache_dir or default_cache_dir()) / "converted" / f"{path.stem}-{digest}.npz"
 
 
@@ -277,8 +322,10 @@ def _load_converted(path, kind: str, cache_dir, progress: bool) -> tuple[Path, d
             index, arrays = _read_cache(cache_file)
             if index.get("kind") == kind:
                 return path, index, arrays
-        except (OSError, ValueError, KeyError) as error:
-            warnings.warn(f"{cache_file}: unreadable cache ({error}); converting {path} again.", stacklevel=3)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            # truncated, damaged or foreign: the entry is ours to rebuild (written atomically below)
+            warnings.warn(f"{cache_file}: unreadable cache ({type(error).__name__}: {error}); converting {path} "
+                          "again.", stacklevel=3)
     contents = load_npz_safely(path, progress=progress)
     convert = _convert_3d if kind == "3d" else _convert_2d
     index, arrays = convert(path, contents, progress)
@@ -299,7 +346,8 @@ def load_poses_3d(path: str | Path, *, cache_dir: str | Path | None = None, prog
     positions = {}
     for entry in index["entries"]:
         positions.setdefault(entry["subject"], {})[entry["action"]] = arrays[entry["array"]]
-    return Poses3D(path=path, num_joints=index["num_joints"], positions=positions)
+    return Poses3D(path=path, num_joints=index["num_joints"], positions=positions,
+                   empty_subjects=tuple(index["empty_subjects"]))
 
 
 def load_keypoints_2d(path: str | Path, *, cache_dir: str | Path | None = None, progress: bool = False) -> Keypoints2D:
@@ -316,7 +364,8 @@ def load_keypoints_2d(path: str | Path, *, cache_dir: str | Path | None = None, 
     for entry in index["entries"]:
         cameras = positions.setdefault(entry["subject"], {}).setdefault(entry["action"], [])
         cameras.append(arrays[entry["array"]])
-    return Keypoints2D(path=path, layout=index["layout"], metadata=index["metadata"], positions=positions)
+    return Keypoints2D(path=path, layout=index["layout"], metadata=index["metadata"], positions=positions,
+                       empty_subjects=tuple(index["empty_subjects"]))
 
 
 # ------------------------------------------------------------------------------------------ samples

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -138,6 +139,10 @@ class TrainingConfig:
             minimum = 1 if name in positive_ints else 0
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(f"Expected {name} to be an integer >= {minimum}. Received: {name}={value!r}")
+        for name in (field.name for field in fields(self) if field.type == "float"):  # inf passes every bound
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"Expected {name} to be a finite number. Received: {name}={value!r}")
         for name in ("peak_learning_rate", "initial_learning_rate", "decay_rate", "clipnorm"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"Expected {name} > 0. Received: {name}={getattr(self, name)!r}")

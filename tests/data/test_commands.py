@@ -65,6 +65,24 @@ def test_check_prints_trim_warnings(tmp_path, capsys):
     assert re.search(r"S5\s+Eating 1\s+6\s+6\s+6\s+6\n", captured.out)
 
 
+def test_check_warns_for_subjects_that_train_refuses(tmp_path, capsys):
+    walking = {"Walking 1": np.ones((5, 17, 3))}
+    write_npz(tmp_path / "data_3d_h36m.npz", positions_3d={"S1": walking, "S5": {}})
+    write_npz(tmp_path / "data_2d_h36m_gt.npz", metadata=METADATA_17,
+              positions_2d={"S1": {"Walking 1": [np.ones((5, 17, 2))] * 4}, "S9": {"Walking 1": [np.ones((5, 17, 2))] * 4},
+                            "S11": {}})
+    assert run(["data", "check", str(tmp_path), "--dataset", "h36m", "--cache-dir", str(tmp_path / "cache")]) == 0
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning: ")]
+    assert sorted(warnings) == sorted([
+        f"warning: {tmp_path / 'data_3d_h36m.npz'}: subject S5 holds no sequences; train refuses it",
+        f"warning: {tmp_path / 'data_2d_h36m_gt.npz'}: subject S11 holds no sequences; train refuses it",
+        f"warning: {tmp_path / 'data_2d_h36m_gt.npz'}: subject S9 has 2D keypoints but no 3D poses in "
+        "data_3d_h36m.npz; train refuses it",
+    ])
+    assert re.search(r"S1\s+Walking 1\s+5\s+5\s+5\s+5\n", captured.out)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

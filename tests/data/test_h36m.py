@@ -164,6 +164,46 @@ def test_changed_source_is_converted_again(tmp_path, cache_dir, monkeypatch):
         assert load_poses_3d(path, cache_dir=cache_dir).positions["S1"]["Walking 1"].shape == (6, 17, 3)
 
 
+def write_uncompressed(path, positions_3d):
+    """A data_3d file stored without compression, so that equal shapes give equal file sizes."""
+    holder = np.empty((), dtype=object)
+    holder[()] = positions_3d
+    np.savez(path, positions_3d=holder)
+    return path
+
+
+def test_a_file_edited_in_place_keeping_size_and_mtime_is_converted_again(tmp_path, cache_dir):
+    path = write_uncompressed(tmp_path / "data_3d_h36m.npz", {"S1": {"Walking 1": np.ones((4, 17, 3))}})
+    assert load_poses_3d(path, cache_dir=cache_dir).positions["S1"]["Walking 1"].shape == (4, 17, 3)
+    before = path.stat()
+    edited = np.ones((4, 17, 3))
+    edited[1, 2, 0] = np.nan
+    write_uncompressed(path, {"S1": {"Walking 1": edited}})
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    with pytest.raises(DataFileError, match=r"non-finite value at \[frame, joint, axis\] = \[1, 2, 0\]"):
+        load_poses_3d(path, cache_dir=cache_dir)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_damaged_cache_entry_is_rebuilt(tmp_path, cache_dir, damage):
+    path = write_npz(tmp_path / "data_3d_h36m.npz", positions_3d={"S1": {"Walking 1": np.arange(4 * 17 * 3.0)
+                                                                                      .reshape(4, 17, 3)}})
+    expected = load_poses_3d(path, cache_dir=cache_dir).positions["S1"]["Walking 1"]
+    (cache_file,) = (cache_dir / "converted").glob("data_3d_h36m-*.npz")
+    data = bytearray(cache_file.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 3] ^= 0xFF
+    cache_file.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match=f"{re.escape(str(cache_file))}: unreadable cache"):
+        again = load_poses_3d(path, cache_dir=cache_dir).positions["S1"]["Walking 1"]
+    np.testing.assert_array_equal(again, expected)
+    with np.load(cache_file, allow_pickle=False) as archive:  # rebuilt in place
+        np.testing.assert_array_equal(archive["a0"], expected)
+
+
 # -------------------------------------------------------------------------------------- validation
 def make_3d(joints=17, frames=10, subjects=("S1",), actions=("Walking 1",)):
     rng = np.random.default_rng(0)
@@ -201,6 +241,16 @@ def with_value(data, value, subject="S1", action="Walking 1"):
         ({"positions_3d": with_value(make_3d(), np.full((4, 17, 3), np.nan))},
          r"non-finite value at \[frame, joint, axis\] = \[0, 0, 0\]"),
         ({"positions_3d": {**make_3d(), **make_3d(joints=32, subjects=("S5",))}}, r"one joint count .* \[17, 32\]"),
+        ({"positions_3d": with_value(make_3d(), np.ones((4, 17, 3), np.complex64))},
+         r"\['S1'\]\['Walking 1'\]: expected a real numeric array \(integers or floats\). Received: complex64"),
+        ({"positions_3d": with_value(make_3d(), np.ones((4, 17, 3), "m8[s]"))},
+         r"expected a real numeric array \(integers or floats\). Received: timedelta64\[s\]"),
+        ({"positions_3d": with_value(make_3d(), np.full((4, 17, 3), True))},
+         r"expected a real numeric array \(integers or floats\). Received: bool"),
+        ({"positions_3d": with_value(make_3d(), np.pad(np.full((1, 1, 1), 1e39), ((3, 0), (2, 14), (1, 1))))},
+         r"non-finite value at \[frame, joint, axis\] = \[3, 2, 1\] \(as float32: NaN, Inf, or beyond float32's range"),
+        ({"positions_3d": with_value(make_3d(), np.full((4, 17, 3), np.longdouble("1e4000")))},
+         r"non-finite value at \[frame, joint, axis\] = \[0, 0, 0\] \(as float32: NaN, Inf, or beyond float32's range"),
     ],
 )
 def test_invalid_3d_files_raise(tmp_path, cache_dir, contents, match):
@@ -227,6 +277,10 @@ def test_invalid_3d_files_raise(tmp_path, cache_dir, contents, match):
          r"\[camera 0\]: expected shape \[frames, joints, 2\]"),
         ({"positions_2d": with_value(make_2d(), [np.zeros((10, 17, 2))] * 3 + [np.full((10, 17, 2), np.inf)]),
           "metadata": METADATA_17}, r"\[camera 3\]: non-finite value"),
+        ({"positions_2d": with_value(make_2d(), [np.zeros((10, 17, 2))] * 2 + [np.full((10, 17, 2), -1e39)] * 2),
+          "metadata": METADATA_17}, r"\[camera 2\]: non-finite value at \[frame, joint, axis\] = \[0, 0, 0\]"),
+        ({"positions_2d": with_value(make_2d(), [np.zeros((10, 17, 2), np.complex128)] * 4), "metadata": METADATA_17},
+         r"\[camera 0\]: expected a real numeric array \(integers or floats\). Received: complex128"),
         ({"positions_2d": make_2d(subjects=("S2",)), "metadata": METADATA_17}, "unknown subject 'S2'"),
         ({"positions_2d": make_2d(), "metadata": METADATA_16}, "metadata num_joints=16 but the arrays have 17 joints"),
         ({"positions_2d": make_2d(joints=16), "metadata": {**METADATA_16, "keypoints_symmetry": [[0], [1]]}},
@@ -238,6 +292,11 @@ def test_invalid_3d_files_raise(tmp_path, cache_dir, contents, match):
         ({"positions_2d": make_2d(joints=17),
           "metadata": {**METADATA_17, "keypoints_symmetry": METADATA_16["keypoints_symmetry"]}},
          "cannot tell the joint order from num_joints=17"),
+        ({"positions_2d": make_2d(), "metadata": {**METADATA_17, "layout_name": b"h36m"}},
+         r"expected metadata\['layout_name'\] to hold numbers, strings, lists and dicts. Received: bytes"),
+        ({"positions_2d": make_2d(), "metadata": {**METADATA_17, "extra": [1, {"x": np.array([1j])}]}},
+         r"expected metadata\['extra'\]\[1\]\['x'\]\[0\] to hold numbers, strings, lists and dicts. "
+         r"Received: complex"),
     ],
 )
 def test_invalid_2d_files_raise(tmp_path, cache_dir, contents, match):

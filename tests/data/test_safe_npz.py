@@ -1,12 +1,15 @@
 """Safe reading of pickled .npz files: what is admitted, what is refused, and that nothing runs."""
 
+import io
 import os
 import pickle
+import struct
 import subprocess
 import zipfile
 
 import numpy as np
 import pytest
+from numpy.lib import format as npy_format
 
 from graphmdn_tf.data.h36m import load_keypoints_2d, load_poses_3d
 from graphmdn_tf.data.safe_npz import DataFileError, UnsafePickleError, load_npz_safely, restricted_loads
@@ -148,4 +151,148 @@ def test_truncated_pickle_raises(tmp_path):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("positions_3d.npy", member[: len(member) // 2])
     with pytest.raises(DataFileError, match=r"truncated.npz \[positions_3d.npy\]: could not unpickle the object array"):
+        load_npz_safely(path)
+
+
+# ------------------------------------------------------- hostile and damaged archives (issue 17 item 8)
+def npy_member(header: dict, data: bytes = b"") -> bytes:
+    """An .npy member: a version 1.0 header with `header` ({"descr", "fortran_order", "shape"}), then `data`."""
+    stream = io.BytesIO()
+    npy_format.write_array_header_1_0(stream, header)
+    return stream.getvalue() + data
+
+
+def holder_pickle(opcodes: bytes) -> bytes:
+    """The protocol-2 pickle of a 0-d object array whose single element the raw `opcodes` build."""
+    holder = np.empty((), dtype=object)
+    holder[()] = "PLACEHOLDER"
+    payload = pickle.dumps(holder, protocol=2)
+    marker = b"X" + struct.pack("<I", len("PLACEHOLDER")) + b"PLACEHOLDER"
+    assert payload.count(marker) == 1
+    return payload.replace(marker, opcodes)
+
+
+def write_members(path, members: dict, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def patch_central_directory(path, member: str, **fields):
+    """Overwrite fields of `member`'s central directory record (flag_bits, compress_type, file_size)."""
+    offsets = {"flag_bits": (8, "<H"), "compress_type": (10, "<H"), "file_size": (24, "<I")}
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    start = data.find(b"PK\x01\x02", 0)
+    while data[start + 46: start + 46 + len(member)] != member.encode():
+        start = data.find(b"PK\x01\x02", start + 1)
+    for name, value in fields.items():
+        offset, layout = offsets[name]
+        struct.pack_into(layout, data, start + offset, value)
+        if name != "file_size":  # zipfile also compares the local header's flags and method
+            struct.pack_into(layout, data, info.header_offset + offset - 2, value)
+    path.write_bytes(bytes(data))
+    return path
+
+
+_FLOAT64 = {"descr": "<f8", "fortran_order": False}
+_OBJECT = {"descr": "|O", "fortran_order": False}
+
+
+def _valid_member() -> bytes:
+    return npy_member({**_FLOAT64, "shape": (2, 3)}, np.arange(6.0).tobytes())
+
+
+@pytest.mark.parametrize(
+    "members, match",
+    [
+        ({"huge.npy": npy_member({**_FLOAT64, "shape": (10**6, 10**6)}, b"\0" * 64)},
+         r"\[huge.npy\]: the header declares shape \(1000000, 1000000\) of float64 \(8000000000000 bytes\), "
+         r"but the member holds 64 bytes of data"),
+        ({"values.npy": _valid_member(), "unused.npy": npy_member({**_FLOAT64, "shape": (10**12,)})},
+         r"\[unused.npy\]: the header declares shape \(1000000000000,\) of float64"),
+        ({"short.npy": npy_member({**_FLOAT64, "shape": (100, 17, 3)}, b"\0" * 10)},
+         r"\[short.npy\]: the header declares shape \(100, 17, 3\) of float64 \(40800 bytes\), but the member "
+         r"holds 10 bytes"),
+        ({"objects.npy": npy_member({**_OBJECT, "shape": (10**12,)}, pickle.dumps(np.empty(3, object), 2))},
+         r"\[objects.npy\]: the header declares shape \(1000000000000,\) of object"),
+    ],
+)
+def test_headers_declaring_more_than_the_member_holds_are_refused(tmp_path, members, match):
+    path = write_members(tmp_path / "data_3d_h36m.npz", members)
+    with pytest.raises(DataFileError, match=match) as error:
+        load_npz_safely(path)
+    assert str(error.value).startswith(f"{path} [") and "\n" not in str(error.value)
+
+
+def test_a_member_that_fails_its_crc_is_refused(tmp_path):
+    path = write_members(tmp_path / "data.npz", {"values.npy": _valid_member()})
+    data = bytearray(path.read_bytes())
+    data[data.index(np.arange(6.0).tobytes()) + 9] ^= 0xFF  # one flipped byte in the array data
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataFileError, match=r"data.npz \[values.npy\]: damaged zip member \(BadZipFile: Bad CRC-32"):
+        load_npz_safely(path)
+
+
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        ({"flag_bits": 0x1}, r"\[values.npy\]: the member is encrypted; expected a plain .npy"),
+        ({"compress_type": 99}, r"\[values.npy\]: unsupported compression method 99 \(expected 0 stored or "
+                                r"8 deflated, as numpy.savez writes\)"),
+        ({"compress_type": zipfile.ZIP_BZIP2}, r"unsupported compression method 12"),
+    ],
+)
+def test_encrypted_and_unsupported_members_are_refused(tmp_path, fields, match):
+    path = patch_central_directory(write_members(tmp_path / "data.npz", {"values.npy": _valid_member()}),
+                                   "values.npy", **fields)
+    with pytest.raises(DataFileError, match=match):
+        load_npz_safely(path)
+
+
+def test_a_member_declaring_more_than_its_compressed_bytes_can_hold_is_refused(tmp_path):
+    """A zip-bomb size: 4 GB claimed for a few hundred deflated bytes (deflate expands at most 1032:1)."""
+    member = npy_member({**_FLOAT64, "shape": (2**29 - 32,)}, b"\0" * 4096)
+    path = write_members(tmp_path / "data.npz", {"bomb.npy": member}, zipfile.ZIP_DEFLATED)
+    patch_central_directory(path, "bomb.npy", file_size=2**32 - 1)
+    with pytest.raises(DataFileError, match=r"\[bomb.npy\]: the member claims 4294967295 bytes from \d+ "
+                                            r"compressed bytes, more than deflate can expand to"):
+        load_npz_safely(path)
+
+
+def test_a_pickle_calling_numpy_ndarray_to_allocate_is_refused(tmp_path):
+    shape = b"J" + struct.pack("<i", 10**9) + b"J" + struct.pack("<i", 10**4)
+    opcodes = b"cnumpy\nndarray\n((" + shape + b"ttR"  # numpy.ndarray((10**9, 10**4)): 80 TB
+    path = write_members(tmp_path / "data.npz", {"positions_3d.npy": npy_member(
+        {**_OBJECT, "shape": ()}, holder_pickle(opcodes))})
+    with pytest.raises(UnsafePickleError, match=r"\[positions_3d.npy\]: refused to call numpy.ndarray"):
+        load_npz_safely(path)
+
+
+def _nested_lists(depth: int) -> bytes:
+    return b"]" * depth + b"a" * (depth - 1)  # EMPTY_LIST x depth, then APPEND each into the one before
+
+
+def _doubling_lists(levels: int) -> bytes:
+    """[[x, x], [x, x]]... 2**levels leaves in 8 bytes a level, by memo references (BINPUT, BINGET)."""
+    opcodes = b"]q\xc8"  # the empty list, memo 200
+    for level in range(levels):
+        memo = bytes([200 + level])
+        opcodes += b"0(h" + memo + b"h" + memo + b"lq" + bytes([201 + level])  # POP; [m, m] -> memo m + 1
+    return opcodes
+
+
+@pytest.mark.parametrize(
+    "opcodes, match",
+    [
+        (_nested_lists(5000), r"\[metadata.npy\]: the pickled object is nested more than 32 levels deep"),
+        (_doubling_lists(22), r"\[metadata.npy\]: the pickled object unfolds into more than \d+ items"),
+    ],
+)
+def test_deep_or_exponentially_large_objects_are_refused_quickly(tmp_path, opcodes, match):
+    path = write_members(tmp_path / "data_2d_h36m_gt.npz", {"metadata.npy": npy_member(
+        {**_OBJECT, "shape": ()}, holder_pickle(opcodes))})
+    with pytest.raises(DataFileError, match=match):
         load_npz_safely(path)

@@ -1,6 +1,5 @@
 """The synthetic data set: file formats, projection, seeding, human-like motion, depth ambiguity, size."""
 
-import time
 
 import numpy as np
 import pytest
@@ -244,10 +243,9 @@ def test_depth_is_ambiguous(tmp_path, capsys):
 
 
 def test_default_set_is_quick_cached_and_loadable(tmp_path, monkeypatch):
-    started = time.perf_counter()
+    # Quick by its size (7 subjects x 30 sequences x 24 frames, about a second to generate), asserted below
+    # rather than timed: a wall-clock bound would fail on a busy machine.
     data_dir = default_synthetic_dir(cache_dir=tmp_path, progress=False)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 30, elapsed  # typically about a second
     assert data_dir.parent == tmp_path and data_dir.name.startswith("synthetic-")
     positions_3d = read_npz_trusted(data_dir / "data_3d_synthetic.npz")["positions_3d"]
     assert list(positions_3d) == list(H36M_SUBJECTS)

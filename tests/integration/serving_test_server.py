@@ -210,13 +210,14 @@ class ServingTestServer:
     Attributes:
         rest_url: "http://127.0.0.1:PORT".
         grpc_target: "127.0.0.1:PORT".
-        delay_s: seconds each prediction stalls before answering (0 normally; set it to test timeouts).
+        delay_s: seconds each prediction stalls before answering (0 normally; set it to test timeouts,
+            and call `release_stalls()` to end the stalls early).
     """
 
     def __init__(self, config: model_server_config_pb2.ModelServerConfig):
         self.repository = ModelRepository(config)
         self.delay_s = 0.0
-        self._stopping = threading.Event()
+        self._released = threading.Event()
         self._http = None
         self._grpc = None
 
@@ -226,7 +227,13 @@ class ServingTestServer:
 
     def stall(self) -> None:
         if self.delay_s:
-            self._stopping.wait(self.delay_s)
+            self._released.wait(self.delay_s)
+
+    def release_stalls(self) -> None:
+        """Answer the stalled predictions now and stall no more (`delay_s` back to 0)."""
+        self.delay_s = 0.0
+        released, self._released = self._released, threading.Event()
+        released.set()
 
     def start(self) -> ServingTestServer:
         self._http = ThreadingHTTPServer((LOOPBACK, 0), _rest_handler(self))
@@ -241,7 +248,7 @@ class ServingTestServer:
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
+        self.release_stalls()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()

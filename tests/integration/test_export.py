@@ -130,14 +130,14 @@ _INVALID = [
         "from_pixels",
         {"keypoints_px": _bad((2, 16, 2), 100.0), "image_width": np.array([640.0, 0.0], np.float32),
          "image_height": _WIDTHS},
-        r"Expected image_width > 0",
+        re.escape("Expected image_width within [1, 65536] pixels. Received values from] [0] [to] [640]"),
     ),
     (
         "pose",
         "from_pixels",
         {"keypoints_px": _bad((2, 16, 2), 100.0), "image_width": _WIDTHS,
          "image_height": np.array([-480.0, 480.0], np.float32)},
-        r"Expected image_height > 0",
+        re.escape("Expected image_height within [1, 65536] pixels. Received values from] [-480] [to] [480]"),
     ),
     (
         "pose",
@@ -172,6 +172,92 @@ def test_invalid_inputs_are_refused_inside_the_graph(exported, kind, signature, 
     _, _, loaded = exported[kind]
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         _call(loaded, signature, **inputs)
+
+
+def _absurd(value, where=None):
+    """Keypoints [2, 16, 2] of 0.5, with `value` everywhere (where=None) or at one joint."""
+    return _bad(fill=0.5, where=where, value=value) if where is not None else np.full((2, 16, 2), value, np.float32)
+
+
+def _pixels(keypoints_px=None, width=640.0, height=480.0, batch=2):
+    """`from_pixels` inputs: pixel keypoints (300 px by default) in 640 x 480 images, but for the last
+    example's width and the first example's height."""
+    if keypoints_px is None:
+        keypoints_px = np.full((batch, 16, 2), 300.0, np.float32)
+    widths, heights = np.full(batch, 640.0, np.float32), np.full(batch, 480.0, np.float32)
+    widths[-1], heights[0] = width, height
+    return {"keypoints_px": keypoints_px, "image_width": widths, "image_height": heights}
+
+
+_BOUND = re.escape(f"[-{export_module.MAX_ABS_KEYPOINT:g}, {export_module.MAX_ABS_KEYPOINT:g}]")
+_SIZES = re.escape(f"[{export_module.MIN_IMAGE_SIZE:g}, {export_module.MAX_IMAGE_SIZE:g}]")
+_ABSURD = [
+    ("pose", "serving_default", {"keypoints": _absurd(1e10)}, rf"Expected keypoints within {_BOUND}"),
+    ("pose", "serving_default", {"keypoints": _absurd(-1e10)}, rf"Expected keypoints within {_BOUND}"),
+    ("node", "serving_default", {"keypoints": _absurd(1e30, (1, 7, 0))}, rf"Expected keypoints within {_BOUND}"),
+    ("pose", "sample", {"keypoints": _absurd(1e10)}, rf"Expected keypoints within {_BOUND}"),
+    ("node", "sample", {"keypoints": _absurd(1e30, (0, 3, 1))}, rf"Expected keypoints within {_BOUND}"),
+    ("semgcn", "serving_default", {"keypoints": _absurd(1e30, (0, 0, 0))}, rf"Expected keypoints within {_BOUND}"),
+    ("pose", "from_pixels", _pixels(width=1e-30), rf"Expected image_width within {_SIZES} pixels"),
+    ("node", "from_pixels", _pixels(height=1e30), rf"Expected image_height within {_SIZES} pixels"),
+    ("semgcn", "from_pixels", _pixels(width=1e30), rf"Expected image_width within {_SIZES} pixels"),
+    ("pose", "from_pixels", _pixels(_absurd(1e30, (1, 2, 0))), rf"Expected keypoints_px to normalise into {_BOUND}"),
+    ("pose", "from_pixels", _pixels(width=1.0, height=1e4), rf"Expected keypoints_px to normalise into {_BOUND}"),
+]
+
+
+@pytest.mark.parametrize("kind, signature, inputs, message", _ABSURD)
+def test_finite_but_absurd_inputs_are_refused_with_the_accepted_range(exported, kind, signature, inputs, message):
+    _, _, loaded = exported[kind]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        _call(loaded, signature, **inputs)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_inputs_at_the_documented_bounds_are_answered(exported, kind):
+    _, _, loaded = exported[kind]
+    bound = export_module.MAX_ABS_KEYPOINT
+    x = np.stack([np.full((16, 2), bound), np.full((16, 2), -bound)]).astype(np.float32)
+    answers = [_call(loaded, "serving_default", keypoints=x)]
+    sizes = np.array([export_module.MIN_IMAGE_SIZE, export_module.MAX_IMAGE_SIZE], np.float32)
+    pixels = {"keypoints_px": np.zeros((2, 16, 2), np.float32), "image_width": sizes, "image_height": sizes}
+    answers.append(_call(loaded, "from_pixels", **pixels))
+    if kind != "semgcn":
+        answers.append(_call(loaded, "sample", keypoints=x))
+    for outputs in answers:
+        assert all(np.isfinite(value).all() for value in outputs.values())
+
+
+@pytest.fixture(scope="module")
+def overflowing(tmp_path_factory):
+    """kind -> loaded SavedModel of a model whose weights are so large that valid inputs overflow to Inf/NaN."""
+    base = tmp_path_factory.mktemp("overflowing")
+    result = {}
+    for kind in KINDS:
+        model = small_model(kind)
+        model(keypoints(np.random.default_rng(0), 1))
+        model.set_weights([np.full_like(weight, 1e18) for weight in model.get_weights()])
+        result[kind] = tf.saved_model.load(str(export_saved_model(model, base, name=kind, num_samples=2)))
+    return result
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_non_finite_outputs_fail_the_request_instead_of_being_answered(overflowing, kind):
+    loaded = overflowing[kind]
+    x = keypoints(np.random.default_rng(1), 3)
+    requests = [("serving_default", {"keypoints": x}), ("from_pixels", _pixels(batch=3))]
+    if kind != "semgcn":
+        requests.append(("sample", {"keypoints": x}))
+    for signature, inputs in requests:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"The model computed a non-finite \w+"):
+            _call(loaded, signature, **inputs)
+
+
+@pytest.mark.parametrize("kind", ["pose", "node"])
+def test_sample_signature_answers_an_empty_batch(exported, kind):
+    _, _, loaded = exported[kind]
+    samples = _call(loaded, "sample", keypoints=np.zeros((0, 16, 2), np.float32))["samples"]
+    assert samples.shape == (0, NUM_SAMPLES, 16, 3) and samples.dtype == np.float32
 
 
 _FRESH_PROCESS = textwrap.dedent(
@@ -297,6 +383,22 @@ def test_export_takes_the_next_free_version_and_never_overwrites(exported, tmp_p
             export_saved_model(model, tmp_path, name="graphmdn", version=version)
     assert (model_dir / "3" / "marker").read_text() == "3"
     assert sorted(os.listdir(model_dir)) == ["1", "3", "4"]
+
+
+def test_a_stray_file_named_like_a_version_is_skipped_and_kept(exported, tmp_path):
+    model_dir = tmp_path / "graphmdn"
+    model_dir.mkdir()
+    (model_dir / "1").write_text("a user's file, not a version")
+    assert next_version(model_dir) == 2
+    path = export_saved_model(exported["pose"][0], tmp_path, name="graphmdn", num_samples=2)
+    assert path == model_dir / "2" and (path / "saved_model.pb").is_file()
+    (model_dir / "3").write_text("another file")
+    assert export_saved_model(exported["pose"][0], tmp_path, name="graphmdn", num_samples=2) == model_dir / "4"
+    assert (model_dir / "1").read_text() == "a user's file, not a version"
+    assert (model_dir / "3").read_text() == "another file"
+    with pytest.raises(FileExistsError, match=re.escape(str(model_dir / "1"))):
+        export_saved_model(exported["pose"][0], tmp_path, name="graphmdn", version=1)
+    assert (model_dir / "1").read_text() == "a user's file, not a version"
 
 
 def test_a_failed_export_leaves_no_partial_version(exported, tmp_path, monkeypatch):

@@ -37,6 +37,14 @@ def test_bad_flags_exit_with_usage(flags, capsys):
     assert exit_info.value.code == 2 and "invalid" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--peak-learning-rate", "--clipnorm", "--div-factor", "--final-div-factor"])
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_non_finite_float_flags_are_rejected(flag, value):
+    name = flag[2:].replace("-", "_")
+    with pytest.raises(ValueError, match=rf"Expected {name} to be a finite number. Received: {name}={value}"):
+        _config(f"{flag}={value}")
+
+
 def test_default_run_dir_and_quickstart_config():
     assert default_run_dir(TrainingConfig.from_preset("k8")) == Path("runs/graphmdn-k8-synthetic")
     assert default_run_dir(_config("--dataset", "h36m", "--data-dir", "d", "--keypoints", "sh_pt_mpii")) == Path(

@@ -1,4 +1,5 @@
 import json
+from dataclasses import fields
 
 import pytest
 
@@ -71,3 +72,18 @@ def test_errors_for_unknown_preset_and_files(tmp_path):
         TrainingConfig.from_json(tmp_path / "missing.json")
     with pytest.raises(ValueError, match=r"Unknown TrainingConfig field\(s\) \['colour'\]"):
         TrainingConfig.from_json('{"colour": "red"}')
+
+
+FLOAT_FIELDS = ("dropout", "peak_learning_rate", "div_factor", "final_div_factor", "initial_learning_rate",
+                "decay_rate", "clipnorm")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("name", FLOAT_FIELDS)
+def test_non_finite_floats_are_rejected(name, value):
+    with pytest.raises(ValueError, match=rf"Expected {name} to be a finite number. Received: {name}={value!r}"):
+        TrainingConfig.from_preset("standard", **{name: value})
+
+
+def test_every_float_field_is_checked_for_finiteness():
+    assert FLOAT_FIELDS == tuple(field.name for field in fields(TrainingConfig) if field.type == "float")
