@@ -289,22 +289,14 @@ def next_version(model_dir) -> int:
 
 
 def _is_mixture_model(model) -> bool:
-    """Build `model` by calling it once; True for a mixture model (GraphMDN), False for a pose model (SemGCN)."""
+    """Build `model` if needed; its kind from the class (`GraphPoseModel.is_mixture`)."""
     if not isinstance(model, GraphPoseModel):
         raise TypeError(
             f"Expected a graphmdn_tf GraphMDN or SemGCN model. Received: {type(model).__name__}"
         )
-    zeros = np.zeros((1, model.graph.num_nodes, model.input_dim), np.float32)
-    outputs = model(zeros, training=False)
-    if isinstance(outputs, dict) and set(PARAMETER_NAMES) <= set(outputs):
-        return True
-    if not isinstance(outputs, dict) and tuple(outputs.shape) == (1, model.graph.num_nodes, model.target_dim):
-        return False
-    found = sorted(outputs) if isinstance(outputs, dict) else tuple(outputs.shape)
-    raise TypeError(
-        f"Expected the model to return mixture parameters {PARAMETER_NAMES} or a pose "
-        f"[batch, {model.graph.num_nodes}, {model.target_dim}]. Received: {found}"
-    )
+    if not model.built:
+        model.build((None, model.graph.num_nodes, model.input_dim))
+    return bool(model.is_mixture)
 
 
 def export_saved_model(

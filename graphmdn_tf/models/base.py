@@ -23,6 +23,9 @@ class GraphPoseModel(keras.Model):
     means nothing.
     """
 
+    #: True for a model whose outputs are mixture parameters (GraphMDN), False for one pose (SemGCN).
+    is_mixture: bool
+
     #: Rows per block when `predict` runs a batch (see `predict_step`); None runs each batch in one piece.
     predict_block_size = 256
 

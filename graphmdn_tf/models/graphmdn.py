@@ -48,6 +48,8 @@ class GraphMDN(GraphPoseModel):
         solve inverse problems", 2020.
     """
 
+    is_mixture = True
+
     def __init__(
         self,
         graph=None,

@@ -27,6 +27,8 @@ class SemGCN(GraphPoseModel):
         Zhao et al., "Semantic Graph Convolutional Networks for 3D Human Pose Regression", CVPR 2019.
     """
 
+    is_mixture = False
+
     def __init__(
         self,
         graph=None,

@@ -29,3 +29,13 @@ def test_an_unknown_model_kind_is_refused():
 
     with pytest.raises(ValueError, match=r"Expected model to be one of \('graphmdn', 'semgcn'\)\. Received: model='linear'"):
         build_model(Config())
+
+
+def test_each_model_class_knows_its_kind_and_its_outputs_agree():
+    import numpy as np
+
+    config = TrainingConfig.from_preset("standard", hidden_dim=8, num_blocks=1, num_kernels=2)
+    for kind, expected in (("graphmdn", True), ("semgcn", False)):
+        model = build_model(config.replace(model=kind))
+        outputs = model(np.zeros((2, 16, 2), np.float32), training=False)
+        assert type(model).is_mixture is expected and isinstance(outputs, dict) is expected
