@@ -33,6 +33,7 @@ from graphmdn_tf import hypotheses
 from graphmdn_tf.data.pipeline import load_samples
 from graphmdn_tf.distributions.mixture import mixture_distribution
 from graphmdn_tf.metrics import mpjpe, p_mpjpe, per_action_errors
+from graphmdn_tf.models.build import load_model
 from graphmdn_tf.training.config import TrainingConfig
 from graphmdn_tf.viz import plt
 
@@ -367,12 +368,18 @@ def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int
         )
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
         raise ValueError(f"Expected num_samples to be an integer >= 0. Received: num_samples={num_samples!r}")
-    config = TrainingConfig.from_json(run_dir / "config.json")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}")
+    config_path = run_dir / "config.json"
+    try:
+        config = TrainingConfig.from_json(config_path)
+    except (ValueError, TypeError) as error:  # not JSON, unknown fields, wrong types or values
+        raise ValueError(f"{config_path}: not a valid graphmdn-tf training config ({error})") from None
     samples = load_samples(
         config.dataset, config.data_dir, keypoints=config.keypoints, subjects=config.test_subjects,
         actions=config.actions, stride=stride or config.stride, progress=progress,
     )
-    model = keras.saving.load_model(model_path, compile=False)
+    model = load_model(model_path)
     errors, nll = evaluate_model(model, samples.inputs_2d, samples.targets_3d, num_samples=num_samples,
                                  batch_size=batch_size, seed=seed, convention=convention, progress=progress)
     labels = samples.action_classes

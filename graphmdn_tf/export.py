@@ -74,6 +74,7 @@ import tensorflow as tf
 from graphmdn_tf import hypotheses
 from graphmdn_tf.distributions.mixture import PARAMETER_NAMES
 from graphmdn_tf.models.base import GraphPoseModel, map_blocks
+from graphmdn_tf.models.build import load_model
 
 SERVING_DEFAULT = "serving_default"
 FROM_PIXELS = "from_pixels"
@@ -370,7 +371,7 @@ def export_run(
             f"No trained model at {model_path}: a run directory holds {RUN_MODEL_FILE} once `graphmdn-tf train` "
             "has finished"
         )
-    model = keras.models.load_model(model_path, compile=False)
+    model = load_model(model_path)
     return export_saved_model(
         model, base_dir, name=name, version=version, num_samples=num_samples, seed=seed, jit_compile=jit_compile
     )

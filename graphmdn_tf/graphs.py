@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: The largest graph the layers accept: they use dense [nodes, nodes] matrices (4096^2 float32 = 64 MiB).
+MAX_NODES = 4096
+
 
 @dataclass(frozen=True)
 class Graph:
@@ -37,8 +40,11 @@ class Graph:
     node_names: tuple | None = None
 
     def __post_init__(self):
-        if not isinstance(self.num_nodes, (int, np.integer)) or self.num_nodes < 1:
-            raise ValueError(f"Expected num_nodes to be a positive integer. Received: num_nodes={self.num_nodes!r}")
+        if not isinstance(self.num_nodes, (int, np.integer)) or not 1 <= self.num_nodes <= MAX_NODES:
+            raise ValueError(
+                f"Expected num_nodes to be an integer in [1, {MAX_NODES}] (the layers hold dense [nodes, nodes] "
+                f"matrices). Received: num_nodes={self.num_nodes!r}"
+            )
         object.__setattr__(self, "num_nodes", int(self.num_nodes))
         edges = tuple(tuple(int(v) for v in edge) for edge in self.edges)
         seen = set()

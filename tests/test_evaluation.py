@@ -17,6 +17,7 @@ from graphmdn_tf.evaluation import (
     method_names,
     result_rows,
 )
+from graphmdn_tf.graphs import Graph
 from graphmdn_tf.models import GraphMDN, SemGCN
 from graphmdn_tf.training.config import TrainingConfig
 from tests.numpy_reference import pose_level_nll
@@ -245,3 +246,56 @@ def test_evaluation_errors(tmp_path, hand_made):
         combine_results([result, other])
     with pytest.raises(KeyError, match="No row 'SemGCN' under Protocol #1"):
         result.row(1, "SemGCN")
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("{not json", "Expecting property name"),
+        ('{"epochs": "two"}', "Expected epochs to be an integer >= 1"),
+        ('{"seed": [1]}', "Expected seed to be an integer >= 0"),
+        ('{"colour": "red"}', r"Unknown TrainingConfig field\(s\) \['colour'\]"),
+        ("[1, 2]", "Expected a training config"),
+    ],
+)
+def test_a_corrupt_or_wrongly_typed_config_is_named(tmp_path, text, reason):
+    _, run_dir, _ = _fixed_run(tmp_path, "graphmdn")
+    (run_dir / "config.json").write_text(text)
+    with pytest.raises(ValueError, match=rf"{run_dir / 'config.json'}: not a valid graphmdn-tf training config \(.*{reason}"):
+        evaluate_run(run_dir, num_samples=0, progress=False)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
+def test_a_bad_batch_size_is_refused(tmp_path, batch_size):
+    _, run_dir, _ = _fixed_run(tmp_path, "graphmdn")
+    with pytest.raises(ValueError, match=rf"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}"):
+        evaluate_run(run_dir, num_samples=0, batch_size=batch_size, progress=False)
+
+
+def test_models_that_are_not_ours_are_refused_naming_the_file(tmp_path):
+    from graphmdn_tf.graphs import MAX_NODES
+
+    _, run_dir, _ = _fixed_run(tmp_path, "graphmdn")
+    path = run_dir / "model.keras"
+    keras.Sequential([keras.Input((16, 2)), keras.layers.Dense(3)]).save(path)  # a model, but not one of ours
+    with pytest.raises(ValueError, match=rf"{path}: not a graphmdn_tf model file: it holds a Sequential"):
+        evaluate_run(run_dir, num_samples=0, progress=False)
+    # A Lambda layer is code: Keras' safe mode refuses it, and the error says what the file is not.
+    keras.Sequential([keras.Input((16, 2)), keras.layers.Lambda(lambda x: x * 2)]).save(path)
+    with pytest.raises(ValueError, match=rf"{path}: not a graphmdn_tf model file \(ValueError: .*Lambda"):
+        evaluate_run(run_dir, num_samples=0, progress=False)
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ValueError, match=rf"{path}: not a graphmdn_tf model file \("):
+        evaluate_run(run_dir, num_samples=0, progress=False)
+    # A graph far beyond the dense layers' reach is refused before anything is allocated.
+    with pytest.raises(ValueError, match=rf"Expected num_nodes to be an integer in \[1, {MAX_NODES}\].*Received: num_nodes=300000"):
+        Graph(300_000)
+
+
+def test_evaluate_command_prints_one_line_errors(tmp_path, capsys):
+    from graphmdn_tf.cli import main
+
+    _, run_dir, _ = _fixed_run(tmp_path, "graphmdn")
+    assert main(["evaluate", str(run_dir), "--batch-size", "0", "--num-samples", "0"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "Expected batch_size to be a positive integer" in error

@@ -1,9 +1,10 @@
-"""One path from a config to a model: `build_model(config)`."""
+"""One path from a config to a model, `build_model(config)`, and one from a file, `load_model(path)`."""
 
 from __future__ import annotations
 
 import keras
 
+from graphmdn_tf.models.base import GraphPoseModel
 from graphmdn_tf.models.graphmdn import GraphMDN
 from graphmdn_tf.models.semgcn import SemGCN
 
@@ -29,4 +30,23 @@ def build_model(config, *, build: bool = True) -> keras.Model:
     model = MODEL_CLASSES[config.model](**{name: getattr(config, name) for name in MODEL_FIELDS[config.model]})
     if build:
         model.build((None, model.graph.num_nodes, model.input_dim))
+    return model
+
+
+def load_model(path) -> GraphPoseModel:
+    """The GraphMDN or SemGCN saved in a `.keras` file, loaded in Keras' safe mode (no pickled code).
+
+    Raises:
+        ValueError: naming the file, when it is not a graphmdn_tf model file: not a Keras archive, refused
+            by safe mode, damaged, a graph beyond `graphs.MAX_NODES`, or a model of another kind.
+    """
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # a damaged or hostile file can fail anywhere inside Keras' loader
+        reason = " ".join(str(error).split())[:300]
+        raise ValueError(f"{path}: not a graphmdn_tf model file ({type(error).__name__}: {reason})") from None
+    if not isinstance(model, GraphPoseModel):
+        raise ValueError(
+            f"{path}: not a graphmdn_tf model file: it holds a {type(model).__name__}; expected a GraphMDN or SemGCN"
+        )
     return model

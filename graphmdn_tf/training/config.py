@@ -206,6 +206,9 @@ class TrainingConfig:
                 raise FileNotFoundError(f"Expected a training config file. Not found: {path}")
             text = path.read_text()
         values = json.loads(text)
+        if not isinstance(values, dict):
+            raise ValueError(f"Expected a training config: a JSON object of TrainingConfig fields. "
+                             f"Received: a JSON {type(values).__name__}")
         known = {field.name for field in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
