@@ -76,9 +76,10 @@ def test_config_round_trip_is_json_safe():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"num_nodes": 0}, "num_nodes to be a positive integer"),
-        ({"num_nodes": -2}, "num_nodes to be a positive integer"),
-        ({"num_nodes": "3"}, "num_nodes to be a positive integer"),
+        ({"num_nodes": 0}, r"num_nodes to be an integer in \[1, 4096\]"),
+        ({"num_nodes": -2}, r"num_nodes to be an integer in \[1, 4096\]"),
+        ({"num_nodes": "3"}, r"num_nodes to be an integer in \[1, 4096\]"),
+        ({"num_nodes": 4097}, r"num_nodes to be an integer in \[1, 4096\].*Received: num_nodes=4097"),
         ({"num_nodes": 3, "edges": ((0, 3),)}, r"edge node indices in \[0, 3\)"),
         ({"num_nodes": 3, "edges": ((-1, 0),)}, r"edge node indices in \[0, 3\)"),
         ({"num_nodes": 3, "edges": ((1, 1),)}, "Self loops are added by the layers"),
