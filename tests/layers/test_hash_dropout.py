@@ -45,6 +45,25 @@ def test_neighbouring_elements_are_uncorrelated():
         assert abs(((bits >> bit) & 1).mean() - 0.5) < 0.003
 
 
+def test_keep_rates_per_sample_node_and_feature_are_binomial():
+    # Issue 15 asked whether the hash masks differ from Bernoulli masks along any axis of [batch, nodes,
+    # features]: if rows, nodes or channels shared structure, their keep rates would spread wider than a
+    # binomial's. For each axis, the keep rate of every slice must scatter as Binomial(n, 0.9) / n does.
+    kept = _masks(HashDropout(0.1, seed=3), 1)[0].astype(np.float64)  # [256, 16, 128]
+    p = 0.9
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        rates = kept.mean(axis=other)  # one keep rate per slice along `axis`
+        n = kept.size // kept.shape[axis]
+        expected_var = p * (1 - p) / n
+        # The sample variance of k binomial rates has a relative standard error of about sqrt(2 / k).
+        assert abs(rates.mean() - p) < 4 * np.sqrt(expected_var / len(rates))
+        assert abs(rates.var(ddof=1) / expected_var - 1) < 4 * np.sqrt(2 / (len(rates) - 1)), axis
+    # Pairs of nodes (and of features) within a sample: masks uncorrelated across the axis.
+    nodes = kept.transpose(1, 0, 2).reshape(16, -1)
+    assert np.abs(np.corrcoef(nodes)[~np.eye(16, dtype=bool)]).max() < 0.03  # |r| ~ 1/sqrt(32768) = 0.006
+
+
 def test_layers_with_different_seeds_differ_and_seeds_reproduce():
     a, b = _masks(HashDropout(0.5, seed=1), 1), _masks(HashDropout(0.5, seed=2), 1)
     assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 0.01
