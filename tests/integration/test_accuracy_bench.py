@@ -1,8 +1,8 @@
 """`graphmdn-tf bench accuracy`: real training on the shared CMU split must beat the mean pose.
 
-The quick settings (GraphMDN, one epoch of 137 steps, seed 0) are what CI can afford. The threshold is
+The quick settings (GraphMDN, one epoch of 154 steps, seed 0) are what CI can afford. The threshold is
 loose but real: after one epoch, seeds 0-2 scored 109-116 mm (Mean) against the mean pose's 260 mm on S7
-(README, Accuracy); 34 steps (every 4th frame) scored 409 mm, far worse than the mean pose, so a model
+(README, Accuracy); 38 steps (every 4th frame) scored 409 mm, far worse than the mean pose, so a model
 that trains too little or wrongly does not clear it.
 """
 
