@@ -20,6 +20,8 @@ learning rate, a function of `optimizer.iterations` (restored with the optimizer
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -39,6 +41,7 @@ from graphmdn_tf.training.one_cycle import schedule_callback
 from graphmdn_tf.training.summaries import StepSummaries, ValidationSummaries, plot_training_curves, write_hparams
 
 # Files and folders `train` writes; an overwrite removes exactly these.
+LOCK_FILE = ".lock"  # held by the process training in the folder (see `run_lock`)
 RUN_FILES = ("config.json", "model.keras", "history.csv", "training.json", "training_curves.png", "logs", "backup",
              "results.md", "results.csv", "results.json", "results_per_action.png")
 
@@ -152,36 +155,84 @@ def _remove_run_files(run_dir: Path) -> None:
             target.unlink()
 
 
-def prepare_run_dir(config: TrainingConfig, run_dir: str | Path, overwrite: bool = False) -> Path:
-    """Create or check RUN_DIR and write config.json.
+def check_run_dir(config: TrainingConfig, run_dir: str | Path, overwrite: bool = False) -> bool:
+    """Whether RUN_DIR may hold this run; changes nothing. Returns True when its run files must be removed first.
 
-    A finished run (model.keras present) is refused unless `overwrite`. An unfinished run with a backup
-    checkpoint is resumed when its config.json matches `config`, and refused otherwise unless
-    `overwrite`; one without a checkpoint (stopped before its first save, e.g. by a wrong data path)
-    simply starts again. Starting again or `overwrite` removes the files `train` writes (`RUN_FILES`)
-    and nothing else.
+    - a new or empty folder: fine;
+    - a folder with files but no config.json of ours: refused, whatever `overwrite` says (it is not a run);
+    - a finished run (model.keras): refused unless `overwrite`;
+    - an unfinished run: resumed with the same settings (from its checkpoint, or from step 0 if it
+      stopped before its first one), refused with other settings unless `overwrite`.
     """
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise FileExistsError(f"{run_dir} is a file, not a run directory. Choose another --run-dir.")
+    entries = sorted(path.name for path in run_dir.iterdir() if path.name != LOCK_FILE) if run_dir.is_dir() else []
     config_path = run_dir / "config.json"
-    has_backup = bool(BackupCheckpoint(run_dir / "backup", 1).checkpoints())
-    if (run_dir / "model.keras").exists() and not overwrite:
+    if not entries:
+        return False
+    if not config_path.is_file():
+        listed = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise FileExistsError(
+            f"{run_dir} holds files that are not a graphmdn-tf run (no config.json: {listed}). Nothing was "
+            "changed; choose a new or empty run directory."
+        )
+    try:
+        existing = TrainingConfig.from_json(config_path)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{config_path}: not a valid graphmdn-tf training config ({error}). Nothing was changed.") from None
+    if overwrite:
+        return True
+    if (run_dir / "model.keras").exists():
         raise FileExistsError(
             f"{run_dir} holds a finished run (model.keras). Pass overwrite=True (--overwrite) to train it "
             "again from scratch, or choose another run directory."
         )
-    if config_path.exists() and has_backup and not overwrite:
-        differences = TrainingConfig.from_json(config_path).differences(config)
-        if differences:
-            listed = ", ".join(f"{name}: {old!r} -> {new!r}" for name, (old, new) in differences.items())
-            raise ValueError(
-                f"{run_dir} holds an unfinished run with other settings ({listed}). Use the same settings to "
-                "resume it, overwrite=True (--overwrite) to start over, or another run directory."
-            )
-    if overwrite or not has_backup:
+    differences = existing.differences(config)
+    if differences:
+        listed = ", ".join(f"{name}: {old!r} -> {new!r}" for name, (old, new) in differences.items())
+        raise ValueError(
+            f"{run_dir} holds an unfinished run with other settings ({listed}). Use the same settings to "
+            "resume it, overwrite=True (--overwrite) to start over, or another run directory."
+        )
+    return False
+
+
+def prepare_run_dir(config: TrainingConfig, run_dir: str | Path, overwrite: bool = False) -> Path:
+    """`check_run_dir`, then (with `overwrite`) remove the files `train` writes (`RUN_FILES`, nothing else),
+    create RUN_DIR and write config.json. `train` calls it once the data and the model are known good."""
+    run_dir = Path(run_dir)
+    if check_run_dir(config, run_dir, overwrite):
         _remove_run_files(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    config.to_json(config_path)
+    config.to_json(run_dir / "config.json")
     return run_dir
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path):
+    """Hold RUN_DIR's exclusive lock (RUN_DIR/.lock) for the block; the OS releases it if the process dies.
+
+    Raises:
+        RuntimeError: "run directory D is in use by process N" when another `train` holds it.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(run_dir / LOCK_FILE, "a+")  # noqa: SIM115 (held open for the lock's lifetime)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise RuntimeError(f"run directory {run_dir} is in use by process {holder}") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing the file releases the lock
 
 
 def whole_executions(steps_per_epoch: int, steps_per_execution: int) -> int:
@@ -249,10 +300,17 @@ def train(config: TrainingConfig, run_dir: str | Path, *, overwrite: bool = Fals
         `TrainResult`.
 
     Raises:
-        FileExistsError (finished run), ValueError (different settings, too little data),
-        FloatingPointError (the loss became NaN or infinite; the backup keeps the last finite state).
+        FileExistsError (a finished run, or a folder holding files that are not a run: nothing is
+        changed), ValueError (different settings, too little data), RuntimeError (another process is
+        training in `run_dir`), FloatingPointError (the loss became NaN or infinite; the backup keeps
+        the last finite state).
     """
-    run_dir = prepare_run_dir(config, run_dir, overwrite)
+    check_run_dir(config, run_dir, overwrite)  # refuse early; nothing is changed before the data are read
+    with run_lock(run_dir):
+        return _train_locked(config, Path(run_dir), overwrite, verbose, callbacks)
+
+
+def _train_locked(config: TrainingConfig, run_dir: Path, overwrite: bool, verbose: int, callbacks) -> TrainResult:
     started = time.time()
     progress = verbose > 0
     data = {"keypoints": config.keypoints, "actions": config.actions, "stride": config.stride, "progress": progress}
@@ -273,6 +331,7 @@ def train(config: TrainingConfig, run_dir: str | Path, *, overwrite: bool = Fals
         strategy = make_strategy(config.strategy)
         with strategy.scope():
             model = build_model(config)
+            prepare_run_dir(config, run_dir, overwrite)  # the data and model are good: now the folder may change
             optimizer = keras.optimizers.Adam(learning_rate=config.initial_learning_rate,
                                               global_clipnorm=config.clipnorm)
             model.compile(optimizer=optimizer, jit_compile=config.jit_compile,

@@ -79,13 +79,59 @@ def test_unfinished_run_with_other_settings_is_refused_once_it_has_a_checkpoint(
     assert not (tmp_path / "backup").exists() and TrainingConfig.from_json(tmp_path / "config.json").epochs == 3
 
 
-def test_run_stopped_before_its_first_checkpoint_starts_again(tmp_path):
+def test_run_stopped_before_its_first_checkpoint_is_kept_unless_overwritten(tmp_path):
     tiny_config(data_dir="/no/such/folder", dataset="cmu").to_json(tmp_path / "config.json")
     (tmp_path / "logs").mkdir()
     (tmp_path / "notes.txt").write_text("mine")
-    prepare_run_dir(tiny_config(), tmp_path)
+    with pytest.raises(ValueError, match="holds an unfinished run with other settings"):
+        prepare_run_dir(tiny_config(), tmp_path)
+    assert (tmp_path / "logs").is_dir()  # a partial run is never removed without overwrite
+    prepare_run_dir(tiny_config(), tmp_path, overwrite=True)
     assert TrainingConfig.from_json(tmp_path / "config.json") == tiny_config()
     assert not (tmp_path / "logs").exists() and (tmp_path / "notes.txt").exists()  # only train's own files go
+
+
+def test_a_folder_that_is_not_a_run_is_refused_and_left_untouched(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name in ("logs", "history.csv", "training.json", "results.md", "photo.jpg"):
+        (folder / name).write_text("the user's")
+    before = sorted(path.name for path in folder.iterdir())
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match=r"holds files that are not a graphmdn-tf run \(no config.json"):
+            train(tiny_config(), folder, overwrite=overwrite, verbose=0)
+    assert sorted(path.name for path in folder.iterdir()) == before
+    assert all((folder / name).read_text() == "the user's" for name in before)
+
+
+def test_a_wrong_data_dir_changes_nothing_in_a_run_directory(tmp_path):
+    # A finished run whose model.keras was moved away: its config, history and logs stay when the next
+    # command fails on its data (they used to be removed before the data were read).
+    run_dir = tmp_path / "run"
+    config = tiny_config()
+    prepare_run_dir(config, run_dir)
+    (run_dir / "history.csv").write_text("epoch,loss\n0,1.0\n")
+    (run_dir / "logs").mkdir()
+    for attempt in (config.replace(dataset="cmu", data_dir=str(tmp_path / "typo")), config):
+        broken = attempt.replace(train_subjects=("S99",)) if attempt is config else attempt
+        with pytest.raises((ValueError, FileNotFoundError)):
+            train(broken, run_dir, verbose=0, overwrite=attempt is config)
+        assert (run_dir / "history.csv").read_text() == "epoch,loss\n0,1.0\n" and (run_dir / "logs").is_dir()
+        assert TrainingConfig.from_json(run_dir / "config.json") == config
+
+
+def test_two_runs_cannot_share_a_directory(tmp_path):
+    import os
+
+    from graphmdn_tf.training.fit import run_lock
+
+    run_dir = tmp_path / "run"
+    with run_lock(run_dir):
+        with pytest.raises(RuntimeError, match=rf"run directory {run_dir} is in use by process {os.getpid()}"):
+            train(tiny_config(), run_dir, verbose=0)
+    assert not (run_dir / "config.json").exists()  # the refused run wrote nothing
+    with run_lock(run_dir):  # released when the holder's block ended (or its process died)
+        pass
 
 
 def test_too_little_data_is_explained(tmp_path):
