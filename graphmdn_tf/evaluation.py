@@ -370,11 +370,7 @@ def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int
         raise ValueError(f"Expected num_samples to be an integer >= 0. Received: num_samples={num_samples!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}")
-    config_path = run_dir / "config.json"
-    try:
-        config = TrainingConfig.from_json(config_path)
-    except (ValueError, TypeError) as error:  # not JSON, unknown fields, wrong types or values
-        raise ValueError(f"{config_path}: not a valid graphmdn-tf training config ({error})") from None
+    config = TrainingConfig.from_json(run_dir / "config.json")
     samples = load_samples(
         config.dataset, config.data_dir, keypoints=config.keypoints, subjects=config.test_subjects,
         actions=config.actions, stride=stride or config.stride, progress=progress,

@@ -198,14 +198,25 @@ class TrainingConfig:
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> TrainingConfig:
-        """Read a config from JSON text or a `.json` file (e.g. `RUN_DIR/config.json`)."""
+        """Read a config from JSON text or a `.json` file (e.g. `RUN_DIR/config.json`).
+
+        Raises:
+            FileNotFoundError: no such file. ValueError: not JSON, not an object of known fields, or
+            values of the wrong type; read from a file, the message begins with the file's path.
+        """
         text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
-            path = Path(text_or_path)
-            if not path.is_file():
-                raise FileNotFoundError(f"Expected a training config file. Not found: {path}")
-            text = path.read_text()
-        values = json.loads(text)
+        if text.lstrip().startswith("{"):
+            return cls._from_values(json.loads(text))
+        path = Path(text_or_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"Expected a training config file. Not found: {path}")
+        try:
+            return cls._from_values(json.loads(path.read_text()))
+        except (ValueError, TypeError) as error:  # not JSON, unknown fields, wrong types or values
+            raise ValueError(f"{path}: not a valid graphmdn-tf training config ({error})") from None
+
+    @classmethod
+    def _from_values(cls, values) -> TrainingConfig:
         if not isinstance(values, dict):
             raise ValueError(f"Expected a training config: a JSON object of TrainingConfig fields. "
                              f"Received: a JSON {type(values).__name__}")

@@ -9,6 +9,7 @@ RUN_DIR after a finished run:
     training_curves.png   loss, MPJPE per epoch and the learning rate per step
     logs/                 TensorBoard: train/, validation/ and the HParams record
     backup/               while unfinished only: the latest weights and optimizer state
+    .lock                 the lock of the process training in the folder (`run_lock`); one run at a time
 
 Checkpoint policy: `BackupCheckpoint` saves model and optimizer state every `save_every_steps` steps
 and at the end of every epoch, atomically (write, then rename), naming the file after the number of
@@ -177,10 +178,7 @@ def check_run_dir(config: TrainingConfig, run_dir: str | Path, overwrite: bool =
             f"{run_dir} holds files that are not a graphmdn-tf run (no config.json: {listed}). Nothing was "
             "changed; choose a new or empty run directory."
         )
-    try:
-        existing = TrainingConfig.from_json(config_path)
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"{config_path}: not a valid graphmdn-tf training config ({error}). Nothing was changed.") from None
+    existing = TrainingConfig.from_json(config_path)  # a damaged one is a ValueError naming it
     if overwrite:
         return True
     if (run_dir / "model.keras").exists():
