@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from graphmdn_tf.data.pipeline import load_samples
-from graphmdn_tf.evaluation import CONVENTIONS, evaluate_run, score_outputs
+from graphmdn_tf.evaluation import CONVENTIONS, check_convention, evaluate_run, score_outputs
 from graphmdn_tf.metrics import per_action_errors
 from graphmdn_tf.training.config import TrainingConfig
 from graphmdn_tf.training.fit import train
@@ -122,8 +122,7 @@ def summarize(runs: list[dict], mean_pose: dict) -> dict:
 
 def run_accuracy_benchmark(out_dir, settings: AccuracySettings, verbose: int = 0) -> dict:
     """Train every (model, seed), score them, write accuracy.{json,md,png}; returns the report."""
-    if settings.convention not in CONVENTIONS:
-        raise ValueError(f"Expected convention to be one of {tuple(CONVENTIONS)}. Received: {settings.convention!r}")
+    check_convention(settings.convention)
     if not settings.seeds:
         raise ValueError("Expected at least one seed. Received: seeds=()")
     out_dir = Path(out_dir)
