@@ -25,145 +25,25 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
-import tensorflow_probability as tfp
 from tqdm.auto import tqdm
 
-from graphmdn_tf import hypotheses
+from graphmdn_tf.data.h36m import H36M_ACTIONS
 from graphmdn_tf.data.pipeline import load_samples
-from graphmdn_tf.distributions.mixture import mixture_distribution
-from graphmdn_tf.metrics import mpjpe, p_mpjpe, per_action_errors
-from graphmdn_tf.models.build import load_model
-from graphmdn_tf.training.config import TrainingConfig
+from graphmdn_tf.hypotheses import PREDICTION, selection_label
+from graphmdn_tf.metrics import per_action_errors
+from graphmdn_tf.runs import RESULTS_STEM, RunDirectory
+from graphmdn_tf.scoring import CONVENTIONS, check_convention, frame_nll, score_outputs
 from graphmdn_tf.viz import plt
 
-MILLIMETRES = 1000.0
 PROTOCOLS = (1, 2)
 PROTOCOL_NAMES = {1: "Protocol #1 (MPJPE, mm)", 2: "Protocol #2 (P-MPJPE, mm)"}
-SELECTION_TITLES = {"highest": "Highest", "mean": "Mean", "oracle": "Oracle"}
 
 # The paper's column order and abbreviations (Tables 1-3); other action classes follow, sorted.
-ACTION_ABBREVIATIONS = {
-    "Directions": "Direct.", "Discussion": "Discuss", "Eating": "Eating", "Greeting": "Greet",
-    "Phoning": "Phone", "Photo": "Photo", "Posing": "Posing", "Purchases": "Purch.", "Sitting": "Sitting",
-    "SittingDown": "SittingD.", "Smoking": "Smoke", "Waiting": "Wait", "WalkDog": "WalkD",
-    "Walking": "Walk", "WalkTogether": "WalkT.",
-}
+ACTION_ABBREVIATIONS = dict(zip(H36M_ACTIONS, (
+    "Direct.", "Discuss", "Eating", "Greet", "Phone", "Photo", "Posing", "Purch.", "Sitting", "SittingD.",
+    "Smoke", "Wait", "WalkD", "Walk", "WalkT.",
+), strict=True))
 AVERAGE = "Avg."
-
-
-# ---- hypotheses and per-frame errors (shared with the TensorBoard summaries) ----
-
-# How poses are scored. 'paper' is what the authors' evaluation scripts do, which produced the paper's
-# tables: GraphMDN (`main_eval.py`) sets the root joint of every kernel mean to the origin before
-# choosing hypotheses and takes the Protocol #2 Oracle as the kernel with the lowest error *after*
-# alignment; SemGCN (`main_gcn.py`) re-centres each prediction on its own root. 'raw' scores the model's
-# outputs as they are, with the Protocol #2 Oracle being the Protocol #1 Oracle's pose. Targets are
-# root-relative either way. The test NLL always uses the model's own (raw) distribution.
-CONVENTIONS = {
-    "paper": "the authors' evaluation (GraphMDN kernels' root joint set to the origin, SemGCN poses re-centred "
-             "on their root, Protocol #2 Oracle chosen after alignment)",
-    "raw": "the model's outputs as they are (Protocol #2 Oracle = the Protocol #1 Oracle's pose)",
-}
-
-
-def check_convention(convention: str) -> str:
-    if convention not in CONVENTIONS:
-        raise ValueError(f"Expected convention to be one of {tuple(CONVENTIONS)}. Received: convention={convention!r}")
-    return convention
-
-
-def is_mixture(outputs) -> bool:
-    """True for a GraphMDN's parameter dict, False for a deterministic pose array [batch, N, 3]."""
-    return isinstance(outputs, Mapping)
-
-
-def selection_poses(outputs, targets_3d=None, *, num_samples: int = 0, seed=None) -> dict:
-    """Hypothesis name -> poses [batch, N, 3] (NumPy).
-
-    A mixture gives 'highest', 'mean', and with targets 'oracle' and (num_samples > 0)
-    'best_of_<num_samples>' (sampled with `seed`: an int, or a pair of ints for stateless, reproducible
-    sampling); a deterministic model gives 'prediction'.
-    """
-    if not is_mixture(outputs):
-        return {"prediction": np.asarray(outputs, np.float32)}
-    poses = {"highest": hypotheses.highest(outputs).numpy(), "mean": hypotheses.mean(outputs).numpy()}
-    if targets_3d is not None:
-        poses["oracle"] = hypotheses.oracle(outputs, targets_3d).numpy()
-        if num_samples > 0:
-            poses[f"best_of_{num_samples}"] = best_of_sampled(outputs, targets_3d, num_samples, seed)
-    return poses
-
-
-def best_of_sampled(outputs, targets_3d, num_samples: int, seed=None, group_size: int = 25) -> np.ndarray:
-    """Of `num_samples` poses sampled from the mixture, the one closest to the target: [batch, N, 3].
-
-    Samples are drawn `group_size` at a time (TFP draws every kernel for every sample, so memory grows
-    with samples x kernels x batch) and the best so far kept.
-    """
-    targets_3d = np.asarray(targets_3d, np.float32)
-    groups = -(-num_samples // group_size)
-    seeds = tfp.random.split_seed(seed, n=groups) if seed is not None else [None] * groups
-    best, best_error = None, None
-    for group in range(groups):
-        count = min(group_size, num_samples - group * group_size)
-        candidate = hypotheses.best_of_samples(hypotheses.sample_poses(outputs, count, seed=seeds[group]),
-                                               targets_3d).numpy()
-        error = mpjpe(candidate, targets_3d, per_frame=True)
-        if best is None:
-            best, best_error = candidate, error
-        else:
-            better = error < best_error
-            best[better], best_error[better] = candidate[better], error[better]
-    return best
-
-
-def pose_errors(poses: Mapping, targets_3d) -> dict:
-    """{hypothesis: {1: Protocol #1 errors [batch], 2: Protocol #2 errors [batch]}} in millimetres."""
-    return {
-        name: {1: MILLIMETRES * mpjpe(pose, targets_3d, per_frame=True),
-               2: MILLIMETRES * p_mpjpe(pose, targets_3d, per_frame=True)}
-        for name, pose in poses.items()
-    }
-
-
-def apply_convention(outputs, convention: str = "paper"):
-    """The outputs as `convention` scores them (see `CONVENTIONS`): NumPy, the inputs unchanged."""
-    check_convention(convention)
-    if convention == "raw":
-        return outputs
-    if is_mixture(outputs):
-        mu = np.array(outputs["mu"], dtype=np.float32, copy=True)  # [B, M, N, 3]
-        mu[:, :, 0] = 0.0
-        return {**outputs, "mu": mu}
-    poses = np.asarray(outputs, np.float32)
-    return poses - poses[:, :1]
-
-
-def oracle_aligned_errors(mu, targets_3d) -> np.ndarray:
-    """Protocol #2 Oracle: per frame, the lowest P-MPJPE (mm) over the kernel means mu [B, M, N, 3]."""
-    mu = np.asarray(mu, np.float32)
-    frames, kernels = mu.shape[:2]
-    targets = np.repeat(np.asarray(targets_3d, np.float32), kernels, axis=0)  # [B * M, N, 3]
-    errors = p_mpjpe(mu.reshape(frames * kernels, *mu.shape[2:]), targets, per_frame=True)
-    return MILLIMETRES * errors.reshape(frames, kernels).min(axis=1)
-
-
-def score_outputs(outputs, targets_3d, *, convention: str = "paper", num_samples: int = 0, seed=None) -> dict:
-    """{hypothesis: {1: Protocol #1 errors [batch], 2: Protocol #2 errors [batch]}} (mm) under `convention`."""
-    scored = apply_convention(outputs, convention)
-    errors = pose_errors(selection_poses(scored, targets_3d, num_samples=num_samples, seed=seed), targets_3d)
-    if convention == "paper" and "oracle" in errors:
-        errors["oracle"][2] = oracle_aligned_errors(scored["mu"], targets_3d)
-    return errors
-
-
-def frame_nll(outputs, targets_3d) -> np.ndarray | None:
-    """Negative log-likelihood of each target pose under the mixture [batch]; None for SemGCN."""
-    if not is_mixture(outputs):
-        return None
-    targets_3d = tf.convert_to_tensor(targets_3d, tf.float32)
-    return -mixture_distribution(outputs).log_prob(targets_3d).numpy()
 
 
 def evaluate_model(model, inputs_2d, targets_3d, *, num_samples: int = 0, batch_size: int = 4096,
@@ -327,18 +207,13 @@ def method_names(model: str, preset: str, hypothesis_names, mixture: str = "pose
         suffix.append("Node")
     names = {}
     for hypothesis in hypothesis_names:
-        if hypothesis == "prediction":
-            qualifiers = suffix
-        elif hypothesis.startswith("best_of_"):
-            qualifiers = [f"Best of {hypothesis.removeprefix('best_of_')} samples"] + suffix
-        else:
-            qualifiers = [SELECTION_TITLES[hypothesis]] + suffix
+        qualifiers = suffix if hypothesis == PREDICTION else [selection_label(hypothesis)] + suffix
         names[hypothesis] = base + (f" ({', '.join(qualifiers)})" if qualifiers else "")
     return names
 
 
 def model_label(model: str, preset: str, mixture: str = "pose") -> str:
-    return method_names(model, preset, ["prediction"], mixture)["prediction"]
+    return method_names(model, preset, [PREDICTION], mixture)[PREDICTION]
 
 
 def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int = 4096, seed: int = 0,
@@ -359,23 +234,18 @@ def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int
     Returns:
         An `EvaluationResult`.
     """
-    run_dir = Path(run_dir)
-    model_path = run_dir / "model.keras"
-    if not model_path.is_file():
-        raise FileNotFoundError(
-            f"Expected a finished training run with {model_path} (written when `train` completes). "
-            f"Not found; train (or resume) the run first: graphmdn-tf train --run-dir {run_dir} ..."
-        )
+    run = RunDirectory(run_dir)
+    run.require_finished()
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
         raise ValueError(f"Expected num_samples to be an integer >= 0. Received: num_samples={num_samples!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}")
-    config = TrainingConfig.from_json(run_dir / "config.json")
+    config = run.load_config()
     samples = load_samples(
         config.dataset, config.data_dir, keypoints=config.keypoints, subjects=config.test_subjects,
         actions=config.actions, stride=stride or config.stride, progress=progress,
     )
-    model = load_model(model_path)
+    model = run.load_model()
     errors, nll = evaluate_model(model, samples.inputs_2d, samples.targets_3d, num_samples=num_samples,
                                  batch_size=batch_size, seed=seed, convention=convention, progress=progress)
     labels = samples.action_classes
@@ -391,7 +261,7 @@ def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int
         convention=convention,
     )
     if write:
-        result.write(run_dir, "results")
+        result.write(run.path, RESULTS_STEM)
     return result
 
 

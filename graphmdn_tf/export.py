@@ -10,7 +10,8 @@ GraphMDN:
         in:  `keypoints` [batch, N, 2], normalised screen coordinates (the training inputs).
         out: `pi` mixture weights (softmax of the logits): [batch, M] pose level, [batch, M, N]
              node level; `mu` kernel means [batch, M, N, 3]; `sigma` (shape of `pi`);
-             `mean_pose` and `highest_pose` [batch, N, 3] (`graphmdn_tf.hypotheses.mean`/`highest`).
+             `highest_pose` and `mean_pose` [batch, N, 3]: `<name>_pose` for every selection of
+             `graphmdn_tf.hypotheses.SELECTIONS` that needs no ground truth (Highest, Mean).
     `from_pixels`
         in:  `keypoints_px` [batch, N, 2] pixel coordinates, `image_width` and `image_height` [batch]
              (one per example, so the row format works with detector output from mixed cameras).
@@ -63,8 +64,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import uuid
 from pathlib import Path
 
 import keras
@@ -72,9 +71,10 @@ import numpy as np
 import tensorflow as tf
 
 from graphmdn_tf import hypotheses
+from graphmdn_tf.atomic import atomic_directory
 from graphmdn_tf.distributions.mixture import PARAMETER_NAMES
 from graphmdn_tf.models.base import GraphPoseModel, map_blocks
-from graphmdn_tf.models.build import load_model
+from graphmdn_tf.runs import RunDirectory
 
 SERVING_DEFAULT = "serving_default"
 FROM_PIXELS = "from_pixels"
@@ -82,7 +82,6 @@ SAMPLE = "sample"
 DEFAULT_NUM_SAMPLES = 10
 #: Rows per XLA block in a `jit_compile=True` export; smaller batches are padded to the next power of two.
 XLA_BLOCK_ROWS = 256
-RUN_MODEL_FILE = "model.keras"
 #: The accepted range of normalised keypoint coordinates, [-MAX_ABS_KEYPOINT, MAX_ABS_KEYPOINT]: the image
 #: spans [-1, 1] in x, so this admits detections up to 50 image widths outside it.
 MAX_ABS_KEYPOINT = 100.0
@@ -185,12 +184,12 @@ class _ServingFunctions:
         prediction = self._predict(keypoints)
         if not self.is_mixture:
             return _finite_outputs({"pose": prediction})
+        poses = hypotheses.select(prediction, names=hypotheses.selection_names(with_target=False))
         return _finite_outputs({
             "pi": hypotheses.mixture_weights(prediction),
             "mu": prediction["mu"],
             "sigma": prediction["sigma"],
-            "mean_pose": hypotheses.mean(prediction),
-            "highest_pose": hypotheses.highest(prediction),
+            **{f"{name}_pose": pose for name, pose in poses.items()},
         })
 
     def _checked_keypoints(self, keypoints):
@@ -343,15 +342,9 @@ def export_saved_model(
     if os.path.lexists(target):
         raise FileExistsError(f"Refusing to overwrite the exported version {target}; choose another --version")
     model_dir.mkdir(parents=True, exist_ok=True)
-    staging = model_dir / f".{version}.partial-{uuid.uuid4().hex}"  # not an integer: TF Serving ignores it
-    try:
+    # The staging folder's name is not an integer, so TF Serving never loads a half-written version.
+    with atomic_directory(target) as staging:
         functions.archive().write_out(str(staging), verbose=False)
-        if os.path.lexists(target):  # another export took this version while we were writing
-            raise FileExistsError(f"Refusing to overwrite the exported version {target}; it appeared during export")
-        os.rename(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return target
 
 
@@ -365,13 +358,7 @@ def export_run(
     jit_compile: bool = False,
 ) -> Path:
     """Export the trained model of a training run directory (its `model.keras`); see `export_saved_model`."""
-    model_path = Path(run_dir) / RUN_MODEL_FILE
-    if not model_path.is_file():
-        raise FileNotFoundError(
-            f"No trained model at {model_path}: a run directory holds {RUN_MODEL_FILE} once `graphmdn-tf train` "
-            "has finished"
-        )
-    model = load_model(model_path)
+    model = RunDirectory(run_dir).load_model()
     return export_saved_model(
         model, base_dir, name=name, version=version, num_samples=num_samples, seed=seed, jit_compile=jit_compile
     )

@@ -78,6 +78,9 @@ H36M_16 = Skeleton(
 SH_NAMES = ("RFoot", "RKnee", "RHip", "LHip", "LKnee", "LFoot", "Hip", "Spine", "Thorax", "Head",
             "RWrist", "RElbow", "RShoulder", "LShoulder", "LElbow", "LWrist")
 SH_TO_GT_PERM = (6, 2, 1, 0, 3, 4, 5, 7, 8, 9, 13, 14, 15, 12, 11, 10)
+# The left and right joints of the detector's order: Human3.6M joint j is detector joint SH_TO_GT_PERM[j].
+SH_JOINTS_LEFT = tuple(sorted(SH_TO_GT_PERM[joint] for joint in H36M_16.joints_left))
+SH_JOINTS_RIGHT = tuple(sorted(SH_TO_GT_PERM[joint] for joint in H36M_16.joints_right))
 
 
 def h36m_graph() -> Graph:

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.pipeline import load_samples
 from graphmdn_tf.evaluation import (
     EvaluationResult,
@@ -19,7 +20,6 @@ from graphmdn_tf.evaluation import (
 )
 from graphmdn_tf.graphs import Graph
 from graphmdn_tf.models import GraphMDN, SemGCN
-from graphmdn_tf.training.config import TrainingConfig
 from tests.numpy_reference import pose_level_nll
 
 

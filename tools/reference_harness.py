@@ -67,9 +67,9 @@ def train(args):
     import torch  # noqa: PLC0415
     from torch.utils.data import DataLoader, TensorDataset  # noqa: PLC0415
 
+    from graphmdn_tf.config import TrainingConfig  # noqa: PLC0415
     from graphmdn_tf.data.pipeline import load_samples  # noqa: PLC0415
     from graphmdn_tf.skeletons import h36m_graph  # noqa: PLC0415
-    from graphmdn_tf.training.config import TrainingConfig  # noqa: PLC0415
 
     config = TrainingConfig(dataset=args.dataset, data_dir=args.data_dir, train_subjects=args.train_subjects,
                             test_subjects=args.test_subjects)
@@ -118,8 +118,9 @@ def train(args):
 
 def score(outputs, test_samples, args) -> dict:
     """The paper's per-action averages of every method, scored by graphmdn_tf's own evaluation code."""
-    from graphmdn_tf.evaluation import frame_nll, method_names, score_outputs  # noqa: PLC0415
+    from graphmdn_tf.evaluation import method_names  # noqa: PLC0415
     from graphmdn_tf.metrics import per_action_errors  # noqa: PLC0415
+    from graphmdn_tf.scoring import frame_nll, score_outputs  # noqa: PLC0415
 
     errors = score_outputs(outputs, test_samples.targets_3d, convention=args.convention)
     names = method_names(args.model, "standard", errors)

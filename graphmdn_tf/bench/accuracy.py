@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.pipeline import load_samples
-from graphmdn_tf.evaluation import CONVENTIONS, check_convention, evaluate_run, score_outputs
+from graphmdn_tf.evaluation import evaluate_run
 from graphmdn_tf.metrics import per_action_errors
-from graphmdn_tf.training.config import TrainingConfig
+from graphmdn_tf.scoring import CONVENTIONS, check_convention, score_outputs
 from graphmdn_tf.training.fit import train
 from graphmdn_tf.viz import plt
 

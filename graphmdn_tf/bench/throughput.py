@@ -30,9 +30,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.models.build import MODEL_FIELDS, build_model
 from graphmdn_tf.models.graphmdn import GraphMDN
-from graphmdn_tf.training.config import TrainingConfig
 
 
 @dataclass

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 import warnings
 import zipfile
 import zlib
@@ -37,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from graphmdn_tf.atomic import write_atomically
 from graphmdn_tf.data.cameras import (
     H36M_SUBJECTS,
     NUM_CAMERAS,
@@ -45,17 +45,35 @@ from graphmdn_tf.data.cameras import (
     world_to_camera,
 )
 from graphmdn_tf.data.safe_npz import DataFileError, load_npz_safely
-from graphmdn_tf.skeletons import H36M_16_FROM_17, H36M_16_FROM_32, SH_TO_GT_PERM
+from graphmdn_tf.skeletons import (
+    H36M_16,
+    H36M_16_FROM_17,
+    H36M_16_FROM_32,
+    H36M_17,
+    SH_JOINTS_LEFT,
+    SH_JOINTS_RIGHT,
+    SH_TO_GT_PERM,
+)
 
-DATASETS = ("h36m", "cmu", "synthetic")
+# The data sets with a default split: name -> (train subjects, test subjects). The paper's split for
+# Human3.6M and the built-in synthetic set; the shared CMU set has S1, S5, S6 and S7 only, so S7 is held out.
+DEFAULT_SPLITS = {
+    "h36m": (("S1", "S5", "S6", "S7", "S8"), ("S9", "S11")),
+    "cmu": (("S1", "S5", "S6"), ("S7",)),
+    "synthetic": (("S1", "S5", "S6", "S7", "S8"), ("S9", "S11")),
+}
+DATASETS = tuple(DEFAULT_SPLITS)
 KEYPOINT_KINDS = ("gt", "sh_pt_mpii")
+# The 15 Human3.6M action classes, in the order of the paper's tables.
+H36M_ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases",
+                "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether")
 CACHE_VERSION = 3  # 2: content-keyed, complex/timedelta refused, finite as float32; 3: empty_subjects
 
 # keypoints_symmetry ([left joints], [right joints]) of each 2D joint order (facts sections 5, 6, 8).
 KEYPOINT_LAYOUTS = {
-    "h36m17": (17, ((4, 5, 6, 11, 12, 13), (1, 2, 3, 14, 15, 16))),
-    "h36m16": (16, ((4, 5, 6, 10, 11, 12), (1, 2, 3, 13, 14, 15))),
-    "mpii16": (16, ((3, 4, 5, 13, 14, 15), (0, 1, 2, 10, 11, 12))),
+    "h36m17": (H36M_17.num_joints, (H36M_17.joints_left, H36M_17.joints_right)),
+    "h36m16": (H36M_16.num_joints, (H36M_16.joints_left, H36M_16.joints_right)),
+    "mpii16": (len(SH_TO_GT_PERM), (SH_JOINTS_LEFT, SH_JOINTS_RIGHT)),
 }
 _JOINTS_3D = {32: H36M_16_FROM_32, 17: H36M_16_FROM_17}
 PROGRESS_MIN_FRAMES = 100_000  # smaller jobs run without progress bars
@@ -282,21 +300,6 @@ def _cache_file(path: Path, cache_dir: str | Path | None) -> Path:
     key = f"{_content_digest(path)}-{CACHE_VERSION}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     return Path(cache_dir or default_cache_dir()) / "converted" / f"{path.stem}-{digest}.npz"
-
-
-def write_atomically(path: Path, write) -> None:
-    """Call `write(stream)` on a temporary file beside `path`, then rename it over `path`.
-
-    Readers never see a half-written file; the file gets the usual permissions (umask).
-    """
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temporary, "wb") as stream:
-            write(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _write_cache(cache_file: Path, index: dict, arrays: dict) -> None:

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from graphmdn_tf.data.h36m import (
     DATASETS,
+    DEFAULT_SPLITS,
     PROGRESS_MIN_FRAMES,
     action_class,
     camera_samples,
@@ -29,10 +30,10 @@ from graphmdn_tf.data.h36m import (
     load_poses_3d,
     select_sequences,
 )
+from graphmdn_tf.skeletons import H36M_16
 
-TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
-TEST_SUBJECTS = ("S9", "S11")
-NUM_JOINTS = 16
+TRAIN_SUBJECTS, TEST_SUBJECTS = DEFAULT_SPLITS["h36m"]  # the paper's Human3.6M split
+NUM_JOINTS = H36M_16.num_joints
 
 
 @dataclass(frozen=True)

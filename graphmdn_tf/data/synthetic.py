@@ -26,18 +26,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from graphmdn_tf.atomic import atomic_directory, write_atomically
 from graphmdn_tf.data.body_model import FPS, Body, MotionBuilder, forward_kinematics
 from graphmdn_tf.data.cameras import H36M_SUBJECTS, h36m_cameras, project_to_pixels
-from graphmdn_tf.data.h36m import KEYPOINT_LAYOUTS, default_cache_dir, write_atomically
+from graphmdn_tf.data.h36m import H36M_ACTIONS, KEYPOINT_LAYOUTS, default_cache_dir
 from graphmdn_tf.skeletons import H36M_16_FROM_17, H36M_17_FROM_32
 
 GENERATOR_VERSION = 2  # bump whenever the generated data changes: the default set is cached by it
@@ -182,12 +181,10 @@ def _waiting(m):
     return 0.0, 90.0
 
 
-ACTIONS = {
-    "Directions": _directions, "Discussion": _discussion, "Eating": _eating, "Greeting": _greeting,
-    "Phoning": _phoning, "Photo": _photo, "Posing": _posing, "Purchases": _purchases, "Sitting": _sitting,
-    "SittingDown": _sitting_down, "Smoking": _smoking, "Waiting": _waiting, "WalkDog": _walk_dog,
-    "Walking": _walking, "WalkTogether": _walk_together,
-}
+ACTIONS = dict(zip(H36M_ACTIONS, (
+    _directions, _discussion, _eating, _greeting, _phoning, _photo, _posing, _purchases, _sitting,
+    _sitting_down, _smoking, _waiting, _walk_dog, _walking, _walk_together,
+), strict=True))
 """The 15 Human3.6M action classes and the motion program that generates each."""
 
 
@@ -321,16 +318,12 @@ def default_synthetic_dir(cache_dir: str | Path | None = None, *, progress: bool
     if complete(target):
         return target
     root.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(dir=root, prefix=".synthetic-"))
+    if target.exists():  # incomplete: left behind by an older, non-atomic write
+        shutil.rmtree(target, ignore_errors=True)
     try:
-        write_synthetic_dataset(temporary, progress=progress)
-        temporary.chmod(0o755)
-        if target.exists() and not complete(target):  # left behind by a run that was killed
-            shutil.rmtree(target, ignore_errors=True)
-        os.rename(temporary, target)
+        with atomic_directory(target) as staging:
+            write_synthetic_dataset(staging, progress=progress)
     except OSError:
         if not complete(target):  # else another process finished the same set first: use it
             raise
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
     return target

@@ -97,14 +97,10 @@ class GraphMDN(GraphPoseModel):
         return mixture_nll(y, y_pred, sample_weight) + regularization_loss(self)
 
     def selection_names(self):
-        return ("mean", "highest", "oracle")
+        return hypotheses.selection_names()
 
     def select(self, y_pred, target):
-        return {
-            "mean": hypotheses.mean(y_pred),
-            "highest": hypotheses.highest(y_pred),
-            "oracle": hypotheses.oracle(y_pred, target),
-        }
+        return hypotheses.select(y_pred, target, self.selection_names())
 
     def get_config(self):
         config = super().get_config()

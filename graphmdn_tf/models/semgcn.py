@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from graphmdn_tf.hypotheses import PREDICTION
 from graphmdn_tf.layers.sem_graph_conv import SemGraphConv
 from graphmdn_tf.losses import l2_loss
 from graphmdn_tf.models.backbone import SemGCNBackbone
@@ -65,10 +66,10 @@ class SemGCN(GraphPoseModel):
         return l2_loss(y, y_pred, sample_weight) + regularization_loss(self)
 
     def selection_names(self):
-        return ("prediction",)
+        return (PREDICTION,)
 
     def select(self, y_pred, target):
-        return {"prediction": y_pred}
+        return {PREDICTION: y_pred}
 
     def get_config(self):
         config = super().get_config()

@@ -13,10 +13,10 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from graphmdn_tf.config import FIELD_CHOICES, TrainingConfig
 from graphmdn_tf.data.pipeline import load_samples
 from graphmdn_tf.evaluation import CONVENTIONS, combine_results, evaluate_run
 from graphmdn_tf.models.presets import MODEL_PRESETS
-from graphmdn_tf.training.config import FIELD_CHOICES, TrainingConfig
 from graphmdn_tf.training.fit import train
 
 # Flag values: the config's choices, with XLA's True/False spelt on/off.

@@ -22,7 +22,8 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
 from graphmdn_tf import hypotheses
-from graphmdn_tf.evaluation import frame_nll, is_mixture, score_outputs
+from graphmdn_tf.hypotheses import is_mixture
+from graphmdn_tf.scoring import frame_nll, score_outputs
 from graphmdn_tf.viz import figure_to_png, hypotheses_figure, plt
 
 
@@ -34,7 +35,7 @@ class StepSummaries(keras.callbacks.Callback):
 
     Args:
         log_dir: a TensorBoard run directory (e.g. RUN_DIR/logs/train).
-        every_steps: record at most once per this many steps.
+        every_steps: record at the steps that are multiples of this.
     """
 
     def __init__(self, log_dir: str | Path, every_steps: int = 10):
@@ -42,17 +43,20 @@ class StepSummaries(keras.callbacks.Callback):
         self.log_dir = str(log_dir)
         self.every_steps = int(every_steps)
         self._writer = None
-        self._last_logged = {}
+        self._previous_step = {}
 
     def on_train_begin(self, logs=None):
         self._writer = self._writer or tf.summary.create_file_writer(self.log_dir)
 
     def _write(self, tag: str, value: float, step: int):
-        last = self._last_logged.get(tag)
-        if last is None or step - last >= self.every_steps:
+        # At every multiple of `every_steps` (or the first step past one, with steps_per_execution > 1):
+        # the same steps whether or not the run was resumed in between.
+        previous = self._previous_step.get(tag)
+        due = step % self.every_steps == 0 if previous is None else step // self.every_steps > previous // self.every_steps
+        if due:
             with self._writer.as_default():
                 tf.summary.scalar(tag, value, step=step)
-            self._last_logged[tag] = step
+        self._previous_step[tag] = step
 
     def on_train_batch_begin(self, batch, logs=None):
         optimizer = self.model.optimizer

@@ -460,7 +460,7 @@ def test_export_command_exports_a_run_directory(exported, tmp_path, capsys):
     assert main([*arguments, "--version", "1"]) == 1
     assert f"Refusing to overwrite the exported version {path}" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "runs" / "empty"), "--name", "cli", "--base-dir", str(base)]) == 1
-    assert f"No trained model at {tmp_path / 'runs' / 'empty' / 'model.keras'}" in capsys.readouterr().err
+    assert f"Expected a finished training run with {tmp_path / 'runs' / 'empty' / 'model.keras'}" in capsys.readouterr().err
     assert sorted(os.listdir(base / "cli")) == ["1"]
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.models import GraphMDN, SemGCN, build_model
-from graphmdn_tf.training.config import TrainingConfig
 
 
 def test_every_model_field_of_the_config_reaches_the_model():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from graphmdn_tf.training.config import TrainingConfig
+from graphmdn_tf.config import TrainingConfig
 
 TINY = {
     "hidden_dim": 16,

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from graphmdn_tf.cli import build_parser
+from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.training.commands import config_from_args, default_run_dir, quickstart_config
-from graphmdn_tf.training.config import TrainingConfig
 
 
 def _config(*flags):

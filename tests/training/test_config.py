@@ -3,8 +3,8 @@ from dataclasses import fields
 
 import pytest
 
+from graphmdn_tf.config import DEFAULT_SUBJECTS, TrainingConfig
 from graphmdn_tf.models.presets import MODEL_PRESETS, TRAINING_PRESETS
-from graphmdn_tf.training.config import DEFAULT_SUBJECTS, TrainingConfig
 
 
 @pytest.mark.parametrize("name", sorted(MODEL_PRESETS))

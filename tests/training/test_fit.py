@@ -7,9 +7,10 @@ import keras
 import numpy as np
 import pytest
 
+from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.pipeline import load_samples, make_dataset
-from graphmdn_tf.training.config import TrainingConfig
-from graphmdn_tf.training.fit import TrainResult, prepare_run_dir, train
+from graphmdn_tf.runs import LOCK_FILE, RUN_FILES, RunDirectory
+from graphmdn_tf.training.fit import TrainingDiverged, TrainResult, train
 from graphmdn_tf.training.one_cycle import one_cycle_learning_rate
 from tests.training.conftest import read_events, tiny_config
 
@@ -62,33 +63,17 @@ def test_tensorboard_logs(smoke_run: TrainResult):
     assert "_hparams_/session_start_info" in read_events(logs)
 
 
+def test_a_finished_run_holds_only_files_the_run_directory_module_names(smoke_run: TrainResult):
+    names = {path.name for path in smoke_run.run_dir.iterdir()}
+    assert names <= set(RUN_FILES) | {LOCK_FILE}, names - set(RUN_FILES)
+    run = RunDirectory(smoke_run.run_dir)
+    assert run.is_finished() and run.finished_with(smoke_run.config) and not run.finished_with(smoke_run.config.replace(epochs=3))
+    assert run.load_config() == smoke_run.config and smoke_run.model_path == run.model_path
+
+
 def test_finished_run_is_not_clobbered(smoke_run: TrainResult):
     with pytest.raises(FileExistsError, match="holds a finished run"):
         train(smoke_run.config, smoke_run.run_dir, verbose=0)
-
-
-def test_unfinished_run_with_other_settings_is_refused_once_it_has_a_checkpoint(tmp_path):
-    tiny_config().to_json(tmp_path / "config.json")
-    (tmp_path / "backup").mkdir()
-    (tmp_path / "backup" / "step-000000005.weights.h5").write_bytes(b"")
-    with pytest.raises(ValueError, match=r"unfinished run with other settings \(epochs: 2 -> 3\)"):
-        prepare_run_dir(tiny_config(epochs=3), tmp_path)
-    prepare_run_dir(tiny_config(), tmp_path)  # the same settings: resumed, the checkpoint kept
-    assert (tmp_path / "backup" / "step-000000005.weights.h5").exists()
-    prepare_run_dir(tiny_config(epochs=3), tmp_path, overwrite=True)
-    assert not (tmp_path / "backup").exists() and TrainingConfig.from_json(tmp_path / "config.json").epochs == 3
-
-
-def test_run_stopped_before_its_first_checkpoint_is_kept_unless_overwritten(tmp_path):
-    tiny_config(data_dir="/no/such/folder", dataset="cmu").to_json(tmp_path / "config.json")
-    (tmp_path / "logs").mkdir()
-    (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(ValueError, match="holds an unfinished run with other settings"):
-        prepare_run_dir(tiny_config(), tmp_path)
-    assert (tmp_path / "logs").is_dir()  # a partial run is never removed without overwrite
-    prepare_run_dir(tiny_config(), tmp_path, overwrite=True)
-    assert TrainingConfig.from_json(tmp_path / "config.json") == tiny_config()
-    assert not (tmp_path / "logs").exists() and (tmp_path / "notes.txt").exists()  # only train's own files go
 
 
 def test_a_folder_that_is_not_a_run_is_refused_and_left_untouched(tmp_path):
@@ -109,7 +94,7 @@ def test_a_wrong_data_dir_changes_nothing_in_a_run_directory(tmp_path):
     # command fails on its data (they used to be removed before the data were read).
     run_dir = tmp_path / "run"
     config = tiny_config()
-    prepare_run_dir(config, run_dir)
+    RunDirectory(run_dir).prepare(config)
     (run_dir / "history.csv").write_text("epoch,loss\n0,1.0\n")
     (run_dir / "logs").mkdir()
     for attempt in (config.replace(dataset="cmu", data_dir=str(tmp_path / "typo")), config):
@@ -118,20 +103,6 @@ def test_a_wrong_data_dir_changes_nothing_in_a_run_directory(tmp_path):
             train(broken, run_dir, verbose=0, overwrite=attempt is config)
         assert (run_dir / "history.csv").read_text() == "epoch,loss\n0,1.0\n" and (run_dir / "logs").is_dir()
         assert TrainingConfig.from_json(run_dir / "config.json") == config
-
-
-def test_two_runs_cannot_share_a_directory(tmp_path):
-    import os
-
-    from graphmdn_tf.training.fit import run_lock
-
-    run_dir = tmp_path / "run"
-    with run_lock(run_dir):
-        with pytest.raises(RuntimeError, match=rf"run directory {run_dir} is in use by process {os.getpid()}"):
-            train(tiny_config(), run_dir, verbose=0)
-    assert not (run_dir / "config.json").exists()  # the refused run wrote nothing
-    with run_lock(run_dir):  # released when the holder's block ended (or its process died)
-        pass
 
 
 def test_too_little_data_is_explained(tmp_path):
@@ -153,9 +124,10 @@ def test_interrupted_run_resumes_mid_epoch_and_keeps_the_curve(tmp_path):
     config = tiny_config(model="semgcn")
     interrupt_at = STEPS_PER_EPOCH + 5  # mid-way through the second epoch, on a backup step
     with pytest.raises(KeyboardInterrupt):
-        train(config, tmp_path, verbose=0, callbacks=[_Interrupt(interrupt_at)])
-    backups = [path.name for path in (tmp_path / "backup").iterdir()]
-    assert backups == [f"step-{interrupt_at:09d}.weights.h5"] and not (tmp_path / "model.keras").exists()
+        # One step later: user callbacks run before the checkpoint, so the interrupt at step k + 1 finds k saved.
+        train(config, tmp_path, verbose=0, callbacks=[_Interrupt(interrupt_at + 1)])
+    backups = sorted(path.name for path in (tmp_path / "backup").iterdir())
+    assert backups == [f"step-{interrupt_at:09d}.metrics.npz", f"step-{interrupt_at:09d}.weights.h5"] and not (tmp_path / "model.keras").exists()
     result = train(config, tmp_path, verbose=0)
     assert result.resumed_from_step == interrupt_at
     assert int(result.model.optimizer.iterations.numpy()) == result.total_steps == 2 * STEPS_PER_EPOCH
@@ -221,3 +193,25 @@ def test_gradients_are_clipped_by_their_global_norm_like_the_reference(smoke_run
     scale = 1.0 / np.sqrt(3 * 9.0 + 4 * 16.0)
     for original, result in zip(gradients, clipped):
         np.testing.assert_allclose(result, original * scale, rtol=1e-5)
+
+
+class _PoisonWeights(keras.callbacks.Callback):
+    """Sets every weight to NaN after step `at_step`, so the next loss is NaN."""
+
+    def __init__(self, at_step):
+        super().__init__()
+        self.at_step = at_step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.at_step:
+            for variable in self.model.trainable_variables:
+                variable.assign(np.full(variable.shape, np.nan, variable.dtype))
+
+
+def test_a_diverged_run_raises_training_diverged_and_keeps_the_last_finite_checkpoint(tmp_path):
+    with pytest.raises(TrainingDiverged, match=r"Training diverged \(loss nan\) near step 8; .*backup keeps the last "
+                                               r"finite state \(step 5\)") as raised:
+        train(tiny_config(model="semgcn"), tmp_path, verbose=0, callbacks=[_PoisonWeights(7)])
+    assert isinstance(raised.value, FloatingPointError)
+    assert [path.name for path in (tmp_path / "backup").glob("*.weights.h5")] == ["step-000000005.weights.h5"]
+    assert not (tmp_path / "model.keras").exists()

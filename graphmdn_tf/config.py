@@ -19,6 +19,9 @@ import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from graphmdn_tf.atomic import write_text_atomically
+from graphmdn_tf.data.h36m import DATASETS, DEFAULT_SPLITS, KEYPOINT_KINDS
+from graphmdn_tf.layers.mixture_head import MIXTURE_LEVELS
 from graphmdn_tf.models.presets import MODEL_PRESETS, TRAINING_PRESETS
 
 MODELS = ("graphmdn", "semgcn")
@@ -27,21 +30,16 @@ ONE_CYCLE_SHAPES = ("triangular", "cosine")
 STRATEGIES = ("default", "mirrored")
 JIT_CHOICES = ("auto", True, False)
 
-# Train / test subjects of each data set (the paper's split for Human3.6M and the built-in synthetic
-# set; the shared CMU set has S1, S5, S6 and S7 only, so S7 is held out).
-DEFAULT_SUBJECTS = {
-    "h36m": (("S1", "S5", "S6", "S7", "S8"), ("S9", "S11")),
-    "synthetic": (("S1", "S5", "S6", "S7", "S8"), ("S9", "S11")),
-    "cmu": (("S1", "S5", "S6"), ("S7",)),
-}
+# Train / test subjects of each data set (`graphmdn_tf.data.h36m.DEFAULT_SPLITS`).
+DEFAULT_SUBJECTS = DEFAULT_SPLITS
 
 # The allowed values of every field with a fixed set of choices.
 FIELD_CHOICES = {
     "model": MODELS,
     "preset": tuple(MODEL_PRESETS),
-    "mixture": ("pose", "node"),
-    "dataset": tuple(DEFAULT_SUBJECTS),
-    "keypoints": ("gt", "sh_pt_mpii"),
+    "mixture": MIXTURE_LEVELS,
+    "dataset": DATASETS,
+    "keypoints": KEYPOINT_KINDS,
     "schedule": SCHEDULES,
     "one_cycle_shape": ONE_CYCLE_SHAPES,
     "strategy": STRATEGIES,
@@ -193,7 +191,7 @@ class TrainingConfig:
         """The config as JSON text; with `path`, also written there."""
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
         if path is not None:
-            Path(path).write_text(text)
+            write_text_atomically(path, text)
         return text
 
     @classmethod

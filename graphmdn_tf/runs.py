@@ -1,0 +1,171 @@
+"""The run directory: the one owner of its layout, its lock, and whether a run is finished.
+
+`train` (graphmdn_tf.training.fit) writes a run directory, `evaluate_run` and `export_run` read it.
+Every file name below is used through this module only.
+
+RUN_DIR after a finished run:
+    config.json           the `TrainingConfig` (written first; a restart checks it is unchanged)
+    model.keras           the trained model (written last: its presence marks the run finished)
+    history.csv           per-epoch loss and MPJPE, training and validation (appended across restarts)
+    training.json         steps per epoch, total steps, the step a restart resumed from, wall time
+    training_curves.png   loss, MPJPE per epoch and the learning rate per step
+    logs/                 TensorBoard: train/, validation/ and the HParams record
+    backup/               while unfinished only: the latest checkpoint (model, optimizer, seeds, position)
+    .lock                 the lock of the process training in the folder (`RunDirectory.lock`)
+    results.md/.csv/.json, results_per_action.png   written by `graphmdn-tf evaluate`
+
+What a directory may be given to `train` (`RunDirectory.check`):
+    - new or empty: fine;
+    - files but no config.json of ours: refused, with or without `overwrite` (it is not a run);
+    - a finished run: refused unless `overwrite`;
+    - an unfinished run: resumed with the same settings, refused with other settings unless `overwrite`.
+Only the files listed above (`RUN_FILES`) are ever removed, and only with `overwrite`.
+
+Example:
+    >>> run = RunDirectory("runs/graphmdn-standard-cmu")
+    >>> run.is_finished(), run.model_path
+    (True, PosixPath('runs/graphmdn-standard-cmu/model.keras'))
+    >>> config, model = run.load_config(), run.load_model()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from graphmdn_tf.config import TrainingConfig
+from graphmdn_tf.models.build import load_model
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.csv"
+TRAINING_FILE = "training.json"
+CURVES_FILE = "training_curves.png"
+LOGS_DIR = "logs"
+BACKUP_DIR = "backup"
+LOCK_FILE = ".lock"
+RESULTS_STEM = "results"
+RESULTS_FILES = tuple(f"{RESULTS_STEM}{suffix}" for suffix in (".md", ".csv", ".json", "_per_action.png"))
+
+#: Everything `train` and `evaluate` write in a run directory; an overwrite removes exactly these.
+RUN_FILES = (CONFIG_FILE, MODEL_FILE, HISTORY_FILE, TRAINING_FILE, CURVES_FILE, LOGS_DIR, BACKUP_DIR, *RESULTS_FILES)
+
+
+@dataclass(frozen=True)
+class RunDirectory:
+    """The paths of one run directory and the questions asked of it (see the module docstring)."""
+
+    path: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", Path(self.path))
+
+    config_path = property(lambda self: self.path / CONFIG_FILE)
+    model_path = property(lambda self: self.path / MODEL_FILE)
+    history_path = property(lambda self: self.path / HISTORY_FILE)
+    training_path = property(lambda self: self.path / TRAINING_FILE)
+    curves_path = property(lambda self: self.path / CURVES_FILE)
+    logs_dir = property(lambda self: self.path / LOGS_DIR)
+    backup_dir = property(lambda self: self.path / BACKUP_DIR)
+    lock_path = property(lambda self: self.path / LOCK_FILE)
+
+    def is_finished(self) -> bool:
+        """True once `train` has written model.keras (its last step)."""
+        return self.model_path.is_file()
+
+    def load_config(self) -> TrainingConfig:
+        """The run's `TrainingConfig` (FileNotFoundError / a ValueError naming config.json if damaged)."""
+        return TrainingConfig.from_json(self.config_path)
+
+    def finished_with(self, config: TrainingConfig) -> bool:
+        """True for a finished run of exactly `config`."""
+        return self.is_finished() and self.load_config() == config
+
+    def require_finished(self) -> Path:
+        """model.keras of a finished run, or a FileNotFoundError saying how to finish it."""
+        if not self.is_finished():
+            raise FileNotFoundError(
+                f"Expected a finished training run with {self.model_path} (written when `train` completes). "
+                f"Not found; train (or resume) the run first: graphmdn-tf train --run-dir {self.path} ..."
+            )
+        return self.model_path
+
+    def load_model(self):
+        """The trained model (`graphmdn_tf.models.load_model`: ours only, in Keras' safe mode)."""
+        return load_model(self.require_finished())
+
+    def check(self, config: TrainingConfig, overwrite: bool = False) -> bool:
+        """Whether `train` may use the folder for `config`; changes nothing. True: its run files must go first.
+
+        Raises:
+            FileExistsError: a file, a folder that is not a run, or a finished run without `overwrite`.
+            ValueError: an unfinished run with other settings (without `overwrite`), or a damaged config.json.
+        """
+        if self.path.exists() and not self.path.is_dir():
+            raise FileExistsError(f"{self.path} is a file, not a run directory. Choose another --run-dir.")
+        entries = sorted(p.name for p in self.path.iterdir() if p.name != LOCK_FILE) if self.path.is_dir() else []
+        if not entries:
+            return False
+        if not self.config_path.is_file():
+            listed = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+            raise FileExistsError(
+                f"{self.path} holds files that are not a graphmdn-tf run (no {CONFIG_FILE}: {listed}). Nothing was "
+                "changed; choose a new or empty run directory."
+            )
+        existing = self.load_config()
+        if overwrite:
+            return True
+        if self.is_finished():
+            raise FileExistsError(
+                f"{self.path} holds a finished run ({MODEL_FILE}). Pass overwrite=True (--overwrite) to train it "
+                "again from scratch, or choose another run directory."
+            )
+        differences = existing.differences(config)
+        if differences:
+            listed = ", ".join(f"{name}: {old!r} -> {new!r}" for name, (old, new) in differences.items())
+            raise ValueError(
+                f"{self.path} holds an unfinished run with other settings ({listed}). Use the same settings to "
+                "resume it, overwrite=True (--overwrite) to start over, or another run directory."
+            )
+        return False
+
+    def prepare(self, config: TrainingConfig, overwrite: bool = False) -> None:
+        """`check`, then (with `overwrite`) remove `RUN_FILES` (nothing else), create the folder and write
+        config.json. `train` calls it once the data and the model are known good."""
+        if self.check(config, overwrite):
+            for name in RUN_FILES:
+                target = self.path / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+        self.path.mkdir(parents=True, exist_ok=True)
+        config.to_json(self.config_path)
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the folder's exclusive lock (.lock) for the block; the OS releases it if the process dies.
+
+        Raises:
+            RuntimeError: "run directory D is in use by process N" when another `train` holds it.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = open(self.lock_path, "a+")  # noqa: SIM115 (held open for the lock's lifetime)
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise RuntimeError(f"run directory {self.path} is in use by process {holder}") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            handle.close()  # closing the file releases the lock

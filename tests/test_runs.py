@@ -1,0 +1,86 @@
+"""The run directory (graphmdn_tf.runs): what may be trained in a folder, what is removed, the lock."""
+
+import os
+
+import pytest
+
+from graphmdn_tf.config import TrainingConfig
+from graphmdn_tf.runs import RUN_FILES, RunDirectory
+from graphmdn_tf.training.fit import train
+from tests.training.conftest import tiny_config
+
+
+def test_an_absent_or_empty_folder_is_fine_and_prepare_writes_the_config(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for run_dir in (tmp_path / "new", tmp_path / "empty"):
+        run = RunDirectory(run_dir)
+        assert run.check(tiny_config()) is False and not run.is_finished()
+        run.prepare(tiny_config())
+        assert run.load_config() == tiny_config()
+        assert [path.name for path in run.path.iterdir()] == ["config.json"]
+
+
+def test_a_file_is_not_a_run_directory(tmp_path):
+    (tmp_path / "run").write_text("x")
+    with pytest.raises(FileExistsError, match="is a file, not a run directory"):
+        RunDirectory(tmp_path / "run").check(tiny_config())
+
+
+def test_an_unfinished_run_is_required_to_be_finished_before_it_is_read(tmp_path):
+    run = RunDirectory(tmp_path)
+    run.prepare(tiny_config())
+    with pytest.raises(FileNotFoundError, match=rf"Expected a finished training run with {run.model_path}"):
+        run.load_model()
+    assert "train --run-dir" in str(pytest.raises(FileNotFoundError, run.require_finished).value)
+
+
+def test_overwrite_removes_exactly_the_run_files(tmp_path):
+    run = RunDirectory(tmp_path)
+    run.prepare(tiny_config())
+    for name in RUN_FILES:
+        if name not in ("logs", "backup", "config.json"):
+            (tmp_path / name).write_text("ours")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "notes.txt").write_text("the user's")
+    with pytest.raises(FileExistsError, match="holds a finished run"):
+        run.prepare(tiny_config())
+    run.prepare(tiny_config(epochs=3), overwrite=True)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["config.json", "notes.txt"]
+    assert TrainingConfig.from_json(tmp_path / "config.json").epochs == 3
+
+
+def test_unfinished_run_with_other_settings_is_refused_once_it_has_a_checkpoint(tmp_path):
+    tiny_config().to_json(tmp_path / "config.json")
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "step-000000005.weights.h5").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"unfinished run with other settings \(epochs: 2 -> 3\)"):
+        RunDirectory(tmp_path).prepare(tiny_config(epochs=3))
+    RunDirectory(tmp_path).prepare(tiny_config())  # the same settings: resumed, the checkpoint kept
+    assert (tmp_path / "backup" / "step-000000005.weights.h5").exists()
+    RunDirectory(tmp_path).prepare(tiny_config(epochs=3), overwrite=True)
+    assert not (tmp_path / "backup").exists() and TrainingConfig.from_json(tmp_path / "config.json").epochs == 3
+
+
+def test_run_stopped_before_its_first_checkpoint_is_kept_unless_overwritten(tmp_path):
+    tiny_config(data_dir="/no/such/folder", dataset="cmu").to_json(tmp_path / "config.json")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="holds an unfinished run with other settings"):
+        RunDirectory(tmp_path).prepare(tiny_config())
+    assert (tmp_path / "logs").is_dir()  # a partial run is never removed without overwrite
+    RunDirectory(tmp_path).prepare(tiny_config(), overwrite=True)
+    assert TrainingConfig.from_json(tmp_path / "config.json") == tiny_config()
+    assert not (tmp_path / "logs").exists() and (tmp_path / "notes.txt").exists()  # only train's own files go
+
+
+def test_two_runs_cannot_share_a_directory(tmp_path):
+    run_dir = tmp_path / "run"
+    with RunDirectory(run_dir).lock():
+        with pytest.raises(RuntimeError, match=rf"run directory {run_dir} is in use by process {os.getpid()}"):
+            train(tiny_config(), run_dir, verbose=0)
+    assert not (run_dir / "config.json").exists()  # the refused run wrote nothing
+    with RunDirectory(run_dir).lock():  # released when the holder's block ended (or its process died)
+        pass
+
+
