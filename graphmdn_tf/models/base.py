@@ -1,4 +1,4 @@
-"""What GraphMDN and SemGCN share: graph input checks and training-time pose-error metrics."""
+"""What GraphMDN and SemGCN share: the backbone (built and serialized here), input checks, presets, pose errors."""
 
 from __future__ import annotations
 
@@ -8,28 +8,58 @@ import tensorflow as tf
 from graphmdn_tf import batching
 from graphmdn_tf.graphs import as_graph, check_node_count
 from graphmdn_tf.metrics import mpjpe_tf
+from graphmdn_tf.models.backbone import SemGCNBackbone
+from graphmdn_tf.models.presets import model_preset
 from graphmdn_tf.skeletons import h36m_graph
 
 
 class GraphPoseModel(keras.Model):
-    """Base of the pose models: a graph, input/target dimensions, build/call, and MPJPE trackers.
+    """Base of the pose models: a graph, the `SemGCNBackbone`, input/target dimensions, build/call, MPJPE trackers.
 
-    Subclasses set `self.backbone` (a `SemGCNBackbone`) and `self.hidden_dim`, and return the layer that
-    follows the backbone from `output_block()`; inputs are checked in `build` and `call`.
+        outputs = head(backbone(inputs))
 
-    With `track_errors=True`, `fit`/`evaluate` report the MPJPE of each of the model's hypothesis
-    selections (`selection_names()`), as `mpjpe_<selection>`, in target units times `error_scale`
-    (1000 turns metres into millimetres). Set it to False on graphs where a Euclidean per-node error
-    means nothing.
+    The base owns the backbone: it takes the backbone's arguments, builds `self.backbone` from them and
+    writes them into `get_config`. A subclass adds only its head (made in `create_head`, returned by
+    `output_block()`: features [batch, nodes, hidden_dim] -> the model's outputs), its loss
+    (`compute_loss`), its hypothesis selections (`selection_names`, `select`) and, when it has
+    arguments of its own, an `__init__` that stores them and a `get_config` that adds them.
+
+    Args:
+        graph: a `graphmdn_tf.Graph` (default: the 16-joint Human3.6M skeleton with its joint groups).
+        hidden_dim, num_blocks, dropout, non_local: the backbone (see `SemGCNBackbone`).
+        input_dim: features per input node (2 for 2-D keypoints).
+        target_dim: D, the target dimension per node (3 for 3-D joints).
+        track_errors: with True, `fit`/`evaluate` report the MPJPE of each of the model's hypothesis
+            selections (`selection_names()`), as `mpjpe_<selection>`. Set it to False on graphs where a
+            Euclidean per-node error means nothing.
+        error_scale: the unit of those errors, target units times `error_scale` (1000 turns metres
+            into millimetres).
+
+    Inputs are checked in `build` and `call`; `predict` runs in blocks (`graphmdn_tf.batching`).
     """
 
     #: True for a model whose outputs are mixture parameters (GraphMDN), False for one pose (SemGCN).
     is_mixture: bool
 
+    #: Fields of `models.presets.MODEL_PRESETS` this model has no argument for (dropped by `from_preset`).
+    ignored_preset_fields: tuple = ()
+
     #: Rows per block when `predict` runs a batch (see `predict_step`); None runs each batch in one piece.
     predict_block_size = 256
 
-    def __init__(self, graph=None, input_dim=2, target_dim=3, track_errors=True, error_scale=1000.0, **kwargs):
+    def __init__(
+        self,
+        graph=None,
+        hidden_dim=128,
+        num_blocks=4,
+        dropout=0.1,
+        input_dim=2,
+        target_dim=3,
+        non_local=True,
+        track_errors=True,
+        error_scale=1000.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.graph = h36m_graph() if graph is None else as_graph(graph)
         self.input_dim = int(input_dim)
@@ -42,9 +72,32 @@ class GraphPoseModel(keras.Model):
             if self.track_errors
             else {}
         )
+        self.hidden_dim = int(hidden_dim)
+        self.num_blocks = int(num_blocks)
+        self.dropout = float(dropout)
+        self.non_local = bool(non_local)
+        self.backbone = SemGCNBackbone(
+            self.graph, self.hidden_dim, self.num_blocks, self.dropout, self.non_local, name="backbone"
+        )
+        self.create_head()
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> GraphPoseModel:
+        """The model on the paper's preset `name` ('standard', 'wide', 'k8', 'k200'), overridden by keyword.
+
+        Preset fields in `ignored_preset_fields` are dropped (SemGCN has no kernels). An unknown preset
+        or override raises ValueError naming it.
+        """
+        arguments = {key: value for key, value in model_preset(name).items() if key not in cls.ignored_preset_fields}
+        return cls(**{**arguments, **overrides})
+
+    def create_head(self):
+        """Create the head as an attribute of the model, after the backbone (the attribute's name is the head's
+        path in `.keras` files). A subclass's own arguments are set before `GraphPoseModel.__init__` runs."""
+        raise NotImplementedError
 
     def output_block(self) -> keras.layers.Layer:
-        """The layer after `self.backbone`: features [B, N, hidden_dim] -> the model's outputs."""
+        """The head, the layer after `self.backbone`: features [B, N, hidden_dim] -> the model's outputs."""
         raise NotImplementedError
 
     def build(self, input_shape):
@@ -104,6 +157,10 @@ class GraphPoseModel(keras.Model):
             "target_dim": self.target_dim,
             "track_errors": self.track_errors,
             "error_scale": self.error_scale,
+            "hidden_dim": self.hidden_dim,
+            "num_blocks": self.num_blocks,
+            "dropout": self.dropout,
+            "non_local": self.non_local,
         }
 
 
