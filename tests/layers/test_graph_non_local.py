@@ -49,9 +49,13 @@ def test_groups_of_three(rng):
 
 def test_standard_layer_checks(tmp_path):
     c, i = 8, 4
-    # theta/g/phi kernels+biases, concat projection, output kernel+bias, BatchNorm (4 vectors of C)
-    count = 3 * (c * i + i) + 2 * i + i * c + c + 4 * c
-    run_layer_checks(lambda: GraphNonLocal(h36m_graph()), (16, c), tmp_path, count)
+    # Trainable: theta/g/phi kernels and biases, concat projection, output kernel and bias, BatchNorm gamma
+    # and beta; non-trainable: BatchNorm's moving mean and variance.
+    run_layer_checks(
+        lambda: GraphNonLocal(h36m_graph()), (16, c), tmp_path,
+        expected_num_trainable_weights=6 + 1 + 2 + 2, expected_num_non_trainable_weights=2,
+        expected_trainable_params=3 * (c * i + i) + 2 * i + i * c + c + 2 * c, expected_non_trainable_params=2 * c,
+    )
 
 
 def test_bad_inputs_raise():
