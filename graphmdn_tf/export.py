@@ -72,8 +72,9 @@ import tensorflow as tf
 
 from graphmdn_tf import hypotheses
 from graphmdn_tf.atomic import atomic_directory
+from graphmdn_tf.batching import map_blocks
 from graphmdn_tf.distributions.mixture import PARAMETER_NAMES
-from graphmdn_tf.models.base import GraphPoseModel, map_blocks
+from graphmdn_tf.models.base import GraphPoseModel
 from graphmdn_tf.runs import RunDirectory
 
 SERVING_DEFAULT = "serving_default"

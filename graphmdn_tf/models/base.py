@@ -1,35 +1,65 @@
-"""What GraphMDN and SemGCN share: graph input checks and training-time pose-error metrics."""
+"""What GraphMDN and SemGCN share: the backbone (built and serialized here), input checks, presets, pose errors."""
 
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 
+from graphmdn_tf import batching
 from graphmdn_tf.graphs import as_graph, check_node_count
 from graphmdn_tf.metrics import mpjpe_tf
+from graphmdn_tf.models.backbone import SemGCNBackbone
+from graphmdn_tf.models.presets import model_preset
 from graphmdn_tf.skeletons import h36m_graph
 
 
 class GraphPoseModel(keras.Model):
-    """Base of the pose models: a graph, input/target dimensions, build/call, and MPJPE trackers.
+    """Base of the pose models: a graph, the `SemGCNBackbone`, input/target dimensions, build/call, MPJPE trackers.
 
-    Subclasses set `self.backbone` (a `SemGCNBackbone`) and `self.hidden_dim`, and return the layer that
-    follows the backbone from `output_block()`; inputs are checked in `build` and `call`.
+        outputs = head(backbone(inputs))
 
-    With `track_errors=True`, `fit`/`evaluate` report the MPJPE of each of the model's hypothesis
-    selections (`selection_names()`), as `mpjpe_<selection>`, in target units times `error_scale`
-    (1000 turns metres into millimetres). Set it to False on graphs where a Euclidean per-node error
-    means nothing.
+    The base owns the backbone: it takes the backbone's arguments, builds `self.backbone` from them and
+    writes them into `get_config`. A subclass adds only its head (made in `create_head`, returned by
+    `output_block()`: features [batch, nodes, hidden_dim] -> the model's outputs), its loss
+    (`compute_loss`), its hypothesis selections (`selection_names`, `select`) and, when it has
+    arguments of its own, an `__init__` that stores them and a `get_config` that adds them.
+
+    Args:
+        graph: a `graphmdn_tf.Graph` (default: the 16-joint Human3.6M skeleton with its joint groups).
+        hidden_dim, num_blocks, dropout, non_local: the backbone (see `SemGCNBackbone`).
+        input_dim: features per input node (2 for 2-D keypoints).
+        target_dim: D, the target dimension per node (3 for 3-D joints).
+        track_errors: with True, `fit`/`evaluate` report the MPJPE of each of the model's hypothesis
+            selections (`selection_names()`), as `mpjpe_<selection>`. Set it to False on graphs where a
+            Euclidean per-node error means nothing.
+        error_scale: the unit of those errors, target units times `error_scale` (1000 turns metres
+            into millimetres).
+
+    Inputs are checked in `build` and `call`; `predict` runs in blocks (`graphmdn_tf.batching`).
     """
 
     #: True for a model whose outputs are mixture parameters (GraphMDN), False for one pose (SemGCN).
     is_mixture: bool
 
+    #: Fields of `models.presets.MODEL_PRESETS` this model has no argument for (dropped by `from_preset`).
+    ignored_preset_fields: tuple = ()
+
     #: Rows per block when `predict` runs a batch (see `predict_step`); None runs each batch in one piece.
     predict_block_size = 256
 
-    def __init__(self, graph=None, input_dim=2, target_dim=3, track_errors=True, error_scale=1000.0, **kwargs):
+    def __init__(
+        self,
+        graph=None,
+        hidden_dim=128,
+        num_blocks=4,
+        dropout=0.1,
+        input_dim=2,
+        target_dim=3,
+        non_local=True,
+        track_errors=True,
+        error_scale=1000.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.graph = h36m_graph() if graph is None else as_graph(graph)
         self.input_dim = int(input_dim)
@@ -42,9 +72,32 @@ class GraphPoseModel(keras.Model):
             if self.track_errors
             else {}
         )
+        self.hidden_dim = int(hidden_dim)
+        self.num_blocks = int(num_blocks)
+        self.dropout = float(dropout)
+        self.non_local = bool(non_local)
+        self.backbone = SemGCNBackbone(
+            self.graph, self.hidden_dim, self.num_blocks, self.dropout, self.non_local, name="backbone"
+        )
+        self.create_head()
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> GraphPoseModel:
+        """The model on the paper's preset `name` ('standard', 'wide', 'k8', 'k200'), overridden by keyword.
+
+        Preset fields in `ignored_preset_fields` are dropped (SemGCN has no kernels). An unknown preset
+        or override raises ValueError naming it.
+        """
+        arguments = {key: value for key, value in model_preset(name).items() if key not in cls.ignored_preset_fields}
+        return cls(**{**arguments, **overrides})
+
+    def create_head(self):
+        """Create the head as an attribute of the model, after the backbone (the attribute's name is the head's
+        path in `.keras` files). A subclass's own arguments are set before `GraphPoseModel.__init__` runs."""
+        raise NotImplementedError
 
     def output_block(self) -> keras.layers.Layer:
-        """The layer after `self.backbone`: features [B, N, hidden_dim] -> the model's outputs."""
+        """The head, the layer after `self.backbone`: features [B, N, hidden_dim] -> the model's outputs."""
         raise NotImplementedError
 
     def build(self, input_shape):
@@ -58,48 +111,19 @@ class GraphPoseModel(keras.Model):
         return self.output_block()(self.backbone(inputs, training=training))
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Keras `predict`; a NumPy array or tensor `x` is batched by `in_memory_batches` (no tf.data autotuning).
-
-        Keras feeds in-memory arrays through a tf.data pipeline with autotuning on, whose background
-        thread is joined at the end of every call; on a 2-core CPU that cost about 0.1-0.2 s a call
-        (README, Benchmark). For arrays the pipeline is a plain slicing loop with nothing to tune, so
-        this builds the same batches (in order, the last one partial, floats cast to `floatx`) with
-        autotuning off, and an array of 0 rows gives empty outputs. Other inputs (datasets, generators,
-        `steps`) go to Keras unchanged.
-        """
-        if steps is None and isinstance(x, (np.ndarray, tf.Tensor)):
-            x, batch_size = in_memory_batches(x, 32 if batch_size is None else batch_size), None
-            if x.cardinality() == 0:  # Keras fails on zero batches (UnboundLocalError); rows are independent
-                empty = x.element_spec
-                return keras.tree.map_structure(
-                    np.asarray, self(tf.zeros([0, *empty.shape[1:]], empty.dtype), training=False)
-                )
-        return super().predict(x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
+        """Keras `predict`; a NumPy array or tensor `x` is batched without tf.data autotuning (`batching.predict`)."""
+        return batching.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
 
     def predict_step(self, data):
-        """`predict`'s step: the batch in blocks of at most `predict_block_size` rows, one after another.
+        """`predict`'s step: the batch in sequential blocks of at most `predict_block_size` rows.
 
-        At inference the rows of a batch do not interact (BatchNorm uses its moving statistics), so the
-        outputs equal one call on the whole batch; the smaller blocks' activations stay in the CPU's
-        caches. On a 2-core CPU a jit-compiled forward of the standard preset at batch 1024 ran about a
-        third faster in blocks of 256 than in one piece (25,469 against 18,524 samples/s; README,
-        Benchmark). A batch of n rows runs as ceil(n / block) equal blocks, padded by fewer
-        rows than there are blocks.
+        The outputs equal one call on the whole batch (see `graphmdn_tf.batching`).
         """
-        inputs, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.call_in_blocks(inputs, self.predict_block_size)
+        return batching.predict_step(self, data, self.predict_block_size, self.check_inputs)
 
     def call_in_blocks(self, inputs, block_size):
         """`self(inputs, training=False)`, computed in sequential blocks of at most `block_size` rows."""
-        if block_size is None:
-            return self(inputs, training=False)
-        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-            raise ValueError(f"Expected block_size to be a positive integer or None. Received: block_size={block_size!r}")
-        inputs = tf.convert_to_tensor(inputs)
-        self.check_inputs(inputs)
-        rows = tf.shape(inputs)[0]
-        count = tf.maximum((rows + block_size - 1) // block_size, 1)
-        return map_blocks(lambda block: self(block, training=False), inputs, count, (rows + count - 1) // count)
+        return batching.call_in_blocks(self, inputs, block_size, self.check_inputs)
 
     def selection_names(self) -> tuple:
         raise NotImplementedError
@@ -133,6 +157,10 @@ class GraphPoseModel(keras.Model):
             "target_dim": self.target_dim,
             "track_errors": self.track_errors,
             "error_scale": self.error_scale,
+            "hidden_dim": self.hidden_dim,
+            "num_blocks": self.num_blocks,
+            "dropout": self.dropout,
+            "non_local": self.non_local,
         }
 
 
@@ -140,44 +168,3 @@ def regularization_loss(model: keras.Model):
     """Sum of the layers' added losses (weight regularizers), 0 when there are none."""
     return tf.add_n([tf.cast(loss, tf.float32) for loss in model.losses]) if model.losses else 0.0
 
-
-def map_blocks(fn, inputs, count, size):
-    """`fn` over `count` sequential blocks of `size` rows of `inputs` (zero-padded), joined and cut back to the rows.
-
-    Blocks run one after another (`tf.map_fn`, `parallel_iterations=1`). `fn`'s output structure, which
-    `tf.map_fn` needs up front, comes from tracing `fn` once on a block's spec: a trace only, so
-    nothing runs and nothing is added to the caller's graph.
-    """
-    block_spec = tf.TensorSpec((None, *inputs.shape[1:]), inputs.dtype)
-    signature = tf.nest.map_structure(
-        lambda t: tf.TensorSpec((None, *t.shape[1:]), t.dtype),
-        tf.function(fn).get_concrete_function(block_spec).structured_outputs,
-    )
-    rows = tf.shape(inputs)[0]
-    padding = [[0, count * size - rows]] + [[0, 0]] * (inputs.shape.rank - 1)
-    blocks = tf.reshape(tf.pad(inputs, padding), tf.concat([[count, size], tf.shape(inputs)[1:]], axis=0))
-    outputs = tf.map_fn(fn, blocks, fn_output_signature=signature, parallel_iterations=1)
-    return tf.nest.map_structure(
-        lambda t: tf.reshape(t, tf.concat([[count * size], tf.shape(t)[2:]], axis=0))[:rows], outputs
-    )
-
-
-def in_memory_batches(x, batch_size: int) -> tf.data.Dataset:
-    """Consecutive `batch_size`-row slices of the array `x` (the last one shorter), with tf.data autotuning off.
-
-    Floating arrays are cast to Keras' `floatx`, as Keras' own array adapter does.
-    """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}")
-    tensor = tf.convert_to_tensor(x)
-    if tensor.dtype.is_floating and tensor.dtype != keras.backend.floatx():
-        tensor = tf.cast(tensor, keras.backend.floatx())
-    if tensor.shape.rank is None or tensor.shape.rank < 1:
-        raise ValueError(f"Expected an array with a leading batch dimension. Received: shape={tuple(tensor.shape)}")
-    rows, size = int(tensor.shape[0]), int(batch_size)
-    batches = tf.data.Dataset.range((rows + size - 1) // size).map(
-        lambda i: tensor[tf.cast(i, tf.int32) * size : tf.cast(i + 1, tf.int32) * size]
-    )
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return batches.prefetch(2).with_options(options)

@@ -8,9 +8,7 @@ from graphmdn_tf import hypotheses
 from graphmdn_tf.distributions.mixture import mixture_distribution
 from graphmdn_tf.layers.mixture_head import GraphMixtureHead, check_mixture_level
 from graphmdn_tf.losses import mixture_nll
-from graphmdn_tf.models.backbone import SemGCNBackbone
 from graphmdn_tf.models.base import GraphPoseModel, regularization_loss
-from graphmdn_tf.models.presets import model_preset
 
 
 @keras.saving.register_keras_serializable(package="graphmdn_tf")
@@ -28,12 +26,10 @@ class GraphMDN(GraphPoseModel):
     log-likelihood; no loss argument is needed.
 
     Args:
-        graph: a `graphmdn_tf.Graph` (default: the 16-joint Human3.6M skeleton with its joint groups).
-        hidden_dim, num_blocks, dropout, non_local: the backbone (see `SemGCNBackbone`).
+        graph, hidden_dim, num_blocks, dropout, non_local, input_dim, target_dim: the graph, the backbone
+            and the dimensions (see `GraphPoseModel`).
         num_kernels: M.
         mixture: "pose" or "node".
-        input_dim: features per input node (2 for 2-D keypoints).
-        target_dim: D, the target dimension per node (3 for 3-D joints).
         min_sigma: floor on sigma.
         track_errors, error_scale: training-time MPJPE of Highest, Mean and Oracle (see `GraphPoseModel`).
 
@@ -67,24 +63,25 @@ class GraphMDN(GraphPoseModel):
         **kwargs,
     ):
         self.mixture = check_mixture_level(mixture)
-        super().__init__(graph, input_dim, target_dim, track_errors, error_scale, **kwargs)
-        self.hidden_dim = int(hidden_dim)
-        self.num_blocks = int(num_blocks)
         self.num_kernels = int(num_kernels)
-        self.dropout = float(dropout)
-        self.non_local = bool(non_local)
         self.min_sigma = float(min_sigma)
-        self.backbone = SemGCNBackbone(
-            self.graph, self.hidden_dim, self.num_blocks, self.dropout, self.non_local, name="backbone"
+        super().__init__(
+            graph,
+            hidden_dim=hidden_dim,
+            num_blocks=num_blocks,
+            dropout=dropout,
+            non_local=non_local,
+            input_dim=input_dim,
+            target_dim=target_dim,
+            track_errors=track_errors,
+            error_scale=error_scale,
+            **kwargs,
         )
+
+    def create_head(self):
         self.head = GraphMixtureHead(
             self.graph, self.num_kernels, self.target_dim, self.mixture, self.min_sigma, name="head"
         )
-
-    @classmethod
-    def from_preset(cls, name: str, **overrides) -> GraphMDN:
-        """A GraphMDN with the paper's preset `name` ('standard', 'wide', 'k8', 'k200'), overridden by keyword."""
-        return cls(**{**model_preset(name), **overrides})
 
     def output_block(self):
         return self.head
@@ -104,15 +101,5 @@ class GraphMDN(GraphPoseModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "num_blocks": self.num_blocks,
-                "num_kernels": self.num_kernels,
-                "mixture": self.mixture,
-                "dropout": self.dropout,
-                "non_local": self.non_local,
-                "min_sigma": self.min_sigma,
-            }
-        )
+        config.update({"num_kernels": self.num_kernels, "mixture": self.mixture, "min_sigma": self.min_sigma})
         return config

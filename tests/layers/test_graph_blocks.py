@@ -58,10 +58,17 @@ def test_residual_block_matches_numpy(rng):
 
 
 def test_standard_layer_checks(tmp_path):
-    conv_weights = 2 * 3 * 8 + 46 + 8
-    run_layer_checks(lambda: GraphConvBlock(h36m_graph(), 8, dropout=0.1), (16, 3), tmp_path, conv_weights + 4 * 8)
-    res_weights = 2 * ((2 * 8 * 8 + 46 + 8) + 4 * 8)
-    run_layer_checks(lambda: ResidualGraphBlock(h36m_graph(), 8), (16, 8), tmp_path, res_weights)
+    # A block: SemGraphConv (2 kernels, edge logits, bias) + BatchNorm (gamma, beta | moving mean, variance).
+    run_layer_checks(
+        lambda: GraphConvBlock(h36m_graph(), 8, dropout=0.1), (16, 3), tmp_path,
+        expected_num_trainable_weights=4 + 2, expected_num_non_trainable_weights=2,
+        expected_trainable_params=(2 * 3 * 8 + 46 + 8) + 2 * 8, expected_non_trainable_params=2 * 8,
+    )
+    run_layer_checks(
+        lambda: ResidualGraphBlock(h36m_graph(), 8), (16, 8), tmp_path,
+        expected_num_trainable_weights=2 * (4 + 2), expected_num_non_trainable_weights=2 * 2,
+        expected_trainable_params=2 * ((2 * 8 * 8 + 46 + 8) + 2 * 8), expected_non_trainable_params=2 * 2 * 8,
+    )
 
 
 def test_bad_arguments_raise():

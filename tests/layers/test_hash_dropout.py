@@ -87,7 +87,12 @@ def test_identity_at_inference_and_gradient_is_the_mask():
 
 
 def test_standard_layer_checks(tmp_path):
-    run_layer_checks(lambda: keras.Sequential([keras.layers.Dense(4), HashDropout(0.2, seed=0)]), (16, 3), tmp_path)
+    # Dense's kernel and bias; HashDropout has no weights, only its seed generator's state.
+    run_layer_checks(
+        lambda: keras.Sequential([keras.layers.Dense(4), HashDropout(0.2, seed=0)]), (16, 3), tmp_path,
+        expected_num_trainable_weights=2, expected_num_non_trainable_weights=0,
+        expected_num_non_trainable_variables=1, expected_trainable_params=3 * 4 + 4, expected_non_trainable_params=0,
+    )
 
 
 def test_bad_rate_raises():

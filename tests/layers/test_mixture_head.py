@@ -59,7 +59,12 @@ def test_head_stays_float32_under_mixed_precision(rng):
 
 @pytest.mark.parametrize("mixture", ["pose", "node"])
 def test_standard_layer_checks(tmp_path, mixture):
-    run_layer_checks(lambda: GraphMixtureHead(h36m_graph(), 3, mixture=mixture), (16, 8), tmp_path, 2 * 8 * 15 + 46 + 15)
+    # One SemGraphConv to (3 + 2) * 3 = 15 features: 2 kernels 8x15, 46 edge logits, 15 biases.
+    run_layer_checks(
+        lambda: GraphMixtureHead(h36m_graph(), 3, mixture=mixture), (16, 8), tmp_path,
+        expected_num_trainable_weights=4, expected_num_non_trainable_weights=0,
+        expected_trainable_params=2 * 8 * 15 + 46 + 15, expected_non_trainable_params=0,
+    )
 
 
 @pytest.mark.parametrize(

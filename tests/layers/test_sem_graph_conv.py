@@ -83,8 +83,12 @@ def test_general_graph_without_groups(rng):
 
 
 def test_standard_layer_checks(tmp_path):
-    # weights: 2 kernels 2x8, 46 edge logits, 8 biases
-    run_layer_checks(lambda: SemGraphConv(h36m_graph(), units=8), (16, 2), tmp_path, 2 * 2 * 8 + 46 + 8)
+    # weights: 2 kernels 2x8, 46 edge logits, 8 biases; all trainable
+    run_layer_checks(
+        lambda: SemGraphConv(h36m_graph(), units=8), (16, 2), tmp_path,
+        expected_num_trainable_weights=4, expected_num_non_trainable_weights=0,
+        expected_trainable_params=2 * 2 * 8 + 46 + 8, expected_non_trainable_params=0,
+    )
 
 
 @pytest.mark.parametrize(

@@ -28,13 +28,38 @@ def _convert(config, state_dict):
     )
 
 
-@pytest.mark.parametrize("name", FIXTURES)
-def test_forward_pass_matches_reference(shared_dir, name):
-    data, config, state_dict = _load(shared_dir, name)
+def _model(route, config, state_dict, tmp_path):
+    """The converted model, reached by `route`: straight from the state_dict, through a .keras file, or from
+    a DataParallel checkpoint (`module.` prefix and a BatchNorm step counter)."""
+    if route == "dataparallel_prefix":
+        state_dict = {f"module.{k}": v for k, v in state_dict.items()}
+        state_dict["module.gconv_input.0.bn.num_batches_tracked"] = np.array(100)
     model = _convert(config, state_dict)
-    out = model(data["input"], training=False)
-    # Reference layout: mu [B, N, K, 3], sigma [B, N, K, 1], pi_logits [B, N, K] (raw, per node).
+    if route == "keras_save_and_load":
+        import keras
+
+        model.save(tmp_path / "reference.keras")
+        model = keras.models.load_model(tmp_path / "reference.keras")
+    return model
+
+
+@pytest.mark.parametrize(
+    "name, route",
+    [(FIXTURES[0], "converted"), (FIXTURES[1], "converted"), (FIXTURES[0], "keras_save_and_load"),
+     (FIXTURES[1], "dataparallel_prefix")],
+)
+def test_means_match_reference(shared_dir, tmp_path, name, route):
+    data, config, state_dict = _load(shared_dir, name)
+    out = _model(route, config, state_dict, tmp_path)(data["input"], training=False)
+    # Reference layout: mu [B, N, K, 3] (ours [B, K, N, 3]).
     np.testing.assert_allclose(np.transpose(out["mu"].numpy(), (0, 2, 1, 3)), data["mu"], atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_sigma_weights_and_loss_match_reference(shared_dir, name):
+    data, config, state_dict = _load(shared_dir, name)
+    out = _convert(config, state_dict)(data["input"], training=False)
+    # Reference layout: sigma [B, N, K, 1], pi_logits [B, N, K] (raw, per node).
     if config["pose_level"]:
         np.testing.assert_allclose(out["sigma"].numpy(), data["sigma"][:, 0, :, 0], atol=1e-4, rtol=0)
         np.testing.assert_allclose(out["pi_logits"].numpy(), data["pi_logits"].mean(axis=1), atol=1e-4, rtol=0)
@@ -43,26 +68,6 @@ def test_forward_pass_matches_reference(shared_dir, name):
         np.testing.assert_allclose(np.transpose(out["pi_logits"].numpy(), (0, 2, 1)), data["pi_logits"], atol=1e-4, rtol=0)
     loss = float(mixture_nll(data["target"], out))
     assert loss == pytest.approx(float(data["loss"]), rel=1e-4)
-
-
-def test_parity_survives_keras_save_and_load(shared_dir, tmp_path):
-    import keras
-
-    data, config, state_dict = _load(shared_dir, FIXTURES[0])
-    model = _convert(config, state_dict)
-    model.save(tmp_path / "reference.keras")
-    restored = keras.models.load_model(tmp_path / "reference.keras")
-    out = restored(data["input"], training=False)
-    np.testing.assert_allclose(np.transpose(out["mu"].numpy(), (0, 2, 1, 3)), data["mu"], atol=1e-4, rtol=0)
-
-
-def test_dataparallel_prefix_and_step_counters_are_accepted(shared_dir):
-    data, config, state_dict = _load(shared_dir, FIXTURES[1])
-    wrapped = {f"module.{k}": v for k, v in state_dict.items()}
-    wrapped["module.gconv_input.0.bn.num_batches_tracked"] = np.array(100)
-    model = _convert(config, wrapped)
-    out = model(data["input"], training=False)
-    np.testing.assert_allclose(np.transpose(out["mu"].numpy(), (0, 2, 1, 3)), data["mu"], atol=1e-4, rtol=0)
 
 
 def test_missing_wrong_shape_and_leftover_parameters_raise(shared_dir):

@@ -1,0 +1,68 @@
+"""What GraphPoseModel (graphmdn_tf/models/base.py) gives both models: the backbone, config, .keras files, input checks."""
+
+import keras
+import numpy as np
+import pytest
+
+from graphmdn_tf import GraphMDN, SemGCN
+from graphmdn_tf.models.base import GraphPoseModel
+from tests.models.toy_data import two_valued_problem
+
+# The config keys a saved `.keras` file holds; a key renamed or dropped would break files saved earlier.
+BASE_CONFIG_KEYS = {
+    "name", "trainable", "graph", "input_dim", "target_dim", "track_errors", "error_scale",
+    "hidden_dim", "num_blocks", "dropout", "non_local",
+}
+CONFIG_KEYS = {GraphMDN: BASE_CONFIG_KEYS | {"num_kernels", "mixture", "min_sigma"}, SemGCN: BASE_CONFIG_KEYS}
+
+
+@pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
+def test_the_base_builds_and_serializes_the_backbone(cls):
+    model = cls(hidden_dim=12, num_blocks=2, dropout=0.25, non_local=False)
+    assert isinstance(model, GraphPoseModel)
+    config = model.get_config()
+    assert set(config) == CONFIG_KEYS[cls]
+    backbone = model.backbone.get_config()
+    for key in ("hidden_dim", "num_blocks", "dropout", "non_local"):
+        assert config[key] == backbone[key] == getattr(model, key)
+    assert backbone["graph"] == config["graph"]
+    assert len(model.backbone.residual_blocks) == 2 and model.backbone.input_non_local is None
+    assert model.backbone.residual_blocks[1].block2.conv.units == 12
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3, mixture="pose"),
+        lambda: GraphMDN(hidden_dim=16, num_blocks=2, num_kernels=2, mixture="node", dropout=0.2),
+        lambda: SemGCN(hidden_dim=16, num_blocks=1),
+    ],
+)
+def test_keras_save_load_round_trip(rng, tmp_path, factory):
+    x, y = two_valued_problem(rng, n=64)
+    model = factory()
+    model.compile(optimizer="adam")
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)  # moves BatchNorm statistics off their defaults
+    model.save(tmp_path / "model.keras")
+    restored = keras.models.load_model(tmp_path / "model.keras")
+    assert type(restored) is type(model) and restored.get_config() == model.get_config()
+    keras.tree.map_structure(np.testing.assert_array_equal, model.predict(x, verbose=0), restored.predict(x, verbose=0))
+    # The restored model keeps training (optimizer state restored too).
+    restored.fit(x, y, epochs=1, batch_size=32, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        ((4, 17, 2), r"Expected 16 nodes to match the graph's adjacency \(16, 16\)\. Received: inputs.shape=\(4, 17, 2\)"),
+        ((4, 16, 3), r"Expected 2 input features per node \(\[batch, 16, 2\]\)\. Received: inputs.shape=\(4, 16, 3\)"),
+        ((4, 32), r"rank-3 input .* Received: inputs.shape=\(4, 32\)"),
+    ],
+)
+@pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
+def test_bad_input_shapes_raise(cls, shape, message):
+    model = cls(hidden_dim=8, num_blocks=1)
+    with pytest.raises(ValueError, match=message):
+        model(np.zeros(shape, "float32"))
+    with pytest.raises(ValueError, match=message):
+        cls(hidden_dim=8, num_blocks=1).build(shape)

@@ -1,0 +1,85 @@
+"""GraphMDN (graphmdn_tf/models/graphmdn.py): the mixture head on the backbone, its NLL training and selections."""
+
+import keras
+import numpy as np
+import pytest
+
+from graphmdn_tf import Graph, GraphMDN, mixture_distribution
+from tests.models.toy_data import two_valued_problem
+
+
+@pytest.mark.parametrize("mixture", ["pose", "node"])
+def test_fit_learns_with_xla_and_no_user_loss(rng, mixture):
+    x, y = two_valued_problem(rng)
+    model = GraphMDN(hidden_dim=32, num_blocks=1, num_kernels=3, mixture=mixture)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3, clipnorm=1.0), jit_compile=True)
+    before = model.evaluate(x, y, verbose=0, return_dict=True)
+    history = model.fit(x, y, batch_size=64, epochs=6, verbose=0)
+    after = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert after["loss"] < before["loss"] - 5.0
+    assert set(history.history) == {"loss", "mpjpe_mean", "mpjpe_highest", "mpjpe_oracle"}
+    # The oracle can only match or beat the highest-weight kernel.
+    assert after["mpjpe_oracle"] <= after["mpjpe_highest"] + 1e-3
+
+
+def test_oracle_resolves_a_two_valued_target(rng):
+    # y's last coordinate is +-0.4 at random: a single prediction must average it away (error ~0.4);
+    # a two-kernel mixture learns both branches, so its oracle is far better than its mean.
+    x, y = two_valued_problem(rng, n=1024)
+    model = GraphMDN(hidden_dim=32, num_blocks=1, num_kernels=2, dropout=0.0)
+    model.compile(optimizer=keras.optimizers.Adam(5e-3, clipnorm=1.0))
+    model.fit(x, y, batch_size=128, epochs=25, verbose=0)
+    result = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert result["mpjpe_oracle"] < 0.5 * result["mpjpe_mean"]
+
+
+def test_runs_on_other_graphs(rng):
+    # A 6-node ring of sensors with paired groups, 1 input feature and a 2-D target per node.
+    ring = Graph(6, ((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0)), node_groups=((0, 3), (1, 4), (2, 5)))
+    x, y = two_valued_problem(rng, n=256, nodes=6, input_dim=1, target_dim=2)
+    model = GraphMDN(graph=ring, hidden_dim=16, num_blocks=1, num_kernels=2, input_dim=1, target_dim=2, track_errors=False)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    history = model.fit(x, y, epochs=3, batch_size=64, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    out = model.predict(x[:4], verbose=0)
+    assert out["mu"].shape == (4, 2, 6, 2) and out["pi_logits"].shape == (4, 2)
+    assert mixture_distribution(out).sample(3, seed=0).shape == (3, 4, 6, 2)
+
+
+def test_mixed_precision_keeps_the_mixture_in_float32(rng):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=2)
+        x, y = two_valued_problem(rng, n=64)
+        model.compile(optimizer="adam")
+        history = model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+        out = model(x[:2])
+        assert model.backbone.compute_dtype == "float16"
+        assert {keras.backend.standardize_dtype(v.dtype) for v in out.values()} == {"float32"}
+        assert np.isfinite(history.history["loss"][0])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("mixture, sigma_shape", [("pose", (3, 4)), ("node", (3, 4, 16))])
+def test_the_head_follows_the_mixture_arguments(rng, mixture, sigma_shape):
+    model = GraphMDN(hidden_dim=8, num_blocks=1, num_kernels=4, mixture=mixture, min_sigma=0.5)
+    outputs = model(rng.normal(size=(3, 16, 2)).astype("float32"), training=False)
+    assert (model.head.num_kernels, model.head.mixture, model.head.min_sigma) == (4, mixture, 0.5)
+    assert outputs["mu"].shape == (3, 4, 16, 3) and outputs["sigma"].shape == sigma_shape
+    assert float(np.min(outputs["sigma"])) >= 0.5
+    assert {"num_kernels": 4, "mixture": mixture, "min_sigma": 0.5}.items() <= model.get_config().items()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"mixture": "joint"}, r"Expected mixture to be one of \('pose', 'node'\)\. Received: mixture='joint'"),
+        ({"num_blocks": -1}, r"Expected num_blocks >= 0\. Received: num_blocks=-1"),
+        ({"num_kernels": 0}, "Expected num_kernels to be a positive integer"),
+        ({"min_sigma": 0.0}, "Expected min_sigma > 0"),
+    ],
+)
+def test_bad_constructor_arguments_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GraphMDN(**kwargs)
