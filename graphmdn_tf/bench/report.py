@@ -1,0 +1,94 @@
+"""`bench.md`: the Markdown form of a `graphmdn-tf bench` throughput report (the dict written to bench.json)."""
+
+from __future__ import annotations
+
+from graphmdn_tf.bench.profile import CATEGORIES
+
+# The inference paths of a report, in column order: `inference_<key>_...` fields.
+INFERENCE_PATHS = ("keras_predict", "saved_model", "saved_model_xla")
+
+
+def format_markdown(report: dict) -> str:
+    """The report as Markdown: the peak, one row per preset, the run's settings, the cores kept busy and,
+    for presets measured with `--profile`, where a training step's XLA op time goes."""
+    lines = _header(report) + _preset_table(report["presets"]) + _settings(report) + _cores_table(report["presets"])
+    lines.append("")
+    profiled = [r for r in report["presets"] if "profile" in r]
+    if profiled:
+        lines += _profile_table(profiled)
+    return "\n".join(lines)
+
+
+def _header(report: dict) -> list[str]:
+    tf32 = report["device"] != "CPU" and report["tensor_float_32"]
+    return [
+        f"# graphmdn-tf bench ({report['device']}, TensorFlow {report['tensorflow']})",
+        "",
+        f"float32 matmul peak ({report['settings']['matmul_size']}^2): **{report['matmul_peak_gflops']:.1f} GFLOP/s**"
+        + (" (TF32 matmuls enabled, TensorFlow's GPU default)" if tf32 else ""),
+        "",
+    ]
+
+
+def _preset_table(presets: list[dict]) -> list[str]:
+    lines = [
+        "| preset | params | MFLOP/sample fwd (train) | profiler check | train samples/s | train % peak "
+        "| predict samples/s | % peak | SavedModel samples/s | % peak | SavedModel XLA samples/s | % peak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in presets:
+        check = "ok" if r["profiler_matmul_flops_batch1"] == r["analytic_matmul_flops_batch1"] else "MISMATCH"
+        inference = "".join(
+            f" | {r[f'inference_{path}_samples_per_s']:.0f} | {r[f'inference_{path}_percent_of_peak']:.0f}%"
+            for path in INFERENCE_PATHS
+        )
+        lines.append(
+            f"| {r['preset']} | {r['parameters']:,} | {r['forward_flops_per_sample'] / 1e6:.1f} "
+            f"({r['train_flops_per_sample'] / 1e6:.1f}) | {check} | {r['train_samples_per_s']:.0f} "
+            f"| {r['train_percent_of_peak']:.0f}%{inference} |"
+        )
+    return lines
+
+
+def _settings(report: dict) -> list[str]:
+    settings = report["settings"]
+    block = report["presets"][0]["predict_block_size"] if report["presets"] else "-"
+    return [
+        "",
+        f"Training: batch {settings['batch_size']}, pose level, {settings['num_kernels']} kernels, Adam + global clipnorm 1, "
+        f"XLA={settings['jit_compile']}, steps_per_execution={settings['steps_per_execution']}; "
+        f"inference batch {settings['inference_batch_size']} (Keras `predict` in blocks of "
+        f"{block} rows). Medians of {settings['repeats']} repeats.",
+        "",
+        f"CPU cores kept busy (process CPU time / wall time; {report['cpu_cores_available']} available). "
+        "Fewer than available means cores sat idle: ops that ran one at a time, or waits:",
+        "",
+    ]
+
+
+def _cores_table(presets: list[dict]) -> list[str]:
+    return [
+        "| preset | training | predict | SavedModel | SavedModel XLA |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {r['preset']} | {r['train_cpu_cores_busy']:.2f}"
+            + "".join(f" | {r[f'inference_{path}_cpu_cores_busy']:.2f}" for path in INFERENCE_PATHS)
+            + " |"
+            for r in presets
+        ),
+    ]
+
+
+def _profile_table(profiled: list[dict]) -> list[str]:
+    lines = [
+        "Where a training step's XLA op time goes (TF profiler trace):",
+        "",
+        "| preset | " + " | ".join(CATEGORIES) + " | largest ops (ms over the traced steps) |",
+        "|---|" + "---|" * (len(CATEGORIES) + 1),
+    ]
+    for r in profiled:
+        shares = r["profile"]["category_share"]
+        top = ", ".join(f"{name} {ms:.1f}" for name, ms in r["profile"]["top_ops_ms"][:4])
+        lines.append(f"| {r['preset']} | " + " | ".join(f"{100 * shares.get(k, 0):.0f}%" for k in CATEGORIES) + f" | {top} |")
+    lines += ["", "Traces: `tensorboard --logdir <out>/profile` (profile tab; needs tensorboard-plugin-profile).", ""]
+    return lines
