@@ -1,24 +1,22 @@
 """The `graphmdn-tf` command line. Each subcommand turns flags into a config and calls a library function.
 
-Topic modules own their subcommands through a `register(subparsers)` function, so this file stays a
-thin dispatcher: `data` (graphmdn_tf.data.commands), `train`/`evaluate`/`quickstart`
-(graphmdn_tf.training.commands), `export`/`predict` (graphmdn_tf.export_commands), `bench`
-(graphmdn_tf.bench).
+    graphmdn-tf quickstart | data synth | data check | train | evaluate | export | predict | bench
+
+One module per subcommand group: `data` (graphmdn_tf.cli.data), `train` (graphmdn_tf.cli.train),
+`evaluate` (graphmdn_tf.cli.evaluate), `quickstart` (graphmdn_tf.cli.quickstart), `export`/`predict`
+(graphmdn_tf.cli.export), `bench` (graphmdn_tf.cli.bench); each adds its subcommands with
+`register(subparsers)`, and `graphmdn_tf.cli.errors.user_errors` turns expected exceptions into a one-line
+message and an exit code. `python -m graphmdn_tf.cli` is the same command.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 
-# Modules that contribute subcommands; a module that is not written yet is simply absent.
-_COMMAND_MODULES = (
-    "graphmdn_tf.data.commands",
-    "graphmdn_tf.training.commands",
-    "graphmdn_tf.export_commands",
-    "graphmdn_tf.bench",
-)
+from graphmdn_tf.cli import bench, data, evaluate, export, quickstart, train
+
+# In the order `graphmdn-tf --help` lists them.
+COMMAND_MODULES = (data, train, evaluate, quickstart, export, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,13 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name == name:
-                continue
-            raise
+    for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser
 
@@ -43,7 +35,3 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = args.handler(args)
     return int(result or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
