@@ -29,6 +29,7 @@ from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.pipeline import load_samples
 from graphmdn_tf.evaluation import evaluate_run
 from graphmdn_tf.metrics import per_action_errors
+from graphmdn_tf.runs import RunDirectory
 from graphmdn_tf.scoring import CONVENTIONS, check_convention, score_outputs
 from graphmdn_tf.training.fit import train
 from graphmdn_tf.viz import plt
@@ -75,9 +76,10 @@ def mean_pose_errors(config: TrainingConfig, convention: str) -> dict:
 
 
 def _finished_run(config: TrainingConfig, run_dir: Path) -> bool:
-    if not (run_dir / "model.keras").is_file():
+    run = RunDirectory(run_dir)
+    if not run.is_finished():
         return False
-    existing = TrainingConfig.from_json(run_dir / "config.json")
+    existing = run.load_config()
     if existing != config:
         changed = ", ".join(sorted(existing.differences(config)))
         raise ValueError(

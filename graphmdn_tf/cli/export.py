@@ -1,4 +1,5 @@
-"""`graphmdn-tf export` and `graphmdn-tf predict`: SavedModel export and TF Serving clients on the command line.
+"""`graphmdn-tf export` and `graphmdn-tf predict`: SavedModel export (`graphmdn_tf.export.export_run`) and
+the TF Serving clients (`graphmdn_tf.serving`) on the command line.
 
     graphmdn-tf export RUN_DIR --name NAME [--version N] [--base-dir saved_models] [--num-samples S] [--seed K]
     graphmdn-tf predict --server URL (--rest | --grpc) --input poses.npy --out result.npz
@@ -14,17 +15,18 @@ file or server error.
 from __future__ import annotations
 
 import argparse
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from graphmdn_tf.cli.errors import user_errors
 from graphmdn_tf.export import DEFAULT_NUM_SAMPLES, SAMPLE, export_run
 from graphmdn_tf.serving import SERVING_DEFAULT, GrpcClient, RestClient, ServingError
 
 
 def register(subparsers) -> None:
+    """Add `export` and `predict` to the `graphmdn-tf` command line."""
     export = subparsers.add_parser(
         "export",
         help="export a trained run as a TF Serving SavedModel",
@@ -70,24 +72,17 @@ def register(subparsers) -> None:
     predict.set_defaults(handler=run_predict)
 
 
-def _fail(command: str, error: Exception) -> int:
-    print(f"graphmdn-tf {command}: error: {error}", file=sys.stderr)
-    return 1
-
-
+@user_errors(catch=(OSError, ValueError, TypeError), exit_code=1)
 def run_export(args: argparse.Namespace) -> int:
-    try:
-        path = export_run(
-            args.run_dir,
-            args.name,
-            args.version,
-            args.base_dir,
-            num_samples=args.num_samples,
-            seed=args.seed,
-            jit_compile=args.jit_compile,
-        )
-    except (OSError, ValueError, TypeError) as error:
-        return _fail("export", error)
+    path = export_run(
+        args.run_dir,
+        args.name,
+        args.version,
+        args.base_dir,
+        num_samples=args.num_samples,
+        seed=args.seed,
+        jit_compile=args.jit_compile,
+    )
     print(f"Exported {args.run_dir} to {path}" + (" (XLA-compiled)" if args.jit_compile else ""))
     return 0
 
@@ -119,21 +114,19 @@ def _read_inputs(path: Path):
         raise ValueError(f"{path}: not a readable .npy/.npz file ({type(error).__name__}: {error})") from None
 
 
+@user_errors(catch=(ServingError, OSError, ValueError), exit_code=1)
 def run_predict(args: argparse.Namespace) -> int:
     if args.out.exists():
-        return _fail("predict", FileExistsError(f"Refusing to overwrite {args.out}; choose another --out"))
-    try:
-        inputs = _read_inputs(args.input)
-        if args.protocol == "rest":
-            client = RestClient(args.server, model_name=args.model, timeout=args.timeout)
+        raise FileExistsError(f"Refusing to overwrite {args.out}; choose another --out")
+    inputs = _read_inputs(args.input)
+    if args.protocol == "rest":
+        client = RestClient(args.server, model_name=args.model, timeout=args.timeout)
+        outputs = client.predict(inputs, args.signature, version=args.version, label=args.label)
+    else:
+        with GrpcClient(args.server, model_name=args.model, timeout=args.timeout) as client:
             outputs = client.predict(inputs, args.signature, version=args.version, label=args.label)
-        else:
-            with GrpcClient(args.server, model_name=args.model, timeout=args.timeout) as client:
-                outputs = client.predict(inputs, args.signature, version=args.version, label=args.label)
-        with open(args.out, "xb") as file:
-            np.savez(file, **outputs)
-    except (ServingError, OSError, ValueError) as error:
-        return _fail("predict", error)
+    with open(args.out, "xb") as file:
+        np.savez(file, **outputs)
     shapes = ", ".join(f"{key} {tuple(value.shape)}" for key, value in sorted(outputs.items()))
     print(f"Wrote {args.out}: {shapes}")
     return 0

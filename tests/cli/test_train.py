@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from graphmdn_tf.cli import build_parser
+from graphmdn_tf.cli.train import config_from_args, default_run_dir
 from graphmdn_tf.config import TrainingConfig
-from graphmdn_tf.training.commands import config_from_args, default_run_dir, quickstart_config
 
 
 def _config(*flags):
@@ -45,10 +45,7 @@ def test_non_finite_float_flags_are_rejected(flag, value):
         _config(f"{flag}={value}")
 
 
-def test_default_run_dir_and_quickstart_config():
+def test_default_run_dir():
     assert default_run_dir(TrainingConfig.from_preset("k8")) == Path("runs/graphmdn-k8-synthetic")
     assert default_run_dir(_config("--dataset", "h36m", "--data-dir", "d", "--keypoints", "sh_pt_mpii")) == Path(
         "runs/graphmdn-standard-h36m-sh_pt_mpii")
-    graphmdn, semgcn = quickstart_config("graphmdn"), quickstart_config("semgcn", epochs=1)
-    assert graphmdn.differences(semgcn) == {"model": ("graphmdn", "semgcn"), "epochs": (graphmdn.epochs, 1)}
-    assert graphmdn.dataset == "synthetic" and graphmdn.hidden_dim == 128 and graphmdn.mixture == "pose"

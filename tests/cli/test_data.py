@@ -1,20 +1,16 @@
-"""`data synth` and `data check`, through the subcommands this package registers."""
+"""`data synth` and `data check`, through the `graphmdn-tf` command line."""
 
-import argparse
 import re
 
 import numpy as np
 import pytest
 
-from graphmdn_tf.data import commands
+from graphmdn_tf.cli import main
 from tests.data.npz_files import METADATA_17, write_npz
 
 
 def run(argv):
-    parser = argparse.ArgumentParser(prog="graphmdn-tf")
-    commands.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    return main(argv)
 
 
 def test_synth_then_check(tmp_path, capsys):
