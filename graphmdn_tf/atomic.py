@@ -40,6 +40,10 @@ def atomic_file(path: str | Path, *, unique: bool = False) -> Iterator[Path]:
     try:
         yield temporary
         os.replace(temporary, path)
+    except OSError as error:
+        if error.filename is None:  # e.g. from a library writing a stream: name the file being written
+            error.filename = str(path)
+        raise
     finally:
         if temporary.exists():
             temporary.unlink()

@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
@@ -53,6 +54,28 @@ RESULTS_FILES = tuple(f"{RESULTS_STEM}{suffix}" for suffix in (".md", ".csv", ".
 
 #: Everything `train` and `evaluate` write in a run directory; an overwrite removes exactly these.
 RUN_FILES = (CONFIG_FILE, MODEL_FILE, HISTORY_FILE, TRAINING_FILE, CURVES_FILE, LOGS_DIR, BACKUP_DIR, *RESULTS_FILES)
+
+
+# The errors of a disk that is full, read-only, over quota or refusing a file's size.
+NOT_WRITABLE = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG)
+
+
+class RunNotWritableError(OSError):
+    """The run directory could not be written (full or read-only disk); the run resumes once it can be."""
+
+
+def not_writable(error: OSError, run_dir: str | Path) -> RunNotWritableError | None:
+    """A one-line `RunNotWritableError` for an OSError of a full or read-only disk, else None."""
+    if error.errno not in NOT_WRITABLE:
+        return None
+    reason = error.strerror or os.strerror(error.errno)
+    where = error.filename or run_dir
+    translated = RunNotWritableError(
+        f"cannot write {where}: {reason}. Free some space (or make it writable) and run the same "
+        "command again: it resumes from the last checkpoint"
+    )
+    translated.errno = error.errno  # (not the filename too: OSError would then print "[Errno N] None: ...")
+    return translated
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """The run directory (graphmdn_tf.runs): what may be trained in a folder, what is removed, the lock."""
 
+import errno
 import os
 
 import pytest
 
 from graphmdn_tf.config import TrainingConfig
-from graphmdn_tf.runs import RUN_FILES, RunDirectory
+from graphmdn_tf.runs import RUN_FILES, RunDirectory, RunNotWritableError, not_writable
 from graphmdn_tf.training.fit import train
 from tests.training.conftest import tiny_config
 
@@ -53,11 +54,11 @@ def test_overwrite_removes_exactly_the_run_files(tmp_path):
 def test_unfinished_run_with_other_settings_is_refused_once_it_has_a_checkpoint(tmp_path):
     tiny_config().to_json(tmp_path / "config.json")
     (tmp_path / "backup").mkdir()
-    (tmp_path / "backup" / "step-000000005.weights.h5").write_bytes(b"")
+    (tmp_path / "backup" / "step-000000005.npz").write_bytes(b"")
     with pytest.raises(ValueError, match=r"unfinished run with other settings \(epochs: 2 -> 3\)"):
         RunDirectory(tmp_path).prepare(tiny_config(epochs=3))
     RunDirectory(tmp_path).prepare(tiny_config())  # the same settings: resumed, the checkpoint kept
-    assert (tmp_path / "backup" / "step-000000005.weights.h5").exists()
+    assert (tmp_path / "backup" / "step-000000005.npz").exists()
     RunDirectory(tmp_path).prepare(tiny_config(epochs=3), overwrite=True)
     assert not (tmp_path / "backup").exists() and TrainingConfig.from_json(tmp_path / "config.json").epochs == 3
 
@@ -84,3 +85,17 @@ def test_two_runs_cannot_share_a_directory(tmp_path):
         pass
 
 
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EFBIG])
+def test_a_full_or_read_only_disk_becomes_one_line_naming_the_file(tmp_path, code):
+    error = not_writable(OSError(code, os.strerror(code), str(tmp_path / "history.csv")), tmp_path)
+    assert isinstance(error, RunNotWritableError) and error.errno == code
+    assert str(error) == (f"cannot write {tmp_path / 'history.csv'}: {os.strerror(code)}. Free some space (or make it "
+                          "writable) and run the same command again: it resumes from the last checkpoint")
+    unnamed = not_writable(OSError(code, os.strerror(code)), tmp_path)
+    assert str(unnamed).startswith(f"cannot write {tmp_path}: ")
+
+
+def test_other_os_errors_are_not_disk_errors(tmp_path):
+    assert not_writable(FileNotFoundError(errno.ENOENT, "No such file", "x"), tmp_path) is None

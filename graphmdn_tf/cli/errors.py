@@ -3,7 +3,7 @@
 A user error is an exception the library raises on purpose with a message that says what to fix (a bad
 flag value, a missing file, a finished run). Every subcommand's handler is wrapped with `user_errors`:
 
-    @user_errors                                    # FileExistsError, FileNotFoundError, ValueError -> 2
+    @user_errors                                    # FileExistsError, FileNotFoundError, ValueError, ... -> 2
     def run_train(args) -> int: ...
 
     @user_errors(catch=(OSError, ValueError, TypeError), exit_code=1)
@@ -15,8 +15,11 @@ from __future__ import annotations
 import functools
 import sys
 
-# What `train`, `evaluate`, `quickstart` and `bench` report as a user error (exit code 2).
-USER_ERRORS = (FileExistsError, FileNotFoundError, ValueError)
+from graphmdn_tf.runs import RunNotWritableError
+
+# What `train`, `evaluate`, `quickstart` and `bench` report as a user error (exit code 2): also a full or
+# read-only disk under a run directory.
+USER_ERRORS = (FileExistsError, FileNotFoundError, ValueError, RunNotWritableError)
 MESSAGE = "graphmdn-tf {command}: error: {error}"
 
 

@@ -1,11 +1,12 @@
 """What a resumed run needs: the backup checkpoint, the divergence guard, and history.csv trimmed to it.
 
-A checkpoint (`RUN_DIR/backup/step-<position>.weights.h5`) holds the model's weights, the optimizer's
-state (Adam's moments, `iterations`, a loss scale), the dropout layers' seed-generator states
-(`HashDropout` saves them with its weights) and, in its name, how many batches of the seeded training
-stream have been consumed; beside it, `step-<position>.metrics.npz` holds the running means of the
-epoch's training metrics, so that a resumed half epoch reports the whole epoch's loss and errors.
-With those, a run killed at any point and started again with the same command ends with the same
+A checkpoint (`RUN_DIR/backup/step-<position>.npz`) holds every variable of the model (weights and the
+dropout layers' seed-generator states), of the optimizer (Adam's moments, `iterations`, a loss scale)
+and, mid-epoch, the running means of the epoch's training metrics (so that a resumed half epoch
+reports the whole epoch's loss and errors), each as `<model|optimizer|metrics>/<index>` in the order
+the model creates them; its name says how many batches of the seeded training stream have been
+consumed. Checkpoints are NumPy archives written through Python's file I/O, so a full disk is a clean
+OSError (`graphmdn_tf.runs.RunNotWritableError` for the user). With those, a run killed at any point and started again with the same command ends with the same
 weights and the same history as a run that was never interrupted (bitwise, with `deterministic`).
 
 Checkpoints are written every `save_every_steps` batches and at every epoch end, after every other
@@ -23,7 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from graphmdn_tf.atomic import atomic_file, write_atomically, write_text_atomically
+from graphmdn_tf.atomic import write_atomically, write_text_atomically
 
 
 class TrainingDiverged(FloatingPointError):
@@ -53,13 +54,13 @@ class BackupCheckpoint(keras.callbacks.Callback):
         self.position = 0
         self._epoch_start = 0
         self._last_saved = 0
-        self._metrics_file = None  # a restored mid-epoch checkpoint's running means, assigned when its epoch begins
+        self._metric_state = None  # a restored mid-epoch checkpoint's running means, assigned when its epoch begins
 
     def checkpoints(self) -> list[tuple[int, Path]]:
         """(position, path) of the checkpoints in the folder, oldest first."""
         found = []
-        for path in self.directory.glob("step-*.weights.h5"):
-            digits = path.name.removeprefix("step-").removesuffix(".weights.h5")
+        for path in self.directory.glob("step-*.npz"):
+            digits = path.name.removeprefix("step-").removesuffix(".npz")
             if digits.isdigit():
                 found.append((int(digits), path))
         return sorted(found)
@@ -67,44 +68,31 @@ class BackupCheckpoint(keras.callbacks.Callback):
     def restore(self, model: keras.Model) -> int:
         """Load the newest checkpoint into a compiled, built model (if there is one); return its position."""
         found = self.checkpoints()
+        position = found[-1][0] if found else 0
         if found:
-            position, path = found[-1]
             if not model.optimizer.built:
                 model.optimizer.build(model.trainable_variables)
-            model.load_weights(path)
-            self._metrics_file = self._metrics_path(position)
-        else:
-            position = 0
+            with np.load(found[-1][1], allow_pickle=False) as stored:
+                state = {key: stored[key] for key in stored.files}
+            for group, variables in _state_groups(model, with_metrics=False):
+                _assign(variables, state, group, found[-1][1])
+            self._metric_state = state if any(key.startswith("metrics/") for key in state) else None
         self.position = self._epoch_start = self._last_saved = position
         return position
 
-    def _metrics_path(self, position: int) -> Path:
-        return self.directory / f"step-{position:09d}.metrics.npz"
-
-    @staticmethod
-    def _read_metrics(model: keras.Model, path: Path):
-        if not path.is_file():
-            return None
-        with np.load(path, allow_pickle=False) as stored:
-            names = [str(name) for name in stored["names"]]
-            if names != [variable.path for variable in model.metrics_variables]:
-                return None  # another set of metrics: the epoch's means restart
-            return [stored[f"value_{index}"] for index in range(len(names))]
-
     def save(self, mid_epoch: bool = False):
-        """Write the checkpoint of `position`; `mid_epoch` also the epoch's running metric means (at an epoch
-        end they hold the validation results, and the next epoch starts its means afresh)."""
+        """Write the checkpoint of `position`: the model's and the optimizer's variables and, `mid_epoch`, the
+        epoch's running metric means (at an epoch end they hold the validation results, and the next epoch
+        starts its means afresh). Written by NumPy through Python's file I/O, so that a full or read-only
+        disk raises a plain OSError (HDF5 fails on one without raising)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        if mid_epoch:
-            variables = self.model.metrics_variables
-            arrays = {f"value_{index}": variable.numpy() for index, variable in enumerate(variables)}
-            names = np.array([variable.path for variable in variables], dtype=str)
-            write_atomically(self._metrics_path(self.position),
-                             lambda stream: np.savez(stream, names=names, **arrays), unique=False)
-        with atomic_file(self.directory / f"step-{self.position:09d}.weights.h5") as temporary:
-            self.model.save_weights(temporary, overwrite=True)  # its presence makes the checkpoint
+        arrays = {f"{group}/{index:05d}": variable.numpy()
+                  for group, variables in _state_groups(self.model, with_metrics=mid_epoch)
+                  for index, variable in enumerate(variables)}
+        name = f"step-{self.position:09d}.npz"
+        write_atomically(self.directory / name, lambda stream: np.savez(stream, **arrays), unique=False)
         for path in self.directory.glob("step-*"):
-            if not path.name.startswith(f"step-{self.position:09d}."):
+            if path.name != name:
                 path.unlink()
         self._last_saved = self.position
 
@@ -118,11 +106,9 @@ class BackupCheckpoint(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         # Keras has just reset the metrics; a half epoch resumed from a checkpoint continues its means.
         self._epoch_start = self.position
-        if self._metrics_file is not None:
-            values = self._read_metrics(self.model, self._metrics_file) or ()
-            for variable, value in zip(self.model.metrics_variables, values):
-                variable.assign(value)
-            self._metrics_file = None
+        if self._metric_state is not None:
+            _assign(self.model.metrics_variables, self._metric_state, "metrics", None)
+            self._metric_state = None
 
     def on_train_batch_end(self, batch, logs=None):
         self.position = self._epoch_start + batch + 1  # `batch` is the last batch of this execution
@@ -135,6 +121,27 @@ class BackupCheckpoint(keras.callbacks.Callback):
         self._check_finite(logs)
         if self.position != self._last_saved:
             self.save()
+
+
+def _state_groups(model: keras.Model, with_metrics: bool) -> list:
+    groups = [("model", model.variables), ("optimizer", model.optimizer.variables)]
+    return groups + [("metrics", model.metrics_variables)] if with_metrics else groups
+
+
+def _assign(variables, state: dict, group: str, path: Path | None) -> None:
+    """Assign `state[<group>/<index>]` to the group's variables, in the order the model creates them (their
+    paths carry the model's name, which Keras numbers per process). A checkpoint of another model is
+    refused; metrics of another set (`path` None) are left to start afresh."""
+    stored = sorted(key for key in state if key.startswith(f"{group}/"))
+    shapes = [tuple(state[key].shape) for key in stored]
+    if shapes != [tuple(variable.shape) for variable in variables]:
+        if path is None:
+            return
+        raise ValueError(f"{path}: not a checkpoint of this model ({len(stored)} {group} variables, expected "
+                         f"{len(variables)} of the model's shapes); resume with the same settings, or start over "
+                         "with --overwrite")
+    for key, variable in zip(stored, variables):
+        variable.assign(state[key])
 
 
 def trim_history(history_csv: str | Path, epochs_done: int) -> None:

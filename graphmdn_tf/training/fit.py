@@ -26,7 +26,7 @@ from graphmdn_tf.atomic import atomic_file, write_text_atomically
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.pipeline import PoseSamples, load_samples, make_dataset
 from graphmdn_tf.models.build import build_model
-from graphmdn_tf.runs import RunDirectory
+from graphmdn_tf.runs import RunDirectory, not_writable
 from graphmdn_tf.training.checkpoints import BackupCheckpoint, TrainingDiverged, trim_history
 from graphmdn_tf.training.one_cycle import schedule_callback
 from graphmdn_tf.training.summaries import StepSummaries, ValidationSummaries, plot_training_curves, write_hparams
@@ -131,10 +131,21 @@ def train(config: TrainingConfig, run_dir: str | Path, *, overwrite: bool = Fals
         FileExistsError (a finished run, or a folder holding files that are not a run: nothing is
         changed), ValueError (different settings, too little data), RuntimeError (another process is
         training in `run_dir`), `TrainingDiverged` (a FloatingPointError: the loss became NaN or
-        infinite; the backup keeps the last finite state).
+        infinite; the backup keeps the last finite state), `graphmdn_tf.runs.RunNotWritableError` (an
+        OSError: the disk is full or read-only; the same command resumes once it is not).
     """
     run = RunDirectory(run_dir)
     run.check(config, overwrite)  # refuse early; nothing is changed before the data are read
+    try:
+        return _train_locked(config, run, overwrite, verbose, callbacks)
+    except OSError as error:
+        translated = not_writable(error, run.path)  # a full or read-only disk: one line, and the run resumes
+        if translated is None:
+            raise
+        raise translated from error
+
+
+def _train_locked(config: TrainingConfig, run: RunDirectory, overwrite: bool, verbose: int, callbacks) -> TrainResult:
     with run.lock():
         started = time.time()
         data = TrainingData.load(config, progress=verbose > 0)

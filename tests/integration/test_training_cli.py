@@ -2,6 +2,7 @@
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from graphmdn_tf.cli import main
+from graphmdn_tf.data.pipeline import load_samples
 from graphmdn_tf.training.one_cycle import one_cycle_learning_rate
 from tests.training.conftest import read_events
 
@@ -42,7 +44,7 @@ def test_killed_training_resumes_and_finishes(tmp_path):
     backup_dir = run_dir / "backup"
 
     def backups():
-        return sorted(backup_dir.glob("step-*.weights.h5")) if backup_dir.is_dir() else []
+        return sorted(backup_dir.glob("step-*.npz")) if backup_dir.is_dir() else []
 
     process = subprocess.Popen(_command(*arguments), cwd=ROOT, env=_environment(), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
@@ -72,6 +74,31 @@ def test_killed_training_resumes_and_finishes(tmp_path):
 
     again = _run(arguments)
     assert again.returncode == 2 and "holds a finished run" in again.stderr
+
+
+def _limit_file_size(max_bytes):
+    """For a child process: files can grow to `max_bytes` only, and writing past that fails with EFBIG
+    (SIGXFSZ ignored) - the nearest a test can get to a full disk without mounting one."""
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+    return limit
+
+
+@pytest.mark.slow
+def test_a_disk_that_refuses_writes_is_a_one_line_error_and_the_run_resumes_after(tmp_path):
+    load_samples("synthetic", subjects=("S1",), progress=False)  # the data cache exists before the limit
+    run_dir = tmp_path / "run"
+    arguments = ["train", "--run-dir", run_dir, "--epochs", "1", "--save-every-steps", "5", *TINY_FLAGS]
+    refused = subprocess.run(_command(*arguments), cwd=ROOT, env=_environment(), capture_output=True, text=True,
+                             timeout=1800, preexec_fn=_limit_file_size(30_000))  # the first checkpoint is larger
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    message = f"graphmdn-tf train: error: cannot write {run_dir / 'backup' / 'step-000000005.npz'}: File too large."
+    assert message in refused.stderr and "Traceback" not in refused.stderr
+    assert not (run_dir / "model.keras").exists() and not list((run_dir / "backup").glob("*"))  # no partial file
+    resumed = _run(arguments, timeout=1800)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert json.loads((run_dir / "training.json").read_text())["final_step"] == STEPS_PER_EPOCH
 
 
 def _main(arguments, capsys):

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from graphmdn_tf.layers import HashDropout
 from graphmdn_tf.training import checkpoints
@@ -63,19 +64,19 @@ def _kill_after_epoch_end_checkpoint():
     checkpoints.BackupCheckpoint.save = save_then_die
 
 
-def _kill_while_writing(method_name: str, call: int):
-    """The `call`-th `keras.Model.<method_name>` writes its (temporary) file, then the process dies before
-    the file is renamed into place."""
-    original = getattr(keras.Model, method_name)
+def _kill_while_writing(owner, method_name: str, call: int):
+    """The `call`-th `owner.<method_name>(target, ...)` writes its (temporary) file, then the process dies
+    before the file is renamed into place."""
+    original = getattr(owner, method_name)
     calls = []
 
-    def write_then_die(self, path, *args, **kwargs):
-        calls.append(path)
-        original(self, path, *args, **kwargs)
+    def write_then_die(*args, **kwargs):
+        calls.append(args)
+        original(*args, **kwargs)
         if len(calls) == call:
             _die()
 
-    setattr(keras.Model, method_name, write_then_die)
+    setattr(owner, method_name, write_then_die)
 
 
 def kill(point: str, run_dir: str) -> None:
@@ -87,9 +88,9 @@ def kill(point: str, run_dir: str) -> None:
     elif point == "epoch_end_after_checkpoint":
         _kill_after_epoch_end_checkpoint()
     elif point == "checkpoint_write":
-        _kill_while_writing("save_weights", call=3)  # steps 5, 10, then the epoch end (14)
+        _kill_while_writing(np, "savez", call=3)  # checkpoints at steps 5, 10, then the epoch end (14)
     elif point == "final_save":
-        _kill_while_writing("save", call=1)
+        _kill_while_writing(keras.Model, "save", call=1)
     else:
         raise SystemExit(f"unknown kill point {point!r}")
     train(CONFIG, run_dir, verbose=0, callbacks=callbacks)

@@ -127,7 +127,7 @@ def test_interrupted_run_resumes_mid_epoch_and_keeps_the_curve(tmp_path):
         # One step later: user callbacks run before the checkpoint, so the interrupt at step k + 1 finds k saved.
         train(config, tmp_path, verbose=0, callbacks=[_Interrupt(interrupt_at + 1)])
     backups = sorted(path.name for path in (tmp_path / "backup").iterdir())
-    assert backups == [f"step-{interrupt_at:09d}.metrics.npz", f"step-{interrupt_at:09d}.weights.h5"] and not (tmp_path / "model.keras").exists()
+    assert backups == [f"step-{interrupt_at:09d}.npz"] and not (tmp_path / "model.keras").exists()
     result = train(config, tmp_path, verbose=0)
     assert result.resumed_from_step == interrupt_at
     assert int(result.model.optimizer.iterations.numpy()) == result.total_steps == 2 * STEPS_PER_EPOCH
@@ -213,5 +213,16 @@ def test_a_diverged_run_raises_training_diverged_and_keeps_the_last_finite_check
                                                r"finite state \(step 5\)") as raised:
         train(tiny_config(model="semgcn"), tmp_path, verbose=0, callbacks=[_PoisonWeights(7)])
     assert isinstance(raised.value, FloatingPointError)
-    assert [path.name for path in (tmp_path / "backup").glob("*.weights.h5")] == ["step-000000005.weights.h5"]
+    assert [path.name for path in (tmp_path / "backup").glob("step-*")] == ["step-000000005.npz"]
     assert not (tmp_path / "model.keras").exists()
+
+
+def test_a_checkpoint_of_another_model_is_refused_naming_it(tmp_path):
+    config = tiny_config(model="semgcn", epochs=1)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path, verbose=0, callbacks=[_Interrupt(6)])
+    checkpoint = tmp_path / "backup" / "step-000000005.npz"
+    other = tiny_config(model="semgcn", epochs=1, hidden_dim=8)
+    other.to_json(tmp_path / "config.json")  # as if the settings had been edited by hand
+    with pytest.raises(ValueError, match=rf"{checkpoint}: not a checkpoint of this model"):
+        train(other, tmp_path, verbose=0)
