@@ -66,3 +66,49 @@ def test_sampling_and_best_of_samples():
     np.testing.assert_allclose(best, hypotheses.oracle(params, target).numpy(), atol=0.01)
     with pytest.raises(ValueError, match="Expected num_samples >= 1"):
         hypotheses.sample_poses(params, 0)
+
+
+# ---- the registry ----
+
+
+def test_the_registry_lists_the_paper_selections_in_table_order():
+    assert list(hypotheses.SELECTIONS) == ["highest", "mean", "oracle", "best_of"]
+    assert hypotheses.selection_names() == ("highest", "mean", "oracle")
+    assert hypotheses.selection_names(with_target=False) == ("highest", "mean")
+    assert [hypotheses.selection_label(key) for key in ("highest", "mean", "oracle", "best_of_200")] == [
+        "Highest", "Mean", "Oracle", "Best of 200 samples"]
+    with pytest.raises(KeyError, match="No selection 'best_of_x'"):
+        hypotheses.selection_for("best_of_x")
+
+
+def test_select_and_selection_poses_follow_the_registry():
+    params, _ = _pose_params()
+    target = params["mu"][:, 2]
+    poses = hypotheses.select(params, target)
+    np.testing.assert_allclose(poses["highest"], hypotheses.highest(params))
+    np.testing.assert_allclose(poses["oracle"], target)
+    assert list(hypotheses.select(params)) == ["highest", "mean"]  # no target: only what a server can answer
+    keys = hypotheses.selection_poses(params, target, num_samples=4, seed=(0, 1))
+    assert list(keys) == ["highest", "mean", "oracle", "best_of_4"]
+    assert list(hypotheses.selection_poses(np.zeros((2, 2, 3), "float32"))) == [hypotheses.PREDICTION]
+    with pytest.raises(ValueError, match=r"need the target pose"):
+        hypotheses.select(params, names=["oracle"])
+    with pytest.raises(ValueError, match=r"Expected selections from \('highest', 'mean', 'oracle'\)"):
+        hypotheses.select(params, target, names=["best_of"])
+
+
+def test_a_new_selection_is_a_one_place_change(monkeypatch):
+    """Registered once, a rule reaches the training metrics, the tables, their labels and the served outputs."""
+    from graphmdn_tf.evaluation import method_names
+    from graphmdn_tf.export import _ServingFunctions
+    from graphmdn_tf.models import GraphMDN
+
+    lowest = hypotheses.Selection("lowest_kernel", "Kernel 0", lambda params, target: hypotheses._mu(params)[:, 0])
+    monkeypatch.setitem(hypotheses.SELECTIONS, "lowest_kernel", lowest)
+    params, _ = _pose_params()
+    assert "lowest_kernel" in hypotheses.selection_poses(params, params["mu"][:, 0])
+    assert method_names("graphmdn", "standard", ["lowest_kernel"]) == {"lowest_kernel": "GraphMDN (Kernel 0)"}
+    model = GraphMDN(hidden_dim=8, num_blocks=1, num_kernels=2)
+    assert "mpjpe_lowest_kernel" in [metric.name for metric in model.error_trackers.values()]
+    outputs = _ServingFunctions(model, True, num_samples=2, seed=0)._outputs(np.zeros((1, 16, 2), "float32"))
+    assert {"highest_pose", "mean_pose", "lowest_kernel_pose"} <= set(outputs)
