@@ -206,22 +206,3 @@ def plot_accuracy(report: dict, path) -> Path:
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
-
-
-def _subjects(text: str | None) -> tuple:
-    return tuple(item for item in (text or "").split(",") if item)
-
-
-def run_command(args) -> int:
-    """`graphmdn-tf bench accuracy`: flags -> `AccuracySettings` -> report printed and written."""
-    quick = {"epochs": 1, "seeds": (0,)} if args.quick else {}
-    settings = AccuracySettings(
-        dataset=args.dataset, data_dir=args.data_dir, preset=args.preset, models=tuple(args.models),
-        epochs=args.epochs or quick.get("epochs", 4), seeds=tuple(args.seeds or quick.get("seeds", (0, 1, 2))),
-        stride=args.stride or 1, train_subjects=_subjects(args.train_subjects),
-        test_subjects=_subjects(args.test_subjects), convention=args.convention,
-    )
-    report = run_accuracy_benchmark(args.out, settings, verbose=0)
-    print(format_markdown(report))
-    print(f"Written: {Path(args.out) / 'accuracy.json'}, accuracy.md, accuracy.png")
-    return 0

@@ -239,22 +239,3 @@ def run_benchmark(out_dir, settings: BenchSettings | None = None, profile: bool 
     (out_dir / "bench.json").write_text(json.dumps(report, indent=2))
     (out_dir / "bench.md").write_text(format_markdown(report))
     return report
-
-
-def run_command(args) -> int:
-    """`graphmdn-tf bench throughput` (the default): run, print the Markdown report, say where it went."""
-    settings = QUICK if args.quick else BenchSettings()
-    overrides = {}
-    if args.presets:
-        overrides["presets"] = tuple(args.presets)
-    if args.repeats:
-        overrides["repeats"] = args.repeats
-    if args.no_xla:
-        overrides["jit_compile"] = False
-    if args.steps_per_execution:
-        overrides["steps_per_execution"] = args.steps_per_execution
-    settings = BenchSettings(**{**asdict(settings), **overrides})
-    report = run_benchmark(args.out, settings, profile=args.profile)
-    print(format_markdown(report))
-    print(f"Written: {Path(args.out) / 'bench.json'}, {Path(args.out) / 'bench.md'}")
-    return 0

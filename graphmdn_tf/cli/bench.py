@@ -1,16 +1,18 @@
 """`graphmdn-tf bench [throughput|accuracy]`: the benchmarks of `graphmdn_tf.bench` on the command line.
 
-- `bench` / `bench throughput` -> `graphmdn_tf.bench.throughput.run_command`
-- `bench accuracy` -> `graphmdn_tf.bench.accuracy.run_command`
+- `bench` / `bench throughput` -> `graphmdn_tf.bench.throughput.run_benchmark` (BenchSettings)
+- `bench accuracy` -> `graphmdn_tf.bench.accuracy.run_accuracy_benchmark` (AccuracySettings)
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from pathlib import Path
+
 from graphmdn_tf.bench import accuracy, throughput
+from graphmdn_tf.bench.report import format_markdown
 from graphmdn_tf.cli.errors import user_errors
 from graphmdn_tf.scoring import CONVENTIONS
-
-KINDS = {"throughput": throughput.run_command, "accuracy": accuracy.run_command}
 
 
 def register(subparsers):
@@ -48,3 +50,44 @@ def register(subparsers):
 @user_errors
 def run_bench(args) -> int:
     return KINDS[args.kind](args)
+
+
+def run_throughput(args) -> int:
+    """`graphmdn-tf bench throughput` (the default): run, print the Markdown report, say where it went."""
+    settings = throughput.QUICK if args.quick else throughput.BenchSettings()
+    overrides = {}
+    if args.presets:
+        overrides["presets"] = tuple(args.presets)
+    if args.repeats:
+        overrides["repeats"] = args.repeats
+    if args.no_xla:
+        overrides["jit_compile"] = False
+    if args.steps_per_execution:
+        overrides["steps_per_execution"] = args.steps_per_execution
+    settings = throughput.BenchSettings(**{**asdict(settings), **overrides})
+    report = throughput.run_benchmark(args.out, settings, profile=args.profile)
+    print(format_markdown(report))
+    print(f"Written: {Path(args.out) / 'bench.json'}, {Path(args.out) / 'bench.md'}")
+    return 0
+
+
+def _subjects(text: str | None) -> tuple:
+    return tuple(item for item in (text or "").split(",") if item)
+
+
+def run_accuracy(args) -> int:
+    """`graphmdn-tf bench accuracy`: flags -> `AccuracySettings` -> report printed and written."""
+    quick = {"epochs": 1, "seeds": (0,)} if args.quick else {}
+    settings = accuracy.AccuracySettings(
+        dataset=args.dataset, data_dir=args.data_dir, preset=args.preset, models=tuple(args.models),
+        epochs=args.epochs or quick.get("epochs", 4), seeds=tuple(args.seeds or quick.get("seeds", (0, 1, 2))),
+        stride=args.stride or 1, train_subjects=_subjects(args.train_subjects),
+        test_subjects=_subjects(args.test_subjects), convention=args.convention,
+    )
+    report = accuracy.run_accuracy_benchmark(args.out, settings, verbose=0)
+    print(accuracy.format_markdown(report))
+    print(f"Written: {Path(args.out) / 'accuracy.json'}, accuracy.md, accuracy.png")
+    return 0
+
+
+KINDS = {"throughput": run_throughput, "accuracy": run_accuracy}

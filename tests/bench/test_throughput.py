@@ -4,7 +4,7 @@ asserted: they depend on the machine and its load; their presence and consistenc
 
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import keras
 import numpy as np
@@ -14,7 +14,7 @@ import tensorflow as tf
 from graphmdn_tf import GraphMDN
 from graphmdn_tf.bench import throughput
 from graphmdn_tf.bench.report import INFERENCE_PATHS, format_markdown
-from graphmdn_tf.bench.throughput import QUICK, BenchSettings, _EpochTimer, _time_calls
+from graphmdn_tf.bench.throughput import QUICK, _EpochTimer, _time_calls
 from graphmdn_tf.cli import main
 
 REPORT_FIELDS = [
@@ -57,26 +57,6 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
     assert markdown == format_markdown(report)
     assert f"in blocks of {GraphMDN.predict_block_size} rows" in markdown
     assert markdown in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    ("flags", "expected"),
-    [
-        ([], BenchSettings()),
-        (["--quick"], QUICK),
-        (["--quick", "--presets", "wide", "k8", "--repeats", "3", "--no-xla", "--steps-per-execution", "7"],
-         replace(QUICK, presets=("wide", "k8"), repeats=3, jit_compile=False, steps_per_execution=7)),
-        (["--profile", "--repeats", "2"], replace(BenchSettings(), repeats=2)),
-    ],
-)
-def test_command_turns_flags_into_settings(monkeypatch, tmp_path, capsys, flags, expected):
-    calls = []
-    monkeypatch.setattr(throughput, "run_benchmark", lambda out, settings, profile: calls.append((out, settings, profile)))
-    monkeypatch.setattr(throughput, "format_markdown", lambda report: "REPORT")
-    assert main(["bench", *flags, "--out", str(tmp_path)]) == 0
-    assert calls == [(str(tmp_path), expected, "--profile" in flags)]
-    printed = capsys.readouterr().out
-    assert printed.startswith("REPORT\n") and f"Written: {tmp_path / 'bench.json'}, {tmp_path / 'bench.md'}" in printed
 
 
 def test_epoch_timer_counts_the_batches_keras_really_runs():

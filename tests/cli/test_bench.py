@@ -1,0 +1,30 @@
+"""`graphmdn-tf bench`: flags become the benchmark's settings (the benchmark itself is tests/bench)."""
+
+from dataclasses import replace
+
+import pytest
+
+from graphmdn_tf.bench import throughput
+from graphmdn_tf.bench.throughput import QUICK, BenchSettings
+from graphmdn_tf.cli import bench as cli_bench
+from graphmdn_tf.cli import main
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ([], BenchSettings()),
+        (["--quick"], QUICK),
+        (["--quick", "--presets", "wide", "k8", "--repeats", "3", "--no-xla", "--steps-per-execution", "7"],
+         replace(QUICK, presets=("wide", "k8"), repeats=3, jit_compile=False, steps_per_execution=7)),
+        (["--profile", "--repeats", "2"], replace(BenchSettings(), repeats=2)),
+    ],
+)
+def test_command_turns_flags_into_settings(monkeypatch, tmp_path, capsys, flags, expected):
+    calls = []
+    monkeypatch.setattr(throughput, "run_benchmark", lambda out, settings, profile: calls.append((out, settings, profile)))
+    monkeypatch.setattr(cli_bench, "format_markdown", lambda report: "REPORT")
+    assert main(["bench", *flags, "--out", str(tmp_path)]) == 0
+    assert calls == [(str(tmp_path), expected, "--profile" in flags)]
+    printed = capsys.readouterr().out
+    assert printed.startswith("REPORT\n") and f"Written: {tmp_path / 'bench.json'}, {tmp_path / 'bench.md'}" in printed
