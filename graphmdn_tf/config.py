@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from graphmdn_tf.atomic import write_text_atomically
-from graphmdn_tf.data.h36m import DATASETS, DEFAULT_SPLITS, KEYPOINT_KINDS
+from graphmdn_tf.data.h36m import DEFAULT_SPLITS, KEYPOINT_KINDS, check_dataset_name
 from graphmdn_tf.layers.mixture_head import MIXTURE_LEVELS
 from graphmdn_tf.models.presets import MODEL_PRESETS, TRAINING_PRESETS
 
@@ -38,7 +38,6 @@ FIELD_CHOICES = {
     "model": MODELS,
     "preset": tuple(MODEL_PRESETS),
     "mixture": MIXTURE_LEVELS,
-    "dataset": DATASETS,
     "keypoints": KEYPOINT_KINDS,
     "schedule": SCHEDULES,
     "one_cycle_shape": ONE_CYCLE_SHAPES,
@@ -56,9 +55,11 @@ class TrainingConfig:
 
     Data (`graphmdn_tf.data.pipeline.load_samples`): `dataset` ('h36m', 'cmu', 'synthetic'), `data_dir`
     (None: the built-in synthetic set), `keypoints` ('gt' or 'sh_pt_mpii'), `train_subjects`,
-    `test_subjects` (empty: the data set's default split, `DEFAULT_SUBJECTS`), `actions` (None: all),
+    `test_subjects` (empty: the data set's default split, `DEFAULT_SUBJECTS`; a data set of another
+    `<name>` needs both), `validation_subjects` (the per-epoch validation curves; empty: the test
+    subjects, as the paper does), `actions` (None: all),
     `stride` (every stride-th frame, train and test), `validation_frames` (the per-epoch validation
-    subset of the test subjects, 0 for all), `image_frames` (poses drawn per epoch in TensorBoard).
+    subset of the validation subjects, 0 for all), `image_frames` (poses drawn per epoch in TensorBoard).
 
     Schedule (`TRAINING_PRESETS`): `epochs`, `batch_size`, `schedule` ('one_cycle', 'exponential' or
     'constant'); one-cycle: `peak_learning_rate`, `one_cycle_shape` ('triangular' or 'cosine'),
@@ -86,6 +87,7 @@ class TrainingConfig:
     keypoints: str = "gt"
     train_subjects: tuple = ()
     test_subjects: tuple = ()
+    validation_subjects: tuple = ()
     actions: tuple | None = None
     stride: int = 1
     validation_frames: int = 10_000
@@ -111,7 +113,7 @@ class TrainingConfig:
     log_every_steps: int = 10
 
     def __post_init__(self):
-        for name in ("train_subjects", "test_subjects", "actions"):
+        for name in ("train_subjects", "test_subjects", "validation_subjects", "actions"):
             value = getattr(self, name)
             if isinstance(value, str):
                 value = tuple(item for item in value.split(",") if item)
@@ -126,6 +128,7 @@ class TrainingConfig:
         self._validate()
 
     def _validate(self):
+        check_dataset_name(self.dataset)
         for name, allowed in FIELD_CHOICES.items():
             value = getattr(self, name)
             if not any(value is choice or (isinstance(choice, str) and value == choice) for choice in allowed):
@@ -150,8 +153,9 @@ class TrainingConfig:
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"Expected dropout in [0, 1). Received: dropout={self.dropout!r}")
         if not self.train_subjects or not self.test_subjects:
+            split = "" if self.dataset in DEFAULT_SUBJECTS else f" (dataset {self.dataset!r} has no default split)"
             raise ValueError(
-                "Expected non-empty train_subjects and test_subjects. "
+                f"Expected non-empty train_subjects and test_subjects{split}. "
                 f"Received: train_subjects={self.train_subjects}, test_subjects={self.test_subjects}"
             )
         if self.data_dir is None and self.dataset != "synthetic":
@@ -159,6 +163,11 @@ class TrainingConfig:
                 f"Expected data_dir, the folder with data_3d_{self.dataset}.npz, for dataset={self.dataset!r} "
                 "(only the synthetic set is generated). Received: data_dir=None"
             )
+
+    @property
+    def validation_split(self) -> tuple:
+        """The subjects of the per-epoch validation: `validation_subjects`, else the test subjects."""
+        return self.validation_subjects or self.test_subjects
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> TrainingConfig:

@@ -27,7 +27,8 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from graphmdn_tf.data.h36m import H36M_ACTIONS
+from graphmdn_tf.config import TrainingConfig
+from graphmdn_tf.data.h36m import DEFAULT_SPLITS, H36M_ACTIONS
 from graphmdn_tf.data.pipeline import load_samples
 from graphmdn_tf.hypotheses import PREDICTION, selection_label
 from graphmdn_tf.metrics import per_action_errors
@@ -95,7 +96,7 @@ class EvaluationResult:
         actions: column order (action classes).
         rows: `ResultRow`s, Protocol #1 rows first.
         test_nll: {model label: mean test NLL} (mixture models only).
-        num_frames: test frames evaluated.
+        num_frames: test samples evaluated (frame x camera; the field keeps its name in results.json).
         notes: lines describing the runs (data, subjects, checkpoints).
         convention: how poses were scored (a key of `CONVENTIONS`).
     """
@@ -130,7 +131,7 @@ class EvaluationResult:
             lines += ["| Model | Test NLL (nats per pose) |", "|---|---:|"]
             lines += [f"| {label} | {value:.2f} |" for label, value in self.test_nll.items()]
             lines.append("")
-        lines += [f"{self.num_frames} test frames. Average: unweighted mean over actions of the per-action means.",
+        lines += [f"{self.num_frames} test samples (frame x camera). Average: unweighted mean over actions of the per-action means.",
                   f"Scoring convention '{self.convention}': {CONVENTIONS[self.convention]}."]
         lines += list(self.notes)
         return "\n".join(lines) + "\n"
@@ -216,20 +217,49 @@ def model_label(model: str, preset: str, mixture: str = "pose") -> str:
     return method_names(model, preset, [PREDICTION], mixture)[PREDICTION]
 
 
+DATA_FIELDS = ("dataset", "data_dir", "keypoints", "test_subjects", "actions")
+"""The data settings `evaluate_run` can take from elsewhere than the run's config."""
+
+
+def evaluation_data(config: TrainingConfig, **overrides) -> TrainingConfig:
+    """The run's config with the data settings in `overrides` (None: the run's own) for evaluation.
+
+    A new `dataset` without `test_subjects` takes that data set's default test split (if it has one).
+    """
+    unknown = sorted(set(overrides) - set(DATA_FIELDS))
+    if unknown:
+        raise ValueError(f"Expected data settings from {DATA_FIELDS}. Received: {unknown}")
+    given = {name: value for name, value in overrides.items() if value is not None}
+    if "dataset" in given and "test_subjects" not in given and given["dataset"] in DEFAULT_SPLITS:
+        given["test_subjects"] = DEFAULT_SPLITS[given["dataset"]][1]
+    return config.replace(**given)
+
+
+def data_tag(config: TrainingConfig) -> str:
+    """A folder name for results on these data: '<dataset>-<keypoints>-<subjects>[-<n>actions]'."""
+    actions = f"-{len(config.actions)}actions" if config.actions else ""
+    return f"{config.dataset}-{config.keypoints}-{'+'.join(config.test_subjects)}{actions}"
+
+
 def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int = 4096, seed: int = 0,
-                 stride: int | None = None, convention: str = "paper", write: bool = True,
-                 progress: bool = True) -> EvaluationResult:
-    """Evaluate a finished run (RUN_DIR/config.json and model.keras) on its test subjects.
+                 stride: int | None = None, convention: str = "paper", write: bool = True, progress: bool = True,
+                 dataset: str | None = None, data_dir: str | Path | None = None, keypoints: str | None = None,
+                 test_subjects=None, actions=None, results_dir: str | Path | None = None) -> EvaluationResult:
+    """Evaluate a finished run (RUN_DIR/config.json and model.keras) on its test subjects, or on other data.
 
     Args:
         run_dir: the directory `train` wrote.
         num_samples: N for the best-of-N row (poses sampled from the mixture); 0 leaves it out.
-        batch_size: frames per prediction chunk.
+        batch_size: samples per prediction chunk.
         seed: sampling seed.
         stride: evaluate every stride-th test frame (default: the run's stride).
         convention: how poses are scored, 'paper' (the authors' evaluation, default) or 'raw'
             (`CONVENTIONS`); the tables say which.
-        write: write results.md, results.csv, results.json and results_per_action.png in `run_dir`.
+        write: write results.md, results.csv, results.json and results_per_action.png (`results_dir`).
+        dataset, data_dir, keypoints, test_subjects, actions: data to evaluate on instead of the run's
+            own (each None: the run's setting; see `evaluation_data`).
+        results_dir: where the results go; default the run directory for its own data, and
+            RUN_DIR/evaluations/<data_tag> for other data, so the run's own results are never replaced.
 
     Returns:
         An `EvaluationResult`.
@@ -241,28 +271,41 @@ def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}")
     config = run.load_config()
+    data = evaluation_data(config, dataset=dataset, data_dir=data_dir, keypoints=keypoints,
+                           test_subjects=test_subjects, actions=actions)
     samples = load_samples(
-        config.dataset, config.data_dir, keypoints=config.keypoints, subjects=config.test_subjects,
-        actions=config.actions, stride=stride or config.stride, progress=progress,
+        data.dataset, data.data_dir, keypoints=data.keypoints, subjects=data.test_subjects,
+        actions=data.actions, stride=stride or data.stride, progress=progress,
     )
     model = run.load_model()
     errors, nll = evaluate_model(model, samples.inputs_2d, samples.targets_3d, num_samples=num_samples,
                                  batch_size=batch_size, seed=seed, convention=convention, progress=progress)
-    labels = samples.action_classes
-    names = method_names(config.model, config.preset, errors, config.mixture)
-    result = EvaluationResult(
-        actions=action_order(labels),
-        rows=result_rows(errors, labels, names),
-        test_nll={} if nll is None else {model_label(config.model, config.preset, config.mixture): float(nll.mean())},
+    result = _run_result(config, data, run, samples, errors, nll, convention)
+    if write:
+        result.write(Path(results_dir) if results_dir is not None else default_results_dir(run, config, data),
+                     RESULTS_STEM)
+    return result
+
+
+def default_results_dir(run: RunDirectory, config: TrainingConfig, data: TrainingConfig) -> Path:
+    """The run directory for results on its own data, RUN_DIR/evaluations/<data_tag> for other data."""
+    own = all(getattr(data, name) == getattr(config, name) for name in DATA_FIELDS)
+    return run.path if own else run.evaluation_dir(data_tag(data))
+
+
+def _run_result(config, data, run, samples, errors, nll, convention) -> EvaluationResult:
+    label = model_label(config.model, config.preset, config.mixture)
+    on = "" if data == config else f"; evaluated on {data.dataset} {','.join(data.test_subjects)} ({data.keypoints})"
+    return EvaluationResult(
+        actions=action_order(samples.action_classes),
+        rows=result_rows(errors, samples.action_classes, method_names(config.model, config.preset, errors,
+                                                                      config.mixture)),
+        test_nll={} if nll is None else {label: float(nll.mean())},
         num_frames=len(samples),
-        notes=(f"{model_label(config.model, config.preset, config.mixture)}: {run_dir} ({config.dataset}, "
-               f"train {','.join(config.train_subjects)}, test {','.join(config.test_subjects)}, "
-               f"{config.epochs} epochs).",),
+        notes=(f"{label}: {run.path} ({config.dataset}, train {','.join(config.train_subjects)}, test "
+               f"{','.join(config.test_subjects)}, {config.epochs} epochs{on}).",),
         convention=convention,
     )
-    if write:
-        result.write(run.path, RESULTS_STEM)
-    return result
 
 
 def combine_results(results: Sequence[EvaluationResult]) -> EvaluationResult:

@@ -13,6 +13,7 @@ RUN_DIR after a finished run:
     backup/               while unfinished only: the latest checkpoint (model, optimizer, seeds, position)
     .lock                 the lock of the process training in the folder (`RunDirectory.lock`)
     results.md/.csv/.json, results_per_action.png   written by `graphmdn-tf evaluate`
+    evaluations/<data>/   `evaluate` on other data than the run's own (--data-dir, --dataset, ...)
 
 What a directory may be given to `train` (`RunDirectory.check`):
     - new or empty: fine;
@@ -50,10 +51,12 @@ LOGS_DIR = "logs"
 BACKUP_DIR = "backup"
 LOCK_FILE = ".lock"
 RESULTS_STEM = "results"
+EVALUATIONS_DIR = "evaluations"  # results on other data than the run's own: evaluations/<data>/results.*
 RESULTS_FILES = tuple(f"{RESULTS_STEM}{suffix}" for suffix in (".md", ".csv", ".json", "_per_action.png"))
 
 #: Everything `train` and `evaluate` write in a run directory; an overwrite removes exactly these.
-RUN_FILES = (CONFIG_FILE, MODEL_FILE, HISTORY_FILE, TRAINING_FILE, CURVES_FILE, LOGS_DIR, BACKUP_DIR, *RESULTS_FILES)
+RUN_FILES = (CONFIG_FILE, MODEL_FILE, HISTORY_FILE, TRAINING_FILE, CURVES_FILE, LOGS_DIR, BACKUP_DIR, *RESULTS_FILES,
+             EVALUATIONS_DIR)
 
 
 # The errors of a disk that is full, read-only, over quota or refusing a file's size.
@@ -95,6 +98,10 @@ class RunDirectory:
     logs_dir = property(lambda self: self.path / LOGS_DIR)
     backup_dir = property(lambda self: self.path / BACKUP_DIR)
     lock_path = property(lambda self: self.path / LOCK_FILE)
+
+    def evaluation_dir(self, tag: str) -> Path:
+        """Where `evaluate` writes the results of this run on other data (`tag` names the data)."""
+        return self.path / EVALUATIONS_DIR / tag
 
     def is_finished(self) -> bool:
         """True once `train` has written model.keras (its last step)."""

@@ -2,11 +2,14 @@
 
 import csv
 import io
+import shutil
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
+from graphmdn_tf.cli import main
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.pipeline import load_samples
 from graphmdn_tf.evaluation import (
@@ -299,3 +302,47 @@ def test_evaluate_command_prints_one_line_errors(tmp_path, capsys):
     assert main(["evaluate", str(run_dir), "--batch-size", "0", "--num-samples", "0"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "Expected batch_size to be a positive integer" in error
+
+
+def test_a_run_is_evaluated_on_other_data_without_touching_its_own_results(tmp_path):
+    config, run_dir, model = _fixed_run(tmp_path, "graphmdn")
+    own = evaluate_run(run_dir, num_samples=0, progress=False)
+    own_table = (run_dir / "results.md").read_text()
+    # Other subjects of the same data: RUN_DIR/evaluations/<data>/, with the tables of those samples.
+    other = evaluate_run(run_dir, num_samples=0, test_subjects="S1", progress=False)
+    target = run_dir / "evaluations" / "synthetic-gt-S1"
+    assert (target / "results.md").is_file() and (run_dir / "results.md").read_text() == own_table
+    s1 = load_samples("synthetic", subjects=("S1",), stride=8, progress=False)
+    assert other.num_frames == len(s1) != own.num_frames and "evaluated on synthetic S1 (gt)" in other.notes[0]
+    outputs = {k: np.asarray(v, np.float64) for k, v in model.predict(s1.inputs_2d, verbose=0).items()}
+    _, p1 = _paper_average(_numpy_errors(outputs, s1.targets_3d, "paper")["mean"][1], s1.action_classes)
+    assert other.row(1, "GraphMDN (Mean)").average == pytest.approx(p1, rel=1e-3)
+
+
+def test_a_user_data_set_of_any_name_is_evaluated_from_the_command_line(tmp_path, capsys):
+    _, run_dir, _ = _fixed_run(tmp_path, "graphmdn")
+    data_dir = tmp_path / "mine"
+    data_dir.mkdir()
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cmu"
+    shutil.copy(shared / "data_3d_cmu.npz", data_dir / "data_3d_studio.npz")
+    shutil.copy(shared / "data_2d_cmu_gt.npz", data_dir / "data_2d_studio_gt.npz")
+    cache = tmp_path / "cache"
+    code = main(["evaluate", str(run_dir), "--dataset", "studio", "--data-dir", str(data_dir), "--num-samples", "0",
+                 "--test-subjects", "S7", "--cache-dir", str(cache)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    target = run_dir / "evaluations" / "studio-gt-S7"
+    assert f"Written: {target / 'results.md'}" in out and (target / "results.json").is_file()
+    assert list((cache / "converted").glob("data_3d_studio-*.npz"))  # --cache-dir: the converted copy went there
+    assert not (run_dir / "results.md").exists()
+    code = main(["evaluate", str(run_dir), "--dataset", "studio", "--data-dir", str(data_dir)])
+    assert code == 2 and "S9" in capsys.readouterr().err  # no default split for 'studio': the run's S9, S11 stay
+
+
+def test_a_dataset_without_a_default_split_needs_subjects():
+    with pytest.raises(ValueError, match=r"non-empty train_subjects and test_subjects \(dataset 'studio' has no default"):
+        TrainingConfig.from_preset("standard", dataset="studio", data_dir="x")
+    assert TrainingConfig.from_preset("standard", dataset="studio", data_dir="x", train_subjects="S1",
+                                      test_subjects="S7").validation_split == ("S7",)
+    with pytest.raises(ValueError, match="Expected dataset to be a name like"):
+        TrainingConfig.from_preset("standard", dataset="../etc", data_dir="x", train_subjects="S1", test_subjects="S7")

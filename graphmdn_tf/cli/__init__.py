@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from graphmdn_tf.cli import bench, data, evaluate, export, quickstart, train
+from graphmdn_tf.cli.options import cache_dir_of
 
 # In the order `graphmdn-tf --help` lists them.
 COMMAND_MODULES = (data, train, evaluate, quickstart, export, bench)
@@ -33,5 +34,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    result = args.handler(args)
+    with cache_dir_of(args):
+        result = args.handler(args)
     return int(result or 0)

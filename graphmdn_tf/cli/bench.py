@@ -12,6 +12,7 @@ from pathlib import Path
 from graphmdn_tf.bench import accuracy, throughput
 from graphmdn_tf.bench.report import format_markdown
 from graphmdn_tf.cli.errors import user_errors
+from graphmdn_tf.cli.options import add_cache_dir
 from graphmdn_tf.scoring import CONVENTIONS
 
 
@@ -44,6 +45,7 @@ def register(subparsers):
     quality.add_argument("--train-subjects", default=None, help="comma-separated (default: the data set's split)")
     quality.add_argument("--test-subjects", default=None, help="comma-separated (default: the data set's split)")
     quality.add_argument("--convention", choices=tuple(CONVENTIONS), default="paper", help="scoring convention")
+    add_cache_dir(parser)
     parser.set_defaults(handler=run_bench)
 
 

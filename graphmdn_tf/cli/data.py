@@ -40,7 +40,7 @@ def register(subparsers) -> None:
     check = commands.add_parser("check", help="load, validate and summarise a data set")
     check.add_argument("data_dir", metavar="DIR",
                        help="folder with data_3d_<NAME>.npz and data_2d_<NAME>_<KEYPOINTS>.npz")
-    check.add_argument("--dataset", required=True, choices=DATASETS, help="the <NAME> in the file names")
+    check.add_argument("--dataset", required=True, help=f"the <NAME> in the file names (built in: {', '.join(DATASETS)})")
     check.add_argument("--keypoints", default="gt", choices=KEYPOINT_KINDS, help="which 2D file (default gt)")
     check.add_argument("--cache-dir", default=None,
                        help="where converted files are cached (default ~/.cache/graphmdn_tf)")

@@ -1,9 +1,12 @@
 """`graphmdn-tf evaluate`: the paper's tables of finished runs (`graphmdn_tf.evaluation.evaluate_run`).
 
     graphmdn-tf evaluate RUN_DIR [RUN_DIR ...] [--num-samples N] [--convention paper|raw] [--output-dir DIR]
+    graphmdn-tf evaluate RUN_DIR --data-dir D --dataset NAME --keypoints K --test-subjects S9,S11
 
-Each run's tables go to RUN_DIR/results.{md,csv,json} and results_per_action.png; with several runs, a
-comparison table goes to OUTPUT_DIR/comparison.{md,csv,json,png}.
+Each run's tables go to RUN_DIR/results.{md,csv,json} and results_per_action.png; on other data than the
+run's own (any data flag) to RUN_DIR/evaluations/<dataset>-<keypoints>-<subjects>/ instead, so the run's
+own results stay; `--results-dir` puts them elsewhere (RESULTS_DIR/<run name> with several runs). With
+several runs, a comparison table goes to OUTPUT_DIR/comparison.{md,csv,json,png}.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from graphmdn_tf.cli.errors import user_errors
-from graphmdn_tf.evaluation import combine_results, evaluate_run
+from graphmdn_tf.cli.options import add_cache_dir
+from graphmdn_tf.data.h36m import KEYPOINT_KINDS
+from graphmdn_tf.evaluation import DATA_FIELDS, combine_results, default_results_dir, evaluate_run, evaluation_data
 from graphmdn_tf.runs import RESULTS_FILES, RunDirectory
 from graphmdn_tf.scoring import CONVENTIONS
 
@@ -29,22 +34,36 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     parser.add_argument("--stride", type=int, default=None, help="test frame stride (default: the run's)")
     parser.add_argument("--output-dir", default="runs", help="where the comparison of several runs goes")
+    data = parser.add_argument_group("data (default: each run's own)")
+    data.add_argument("--dataset", default=None, help="the <NAME> in data_3d_<NAME>.npz")
+    data.add_argument("--data-dir", default=None, help="folder with data_3d_<NAME>.npz and data_2d_<NAME>_<KEYPOINTS>.npz")
+    data.add_argument("--keypoints", default=None, choices=KEYPOINT_KINDS)
+    data.add_argument("--test-subjects", default=None, help="comma-separated (default: the run's, or the new "
+                                                            "data set's default split)")
+    data.add_argument("--actions", default=None, help="comma-separated action classes")
+    parser.add_argument("--results-dir", default=None,
+                        help="where each run's results go (default: the run directory for its own data, "
+                             "RUN_DIR/evaluations/<data> for other data)")
     parser.add_argument("--convention", choices=tuple(CONVENTIONS), default="paper",
                         help="how poses are scored: 'paper' (the authors' evaluation scripts, which made the "
                              "paper's tables: each kernel's root joint at the origin, Protocol #2 Oracle chosen "
                              "after alignment) or 'raw' (the outputs as they are)")
+    add_cache_dir(parser)
     parser.set_defaults(handler=run_evaluate)
 
 
 @user_errors
 def run_evaluate(args) -> int:
     results = []
+    overrides = {name: getattr(args, name) for name in DATA_FIELDS}
     for run_dir in args.run_dirs:
+        run = RunDirectory(run_dir)
+        run.require_finished()
+        destination = _destination(args, run, overrides)
         result = evaluate_run(run_dir, num_samples=args.num_samples, batch_size=args.batch_size, seed=args.seed,
-                              stride=args.stride, convention=args.convention)
+                              stride=args.stride, convention=args.convention, results_dir=destination, **overrides)
         print(f"\n## {run_dir}\n\n{result.to_markdown()}")
-        written = [RunDirectory(run_dir).path / RESULTS_FILES[0], *RESULTS_FILES[1:]]
-        print("Written: " + ", ".join(map(str, written)))
+        print("Written: " + ", ".join(map(str, [destination / RESULTS_FILES[0], *RESULTS_FILES[1:]])))
         results.append(result)
     if len(results) > 1:
         combined = combine_results(results)
@@ -52,3 +71,10 @@ def run_evaluate(args) -> int:
         combined.write(output, "comparison")
         print(f"\n## Comparison\n\n{combined.to_markdown()}\nWritten: {output / 'comparison.md'} (.csv, .json, .png)")
     return 0
+
+
+def _destination(args, run: RunDirectory, overrides: dict) -> Path:
+    if args.results_dir is not None:
+        return Path(args.results_dir) / (run.path.name if len(args.run_dirs) > 1 else "")
+    config = run.load_config()
+    return default_results_dir(run, config, evaluation_data(config, **overrides))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from graphmdn_tf.cli.errors import user_errors
+from graphmdn_tf.cli.options import add_cache_dir
 from graphmdn_tf.quickstart import quickstart
 
 
@@ -22,6 +23,7 @@ def register(subparsers) -> None:
                         help="export the GraphMDN as a SavedModel into saved_models/")
     parser.add_argument("--overwrite", action="store_true", help="retrain instead of reusing finished quickstart runs")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    add_cache_dir(parser)
     parser.set_defaults(handler=run_quickstart)
 
 

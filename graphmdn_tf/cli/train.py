@@ -11,6 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from graphmdn_tf.cli.errors import user_errors
+from graphmdn_tf.cli.options import add_cache_dir
 from graphmdn_tf.config import FIELD_CHOICES, TrainingConfig
 from graphmdn_tf.models.presets import MODEL_PRESETS
 from graphmdn_tf.training.fit import train
@@ -24,9 +25,13 @@ _HELP = {
     "data_dir": "folder with data_3d_<dataset>.npz and data_2d_<dataset>_<keypoints>.npz (not needed for synthetic)",
     "train_subjects": "comma-separated, e.g. S1,S5,S6,S7,S8 (default: the data set's split)",
     "test_subjects": "comma-separated, e.g. S9,S11 (default: the data set's split)",
+    "validation_subjects": "comma-separated subjects of the per-epoch validation curves (default: the test "
+                           "subjects, as the paper; a separate split when tuning hyper-parameters)",
+    "dataset": "the <NAME> in data_3d_<NAME>.npz: h36m, cmu, synthetic (built-in splits) or your own (give "
+               "--train-subjects and --test-subjects)",
     "actions": "comma-separated action classes (default: all)",
     "stride": "keep every stride-th frame (train and test)",
-    "validation_frames": "test frames used for per-epoch validation and TensorBoard (0: all)",
+    "validation_frames": "validation samples (frame x camera) used per epoch and in TensorBoard (0: all)",
     "schedule": "one_cycle (super-convergence), exponential, or constant",
     "div_factor": "one-cycle start = peak / div_factor",
     "final_div_factor": "one-cycle end = start / final_div_factor",
@@ -37,7 +42,7 @@ _HELP = {
     "strategy": "mirrored: data parallel over all GPUs",
     "save_every_steps": "backup checkpoint period (also at every epoch end)",
 }
-_COMMA_LISTS = ("train_subjects", "test_subjects", "actions")
+_COMMA_LISTS = ("train_subjects", "test_subjects", "validation_subjects", "actions")
 
 
 def _comma_list(text: str) -> tuple:
@@ -100,4 +105,5 @@ def register(subparsers) -> None:
     parser.add_argument("--run-dir", help="run directory (default: runs/<model>-<preset>-<dataset>)")
     parser.add_argument("--overwrite", action="store_true", help="start over in a run directory that holds a run")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity (default: 1)")
+    add_cache_dir(parser)
     parser.set_defaults(handler=run_train)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import warnings
 import zipfile
 import zlib
@@ -62,7 +63,18 @@ DEFAULT_SPLITS = {
     "cmu": (("S1", "S5", "S6"), ("S7",)),
     "synthetic": (("S1", "S5", "S6", "S7", "S8"), ("S9", "S11")),
 }
-DATASETS = tuple(DEFAULT_SPLITS)
+DATASETS = tuple(DEFAULT_SPLITS)  # the built-in names; any other <name> works with explicit subjects
+_DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_dataset_name(dataset: str) -> str:
+    """A data set's `<name>` in `data_3d_<name>.npz`: a built-in one or any plain file-name part."""
+    if not isinstance(dataset, str) or not _DATASET_NAME.fullmatch(dataset):
+        raise ValueError(
+            "Expected dataset to be a name like 'h36m' or 'my_capture' (letters, digits, '_', '.', '-'; "
+            f"built in: {DATASETS}). Received: dataset={dataset!r}"
+        )
+    return dataset
 KEYPOINT_KINDS = ("gt", "sh_pt_mpii")
 # The 15 Human3.6M action classes, in the order of the paper's tables.
 H36M_ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases",
@@ -79,17 +91,19 @@ _JOINTS_3D = {32: H36M_16_FROM_32, 17: H36M_16_FROM_17}
 PROGRESS_MIN_FRAMES = 100_000  # smaller jobs run without progress bars
 
 
+CACHE_ENV = "GRAPHMDN_TF_CACHE"
+
+
 def default_cache_dir() -> Path:
     """`$GRAPHMDN_TF_CACHE`, else `$XDG_CACHE_HOME/graphmdn_tf`, else `~/.cache/graphmdn_tf`."""
-    if os.environ.get("GRAPHMDN_TF_CACHE"):
-        return Path(os.environ["GRAPHMDN_TF_CACHE"])
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "graphmdn_tf"
 
 
 def data_file_paths(data_dir: str | Path, dataset: str, keypoints: str = "gt") -> tuple[Path, Path]:
     """`(data_dir/data_3d_<dataset>.npz, data_dir/data_2d_<dataset>_<keypoints>.npz)`."""
-    if dataset not in DATASETS:
-        raise ValueError(f"Expected dataset to be one of {DATASETS}. Received: dataset={dataset!r}")
+    check_dataset_name(dataset)
     if keypoints not in KEYPOINT_KINDS:
         raise ValueError(f"Expected keypoints to be one of {KEYPOINT_KINDS}. Received: keypoints={keypoints!r}")
     data_dir = Path(data_dir)

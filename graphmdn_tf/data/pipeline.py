@@ -20,11 +20,11 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from graphmdn_tf.data.h36m import (
-    DATASETS,
     DEFAULT_SPLITS,
     PROGRESS_MIN_FRAMES,
     action_class,
     camera_samples,
+    check_dataset_name,
     data_file_paths,
     load_keypoints_2d,
     load_poses_3d,
@@ -108,7 +108,7 @@ def load_samples(
     """Load Human3.6M-format files as SemGCN-style samples.
 
     Args:
-        dataset: 'h36m', 'cmu' or 'synthetic': the `<name>` in `data_3d_<name>.npz`.
+        dataset: the `<name>` in `data_3d_<name>.npz`: 'h36m', 'cmu', 'synthetic' or a user's own.
         data_dir: the folder holding the files. `None` is allowed for 'synthetic' only: the built-in
             set is generated once (seconds) into the cache directory and reused.
         keypoints: 'gt' (ground-truth 2D) or 'sh_pt_mpii' (stacked-hourglass detections).
@@ -128,8 +128,7 @@ def load_samples(
     """
     if not isinstance(stride, (int, np.integer)) or isinstance(stride, bool) or stride < 1:
         raise ValueError(f"Expected stride to be a positive integer. Received: stride={stride!r}")
-    if dataset not in DATASETS:
-        raise ValueError(f"Expected dataset to be one of {DATASETS}. Received: dataset={dataset!r}")
+    check_dataset_name(dataset)
     if data_dir is None:
         if dataset != "synthetic":
             raise ValueError(

@@ -29,7 +29,14 @@ from graphmdn_tf.models.build import build_model
 from graphmdn_tf.runs import RunDirectory, not_writable
 from graphmdn_tf.training.checkpoints import BackupCheckpoint, TrainingDiverged, trim_history
 from graphmdn_tf.training.one_cycle import schedule_callback
-from graphmdn_tf.training.summaries import StepSummaries, ValidationSummaries, plot_training_curves, write_hparams
+from graphmdn_tf.training.summaries import (
+    EpochTimes,
+    StepSummaries,
+    ValidationSummaries,
+    plot_training_curves,
+    read_history,
+    write_hparams,
+)
 
 __all__ = ["TrainResult", "TrainingDiverged", "train"]
 
@@ -168,7 +175,7 @@ def _train_locked(config: TrainingConfig, run: RunDirectory, overwrite: bool, ve
 
 @dataclass(frozen=True)
 class TrainingData:
-    """The training frames, the validation subset and the step bookkeeping of one run."""
+    """The training samples, the validation subset and the step bookkeeping of one run."""
 
     train: PoseSamples
     validation: PoseSamples
@@ -181,19 +188,19 @@ class TrainingData:
                 "progress": progress}
         train_samples = load_samples(config.dataset, config.data_dir, subjects=config.train_subjects, **data)
         validation = _validation_subset(
-            load_samples(config.dataset, config.data_dir, subjects=config.test_subjects, **data), config
+            load_samples(config.dataset, config.data_dir, subjects=config.validation_split, **data), config
         )
         steps_per_epoch = len(train_samples) // config.batch_size
         if steps_per_epoch < 1:
             raise ValueError(
-                f"Expected at least batch_size={config.batch_size} training frames. Received: {len(train_samples)} "
+                f"Expected at least batch_size={config.batch_size} training samples (frame x camera). Received: {len(train_samples)} "
                 f"(subjects {config.train_subjects}, stride {config.stride}); lower batch_size or stride."
             )
         steps_per_epoch = whole_executions(steps_per_epoch, config.steps_per_execution)
         return cls(train_samples, validation, steps_per_epoch, config.epochs * steps_per_epoch)
 
     def describe(self, config: TrainingConfig) -> str:
-        return (f"{len(self.train)} training frames, {len(self.validation)} validation frames, "
+        return (f"{len(self.train)} training and {len(self.validation)} validation samples (frame x camera), "
                 f"{self.steps_per_epoch} steps/epoch x {config.epochs} epochs")
 
     def stream(self, config: TrainingConfig, position: int) -> tf.data.Dataset:
@@ -221,10 +228,11 @@ def _callbacks(config: TrainingConfig, run: RunDirectory, data: TrainingData, ch
     return [
         schedule_callback(config, data.total_steps),
         StepSummaries(run.logs_dir / "train", config.log_every_steps),
-        keras.callbacks.CSVLogger(str(run.history_path), append=True),
-        keras.callbacks.TensorBoard(log_dir=str(run.logs_dir), update_freq="epoch", write_graph=False, profile_batch=0),
         ValidationSummaries(run.logs_dir / "validation", data.validation.inputs_2d, data.validation.targets_3d,
                             labels=data.validation.action_classes, image_frames=config.image_frames),
+        keras.callbacks.TensorBoard(log_dir=str(run.logs_dir), update_freq="epoch", write_graph=False, profile_batch=0),
+        EpochTimes(),  # after the validation work it times, before the history row it writes
+        keras.callbacks.CSVLogger(str(run.history_path), append=True),
         *extra,
         checkpoint,
     ]
@@ -246,12 +254,24 @@ def _fit_remaining_epochs(model, config: TrainingConfig, data: TrainingData, che
             )
 
 
+def _epoch_times(run: RunDirectory) -> list:
+    """[{epoch, train_seconds, validation_seconds}] from history.csv (every epoch, across restarts)."""
+    if not run.history_path.is_file():
+        return []
+    history = read_history(run.history_path)
+    keys = ("train_seconds", "validation_seconds")
+    if not all(key in history for key in keys):
+        return []
+    return [{"epoch": int(epoch), **{key: float(history[key][row]) for key in keys}}
+            for row, epoch in enumerate(history["epoch"])]
+
+
 def _finish(config, run: RunDirectory, model, checkpoint, data: TrainingData, start_step, started) -> TrainResult:
     seconds = time.time() - started
     summary = {"steps_per_epoch": data.steps_per_epoch, "total_steps": data.total_steps,
                "resumed_from_step": start_step, "final_step": checkpoint.position,
                "optimizer_iterations": int(model.optimizer.iterations.numpy()),
-               "seconds_this_session": round(seconds, 1)}
+               "seconds_this_session": round(seconds, 1), "epochs": _epoch_times(run)}
     write_text_atomically(run.training_path, json.dumps(summary, indent=2) + "\n")
     if run.history_path.is_file():
         plot_training_curves(run.history_path, run.curves_path, learning_rate_curve(config, data.total_steps))

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import keras
@@ -179,6 +180,26 @@ def write_hparams(log_dir: str | Path, config_values: dict, trial_id: str) -> No
     with tf.summary.create_file_writer(str(log_dir)).as_default() as writer:
         hparams_api.hparams(values, trial_id=trial_id)
         writer.flush()
+
+
+class EpochTimes(keras.callbacks.Callback):
+    """Adds each epoch's wall time to its logs, so that history.csv records it: `train_seconds` (the
+    training steps) and `validation_seconds` (Keras' validation pass and the callbacks' epoch-end work
+    before this one: place it after `ValidationSummaries` and before `CSVLogger`)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._begin, self._validation_begin = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):
+        if self._validation_begin is None:
+            self._validation_begin = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        end = time.perf_counter()
+        validation_begin = self._validation_begin or end
+        if logs is not None:
+            logs["train_seconds"] = round(validation_begin - self._begin, 3)
+            logs["validation_seconds"] = round(end - validation_begin, 3)
 
 
 def read_history(history_csv: str | Path) -> dict:

@@ -82,7 +82,6 @@ def test_check_warns_for_subjects_that_train_refuses(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["data", "check", "x", "--dataset", "mpi"], "invalid choice: 'mpi'"),
         (["data", "check", "x", "--dataset", "cmu", "--keypoints", "cpn"], "invalid choice: 'cpn'"),
         (["data", "synth"], "the following arguments are required: --out"),
         (["data", "synth", "--out", "x", "--frames", "many"], "invalid int value: 'many'"),

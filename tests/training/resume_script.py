@@ -107,7 +107,9 @@ def describe(result) -> dict:
             digest.update(layer.seed_generator.state.numpy().tobytes())
     run_dir = Path(result.run_dir)
     with open(run_dir / "history.csv", newline="") as handle:
-        history = list(csv.reader(handle))
+        rows = list(csv.reader(handle))
+    timed = [index for index, name in enumerate(rows[0]) if name.endswith("_seconds")]  # wall times differ
+    history = [[value for index, value in enumerate(row) if index not in timed] for row in rows]
     events = read_events(run_dir / "logs" / "validation")
     return {
         "weights": digest.hexdigest(),

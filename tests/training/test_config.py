@@ -56,7 +56,8 @@ def test_json_round_trip(tmp_path):
         ({"div_factor": 0.5}, "Expected div_factor >= 1"),
         ({"dropout": 1.0}, "Expected dropout in"),
         ({"dataset": "cmu"}, "Expected data_dir"),
-        ({"dataset": "mpi"}, "Expected dataset to be one of"),
+        ({"dataset": "mpi", "data_dir": "x"}, r"non-empty train_subjects and test_subjects \(dataset .mpi. has no default split\)"),
+        ({"dataset": "a/b"}, "Expected dataset to be a name like"),
         ({"epochz": 3}, "Unknown TrainingConfig field"),
     ],
 )

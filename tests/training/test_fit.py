@@ -10,7 +10,7 @@ import pytest
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.pipeline import load_samples, make_dataset
 from graphmdn_tf.runs import LOCK_FILE, RUN_FILES, RunDirectory
-from graphmdn_tf.training.fit import TrainingDiverged, TrainResult, train
+from graphmdn_tf.training.fit import TrainingData, TrainingDiverged, TrainResult, train
 from graphmdn_tf.training.one_cycle import one_cycle_learning_rate
 from tests.training.conftest import read_events, tiny_config
 
@@ -106,7 +106,7 @@ def test_a_wrong_data_dir_changes_nothing_in_a_run_directory(tmp_path):
 
 
 def test_too_little_data_is_explained(tmp_path):
-    with pytest.raises(ValueError, match="Expected at least batch_size=8192 training frames"):
+    with pytest.raises(ValueError, match=r"Expected at least batch_size=8192 training samples \(frame x camera\)"):
         train(tiny_config(batch_size=8192), tmp_path / "run", verbose=0)
 
 
@@ -226,3 +226,19 @@ def test_a_checkpoint_of_another_model_is_refused_naming_it(tmp_path):
     other.to_json(tmp_path / "config.json")  # as if the settings had been edited by hand
     with pytest.raises(ValueError, match=rf"{checkpoint}: not a checkpoint of this model"):
         train(other, tmp_path, verbose=0)
+
+
+def test_validation_uses_its_own_subjects_when_given():
+    default = TrainingData.load(tiny_config(validation_frames=0), progress=False)
+    assert set(default.validation.subjects) == {"S9", "S11"}  # the paper's: the test subjects
+    separate = TrainingData.load(tiny_config(validation_frames=0, validation_subjects="S8"), progress=False)
+    assert set(separate.validation.subjects) == {"S8"} and separate.steps_per_epoch == default.steps_per_epoch
+
+
+def test_training_json_records_every_epochs_wall_time(smoke_run: TrainResult):
+    epochs = json.loads((smoke_run.run_dir / "training.json").read_text())["epochs"]
+    assert [entry["epoch"] for entry in epochs] == [0, 1]
+    assert all(entry["train_seconds"] > 0 and entry["validation_seconds"] > 0 for entry in epochs)
+    with open(smoke_run.run_dir / "history.csv") as handle:
+        header = next(csv.reader(handle))
+    assert {"train_seconds", "validation_seconds"} <= set(header)
