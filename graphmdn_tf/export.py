@@ -41,11 +41,11 @@ The SavedModel holds plain TF ops only: it loads with `tf.saved_model.load` in a
 that imports neither `graphmdn_tf` nor `tensorflow_probability`.
 
 `jit_compile=True` (`graphmdn-tf export --jit-compile`) compiles the model's forward pass with XLA
-inside the SavedModel. On a 2-core CPU that about doubled the `serving_default` throughput at batch
-1024 and halved the batch-1 latency (README, Benchmark). XLA compiles once per input shape, so the
+inside the SavedModel, which is faster on CPUs (measured in docs/benchmarks.md). XLA compiles once
+per input shape, so the
 batch is padded to a bounded set of shapes: up to `XLA_BLOCK_ROWS` rows, the next power of two
 (1, 2, 4, ... 256); above it, blocks of `XLA_BLOCK_ROWS` rows run one after another. That is at most
-9 compilations (about a second each on a CPU, the first time a size is seen), and the outputs equal
+9 compilations (each the first time a size is seen), and the outputs equal
 the portable export's. The catch: TensorFlow Serving runs XLA-compiled SavedModels only when started
 with `--xla_cpu_compilation_enabled=true` (an experimental flag, off by default; without it such a
 model fails its first request), so the default export stays portable.
