@@ -239,14 +239,14 @@ def _callbacks(config: TrainingConfig, run: RunDirectory, data: TrainingData, ch
 
 
 def _fit_remaining_epochs(model, config: TrainingConfig, data: TrainingData, checkpoint, callbacks, verbose, run):
-    """`model.fit` from the checkpoint's position to the last step: a half-done epoch first, then the rest."""
-    validation_data = make_dataset(data.validation, batch_size=config.batch_size, shuffle=False)
+    """`model.fit` from the checkpoint's position to the last step: a half-done epoch first, then the rest.
+
+    No `validation_data`: `ValidationSummaries` runs the one validation pass and logs Keras' val_* too."""
     while checkpoint.position < data.total_steps:
         epoch, offset = divmod(checkpoint.position, data.steps_per_epoch)
         last_epoch = epoch + 1 if offset else config.epochs
         model.fit(data.stream(config, checkpoint.position), epochs=last_epoch, initial_epoch=epoch,
-                  steps_per_epoch=data.steps_per_epoch - offset, validation_data=validation_data,
-                  callbacks=callbacks, verbose=verbose, shuffle=False)  # the tf.data stream shuffles itself
+                  steps_per_epoch=data.steps_per_epoch - offset, callbacks=callbacks, verbose=verbose, shuffle=False)  # the tf.data stream shuffles itself
         if checkpoint.position < last_epoch * data.steps_per_epoch:
             raise RuntimeError(
                 f"Training stopped at step {checkpoint.position} before step {last_epoch * data.steps_per_epoch} "

@@ -2,8 +2,9 @@
 
 - `StepSummaries` (logs/train): the learning rate and the training loss every few steps, keyed by the
   optimizer's step count (so a resumed run continues the same curves).
-- `ValidationSummaries` (logs/validation), once per epoch on a fixed validation subset: Protocol #1 and
-  #2 errors of Highest, Mean and Oracle (SemGCN: its prediction), the validation NLL, mixture
+- `ValidationSummaries` (logs/validation), once per epoch on a fixed validation subset, in the epoch's
+  one validation pass (it also gives Keras' `val_loss` and `val_mpjpe_<selection>` to the history and
+  Keras' TensorBoard callback, so the model runs over the subset once): Protocol #1 and #2 errors of Highest, Mean and Oracle (SemGCN: its prediction), the validation NLL, mixture
   diagnostics (entropy of pi, mean sigma in mm, how often each kernel has the largest pi and how often
   it is the Oracle's pick), and a Figure-2 image of a few validation poses (`graphmdn_tf.viz`).
 - `write_hparams` (logs): the run's config for the HParams dashboard.
@@ -24,6 +25,7 @@ from tensorboard.plugins.hparams import api as hparams_api
 
 from graphmdn_tf import hypotheses
 from graphmdn_tf.hypotheses import is_mixture
+from graphmdn_tf.metrics import mpjpe_tf
 from graphmdn_tf.scoring import frame_nll, score_outputs
 from graphmdn_tf.viz import figure_to_png, hypotheses_figure, plt
 
@@ -113,6 +115,18 @@ def validation_scalars(outputs, targets_3d) -> dict:
     return scalars
 
 
+def keras_validation_logs(model, outputs, targets_3d) -> dict:
+    """What Keras' validation pass would log, from outputs already computed: 'val_loss' (the model's
+    `compute_loss`, regularisation included) and 'val_mpjpe_<selection>' (its training-time errors)."""
+    targets = tf.convert_to_tensor(targets_3d, tf.float32)
+    y_pred = tf.nest.map_structure(lambda value: tf.convert_to_tensor(value, tf.float32), outputs)
+    logs = {"val_loss": float(model.compute_loss(y=targets, y_pred=y_pred, training=False))}
+    if getattr(model, "track_errors", False):
+        for name, pose in model.select(y_pred, targets).items():
+            logs[f"val_mpjpe_{name}"] = float(tf.reduce_mean(mpjpe_tf(pose, targets)) * model.error_scale)
+    return logs
+
+
 class ValidationSummaries(keras.callbacks.Callback):
     """Per-epoch validation errors, mixture diagnostics and a Figure-2 image (see the module docstring).
 
@@ -141,6 +155,8 @@ class ValidationSummaries(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         outputs = self.model.predict(self.inputs_2d, batch_size=self.batch_size, verbose=0)
+        if logs is not None:
+            logs.update(keras_validation_logs(self.model, outputs, self.targets_3d))
         self.last_scalars = validation_scalars(outputs, self.targets_3d)
         with self._writer.as_default():
             for tag, value in self.last_scalars.items():
@@ -183,16 +199,16 @@ def write_hparams(log_dir: str | Path, config_values: dict, trial_id: str) -> No
 
 
 class EpochTimes(keras.callbacks.Callback):
-    """Adds each epoch's wall time to its logs, so that history.csv records it: `train_seconds` (the
-    training steps) and `validation_seconds` (Keras' validation pass and the callbacks' epoch-end work
-    before this one: place it after `ValidationSummaries` and before `CSVLogger`)."""
+    """Adds each epoch's wall time to its logs, so that history.csv records it: `train_seconds` (up to the
+    end of the epoch's last training batch) and `validation_seconds` (from there: any Keras validation
+    pass and the epoch-end work of the callbacks before this one; place it after `ValidationSummaries`
+    and before `CSVLogger`)."""
 
     def on_epoch_begin(self, epoch, logs=None):
         self._begin, self._validation_begin = time.perf_counter(), None
 
-    def on_test_begin(self, logs=None):
-        if self._validation_begin is None:
-            self._validation_begin = time.perf_counter()
+    def on_train_batch_end(self, batch, logs=None):
+        self._validation_begin = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         end = time.perf_counter()
