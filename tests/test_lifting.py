@@ -116,3 +116,18 @@ def test_write_refuses_existing_files(run_dir, pixels_17, tmp_path):
     with pytest.raises(FileExistsError, match="x.npz"):
         write_lift_results(result, tmp_path, "x")
     assert (tmp_path / "x.npz").read_text() == "mine" and not (tmp_path / "x.json").exists()
+
+
+def test_a_semgcn_gives_its_single_pose(pixels_17, tmp_path):
+    from graphmdn_tf.models import build_model
+
+    config = TrainingConfig.from_preset("standard", model="semgcn", hidden_dim=16, num_blocks=1)
+    build_model(config).save(tmp_path / "model.keras")
+    result = lift(tmp_path, pixels_17[:5], format="h36m17", image_size=IMAGE_SIZE, progress=False)
+    assert set(result.poses) == {"prediction"} and result.poses["prediction"].shape == (5, 16, 3)
+    np.testing.assert_array_equal(result.mu[:, 0], result.poses["prediction"])
+    assert result.pi.shape == (5, 1) and result.sigma is None
+    paths = write_lift_results(result, tmp_path / "out", "semgcn", plot=True)
+    with np.load(paths[1]) as arrays:
+        assert "sigma" not in arrays and arrays["prediction_pose"].shape == (5, 16, 3)
+    assert "sigma" not in json.loads(paths[0].read_text())["records"][0]
