@@ -93,7 +93,7 @@ def test_cli_lifts_a_coco_file(run_dir, pixels_17, tmp_path, capsys):
         assert arrays["joint_names"].tolist() == list(H36M_16.joint_names)
     summary = json.loads((out / "detections.json").read_text())
     assert summary["refused"] == [{"record": [1, 0], "reason": "no rule could fill Head"}]
-    assert summary["records"][0]["filled"] == {"LWrist": "mirror of RWrist about the Hip-Thorax axis"}
+    assert summary["records"][0]["filled"] == {"LWrist": "mirror of RWrist about the body axis"}
     assert np.shape(summary["records"][0]["kernels"]) == (3, 16, 3) and len(summary["records"]) == 23
     assert summary["image_size"] == [1000.0, 1002.0] and summary["layout"] == "coco17"
     assert main(argv) == 2  # never overwrites

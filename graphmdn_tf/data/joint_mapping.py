@@ -71,7 +71,7 @@ def _fill_limb(points, valid, filled, joint: int, rule: str) -> None:
         usable = valid[:, list(_HIPS + _SHOULDERS)].all(1) & (np.linalg.norm(shoulders - hips, axis=-1) > 0)
         rows = ~valid[:, joint] & valid[:, partner] & usable
         values = _reflect(points[rows, partner], hips[rows], shoulders[rows])
-        how = f"mirror of {H36M_16.joint_names[partner]} about the Hip-Thorax axis"
+        how = f"mirror of {H36M_16.joint_names[partner]} about the body axis"
     elif rule == "pair" and joint in _OTHER_PAIR:
         left, right = _OTHER_PAIR[joint]
         rows = ~valid[:, joint] & valid[:, partner] & valid[:, left] & valid[:, right]

@@ -71,7 +71,7 @@ def test_fills_follow_the_rules_and_are_reported(pixels_17):
     hips = (points[0, J16["LHip"]] + points[0, J16["RHip"]]) / 2
     shoulders = (points[0, J16["LShoulder"]] + points[0, J16["RShoulder"]]) / 2
     np.testing.assert_allclose(points[0, J16["LWrist"]], _reflect(points[0, J16["RWrist"]], hips, shoulders))
-    assert mapped.filled[0] == {"LWrist": "mirror of RWrist about the Hip-Thorax axis"}
+    assert mapped.filled[0] == {"LWrist": "mirror of RWrist about the body axis"}
     step = coco[1, COCO["left_shoulder"]] - coco[1, COCO["right_shoulder"]]
     np.testing.assert_allclose(points[1, J16["LHip"]], coco[1, COCO["right_hip"]] + step)
     assert mapped.filled[1] == {"LHip": "RHip + the LShoulder-RShoulder step"}
