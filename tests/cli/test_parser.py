@@ -10,7 +10,7 @@ from graphmdn_tf.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 # As the README and the package docstring list them.
-DOCUMENTED = {"quickstart", "data", "train", "evaluate", "export", "predict", "bench"}
+DOCUMENTED = {"quickstart", "data", "train", "evaluate", "export", "predict", "lift", "bench"}
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict:
@@ -28,7 +28,8 @@ def test_every_subcommand_has_a_handler():
     parser = build_parser()
     minimal = {"data": ["data", "synth", "--out", "x"], "evaluate": ["evaluate", "r"],
                "export": ["export", "r", "--name", "n"],
-               "predict": ["predict", "--server", "s", "--rest", "--input", "i", "--out", "o"]}
+               "predict": ["predict", "--server", "s", "--rest", "--input", "i", "--out", "o"],
+               "lift": ["lift", "run", "k.json", "--out", "o"]}
     for command in DOCUMENTED:
         args = parser.parse_args(minimal.get(command, [command]))
         assert args.command == command and callable(args.handler)

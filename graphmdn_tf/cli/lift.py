@@ -1,0 +1,51 @@
+"""`graphmdn-tf lift`: a detector's keypoint file -> 3D hypotheses (`graphmdn_tf.lifting`).
+
+    graphmdn-tf lift SOURCE KEYPOINTS --out DIR [--format F] [--key K] [--image-size W H] [--min-score S] [--plot]
+
+SOURCE is a training run directory or an exported SavedModel version folder; KEYPOINTS a COCO results,
+OpenPose or MMPose JSON (or an OpenPose folder), or a .npy/.npz array (see
+`graphmdn_tf.data.keypoint_formats`). Writes DIR/<KEYPOINTS stem>.json and .npz (and .png with --plot);
+existing files are never overwritten. A bad file or flag is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from graphmdn_tf.cli.errors import user_errors
+from graphmdn_tf.data.joint_mapping import DEFAULT_MIN_SCORE
+from graphmdn_tf.data.keypoint_formats import FORMATS
+from graphmdn_tf.lifting import lift, write_lift_results
+
+
+def register(subparsers) -> None:
+    """Add `lift` to the `graphmdn-tf` command line."""
+    parser = subparsers.add_parser(
+        "lift",
+        help="lift a detector's 2D keypoints to 3D pose hypotheses",
+        description="Read KEYPOINTS, map them onto the model's 16 joints (filling and reporting low-confidence "
+        "joints), normalise them with the image size and lift them with SOURCE.",
+    )
+    parser.add_argument("source", type=Path, metavar="SOURCE", help="a run directory or a SavedModel version folder")
+    parser.add_argument("keypoints", type=Path, metavar="KEYPOINTS", help="a keypoint file (JSON, .npy, .npz)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--format", choices=FORMATS, help="the file's format (default: detected from its content)")
+    parser.add_argument("--key", help="the keypoint array of an .npz holding several")
+    parser.add_argument("--image-size", type=float, nargs=2, metavar=("W", "H"),
+                        help="frame size in pixels (needed unless the file holds it)")
+    parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE,
+                        help=f"joints scored below this are filled (default: {DEFAULT_MIN_SCORE})")
+    parser.add_argument("--plot", action="store_true", help="also write a contact sheet of the first frames (.png)")
+    parser.set_defaults(handler=run_lift)
+
+
+@user_errors
+def run_lift(args: argparse.Namespace) -> int:
+    result = lift(args.source, args.keypoints, image_size=args.image_size, format=args.format,
+                  min_score=args.min_score, key=args.key)
+    paths = write_lift_results(result, args.out, args.keypoints.stem, plot=args.plot)
+    filled = sum(bool(fills) for fills in result.filled)
+    print(f"Lifted {len(result.record_ids)} records ({filled} with filled joints, {len(result.refused)} refused): "
+          + ", ".join(map(str, paths)))
+    return 0
