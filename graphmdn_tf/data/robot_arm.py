@@ -207,3 +207,24 @@ def make_robot_arm(
     return RobotArmSamples(
         inputs.astype(np.float32), targets.astype(np.float32), angles, lengths, observed, graph
     )
+
+
+def elbow_distances(elbows, base, end_effector, link_lengths) -> np.ndarray:
+    """Distances of predicted elbows to the two analytic answers: [batch, ..., 2] (to elbow up, to elbow down).
+
+    Args:
+        elbows: predicted elbow positions [batch, ..., 2] (for example one per mixture kernel, [B, M, 2]).
+        base, end_effector: the observed positions [batch, 2] the answers are computed from.
+        link_lengths: the two link lengths.
+    """
+    elbows = np.asarray(elbows, dtype=np.float64)
+    up, down = two_link_elbows(base, end_effector, link_lengths)
+    if elbows.ndim < 2 or elbows.shape[0] != up.shape[0] or elbows.shape[-1] != 2:
+        raise ValueError(f"Expected elbows [{up.shape[0]}, ..., 2]. Received: elbows.shape={elbows.shape}")
+    answers = np.stack([up, down], axis=-2).reshape((up.shape[0],) + (1,) * (elbows.ndim - 2) + (2, 2))
+    return np.linalg.norm(elbows[..., None, :] - answers, axis=-1)
+
+
+def chain_link_lengths(positions) -> np.ndarray:
+    """Lengths of the links of chain arms with joint positions [..., L + 1, 2]: [..., L]."""
+    return np.linalg.norm(np.diff(np.asarray(positions, dtype=np.float64), axis=-2), axis=-1)

@@ -9,6 +9,8 @@ from graphmdn_tf.data.robot_arm import (
     INPUT_DIM,
     TARGET_DIM,
     arm_graph,
+    chain_link_lengths,
+    elbow_distances,
     forward_kinematics,
     make_robot_arm,
     two_link_elbows,
@@ -136,3 +138,21 @@ def test_arm_graph_is_a_chain():
     assert graph.num_nodes == 4 and graph.edges == ((1, 0), (2, 1), (3, 2))
     with pytest.raises(ValueError, match="num_links >= 1"):
         arm_graph(0)
+
+
+def test_elbow_distances_and_link_lengths():
+    samples = make_robot_arm(40, seed=4)
+    base, end_effector = samples.targets[:, 0], samples.targets[:, 2]
+    up, down = two_link_elbows(base, end_effector, samples.link_lengths)
+    distances = elbow_distances(samples.targets[:, 1], base, end_effector, samples.link_lengths)
+    assert distances.shape == (40, 2)
+    np.testing.assert_allclose(distances.min(axis=-1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(distances.max(axis=-1), np.linalg.norm(up - down, axis=-1), atol=1e-5)
+    per_kernel = elbow_distances(np.stack([up, down, (up + down) / 2], axis=1), base, end_effector, (0.55, 0.35))
+    assert per_kernel.shape == (40, 3, 2)
+    np.testing.assert_allclose(per_kernel[:, 0, 0], 0.0, atol=1e-9)
+    np.testing.assert_allclose(per_kernel[:, 1, 1], 0.0, atol=1e-9)
+    np.testing.assert_allclose(per_kernel[:, 2, 0], per_kernel[:, 2, 1], atol=1e-9)
+    np.testing.assert_allclose(chain_link_lengths(samples.targets), np.tile([0.55, 0.35], (40, 1)), atol=1e-6)
+    with pytest.raises(ValueError, match=r"Expected elbows \[40, \.\.\., 2\]"):
+        elbow_distances(np.zeros((39, 2)), base, end_effector, (0.55, 0.35))
