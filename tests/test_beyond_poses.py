@@ -5,12 +5,13 @@ on the same arms, SemGCN (squared error) puts the elbow between the two answers 
 two most weighted kernels on the two answers. notebooks/05_beyond_poses.ipynb shows the same with
 figures; its recipe is this one.
 
-Measured on 500 test arms (link lengths 0.55 and 0.35, the two answers on average 2 h = 0.43 apart),
-training seeds 0, 1 and 2 (2,500-4,000 training arms, 30 epochs): SemGCN's elbow lies 0.17-0.20 from
-the nearest answer, its links are off their lengths by 0.05-0.10 on average; GraphMDN's top-two kernels
-are 0.06-0.08 (mean) from the two answers, one each, with weights 0.45-0.55 each; a collapsed mixture
-(one kernel, seen with other learning rates) scores 0.6-0.8. The thresholds below sit at about half
-(or twice) those values, and every verdict compares errors, never times.
+Measured on 500 test arms (link lengths 0.55 and 0.35, the two answers on average 2 x 0.22 apart) with
+this recipe, training seeds 0-4 (2,500 training arms; seed 0 also with 4,000): SemGCN's elbow lies
+0.17-0.20 from the nearer answer and its first link is off its length by 0.05-0.10 on average;
+GraphMDN's top-two kernels are 0.06-0.09 (mean) from the two answers, one each, with weights 0.45-0.55
+each, and its Oracle's node error is 0.03-0.06; a collapsed mixture (one kernel, seen with larger
+learning rates or fewer steps) scores 0.6-0.8. The thresholds below sit at about half (or twice) those
+values, and every verdict compares errors, never times.
 """
 
 import keras

@@ -20,7 +20,7 @@ u = (p_2 - b) / d and n = (-u_y, u_x) the left normal of u,
 With theta_1 over the whole circle and limits on theta_2 symmetric about 0, both are equally likely
 for every end effector, so the mean of p(elbow | end effector) is b + a u, which is neither: a
 regression on the squared error lands there, a point at distance h from both answers whose links
-have lengths sqrt(a^2) and sqrt((d - a)^2) instead of l_1 and l_2.
+have lengths |a| and |d - a| instead of l_1 and l_2.
 
 Input encoding, per node, `[x, y, observed]` (`input_dim` 3): an observed node carries its position
 and 1; a masked node carries `[0, 0, 0]`. Targets are every node's position, `[x, y]` (`target_dim` 2).
