@@ -29,7 +29,15 @@ from tensorboard import manager as tensorboard_manager
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = ROOT / "notebooks"
-NOTEBOOKS = ("01_quickstart.ipynb", "02_train_and_monitor.ipynb", "03_hypotheses.ipynb", "04_export_and_serve.ipynb")
+NOTEBOOKS = (
+    "01_quickstart.ipynb", "02_train_and_monitor.ipynb", "03_hypotheses.ipynb", "04_export_and_serve.ipynb",
+    "05_beyond_poses.ipynb",
+)
+POSE_PARAMETERS = ("DATASET", "DATA_DIR", "KEYPOINTS", "PRESET", "EPOCHS", "STRIDE", "BATCH_SIZE", "RUN_ROOT")
+#: The parameters each notebook's parameters cell must set (05 is the robot arm: no pose data set).
+PARAMETERS = {name: POSE_PARAMETERS for name in NOTEBOOKS} | {
+    "05_beyond_poses.ipynb": ("LINK_LENGTHS", "TRAIN_ARMS", "EPOCHS", "BATCH_SIZE", "SEED", "RUN_ROOT"),
+}
 KERNEL_NAME = "graphmdn-tf-tests"
 CELL_TIMEOUT_S = 600
 
@@ -104,7 +112,7 @@ def test_committed_notebook_is_valid_and_has_no_outputs(name):
             f"{name}: code cell {index} carries outputs; commit notebooks without outputs (notebooks/README.md)"
         )
     parameters = code_cells[0].source
-    for parameter in ("DATASET", "DATA_DIR", "KEYPOINTS", "PRESET", "EPOCHS", "STRIDE", "BATCH_SIZE", "RUN_ROOT"):
+    for parameter in PARAMETERS[name]:
         assert f"\n{parameter} = " in f"\n{parameters}", f"{name}: no {parameter} in the parameters cell"
 
 
