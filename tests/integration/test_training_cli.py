@@ -40,7 +40,7 @@ def _run(arguments, cwd=ROOT, timeout=300):
 @pytest.mark.slow
 def test_killed_training_resumes_and_finishes(tmp_path):
     run_dir = tmp_path / "run"
-    arguments = ["train", "--run-dir", run_dir, "--epochs", "4", "--save-every-steps", "5", *TINY_FLAGS]
+    arguments = ["train", "--run-dir", run_dir, "--epochs", "2", "--save-every-steps", "5", *TINY_FLAGS]
     backup_dir = run_dir / "backup"
 
     def backups():
@@ -62,7 +62,7 @@ def test_killed_training_resumes_and_finishes(tmp_path):
     resumed = _run(arguments)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     summary = json.loads((run_dir / "training.json").read_text())
-    total = 4 * STEPS_PER_EPOCH
+    total = 2 * STEPS_PER_EPOCH
     assert 0 < summary["resumed_from_step"] < total and f"resuming at step {summary['resumed_from_step']}" in resumed.stdout
     assert summary["final_step"] == summary["optimizer_iterations"] == summary["total_steps"] == total
     assert (run_dir / "model.keras").is_file() and not (run_dir / "backup").exists()

@@ -22,20 +22,31 @@ RESUMED_FROM = {"mid_epoch": 19, "epoch_end_before_checkpoint": 10, "epoch_end_a
                 "checkpoint_write": 10, "final_save": 28}
 
 
+def _command(*arguments):
+    return [sys.executable, "-m", "tests.training.resume_script", *map(str, arguments)]
+
+
+_ENVIRONMENT = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+
+
+def _start(*arguments):
+    return subprocess.Popen(_command(*arguments), cwd=ROOT, env=_ENVIRONMENT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
 def _script(*arguments, timeout=1800):
-    return subprocess.run(
-        [sys.executable, "-m", "tests.training.resume_script", *map(str, arguments)], cwd=ROOT,
-        capture_output=True, text=True, timeout=timeout,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT)),
-    )
+    return subprocess.run(_command(*arguments), cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env=_ENVIRONMENT)
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("resume")
-    for point in KILL_POINTS:
-        killed = _script("kill", point, root / point)
-        assert killed.returncode == -signal.SIGKILL, f"{point}: {killed.stderr[-3000:]}"
+    # The killed runs are independent processes: started together (each is deterministic on its own).
+    children = {point: _start("kill", point, root / point) for point in KILL_POINTS}
+    for point, child in children.items():
+        _, stderr = child.communicate(timeout=1800)
+        assert child.returncode == -signal.SIGKILL, f"{point}: {stderr[-3000:]}"
         assert not (root / point / "model.keras").exists()
     finished = _script("finish", root / "reference", *(root / point for point in KILL_POINTS))
     assert finished.returncode == 0, finished.stderr[-3000:]
