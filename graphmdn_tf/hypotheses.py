@@ -9,9 +9,14 @@ All functions take the GraphMDN parameter dict (`mu` [B, M, N, D], `sigma`, `pi_
 (`<name>_pose` for each selection that needs no ground truth) all read it, so a new selection rule is
 one `Selection` added here:
 
-    >>> poses = select(outputs, targets_3d)              # {'highest': ..., 'mean': ..., 'oracle': ...}
-    >>> [selection.name for selection in SELECTIONS.values() if not selection.needs_target]
-    ['highest', 'mean']
+    >>> poses = select(outputs, targets_3d)       # {'highest': ..., 'mean': ..., 'oracle': ..., 'oracle_joint': ...}
+    >>> select(outputs, inputs_2d=keypoints)      # {'highest': ..., 'mean': ..., 'reprojection': ..., ...}
+    >>> selection_names(with_target=False)        # what a served model answers from the mixture alone
+    ('highest', 'mean')
+
+The rules that choose without the ground truth from more than the mixture (the 2D input's
+reprojection, skeleton and motion priors learned from the training set, whole sequences) are in
+`graphmdn_tf.selectors`; a rule names what it reads in `Selection.requires` (`CONTEXT_KEYS`).
 
 Reference: GraphMDN (Oikarinen et al. 2020), Section 4.3.
 """
@@ -26,7 +31,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from graphmdn_tf.distributions.mixture import mixture_distribution, mixture_level
-from graphmdn_tf.metrics import mpjpe, mpjpe_tf
+from graphmdn_tf.metrics import mpjpe_tf
 
 #: The name a deterministic model's (SemGCN's) single pose goes by in selections and tables.
 PREDICTION = "prediction"
@@ -95,21 +100,30 @@ def sample_poses(params: Mapping, num_samples: int, seed=None) -> tf.Tensor:
     return mixture_distribution(params).sample(int(num_samples), seed=seed)
 
 
-def best_of_samples(samples, target) -> tf.Tensor:
-    """Of S sampled poses [S, B, N, D], the one closest to the target in MPJPE: [B, N, D]."""
+def best_of_samples(samples, target, per_joint: bool = False) -> tf.Tensor:
+    """Of S sampled poses [S, B, N, D], the one closest to the target in MPJPE: [B, N, D].
+
+    `per_joint`: for every joint, the sample's joint closest to the target joint (the joint-wise best,
+    J-Best, against the pose-wise P-Best).
+    """
     samples = tf.convert_to_tensor(samples, dtype=tf.float32)
     target = tf.convert_to_tensor(target, dtype=tf.float32)
+    if per_joint:
+        distance = tf.norm(samples - target[None], axis=-1)  # [S, B, N]
+        one_hot = tf.one_hot(tf.argmin(distance, axis=0), tf.shape(samples)[0], axis=0, dtype=tf.float32)
+        return tf.einsum("sbn,sbnd->bnd", one_hot, samples)
     errors = mpjpe_tf(samples, target[None])  # [S, B]
     best = tf.argmin(errors, axis=0)
     return tf.gather(tf.transpose(samples, (1, 0, 2, 3)), best, axis=1, batch_dims=1)
 
 
-def best_of_sampled(outputs, targets_3d, num_samples: int, seed=None, group_size: int = 25) -> np.ndarray:
+def best_of_sampled(outputs, targets_3d, num_samples: int, seed=None, group_size: int = 25,
+                    per_joint: bool = False) -> np.ndarray:
     """Of `num_samples` poses sampled from the mixture, the one closest to the target: [batch, N, 3] (NumPy).
 
     Samples are drawn `group_size` at a time (TFP draws every kernel for every sample, so memory grows
     with samples x kernels x batch) and the best so far kept. `seed`: an int, or a pair of ints for
-    stateless, reproducible sampling.
+    stateless, reproducible sampling. `per_joint`: the best sample for every joint separately (J-Best).
     """
     targets_3d = np.asarray(targets_3d, np.float32)
     groups = -(-num_samples // group_size)
@@ -117,17 +131,29 @@ def best_of_sampled(outputs, targets_3d, num_samples: int, seed=None, group_size
     best, best_error = None, None
     for group in range(groups):
         count = min(group_size, num_samples - group * group_size)
-        candidate = best_of_samples(sample_poses(outputs, count, seed=seeds[group]), targets_3d).numpy()
-        error = mpjpe(candidate, targets_3d, per_frame=True)
+        candidate = best_of_samples(sample_poses(outputs, count, seed=seeds[group]), targets_3d, per_joint).numpy()
+        error = np.linalg.norm(candidate - targets_3d, axis=-1)  # [B, N]
+        if not per_joint:
+            error = error.mean(axis=-1, keepdims=True)
         if best is None:
             best, best_error = candidate, error
         else:
-            better = error < best_error
-            best[better], best_error[better] = candidate[better], error[better]
+            better = error < best_error  # [B, 1] pose-wise, [B, N] per joint
+            best = np.where(better[..., None], candidate, best)
+            best_error = np.minimum(error, best_error)
     return best
 
 
 # ---- the registry ----
+
+#: What a selection rule may look at besides the mixture, by the key it has in a selection context:
+CONTEXT_KEYS = {
+    "target": "the ground-truth pose [batch, N, D] (an upper bound, not a prediction)",
+    "inputs_2d": "the model's 2D input keypoints [batch, N, 2]",
+    "skeleton_prior": "a `graphmdn_tf.selectors.SkeletonPrior` fitted on the training poses",
+    "motion_prior": "a `graphmdn_tf.selectors.MotionPrior` fitted on the training sequences",
+    "sequence_ids": "[batch] int, the sequence of each row; a sequence's rows contiguous, in frame order",
+}
 
 
 @dataclass(frozen=True)
@@ -137,18 +163,33 @@ class Selection:
     Attributes:
         name: the key in selections, metric names (`mpjpe_<name>`) and signatures (`<name>_pose`).
         title: the label in tables ('GraphMDN (<title>)'); for a sampled rule a format with `{num_samples}`.
-        choose: `choose(params, target)` -> poses [batch, N, D] (TF ops, usable inside `model.fit`); a
-            sampled rule: `choose(params, target, num_samples, seed)` -> NumPy poses.
-        needs_target: the rule looks at the ground truth (an upper bound, not a prediction).
+        choose: `choose(params, context)` -> poses [batch, N, D], where `context` maps the keys in
+            `requires` (`CONTEXT_KEYS`) to their values; a sampled rule:
+            `choose(params, context, num_samples, seed)` -> NumPy poses.
+        requires: the context keys the rule reads; () for a rule a served model can answer from the
+            mixture alone (then `choose` is TF ops, usable inside `model.fit` and exported signatures).
         sampled: the rule draws poses from the mixture; it runs in evaluation only, with N samples,
             under the key `<name>_<N>`.
+        metric: the rule is also a training metric (`mpjpe_<name>`, every step): only cheap TF rules
+            that need at most the target.
     """
 
     name: str
     title: str
     choose: Callable
-    needs_target: bool = False
+    requires: tuple = ()
     sampled: bool = False
+    metric: bool = False
+
+    def __post_init__(self):
+        unknown = sorted(set(self.requires) - set(CONTEXT_KEYS))
+        if unknown:
+            raise ValueError(f"Expected requires from {tuple(CONTEXT_KEYS)}. Received: {unknown}")
+
+    @property
+    def needs_target(self) -> bool:
+        """The rule looks at the ground truth: an upper bound (Oracle, best of N), not a prediction."""
+        return "target" in self.requires
 
     def key(self, num_samples: int = 0) -> str:
         return f"{self.name}_{num_samples}" if self.sampled else self.name
@@ -157,33 +198,88 @@ class Selection:
         return self.title.format(num_samples=num_samples)
 
 
+def _selectors():
+    # The rules that need priors or sequences live in `graphmdn_tf.selectors`, which builds on this
+    # module; importing it when a rule runs keeps the import graph acyclic.
+    from graphmdn_tf import selectors  # noqa: PLC0415
+
+    return selectors
+
+
 SELECTIONS = {selection.name: selection for selection in (
-    Selection("highest", "Highest", lambda params, target: highest(params)),
-    Selection("mean", "Mean", lambda params, target: mean(params)),
-    Selection("oracle", "Oracle", oracle, needs_target=True),
-    Selection("best_of", "Best of {num_samples} samples", best_of_sampled, needs_target=True, sampled=True),
+    Selection("highest", "Highest", lambda params, context: highest(params), metric=True),
+    Selection("mean", "Mean", lambda params, context: mean(params), metric=True),
+    Selection("reprojection", "Reprojection",
+              lambda params, context: _selectors().reprojection(params, context["inputs_2d"]),
+              requires=("inputs_2d",)),
+    Selection("reprojection_weighted", "Reprojection-weighted mean",
+              lambda params, context: _selectors().reprojection_weighted(params, context["inputs_2d"]),
+              requires=("inputs_2d",)),
+    Selection("skeleton", "Skeleton prior",
+              lambda params, context: _selectors().skeleton_prior(params, context["skeleton_prior"]),
+              requires=("skeleton_prior",)),
+    Selection("temporal", "Temporal",
+              lambda params, context: _selectors().temporal(params, context["sequence_ids"],
+                                                            context["motion_prior"], causal=False),
+              requires=("sequence_ids", "motion_prior")),
+    Selection("temporal_causal", "Temporal, causal",
+              lambda params, context: _selectors().temporal(params, context["sequence_ids"],
+                                                            context["motion_prior"], causal=True),
+              requires=("sequence_ids", "motion_prior")),
+    Selection("oracle", "Oracle", lambda params, context: oracle(params, context["target"]),
+              requires=("target",), metric=True),
+    Selection("oracle_joint", "Oracle per joint",
+              lambda params, context: oracle_per_joint(params, context["target"]), requires=("target",)),
+    Selection("best_of", "Best of {num_samples} samples",
+              lambda params, context, num_samples, seed: best_of_sampled(params, context["target"], num_samples, seed),
+              requires=("target",), sampled=True),
+    Selection("best_of_joint", "Best joints of {num_samples} samples",
+              lambda params, context, num_samples, seed: best_of_sampled(params, context["target"], num_samples, seed,
+                                                                         per_joint=True),
+              requires=("target",), sampled=True),
 )}
-"""Name -> `Selection`, in the order tables list them."""
+"""Name -> `Selection`, in the order tables list them: predictions first, then the upper bounds."""
 
 
-def selection_names(*, with_target: bool = True) -> tuple:
-    """The selections computed without sampling (training metrics, summaries, export): with the
-    target-dependent ones, or (`with_target=False`) only those a served model can answer."""
+def selection_names(*, with_target: bool = True, available: Sequence[str] | None = None) -> tuple:
+    """Names of the selections computed without sampling whose `requires` are all `available`.
+
+    Default `available`: ('target',) (`with_target`) or () (only what a served model can answer).
+    """
+    if available is None:
+        available = ("target",) if with_target else ()
     return tuple(name for name, selection in SELECTIONS.items()
-                 if not selection.sampled and (with_target or not selection.needs_target))
+                 if not selection.sampled and set(selection.requires) <= set(available))
 
 
-def select(params: Mapping, target=None, names: Sequence[str] | None = None) -> dict:
-    """{name: poses [batch, N, D]} (tensors) for the non-sampled selections `names` (default: every one
-    the inputs allow: those needing the target only when `target` is given)."""
+def metric_names() -> tuple:
+    """The selections a model tracks as training metrics (`mpjpe_<name>`)."""
+    return tuple(name for name, selection in SELECTIONS.items() if selection.metric)
+
+
+def _context(target, context: Mapping) -> dict:
+    unknown = sorted(set(context) - set(CONTEXT_KEYS))
+    if unknown:
+        raise ValueError(f"Expected context keys from {tuple(CONTEXT_KEYS)}. Received: {unknown}")
+    given = {"target": target, **context}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def select(params: Mapping, target=None, names: Sequence[str] | None = None, **context) -> dict:
+    """{name: poses [batch, N, D]} for the non-sampled selections `names` (default: every one whose
+    `requires` the given `target` and `context` (keys of `CONTEXT_KEYS`) provide)."""
+    given = _context(target, context)
     if names is None:
-        names = selection_names(with_target=target is not None)
+        names = selection_names(available=tuple(given))
     unknown = [name for name in names if name not in SELECTIONS or SELECTIONS[name].sampled]
     if unknown:
-        raise ValueError(f"Expected selections from {selection_names()}. Received: {unknown}")
-    if target is None and any(SELECTIONS[name].needs_target for name in names):
-        raise ValueError(f"Selections {[n for n in names if SELECTIONS[n].needs_target]} need the target pose.")
-    return {name: SELECTIONS[name].choose(params, target) for name in names}
+        raise ValueError(f"Expected selections from {selection_names(available=tuple(CONTEXT_KEYS))}. "
+                         f"Received: {unknown}")
+    for name in names:
+        missing = [key for key in SELECTIONS[name].requires if key not in given]
+        if missing:
+            raise ValueError(f"Selection {name!r} needs {missing} ({'; '.join(CONTEXT_KEYS[k] for k in missing)}).")
+    return {name: SELECTIONS[name].choose(params, given) for name in names}
 
 
 def selection_for(key: str) -> Selection:
@@ -202,17 +298,23 @@ def selection_label(key: str) -> str:
     return selection.label(int(key.rpartition("_")[2]) if selection.sampled else 0)
 
 
-def selection_poses(outputs, targets_3d=None, *, num_samples: int = 0, seed=None) -> dict:
+def selection_poses(outputs, targets_3d=None, *, num_samples: int = 0, seed=None, **context) -> dict:
     """Selection key -> poses [batch, N, 3] (NumPy), for every selection in `SELECTIONS` the inputs allow.
 
-    A mixture gives the target-free selections ('highest', 'mean'), with targets also those that need
-    them ('oracle'), and with num_samples > 0 the sampled ones ('best_of_<num_samples>', sampled with
-    `seed`); a deterministic model gives its one pose as 'prediction'.
+    A mixture gives the selections whose `requires` the given target and `context` provide: alone
+    'highest' and 'mean'; with targets also the upper bounds ('oracle', 'oracle_joint'), and with
+    num_samples > 0 the sampled ones ('best_of_<num_samples>', 'best_of_joint_<num_samples>', sampled
+    with `seed`); with `inputs_2d`, priors and `sequence_ids` the rules of `graphmdn_tf.selectors`. A
+    deterministic model gives its one pose as 'prediction'.
     """
     if not is_mixture(outputs):
         return {PREDICTION: np.asarray(outputs, np.float32)}
-    poses = {name: pose.numpy() for name, pose in select(outputs, targets_3d).items()}
-    if targets_3d is not None and num_samples > 0:
-        for selection in (selection for selection in SELECTIONS.values() if selection.sampled):
-            poses[selection.key(num_samples)] = selection.choose(outputs, targets_3d, num_samples, seed)
+    given = _context(targets_3d, context)
+    chosen = select(outputs, given.get("target"), **{key: value for key, value in given.items() if key != "target"})
+    poses = {name: np.asarray(pose, np.float32) for name, pose in chosen.items()}
+    if num_samples > 0:
+        for selection in SELECTIONS.values():
+            if selection.sampled and set(selection.requires) <= set(given):
+                poses[selection.key(num_samples)] = selection.choose(outputs, given, num_samples, seed)
     return poses
+

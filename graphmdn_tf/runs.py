@@ -52,7 +52,8 @@ BACKUP_DIR = "backup"
 LOCK_FILE = ".lock"
 RESULTS_STEM = "results"
 EVALUATIONS_DIR = "evaluations"  # results on other data than the run's own: evaluations/<data>/results.*
-RESULTS_FILES = tuple(f"{RESULTS_STEM}{suffix}" for suffix in (".md", ".csv", ".json", "_per_action.png"))
+RESULTS_FILES = tuple(f"{RESULTS_STEM}{suffix}" for suffix in (".md", ".csv", ".json", "_per_action.png", "_calibration.png",
+                                                             "_diversity.png"))
 
 #: Everything `train` and `evaluate` write in a run directory; an overwrite removes exactly these.
 RUN_FILES = (CONFIG_FILE, MODEL_FILE, HISTORY_FILE, TRAINING_FILE, CURVES_FILE, LOGS_DIR, BACKUP_DIR, *RESULTS_FILES,

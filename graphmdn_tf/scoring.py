@@ -2,7 +2,8 @@
 
 `score_outputs(outputs, targets_3d)` turns one batch of outputs (a GraphMDN's parameter dict or a
 SemGCN's poses) into {selection: {1: Protocol #1 errors [batch], 2: Protocol #2 errors [batch]}} in
-millimetres, with the selections of `graphmdn_tf.hypotheses.SELECTIONS`; `frame_nll` gives the negative
+millimetres, with the selections of `graphmdn_tf.hypotheses.SELECTIONS`; `metrics=METRICS` adds
+'pck' (PCK at 150 mm) and 'auc' (its area over 0-150 mm), in percent; `frame_nll` gives the negative
 log-likelihood of each target. The evaluation tables (`graphmdn_tf.evaluation`), the per-epoch
 TensorBoard summaries (`graphmdn_tf.training.summaries`) and the accuracy benchmark all score through
 this module, so they agree by construction.
@@ -18,8 +19,26 @@ import tensorflow as tf
 from graphmdn_tf.distributions.mixture import mixture_distribution
 from graphmdn_tf.hypotheses import is_mixture, selection_poses
 from graphmdn_tf.metrics import mpjpe, p_mpjpe
+from graphmdn_tf.uncertainty import auc, pck
 
 MILLIMETRES = 1000.0
+PERCENT = 100.0
+
+#: Per-frame scores of a pose: the paper's two protocols (mm, lower is better), then the MPI-INF-3DHP
+#: convention's PCK at 150 mm and AUC over 0-150 mm (% of joints, higher is better).
+METRICS = {
+    1: "Protocol #1 (MPJPE, mm)",
+    2: "Protocol #2 (P-MPJPE, mm)",
+    "pck": "PCK at 150 mm (% of joints, higher is better)",
+    "auc": "AUC of PCK over 0-150 mm (%, higher is better)",
+}
+PROTOCOLS = (1, 2)
+_SCORES = {
+    1: lambda pose, target: MILLIMETRES * mpjpe(pose, target, per_frame=True),
+    2: lambda pose, target: MILLIMETRES * p_mpjpe(pose, target, per_frame=True),
+    "pck": lambda pose, target: PERCENT * pck(pose, target),
+    "auc": lambda pose, target: PERCENT * auc(pose, target),
+}
 
 # How poses are scored. 'paper' is what the authors' evaluation scripts do, which produced the paper's
 # tables: GraphMDN (`main_eval.py`) sets the root joint of every kernel mean to the origin before
@@ -40,13 +59,13 @@ def check_convention(convention: str) -> str:
     return convention
 
 
-def pose_errors(poses: Mapping, targets_3d) -> dict:
-    """{hypothesis: {1: Protocol #1 errors [batch], 2: Protocol #2 errors [batch]}} in millimetres."""
-    return {
-        name: {1: MILLIMETRES * mpjpe(pose, targets_3d, per_frame=True),
-               2: MILLIMETRES * p_mpjpe(pose, targets_3d, per_frame=True)}
-        for name, pose in poses.items()
-    }
+def pose_errors(poses: Mapping, targets_3d, metrics=PROTOCOLS) -> dict:
+    """{hypothesis: {metric: per-frame score [batch]}} for `metrics` (keys of `METRICS`); by default
+    {1: Protocol #1 errors, 2: Protocol #2 errors} in millimetres."""
+    unknown = [metric for metric in metrics if metric not in METRICS]
+    if unknown:
+        raise ValueError(f"Expected metrics from {tuple(METRICS)}. Received: {unknown}")
+    return {name: {metric: _SCORES[metric](pose, targets_3d) for metric in metrics} for name, pose in poses.items()}
 
 
 def apply_convention(outputs, convention: str = "paper"):
@@ -71,11 +90,15 @@ def oracle_aligned_errors(mu, targets_3d) -> np.ndarray:
     return MILLIMETRES * errors.reshape(frames, kernels).min(axis=1)
 
 
-def score_outputs(outputs, targets_3d, *, convention: str = "paper", num_samples: int = 0, seed=None) -> dict:
-    """{hypothesis: {1: Protocol #1 errors [batch], 2: Protocol #2 errors [batch]}} (mm) under `convention`."""
+def score_outputs(outputs, targets_3d, *, convention: str = "paper", num_samples: int = 0, seed=None,
+                  metrics=PROTOCOLS, **context) -> dict:
+    """{hypothesis: {metric: per-frame score [batch]}} under `convention`; by default {1: Protocol #1
+    errors, 2: Protocol #2 errors} (mm). `context` (`graphmdn_tf.hypotheses.CONTEXT_KEYS` but the
+    target) adds the selections that read it."""
     scored = apply_convention(outputs, convention)
-    errors = pose_errors(selection_poses(scored, targets_3d, num_samples=num_samples, seed=seed), targets_3d)
-    if convention == "paper" and "oracle" in errors:
+    poses = selection_poses(scored, targets_3d, num_samples=num_samples, seed=seed, **context)
+    errors = pose_errors(poses, targets_3d, metrics)
+    if convention == "paper" and "oracle" in errors and 2 in metrics:
         errors["oracle"][2] = oracle_aligned_errors(scored["mu"], targets_3d)
     return errors
 

@@ -71,14 +71,24 @@ def test_sampling_and_best_of_samples():
 # ---- the registry ----
 
 
-def test_the_registry_lists_the_paper_selections_in_table_order():
-    assert list(hypotheses.SELECTIONS) == ["highest", "mean", "oracle", "best_of"]
-    assert hypotheses.selection_names() == ("highest", "mean", "oracle")
+def test_the_registry_lists_predictions_then_upper_bounds_in_table_order():
+    assert list(hypotheses.SELECTIONS) == [
+        "highest", "mean", "reprojection", "reprojection_weighted", "skeleton", "temporal", "temporal_causal",
+        "oracle", "oracle_joint", "best_of", "best_of_joint"]
+    assert hypotheses.selection_names() == ("highest", "mean", "oracle", "oracle_joint")
     assert hypotheses.selection_names(with_target=False) == ("highest", "mean")
+    assert hypotheses.selection_names(available=("inputs_2d",)) == ("highest", "mean", "reprojection",
+                                                                    "reprojection_weighted")
+    assert hypotheses.metric_names() == ("highest", "mean", "oracle")
     assert [hypotheses.selection_label(key) for key in ("highest", "mean", "oracle", "best_of_200")] == [
         "Highest", "Mean", "Oracle", "Best of 200 samples"]
+    assert hypotheses.selection_label("best_of_joint_20") == "Best joints of 20 samples"
+    assert not any(hypotheses.SELECTIONS[name].needs_target for name in hypotheses.selection_names(
+        available=tuple(key for key in hypotheses.CONTEXT_KEYS if key != "target")))
     with pytest.raises(KeyError, match="No selection 'best_of_x'"):
         hypotheses.selection_for("best_of_x")
+    with pytest.raises(ValueError, match=r"Expected requires from .*Received: \['camera'\]"):
+        hypotheses.Selection("bad", "Bad", lambda params, context: None, requires=("camera",))
 
 
 def test_select_and_selection_poses_follow_the_registry():
@@ -87,14 +97,42 @@ def test_select_and_selection_poses_follow_the_registry():
     poses = hypotheses.select(params, target)
     np.testing.assert_allclose(poses["highest"], hypotheses.highest(params))
     np.testing.assert_allclose(poses["oracle"], target)
+    np.testing.assert_allclose(poses["oracle_joint"], target)
     assert list(hypotheses.select(params)) == ["highest", "mean"]  # no target: only what a server can answer
     keys = hypotheses.selection_poses(params, target, num_samples=4, seed=(0, 1))
-    assert list(keys) == ["highest", "mean", "oracle", "best_of_4"]
+    assert list(keys) == ["highest", "mean", "oracle", "oracle_joint", "best_of_4", "best_of_joint_4"]
     assert list(hypotheses.selection_poses(np.zeros((2, 2, 3), "float32"))) == [hypotheses.PREDICTION]
-    with pytest.raises(ValueError, match=r"need the target pose"):
+    with pytest.raises(ValueError, match=r"Selection 'oracle' needs \['target'\]"):
         hypotheses.select(params, names=["oracle"])
-    with pytest.raises(ValueError, match=r"Expected selections from \('highest', 'mean', 'oracle'\)"):
+    with pytest.raises(ValueError, match=r"Selection 'reprojection' needs \['inputs_2d'\]"):
+        hypotheses.select(params, names=["reprojection"])
+    with pytest.raises(ValueError, match=r"Expected selections from \('highest', 'mean', 'reprojection'"):
         hypotheses.select(params, target, names=["best_of"])
+    with pytest.raises(ValueError, match=r"Expected context keys from .*Received: \['camera'\]"):
+        hypotheses.select(params, target, camera=1)
+
+
+def test_joint_wise_best_of_samples_takes_each_joint_from_its_closest_sample():
+    """J-Best <= P-Best, and it is the per-joint minimum over the very samples P-Best chooses from."""
+    rng = np.random.default_rng(4)
+    samples = rng.normal(size=(7, 3, 5, 3)).astype("float32")
+    target = rng.normal(size=(3, 5, 3)).astype("float32")
+    per_joint = hypotheses.best_of_samples(samples, target, per_joint=True).numpy()
+    distance = np.linalg.norm(samples - target, axis=-1)  # [S, B, N]
+    choice = distance.argmin(axis=0)
+    expected = np.take_along_axis(samples, choice[None, ..., None], axis=0)[0]
+    np.testing.assert_allclose(per_joint, expected)
+    pose_wise = hypotheses.best_of_samples(samples, target).numpy()
+    assert np.all(np.linalg.norm(per_joint - target, axis=-1).mean(-1)
+                  <= np.linalg.norm(pose_wise - target, axis=-1).mean(-1) + 1e-6)
+    params, _ = _pose_params()
+    target = np.asarray(params["mu"][:, 1])
+    # Drawn in groups (the same seed: the same 30 samples), the best joints are no worse than the best pose.
+    grouped = hypotheses.best_of_sampled(params, target, 30, seed=(1, 2), group_size=7, per_joint=True)
+    assert grouped.shape == target.shape
+    joint_error = np.linalg.norm(grouped - target, axis=-1)
+    whole = hypotheses.best_of_sampled(params, target, 30, seed=(1, 2), group_size=7)
+    assert np.all(joint_error.mean(-1) <= np.linalg.norm(whole - target, axis=-1).mean(-1) + 1e-6)
 
 
 def test_a_new_selection_is_a_one_place_change(monkeypatch):
@@ -103,7 +141,8 @@ def test_a_new_selection_is_a_one_place_change(monkeypatch):
     from graphmdn_tf.export import _ServingFunctions
     from graphmdn_tf.models import GraphMDN
 
-    lowest = hypotheses.Selection("lowest_kernel", "Kernel 0", lambda params, target: hypotheses._mu(params)[:, 0])
+    lowest = hypotheses.Selection("lowest_kernel", "Kernel 0", lambda params, context: hypotheses._mu(params)[:, 0],
+                                  metric=True)
     monkeypatch.setitem(hypotheses.SELECTIONS, "lowest_kernel", lowest)
     params, _ = _pose_params()
     assert "lowest_kernel" in hypotheses.selection_poses(params, params["mu"][:, 0])

@@ -94,7 +94,7 @@ class GraphMDN(GraphPoseModel):
         return mixture_nll(y, y_pred, sample_weight) + regularization_loss(self)
 
     def selection_names(self):
-        return hypotheses.selection_names()
+        return hypotheses.metric_names()
 
     def select(self, y_pred, target):
         return hypotheses.select(y_pred, target, self.selection_names())

@@ -1,0 +1,138 @@
+"""`evaluate_run`: a finished run's tables, uncertainty summary, plots and TensorBoard run, on any data.
+
+Example:
+    >>> result = evaluate_run("runs/graphmdn-standard-cmu")   # writes results.md/.csv/.json and plots
+    >>> print(result.to_markdown())
+    >>> combine_results([result, evaluate_run("runs/semgcn-standard-cmu")]).write("runs", "comparison")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from graphmdn_tf.config import TrainingConfig
+from graphmdn_tf.data.h36m import DEFAULT_SPLITS
+from graphmdn_tf.data.pipeline import load_samples
+from graphmdn_tf.evaluation.frames import ambiguous_subset, evaluate_model, sequence_index
+from graphmdn_tf.evaluation.probabilistic import uncertainty_summary, write_tensorboard
+from graphmdn_tf.evaluation.tables import EvaluationResult, action_order, method_names, model_label, result_rows
+from graphmdn_tf.runs import LOGS_DIR, RESULTS_STEM, RunDirectory
+from graphmdn_tf.selectors import MotionPrior, SkeletonPrior
+from graphmdn_tf.skeletons import H36M_16
+
+DATA_FIELDS = ("dataset", "data_dir", "keypoints", "test_subjects", "actions")
+"""The data settings `evaluate_run` can take from elsewhere than the run's config."""
+
+
+def evaluation_data(config: TrainingConfig, **overrides) -> TrainingConfig:
+    """The run's config with the data settings in `overrides` (None: the run's own) for evaluation.
+
+    A new `dataset` without `test_subjects` takes that data set's default test split (if it has one).
+    """
+    unknown = sorted(set(overrides) - set(DATA_FIELDS))
+    if unknown:
+        raise ValueError(f"Expected data settings from {DATA_FIELDS}. Received: {unknown}")
+    given = {name: value for name, value in overrides.items() if value is not None}
+    if "dataset" in given and "test_subjects" not in given and given["dataset"] in DEFAULT_SPLITS:
+        given["test_subjects"] = DEFAULT_SPLITS[given["dataset"]][1]
+    return config.replace(**given)
+
+
+def data_tag(config: TrainingConfig) -> str:
+    """A folder name for results on these data: '<dataset>-<keypoints>-<subjects>[-<n>actions]'."""
+    actions = f"-{len(config.actions)}actions" if config.actions else ""
+    return f"{config.dataset}-{config.keypoints}-{'+'.join(config.test_subjects)}{actions}"
+
+
+def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int = 4096, seed: int = 0,
+                 stride: int | None = None, convention: str = "paper", write: bool = True, progress: bool = True,
+                 dataset: str | None = None, data_dir: str | Path | None = None, keypoints: str | None = None,
+                 test_subjects=None, actions=None, results_dir: str | Path | None = None) -> EvaluationResult:
+    """Evaluate a finished run (RUN_DIR/config.json and model.keras) on its test subjects, or on other data.
+
+    Args:
+        run_dir: the directory `train` wrote.
+        num_samples: N for the best-of-N row (poses sampled from the mixture); 0 leaves it out.
+        batch_size: samples per prediction chunk.
+        seed: sampling seed.
+        stride: evaluate every stride-th test frame (default: the run's stride).
+        convention: how poses are scored, 'paper' (the authors' evaluation, default) or 'raw'
+            (`CONVENTIONS`); the tables say which.
+        write: write results.md, results.csv, results.json and results_per_action.png (`results_dir`).
+        dataset, data_dir, keypoints, test_subjects, actions: data to evaluate on instead of the run's
+            own (each None: the run's setting; see `evaluation_data`).
+        results_dir: where the results go; default the run directory for its own data, and
+            RUN_DIR/evaluations/<data_tag> for other data, so the run's own results are never replaced.
+
+    Returns:
+        An `EvaluationResult`.
+    """
+    run = RunDirectory(run_dir)
+    run.require_finished()
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
+        raise ValueError(f"Expected num_samples to be an integer >= 0. Received: num_samples={num_samples!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}")
+    config = run.load_config()
+    data = evaluation_data(config, dataset=dataset, data_dir=data_dir, keypoints=keypoints,
+                           test_subjects=test_subjects, actions=actions)
+    samples = load_samples(
+        data.dataset, data.data_dir, keypoints=data.keypoints, subjects=data.test_subjects,
+        actions=data.actions, stride=stride or data.stride, progress=progress,
+    )
+    model = run.load_model()
+    sequence_ids, frame_index = sequence_index(samples.subjects, samples.actions, samples.cameras)
+    priors = training_priors(config, stride or data.stride, progress) if model_is_mixture(config) else None
+    frames = evaluate_model(model, samples.inputs_2d, samples.targets_3d, sequence_ids=sequence_ids, priors=priors,
+                            num_samples=num_samples, batch_size=batch_size, seed=seed, convention=convention,
+                            progress=progress)
+    ambiguous = ambiguous_subset(samples.inputs_2d, samples.targets_3d, sequence_ids, frame_index, samples.cameras)
+    result = _run_result(config, data, run, samples, frames, ambiguous, convention)
+    if write:
+        destination = Path(results_dir) if results_dir is not None else default_results_dir(run, config, data)
+        paths = result.write(destination, RESULTS_STEM)
+        images = {name: paths[name] for name in ("png", "calibration", "diversity") if name in paths}
+        write_tensorboard(result, destination / LOGS_DIR / "evaluation", images)
+    return result
+
+
+def model_is_mixture(config: TrainingConfig) -> bool:
+    return config.model == "graphmdn"
+
+
+def training_priors(config: TrainingConfig, stride: int, progress: bool = True) -> dict:
+    """{'skeleton_prior', 'motion_prior'} learned from the run's training poses (camera 0's rows: bone
+    lengths and speeds do not depend on the camera), at the evaluation's frame stride."""
+    train = load_samples(config.dataset, config.data_dir, keypoints=config.keypoints, subjects=config.train_subjects,
+                         actions=config.actions, stride=stride, progress=progress)
+    train = train.subset(train.cameras == train.cameras.min())
+    sequence_ids, _ = sequence_index(train.subjects, train.actions, train.cameras)
+    return {"skeleton_prior": SkeletonPrior.fit(train.targets_3d, H36M_16),
+            "motion_prior": MotionPrior.fit(train.targets_3d, sequence_ids)}
+
+
+def default_results_dir(run: RunDirectory, config: TrainingConfig, data: TrainingConfig) -> Path:
+    """The run directory for results on its own data, RUN_DIR/evaluations/<data_tag> for other data."""
+    own = all(getattr(data, name) == getattr(config, name) for name in DATA_FIELDS)
+    return run.path if own else run.evaluation_dir(data_tag(data))
+
+
+def _run_result(config, data, run, samples, frames, ambiguous, convention) -> EvaluationResult:
+    label = model_label(config.model, config.preset, config.mixture)
+    on = "" if data == config else f"; evaluated on {data.dataset} {','.join(data.test_subjects)} ({data.keypoints})"
+    names = method_names(config.model, config.preset, frames.errors, config.mixture)
+    mixture = frames.nll is not None
+    return EvaluationResult(
+        actions=action_order(samples.action_classes),
+        rows=result_rows(frames.errors, samples.action_classes, names, ambiguous),
+        test_nll={label: float(frames.nll.mean())} if mixture else {},
+        num_ambiguous=int(np.sum(ambiguous)),
+        uncertainty={label: uncertainty_summary(frames, ambiguous, H36M_16.joint_names)} if mixture else {},
+        diversity={label: frames.diversity} if mixture else {},
+        num_frames=len(samples),
+        notes=(f"{label}: {run.path} ({config.dataset}, train {','.join(config.train_subjects)}, test "
+               f"{','.join(config.test_subjects)}, {config.epochs} epochs{on}).",),
+        convention=convention,
+    )
