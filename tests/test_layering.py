@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "graphmdn_tf"
 FLOORS = (
     ("graphs", "skeletons", "atomic"),
     ("metrics", "distributions", "layers", "viz"),
-    ("losses", "hypotheses", "scoring"),
+    ("losses", "hypotheses", "scoring", "selectors"),
     ("batching", "data", "models"),
     ("config", "runs", "convert"),
     ("training",),
