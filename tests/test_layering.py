@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "graphmdn_tf"
 FLOORS = (
     ("graphs", "skeletons", "atomic"),
     ("metrics", "distributions", "layers", "viz"),
-    ("losses", "hypotheses", "scoring", "selectors"),
+    ("losses", "hypotheses", "scoring", "selectors", "uncertainty"),
     ("batching", "data", "models"),
     ("config", "runs", "convert"),
     ("training",),

@@ -5,6 +5,7 @@ import pytest
 
 from graphmdn_tf.scoring import (
     CONVENTIONS,
+    METRICS,
     apply_convention,
     check_convention,
     frame_nll,
@@ -51,7 +52,21 @@ def test_scores_match_numpy_for_both_conventions():
     paper, raw = score_outputs(outputs, targets), score_outputs(outputs, targets, convention="raw")
     np.testing.assert_allclose(paper["oracle"][2], oracle_aligned_errors(apply_convention(outputs)["mu"], targets))
     assert np.all(paper["oracle"][2] <= score_outputs(apply_convention(outputs), targets, convention="raw")["oracle"][2] + 1e-3)
-    assert set(raw) == set(paper) == {"highest", "mean", "oracle"}
+    assert set(raw) == set(paper) == {"highest", "mean", "oracle", "oracle_joint"}
+
+
+def test_pck_and_auc_rows_are_the_mpi_inf_3dhp_convention_in_percent():
+    outputs, targets = _outputs(), _targets()
+    errors = score_outputs(outputs, targets, convention="raw", metrics=tuple(METRICS))
+    weights = np.exp(outputs["pi_logits"]) / np.exp(outputs["pi_logits"]).sum(1, keepdims=True)
+    distance = np.linalg.norm(np.einsum("bm,bmnd->bnd", weights, outputs["mu"]) - targets, axis=-1)  # [B, N] m
+    np.testing.assert_allclose(errors["mean"]["pck"], 100 * (distance <= 0.150).mean(-1), atol=1e-9)
+    thresholds = np.arange(0, 151, 5) / 1000  # 0, 5, ..., 150 mm
+    expected_auc = 100 * np.mean([(distance <= t).mean(-1) for t in thresholds], axis=0)
+    np.testing.assert_allclose(errors["mean"]["auc"], expected_auc, atol=1e-9)
+    assert set(errors["mean"]) == {1, 2, "pck", "auc"}
+    with pytest.raises(ValueError, match=r"Expected metrics from \(1, 2, 'pck', 'auc'\)\. Received: \['pcp'\]"):
+        score_outputs(outputs, targets, metrics=(1, "pcp"))
 
 
 def test_frame_nll_is_eq_9():
