@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from graphmdn_tf.cli import main
 from graphmdn_tf.config import TrainingConfig
@@ -20,10 +21,14 @@ from graphmdn_tf.evaluation import (
     evaluate_run,
     method_names,
     result_rows,
+    sequence_chunks,
+    sequence_index,
 )
 from graphmdn_tf.graphs import Graph
 from graphmdn_tf.models import GraphMDN, SemGCN
+from graphmdn_tf.skeletons import H36M_16
 from tests.numpy_reference import pose_level_nll
+from tests.training.conftest import read_events
 
 
 def _procrustes_error(predicted, target):
@@ -77,6 +82,11 @@ def _paper_average(per_frame, labels):
     return per_action, np.mean(list(per_action.values()))
 
 
+def _errors_and_nll(*args, **kwargs):
+    frames = evaluate_model(*args, **kwargs)
+    return frames.errors, frames.nll
+
+
 class _LookupModel:
     """Returns fixed mixture parameters; input row i carries its frame index in inputs[i, 0, 0]."""
 
@@ -104,7 +114,7 @@ def hand_made(rng):
 @pytest.mark.parametrize("convention", ["paper", "raw"])
 def test_tables_match_numpy(hand_made, convention):
     inputs, targets, outputs, labels = hand_made
-    errors, nll = evaluate_model(_LookupModel(outputs), inputs, targets, batch_size=16, convention=convention,
+    errors, nll = _errors_and_nll(_LookupModel(outputs), inputs, targets, batch_size=16, convention=convention,
                                  progress=False)
     rows = result_rows(errors, labels, method_names("graphmdn", "standard", errors))
     result = EvaluationResult(actions=action_order(labels), rows=rows, num_frames=len(targets), convention=convention)
@@ -125,8 +135,8 @@ def test_tables_match_numpy(hand_made, convention):
 
 def test_the_conventions_differ_where_they_should(hand_made):
     inputs, targets, outputs, _ = hand_made
-    paper, paper_nll = evaluate_model(_LookupModel(outputs), inputs, targets, progress=False)  # the default
-    raw, raw_nll = evaluate_model(_LookupModel(outputs), inputs, targets, convention="raw", progress=False)
+    paper, paper_nll = _errors_and_nll(_LookupModel(outputs), inputs, targets, progress=False)  # the default
+    raw, raw_nll = _errors_and_nll(_LookupModel(outputs), inputs, targets, convention="raw", progress=False)
     np.testing.assert_array_equal(paper_nll, raw_nll)  # the density is the model's own under both
     # The hand-made kernels' root joint is off the origin, so the two score differently (the exact
     # values are checked against NumPy above).
@@ -139,31 +149,47 @@ def test_the_conventions_differ_where_they_should(hand_made):
 def test_best_of_samples_with_tiny_sigma_is_the_oracle(hand_made):
     inputs, targets, outputs, _ = hand_made
     sharp = dict(outputs, sigma=np.full_like(outputs["sigma"], 1e-6), pi_logits=np.zeros_like(outputs["pi_logits"]))
-    errors, _ = evaluate_model(_LookupModel(sharp), inputs, targets, num_samples=64, progress=False)
+    errors, _ = _errors_and_nll(_LookupModel(sharp), inputs, targets, num_samples=64, progress=False)
     np.testing.assert_allclose(errors["best_of_64"][1], errors["oracle"][1], atol=1e-2)  # mm
     broad = dict(outputs, sigma=np.full_like(outputs["sigma"], 0.05))
-    errors, _ = evaluate_model(_LookupModel(broad), inputs, targets, num_samples=8, progress=False)
+    errors, _ = _errors_and_nll(_LookupModel(broad), inputs, targets, num_samples=8, progress=False)
     assert np.all(errors["best_of_8"][1] > 0)
-    again, _ = evaluate_model(_LookupModel(broad), inputs, targets, num_samples=8, progress=False)
+    again, _ = _errors_and_nll(_LookupModel(broad), inputs, targets, num_samples=8, progress=False)
     np.testing.assert_array_equal(again["best_of_8"][1], errors["best_of_8"][1])  # seeded: reproducible
-    other, _ = evaluate_model(_LookupModel(broad), inputs, targets, num_samples=8, seed=1, progress=False)
+    other, _ = _errors_and_nll(_LookupModel(broad), inputs, targets, num_samples=8, seed=1, progress=False)
     assert not np.array_equal(other["best_of_8"][1], errors["best_of_8"][1])
 
 
 def test_markdown_and_csv_hold_the_rows(hand_made):
     inputs, targets, outputs, labels = hand_made
-    errors, _ = evaluate_model(_LookupModel(outputs), inputs, targets, progress=False)
+    errors, _ = _errors_and_nll(_LookupModel(outputs), inputs, targets, progress=False)
+    ambiguous = np.zeros(len(targets), bool)
+    ambiguous[[2, 5, 33]] = True
     result = EvaluationResult(actions=("Walking", "Sitting"), rows=result_rows(
-        errors, labels, method_names("graphmdn", "wide", errors)), test_nll={"GraphMDN (Wide)": -12.5}, num_frames=40)
+        errors, labels, method_names("graphmdn", "wide", errors), ambiguous), test_nll={"GraphMDN (Wide)": -12.5},
+        num_frames=40, num_ambiguous=3)
     markdown = result.to_markdown()
-    assert "### Protocol #1 (MPJPE, mm)" in markdown and "### Protocol #2 (P-MPJPE, mm)" in markdown
-    assert "| Method | Walk | Sitting | Avg. |" in markdown and "| GraphMDN (Wide) | -12.50 |" in markdown
-    assert f"| GraphMDN (Oracle, Wide) | {result.row(1, 'GraphMDN (Oracle, Wide)').per_action['Walking']:.1f}" in markdown
+    for title in ("Protocol #1 (MPJPE, mm)", "Protocol #2 (P-MPJPE, mm)", "PCK at 150 mm", "AUC of PCK over 0-150 mm"):
+        assert f"### {title}" in markdown
+    assert "| Method | Walk | Sitting | Avg. | Ambig. |" in markdown and "| GraphMDN (Wide) | -12.50 |" in markdown
+    oracle = result.row(1, "GraphMDN (Oracle, Wide)")
+    assert f"| GraphMDN (Oracle, Wide) | {oracle.per_action['Walking']:.1f}" in markdown
+    assert f"| {oracle.average:.1f} | {oracle.ambiguous:.1f} |" in markdown and "mean over the 3 ambiguous" in markdown
+    # The 'Ambig.' column is the plain mean over the flagged samples, for every selection and metric.
+    for name, label in method_names("graphmdn", "wide", errors).items():
+        for metric in (1, 2, "pck", "auc"):
+            assert result.row(metric, label).ambiguous == pytest.approx(errors[name][metric][ambiguous].mean())
     table = list(csv.DictReader(io.StringIO(result.to_csv())))
-    assert len(table) == 6 and set(table[0]) == {"protocol", "method", "Walking", "Sitting", "average"}
+    assert len(table) == 4 * len(result.methods()) and set(table[0]) == {
+        "protocol", "method", "Walking", "Sitting", "average", "ambiguous"}
+    assert [row["protocol"] for row in table[::len(result.methods())]] == ["1", "2", "pck", "auc"]
     first = table[0]
     assert float(first["average"]) == pytest.approx(result.row(1, first["method"]).average, abs=1e-3)
+    assert float(first["ambiguous"]) == pytest.approx(result.row(1, first["method"]).ambiguous, abs=1e-3)
     assert EvaluationResult.from_dict(result.to_dict()) == result
+    # Without an ambiguous sample the column holds '-' (markdown) and '' (CSV), never a made-up number.
+    empty = EvaluationResult(actions=("Walking", "Sitting"), rows=result_rows(errors, labels, {"mean": "M"}))
+    assert "| - |" in empty.to_markdown() and list(csv.DictReader(io.StringIO(empty.to_csv())))[0]["ambiguous"] == ""
 
 
 def test_method_names_follow_the_paper():
@@ -207,7 +233,8 @@ def test_evaluate_run_on_a_fixed_tiny_model(tmp_path):
         assert result.row(2, f"GraphMDN ({name.capitalize()})").average == pytest.approx(p2, rel=1e-3)
     nll = pose_level_nll(test.targets_3d.astype(np.float64), outputs["mu"], outputs["sigma"], outputs["pi_logits"])
     assert result.test_nll["GraphMDN"] == pytest.approx(nll.mean(), rel=1e-3)
-    assert result.methods()[-1] == "GraphMDN (Best of 10 samples)" and result.num_frames == len(test)
+    assert result.methods()[-2:] == ["GraphMDN (Best of 10 samples)", "GraphMDN (Best joints of 10 samples)"]
+    assert result.num_frames == len(test) and result.metrics() == [1, 2, "pck", "auc"]
     assert result.actions[:3] == ("Directions", "Discussion", "Eating")
 
     _, semgcn_dir, semgcn = _fixed_run(tmp_path, "semgcn")
@@ -223,12 +250,72 @@ def test_evaluate_run_on_a_fixed_tiny_model(tmp_path):
         combine_results([result, raw])
     combined = combine_results([result, baseline])
     assert combined.methods() == result.methods() + ["SemGCN"]
-    assert [row.protocol for row in combined.rows] == [1] * 5 + [2] * 5
+    per_metric = len(result.methods()) + 1
+    assert [row.protocol for row in combined.rows] == [1] * per_metric + [2] * per_metric + ["pck"] * per_metric + [
+        "auc"] * per_metric
     paths = combined.write(tmp_path / "comparison", "comparison")
     assert paths["png"].read_bytes()[:4] == b"\x89PNG"
     # Two runs with the same labels cannot be combined silently: rows would shadow each other.
     with pytest.raises(ValueError, match=r"Expected distinct method names .* Repeated: \['SemGCN'\]"):
         combine_results([baseline, baseline])
+
+
+def test_evaluate_run_writes_the_uncertainty_plots_and_tensorboard(tmp_path):
+    config, run_dir, model = _fixed_run(tmp_path, "graphmdn")
+    result = evaluate_run(run_dir, num_samples=0, progress=False)
+    test = load_samples("synthetic", subjects=config.test_subjects, stride=8, progress=False)
+    outputs = {k: np.asarray(v, np.float64) for k, v in model.predict(test.inputs_2d, verbose=0).items()}
+    # Every selection that needs no ground truth is in the tables (the run's training priors and the
+    # test sequences are at hand), beside Highest, Mean and the Oracles.
+    names = method_names("graphmdn", "standard", ["highest", "mean", "reprojection", "reprojection_weighted",
+                                                  "skeleton", "temporal", "temporal_causal", "oracle", "oracle_joint"])
+    assert result.methods() == list(names.values())
+    summary = result.uncertainty["GraphMDN"]
+    assert summary["nll"] == pytest.approx(result.test_nll["GraphMDN"])
+    pi = np.exp(outputs["pi_logits"] - outputs["pi_logits"].max(1, keepdims=True))
+    pi /= pi.sum(1, keepdims=True)
+    entropy = -(pi * np.log(pi)).sum(1)
+    assert summary["effective_kernels"] == pytest.approx(np.exp(entropy).mean(), rel=1e-4)
+    assert list(summary["nll_per_joint"]) == list(H36M_16.joint_names) and 0 <= summary["ece"] <= 1
+    assert summary["sharpness_mm"]["50"] < summary["sharpness_mm"]["90"]
+    markdown = (run_dir / "results.md").read_text()
+    assert "### Uncertainty (the mixture's own distribution)" in markdown and "NLL per joint" in markdown
+    for name in ("results_calibration.png", "results_diversity.png"):
+        assert (run_dir / name).read_bytes()[:4] == b"\x89PNG"
+    events = read_events(run_dir / "logs" / "evaluation")
+    assert events["protocol1/GraphMDN (Mean)"] == [(0, pytest.approx(result.row(1, "GraphMDN (Mean)").average))]
+    assert events["pck/GraphMDN (Skeleton prior)"][0][1] == pytest.approx(
+        result.row("pck", "GraphMDN (Skeleton prior)").average)
+    assert events["uncertainty/ece/GraphMDN"][0][1] == pytest.approx(summary["ece"])
+    assert {"evaluation/png", "evaluation/calibration", "evaluation/diversity"} <= set(events)
+    # The event holds the plot's pixels (tf.summary.image re-encodes them).
+    np.testing.assert_array_equal(tf.image.decode_png(events["evaluation/calibration"][0][1]).numpy(),
+                                  tf.image.decode_png((run_dir / "results_calibration.png").read_bytes()).numpy())
+    # A second evaluation replaces the first one's events instead of adding a second run's worth.
+    evaluate_run(run_dir, num_samples=0, progress=False)
+    assert len(list((run_dir / "logs" / "evaluation").glob("events.out.tfevents.*"))) == 1
+    # A point estimate has no uncertainty section and no uncertainty plots.
+    _, semgcn_dir, _ = _fixed_run(tmp_path, "semgcn")
+    baseline = evaluate_run(semgcn_dir, num_samples=0, progress=False)
+    assert baseline.uncertainty == {} and not (semgcn_dir / "results_calibration.png").exists()
+    assert "### Uncertainty" not in (semgcn_dir / "results.md").read_text()
+
+
+def test_sequence_index_and_chunks():
+    subjects = np.array(["S1"] * 5 + ["S5"] * 4)
+    actions = np.array(["Walking 1"] * 3 + ["Eating"] * 2 + ["Eating"] * 4)
+    cameras = np.array([0, 0, 0, 0, 0, 0, 0, 1, 1])
+    ids, frames = sequence_index(subjects, actions, cameras)
+    np.testing.assert_array_equal(ids, [0, 0, 0, 1, 1, 2, 2, 3, 3])
+    np.testing.assert_array_equal(frames, [0, 1, 2, 0, 1, 0, 1, 0, 1])
+    sequence_ids = np.repeat([0, 1, 2, 3], [3, 2, 6, 1])
+    chunks = sequence_chunks(sequence_ids, batch_size=5)
+    assert [(c.start, c.stop) for c in chunks] == [(0, 5), (5, 11), (11, 12)]  # whole sequences; 6 > 5 alone
+    assert [(c.start, c.stop) for c in sequence_chunks(sequence_ids, batch_size=100)] == [(0, 12)]
+    for batch_size in (1, 2, 3, 7):  # every row once, in order, no sequence cut
+        chunks = sequence_chunks(sequence_ids, batch_size)
+        np.testing.assert_array_equal(np.concatenate([np.arange(c.start, c.stop) for c in chunks]), np.arange(12))
+        assert all(c.start == 0 or sequence_ids[c.start] != sequence_ids[c.start - 1] for c in chunks)
 
 
 def test_evaluation_errors(tmp_path, hand_made):
@@ -241,7 +328,7 @@ def test_evaluation_errors(tmp_path, hand_made):
     with pytest.raises(ValueError, match="at least one EvaluationResult"):
         combine_results([])
     inputs, targets, outputs, labels = hand_made
-    errors, _ = evaluate_model(_LookupModel(outputs), inputs, targets, progress=False)
+    errors, _ = _errors_and_nll(_LookupModel(outputs), inputs, targets, progress=False)
     result = EvaluationResult(actions=("Sitting", "Walking"), rows=result_rows(
         errors, labels, method_names("graphmdn", "standard", errors)))
     other = EvaluationResult(actions=("Running",), rows=())
