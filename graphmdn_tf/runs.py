@@ -9,10 +9,11 @@ RUN_DIR after a finished run:
     history.csv           per-epoch loss and MPJPE, training and validation (appended across restarts)
     training.json         steps per epoch, total steps, the step a restart resumed from, wall time
     training_curves.png   loss, MPJPE per epoch and the learning rate per step
-    logs/                 TensorBoard: train/, validation/ and the HParams record
+    logs/                 TensorBoard: train/, validation/, the HParams record, evaluation/ (`evaluate`)
     backup/               while unfinished only: the latest checkpoint (model, optimizer, seeds, position)
     .lock                 the lock of the process training in the folder (`RunDirectory.lock`)
-    results.md/.csv/.json, results_per_action.png   written by `graphmdn-tf evaluate`
+    results.md/.csv/.json, results_per_action.png   written by `graphmdn-tf evaluate`, and for a
+    results_calibration.png, results_diversity.png  GraphMDN its reliability diagram and kernel diversity
     evaluations/<data>/   `evaluate` on other data than the run's own (--data-dir, --dataset, ...)
 
 What a directory may be given to `train` (`RunDirectory.check`):

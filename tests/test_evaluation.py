@@ -419,7 +419,11 @@ def test_a_user_data_set_of_any_name_is_evaluated_from_the_command_line(tmp_path
     out, err = capsys.readouterr()
     assert code == 0, err
     target = run_dir / "evaluations" / "studio-gt-S7"
-    assert f"Written: {target / 'results.md'}" in out and (target / "results.json").is_file()
+    # The files listed are the ones written: a mixture's plots included, nothing that is not there.
+    listed = out.split(f"Written in {target}: ")[1].split(";")[0].split(", ")
+    assert listed == ["results.md", "results.csv", "results.json", "results_per_action.png", "results_calibration.png",
+                      "results_diversity.png"]
+    assert all((target / name).is_file() for name in listed) and (target / "results.json").is_file()
     assert list((cache / "converted").glob("data_3d_studio-*.npz"))  # --cache-dir: the converted copy went there
     assert not (run_dir / "results.md").exists()
     code = main(["evaluate", str(run_dir), "--dataset", "studio", "--data-dir", str(data_dir)])

@@ -17,7 +17,7 @@ from graphmdn_tf.cli.errors import user_errors
 from graphmdn_tf.cli.options import add_cache_dir
 from graphmdn_tf.data.h36m import KEYPOINT_KINDS
 from graphmdn_tf.evaluation import DATA_FIELDS, combine_results, default_results_dir, evaluate_run, evaluation_data
-from graphmdn_tf.runs import RESULTS_FILES, RunDirectory
+from graphmdn_tf.runs import LOGS_DIR, RESULTS_FILES, RunDirectory
 from graphmdn_tf.scoring import CONVENTIONS
 
 
@@ -63,13 +63,15 @@ def run_evaluate(args) -> int:
         result = evaluate_run(run_dir, num_samples=args.num_samples, batch_size=args.batch_size, seed=args.seed,
                               stride=args.stride, convention=args.convention, results_dir=destination, **overrides)
         print(f"\n## {run_dir}\n\n{result.to_markdown()}")
-        print("Written: " + ", ".join(map(str, [destination / RESULTS_FILES[0], *RESULTS_FILES[1:]])))
+        written = [name for name in RESULTS_FILES if (destination / name).is_file()]
+        print(f"Written in {destination}: {', '.join(written)}; TensorBoard: {destination / LOGS_DIR / 'evaluation'}")
         results.append(result)
     if len(results) > 1:
         combined = combine_results(results)
         output = Path(args.output_dir)
-        combined.write(output, "comparison")
-        print(f"\n## Comparison\n\n{combined.to_markdown()}\nWritten: {output / 'comparison.md'} (.csv, .json, .png)")
+        paths = combined.write(output, "comparison")
+        print(f"\n## Comparison\n\n{combined.to_markdown()}\nWritten in {output}: "
+              + ", ".join(path.name for path in paths.values()))
     return 0
 
 

@@ -124,6 +124,11 @@ def test_train_and_evaluate_from_the_command_line(tmp_path, capsys):
     for name in ("results.md", "results.csv", "results_per_action.png"):
         assert (tmp_path / "graphmdn" / name).is_file()
     assert (tmp_path / "comparison" / "comparison.csv").read_text().count("SemGCN") == 2
+    # Each run lists what it wrote: a point estimate has no calibration or diversity plot.
+    semgcn_files = out.split(f"Written in {tmp_path / 'semgcn'}: ")[1].split(";")[0]
+    assert semgcn_files == "results.md, results.csv, results.json, results_per_action.png"
+    assert "results_calibration.png" in out.split(f"Written in {tmp_path / 'graphmdn'}: ")[1].split(";")[0]
+    assert f"Written in {tmp_path / 'comparison'}: comparison.md, comparison.csv, comparison.json" in out
 
     code, _, err = _main(["evaluate", tmp_path / "nothing"], capsys)
     assert code == 2 and "Expected a finished training run" in err
