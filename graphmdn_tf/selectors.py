@@ -56,6 +56,11 @@ DEFAULT_NOISE = 0.01
 #: Floor on the prior's standard deviations (log units), so a bone that never varies in training
 #: does not make every tiny deviation infinitely implausible.
 MIN_STD = 1e-2
+#: The hard selectors (`reprojection`, `skeleton_prior`, `temporal`) choose only among kernels whose
+#: weight is at least this fraction of the frame's (or joint's) largest: a kernel the network itself
+#: all but rules out is not a hypothesis. Without it a "dead" kernel (pi ~ 0, a mean far from any pose,
+#: nearly constant over time) wins the temporal path on stillness alone, and can win the others by chance.
+MIN_RELATIVE_WEIGHT = 0.01
 #: Node-level `skeleton_prior` works through the batch in chunks of about this many kernel pairs.
 _PAIR_BUDGET = 2_000_000
 
@@ -86,6 +91,12 @@ def _inputs(inputs_2d, mu: np.ndarray) -> np.ndarray:
     if inputs_2d.shape != expected:
         raise ValueError(f"Expected inputs_2d of shape {expected}. Received: inputs_2d.shape={inputs_2d.shape}")
     return inputs_2d
+
+
+def _excluded(log_pi: np.ndarray) -> np.ndarray:
+    """0 for the kernels a hard selector may choose, +inf for those under `MIN_RELATIVE_WEIGHT` of the top one."""
+    threshold = np.max(log_pi, axis=1, keepdims=True) + np.log(MIN_RELATIVE_WEIGHT)
+    return np.where(log_pi >= threshold, 0.0, np.inf)
 
 
 def _mean_pose(mu: np.ndarray, log_pi: np.ndarray) -> np.ndarray:
@@ -143,8 +154,8 @@ def reprojection(params: Mapping, inputs_2d) -> np.ndarray:
     mu, log_pi, level = _unpack(params)
     inputs_2d = _inputs(inputs_2d, mu)
     if level == "pose":
-        return _pick(mu, np.argmin(reprojection_residuals(params, inputs_2d), axis=1))
-    return _pick(mu, np.argmin(_joint_distances(mu, log_pi, inputs_2d), axis=1))
+        return _pick(mu, np.argmin(reprojection_residuals(params, inputs_2d) + _excluded(log_pi), axis=1))
+    return _pick(mu, np.argmin(_joint_distances(mu, log_pi, inputs_2d) + _excluded(log_pi), axis=1))
 
 
 def reprojection_weighted(params: Mapping, inputs_2d, noise: float = DEFAULT_NOISE) -> np.ndarray:
@@ -251,7 +262,7 @@ def _node_level_tree(mu: np.ndarray, log_pi: np.ndarray, prior: SkeletonPrior, p
     parents, batch = prior.parents, np.arange(mu.shape[0])
     scale = _bone_lengths(_mean_pose(mu, log_pi), prior.skeleton).sum(axis=-1)  # [B]
     bone_of = {child: b for b, child in enumerate(_bones(prior.skeleton)[0])}
-    cost = -pi_weight * log_pi.copy()  # [B, M, N]: unary plus messages from children
+    cost = -pi_weight * log_pi + _excluded(log_pi)  # [B, M, N]: unary plus messages from children
     best_child = {}
     order = _tree_order(parents)
     for child in reversed(order):
@@ -284,7 +295,7 @@ def skeleton_prior(params: Mapping, prior: SkeletonPrior, pi_weight: float = 1.0
         raise ValueError(f"Expected mu with {len(prior.parents)} nodes for the prior's skeleton. "
                          f"Received: mu.shape={mu.shape}")
     if level == "pose":
-        return _pick(mu, np.argmin(prior.implausibility(mu) - pi_weight * log_pi, axis=1))
+        return _pick(mu, np.argmin(prior.implausibility(mu) - pi_weight * log_pi + _excluded(log_pi), axis=1))
     chunk = max(1, _PAIR_BUDGET // (mu.shape[1] ** 2))  # bounds the [chunk, M, M, 3] bone tables' memory
     choice = np.concatenate([_node_level_tree(mu[start:start + chunk], log_pi[start:start + chunk], prior,
                                               pi_weight) for start in range(0, len(mu), chunk)])
@@ -371,6 +382,7 @@ def _sequence_slices(sequence_ids, batch: int) -> list[slice]:
 def temporal(params: Mapping, sequence_ids, motion_prior: MotionPrior, causal: bool = False) -> np.ndarray:
     """Per sequence, the kernel path (pose level: whole poses; node level: per joint) of `viterbi_kernels`."""
     mu, log_pi, level = _unpack(params)
+    log_pi = log_pi - _excluded(log_pi)  # excluded kernels: -inf, a state no path enters
     index = np.zeros(mu.shape[:1] if level == "pose" else (mu.shape[0], mu.shape[2]), dtype=np.int64)
     for rows in _sequence_slices(sequence_ids, mu.shape[0]):
         if level == "pose":

@@ -289,3 +289,33 @@ def test_temporal_rejects_non_contiguous_sequences_and_bad_shapes():
         selectors.temporal(params, np.zeros(4), selectors.MotionPrior(0.1))
     with pytest.raises(ValueError, match=r"log_pi.shape=\(5, 2, 3\)"):
         selectors.viterbi_kernels(np.zeros((5, 2, 1, 3)), np.zeros((5, 2, 3)), 0.1)
+
+
+def test_hard_selectors_never_choose_a_kernel_the_network_rules_out():
+    """A 'dead' kernel (pi far below the top one, a constant mean far from any pose) would win the temporal
+    path on stillness, and the reprojection and skeleton choices when it fits them best; none may pick it."""
+    frames = 12
+    pose = _t_pose()
+    walking = pose[None] + np.linspace(0, 0.3, frames)[:, None, None] * np.array([1.0, 0.0, 0.0])  # moves 27 mm/frame
+    dead = np.broadcast_to(2 * pose, walking.shape)  # still, and a perfect (scaled) skeleton
+    mu = np.stack([walking, dead], axis=1)  # [T, 2, 16, 3]
+    ids = np.zeros(frames, int)
+    motion = selectors.MotionPrior(sigma_v=0.002)  # so small that standing still beats any walking
+    for weight, chosen in ((0.5 * selectors.MIN_RELATIVE_WEIGHT, 0), (2 * selectors.MIN_RELATIVE_WEIGHT, 1)):
+        params = _pose_params(mu, np.tile([1 - weight, weight], (frames, 1)))
+        np.testing.assert_allclose(selectors.temporal(params, ids, motion), mu[:, chosen], atol=1e-6)
+        causal = selectors.temporal(params, ids, motion, causal=True)  # frame 0 has no past: the top kernel
+        np.testing.assert_allclose(causal[1:], mu[1:, chosen], atol=1e-6)
+        # Node level: the same per joint.
+        node = {"mu": mu, "sigma": np.ones((frames, 2, 16)),
+                "pi_logits": np.log(np.tile([1 - weight, weight], (frames, 16, 1)).transpose(0, 2, 1))}
+        np.testing.assert_allclose(selectors.temporal(node, ids, motion), mu[:, chosen], atol=1e-6)
+    # Reprojection: the 2D input is the dead kernel's own projection; it is still not chosen when ruled out.
+    inputs = mu[:, 1, :, :2].astype(np.float32)
+    params = _pose_params(mu, np.tile([1 - 0.001, 0.001], (frames, 1)))
+    np.testing.assert_allclose(selectors.reprojection(params, inputs), mu[:, 0], atol=1e-6)
+    prior = selectors.SkeletonPrior.fit(np.stack([2 * pose] * 4), H36M_16)
+    stretched = mu.copy()
+    stretched[:, 0, 3] *= 3  # the live kernel's foot far off: the prior alone would pick the dead one
+    params = _pose_params(stretched, np.tile([1 - 0.001, 0.001], (frames, 1)))
+    np.testing.assert_allclose(selectors.skeleton_prior(params, prior, pi_weight=0.0), stretched[:, 0], atol=1e-6)
