@@ -16,7 +16,7 @@ FLOORS = (
     ("batching", "data", "models"),
     ("config", "runs", "convert"),
     ("training",),
-    ("evaluation", "export", "serving", "lifting"),
+    ("evaluation", "export", "folded", "serving", "lifting"),
     ("quickstart", "bench", "cli"),
 )
 FLOOR = {name: level for level, names in enumerate(FLOORS) for name in names}

@@ -22,6 +22,27 @@ def check_mixture_level(mixture: str) -> str:
     return mixture
 
 
+def split_raw(raw, num_nodes: int, num_kernels: int, target_dim: int):
+    """Raw projection [B, N, (D+2)M] -> (mean logits [B, N, M, D], sigma logits [B, N, M], pi logits [B, N, M])."""
+    k, d = num_kernels, target_dim
+    mean_logits = ops.reshape(raw[..., : d * k], (-1, num_nodes, k, d))
+    return mean_logits, raw[..., d * k : (d + 1) * k], raw[..., (d + 1) * k :]
+
+
+def mixture_parameters(raw, num_nodes: int, num_kernels: int, target_dim: int, mixture: str, min_sigma: float) -> dict:
+    """{'mu', 'sigma', 'pi_logits'} from the head's raw projection [B, N, (D+2)M] (see `GraphMixtureHead`)."""
+    mean_logits, sigma_logits, pi_logits = split_raw(raw, num_nodes, num_kernels, target_dim)
+    mu = ops.transpose(ops.tanh(mean_logits), (0, 2, 1, 3))  # [B, M, N, D]
+    if mixture == "pose":
+        sigma_logits = ops.mean(sigma_logits, axis=1)  # [B, M]
+        pi_logits = ops.mean(pi_logits, axis=1)  # [B, M]
+    else:
+        sigma_logits = ops.transpose(sigma_logits, (0, 2, 1))  # [B, M, N]
+        pi_logits = ops.transpose(pi_logits, (0, 2, 1))  # [B, M, N]
+    sigma = ops.maximum(ops.elu(sigma_logits) + 1.0, min_sigma)
+    return {"mu": mu, "sigma": sigma, "pi_logits": pi_logits}
+
+
 @keras.saving.register_keras_serializable(package="graphmdn_tf")
 class GraphMixtureHead(keras.layers.Layer):
     """Projects graph features to Gaussian-mixture parameters, at node or pose level.
@@ -79,22 +100,15 @@ class GraphMixtureHead(keras.layers.Layer):
 
     def split_raw(self, raw):
         """Raw projection [B, N, (D+2)M] -> (mean logits [B, N, M, D], sigma logits [B, N, M], pi logits [B, N, M])."""
-        k, d = self.num_kernels, self.target_dim
-        mean_logits = ops.reshape(raw[..., : d * k], (-1, self.graph.num_nodes, k, d))
-        return mean_logits, raw[..., d * k : (d + 1) * k], raw[..., (d + 1) * k :]
+        return split_raw(raw, self.graph.num_nodes, self.num_kernels, self.target_dim)
 
     def call(self, inputs):
-        raw = self.projection(ops.cast(inputs, "float32"))  # [B, N, (D+2)M]
-        mean_logits, sigma_logits, pi_logits = self.split_raw(raw)
-        mu = ops.transpose(ops.tanh(mean_logits), (0, 2, 1, 3))  # [B, M, N, D]
-        if self.mixture == "pose":
-            sigma_logits = ops.mean(sigma_logits, axis=1)  # [B, M]
-            pi_logits = ops.mean(pi_logits, axis=1)  # [B, M]
-        else:
-            sigma_logits = ops.transpose(sigma_logits, (0, 2, 1))  # [B, M, N]
-            pi_logits = ops.transpose(pi_logits, (0, 2, 1))  # [B, M, N]
-        sigma = ops.maximum(ops.elu(sigma_logits) + 1.0, self.min_sigma)
-        return {"mu": mu, "sigma": sigma, "pi_logits": pi_logits}
+        return self.parameters_from_raw(self.projection(ops.cast(inputs, "float32")))
+
+    def parameters_from_raw(self, raw):
+        """The mixture parameters of the raw projection [B, N, (D+2)M] (`mixture_parameters`)."""
+        return mixture_parameters(raw, self.graph.num_nodes, self.num_kernels, self.target_dim, self.mixture,
+                                  self.min_sigma)
 
     def compute_output_shape(self, input_shape):
         batch, nodes = input_shape[0], input_shape[1]
