@@ -33,8 +33,9 @@ def _header(report: dict) -> list[str]:
 def _preset_table(presets: list[dict]) -> list[str]:
     lines = [
         "| preset | params | MFLOP/sample fwd (train) | profiler check | train samples/s | train % peak "
-        "| predict samples/s | % peak | SavedModel samples/s | % peak | SavedModel XLA samples/s | % peak |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| predict samples/s | % peak | SavedModel samples/s | % peak | SavedModel XLA samples/s | % peak "
+        "| SavedModel batch-1 ms | XLA batch-1 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in presets:
         check = "ok" if r["profiler_matmul_flops_batch1"] == r["analytic_matmul_flops_batch1"] else "MISMATCH"
@@ -45,7 +46,8 @@ def _preset_table(presets: list[dict]) -> list[str]:
         lines.append(
             f"| {r['preset']} | {r['parameters']:,} | {r['forward_flops_per_sample'] / 1e6:.1f} "
             f"({r['train_flops_per_sample'] / 1e6:.1f}) | {check} | {r['train_samples_per_s']:.0f} "
-            f"| {r['train_percent_of_peak']:.0f}%{inference} |"
+            f"| {r['train_percent_of_peak']:.0f}%{inference} | {r['inference_saved_model_batch1_ms']:.2f} "
+            f"| {r['inference_saved_model_xla_batch1_ms']:.2f} |"
         )
     return lines
 

@@ -8,8 +8,10 @@ Figures (each the median of several repeats):
   backward pass);
 - training samples/s with `model.fit` (pose level, 5 kernels, batch 256, Adam + global-norm clipping, XLA,
   `steps_per_execution`), and inference samples/s at batch 1024 through Keras `predict` and the
-  exported SavedModel's `serving_default` signature, portable and XLA-compiled (`jit_compile=True`);
-  each with the CPU cores the process kept busy (process CPU time / wall time);
+  exported SavedModel's `serving_default` signature, portable (the default export, what TF Serving runs
+  without experimental flags) and XLA-compiled (`jit_compile=True`); each with the CPU cores the process
+  kept busy (process CPU time / wall time); and each SavedModel's batch-1 latency (median of
+  `latency_calls` one-pose requests);
 - achieved FLOP/s as a percentage of the measured peak;
 - with `--profile`, where a training step's XLA op time goes (`graphmdn_tf.bench.profile`).
 
@@ -50,6 +52,7 @@ class BenchSettings:
     train_steps: int = 40  # steps per timed repeat
     inference_batches: int = 10
     repeats: int = 5
+    latency_calls: int = 200  # batch-1 requests timed per SavedModel (the median is reported)
     steps_per_execution: int = 20
     jit_compile: bool = True
     matmul_size: int = 2048
@@ -59,7 +62,7 @@ class BenchSettings:
 # `--quick`: a tiny run that only proves the benchmark works.
 QUICK = BenchSettings(
     presets=("standard",), batch_size=32, inference_batch_size=64, train_steps=4, inference_batches=2,
-    repeats=2, steps_per_execution=2, matmul_size=256, matmul_iterations=2,
+    repeats=2, latency_calls=3, steps_per_execution=2, matmul_size=256, matmul_iterations=2,
 )
 
 
@@ -134,9 +137,10 @@ def _time_calls(call, repeats) -> tuple[list[float], list[float]]:
     return durations, cores
 
 
-def inference_throughput(model: GraphMDN, settings: BenchSettings, rng) -> dict:
-    """samples/s at the inference batch size through Keras `predict` and the exported SavedModel, and the
-    CPU cores each kept busy."""
+def inference_throughput(model: GraphMDN, settings: BenchSettings, rng) -> tuple[dict, dict]:
+    """({path: (samples/s per repeat, CPU cores busy per repeat)} at the inference batch size through Keras
+    `predict` and the exported SavedModels, {SavedModel path: median batch-1 latency in ms} of one request
+    of one pose through `serving_default`)."""
     from graphmdn_tf.export import export_saved_model
 
     count = settings.inference_batch_size * settings.inference_batches
@@ -145,7 +149,7 @@ def inference_throughput(model: GraphMDN, settings: BenchSettings, rng) -> dict:
         lambda: model.predict(inputs, batch_size=settings.inference_batch_size, verbose=0), settings.repeats
     )
     batches = [tf.constant(b) for b in np.split(inputs, settings.inference_batches)]
-    saved = {}
+    saved, latencies = {}, {}
     with tempfile.TemporaryDirectory() as directory:
         for name, jit_compile in (("saved_model", False), ("saved_model_xla", True)):
             path = export_saved_model(model, base_dir=directory, name=name, jit_compile=jit_compile)
@@ -154,11 +158,16 @@ def inference_throughput(model: GraphMDN, settings: BenchSettings, rng) -> dict:
             def run_signature(signature=signature):
                 return [{k: v.numpy() for k, v in signature(keypoints=batch).items()} for batch in batches]
 
+            def run_one(signature=signature, one=tf.constant(inputs[:1])):
+                return {k: v.numpy() for k, v in signature(keypoints=one).items()}
+
             saved[name] = _time_calls(run_signature, settings.repeats)
-    return {
+            latencies[name] = 1e3 * statistics.median(_time_calls(run_one, settings.latency_calls)[0])
+    rates = {
         "keras_predict": ([count / d for d in keras_durations], keras_cores),
         **{name: ([count / d for d in durations], cores) for name, (durations, cores) in saved.items()},
     }
+    return rates, latencies
 
 
 def _flop_fields(model: GraphMDN, settings: BenchSettings) -> dict:
@@ -184,7 +193,7 @@ def benchmark_preset(preset: str, settings: BenchSettings, peak: float, seed: in
     model = build_model(config)
     flops = _flop_fields(model, settings)
     training, training_cores = training_throughput(model, settings, rng)
-    inference = inference_throughput(model, settings, rng)
+    inference, latencies = inference_throughput(model, settings, rng)
     inference_flops = analytic_forward_flops(model, settings.inference_batch_size).total / settings.inference_batch_size
     train_rate = statistics.median(training)
     train_flops = flops["train_flops_per_sample"]
@@ -209,6 +218,8 @@ def benchmark_preset(preset: str, settings: BenchSettings, peak: float, seed: in
         result[f"inference_{name}_samples_per_s"] = rate
         result[f"inference_{name}_samples_per_s_repeats"] = rates
         result[f"inference_{name}_percent_of_peak"] = 100 * inference_flops * rate / peak
+    for name, milliseconds in latencies.items():
+        result[f"inference_{name}_batch1_ms"] = milliseconds
     return result
 
 

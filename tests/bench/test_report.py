@@ -20,6 +20,7 @@ def _preset(name, scale=1):
         result[f"inference_{path}_samples_per_s"] = 25_000.0 + index
         result[f"inference_{path}_percent_of_peak"] = 68.0 - index
         result[f"inference_{path}_cpu_cores_busy"] = 1.9 - index / 10
+    result["inference_saved_model_batch1_ms"], result["inference_saved_model_xla_batch1_ms"] = 1.234, 0.5
     return result
 
 
@@ -35,8 +36,8 @@ def test_rows_hold_every_figure(report):
     lines = format_markdown(report).splitlines()
     assert lines[0] == "# graphmdn-tf bench (CPU, TensorFlow 2.21.0)"
     assert lines[2] == "float32 matmul peak (2048^2): **497.3 GFLOP/s**"  # no TF32 note on the CPU
-    assert "| standard | 123,456 | 13.6 (40.8) | ok | 4505 | 37% | 25000 | 68% | 25001 | 67% | 25002 | 66% |" in lines
-    assert "| wide | 246,912 | 27.2 (81.6) | ok | 2253 | 37% | 25000 | 68% | 25001 | 67% | 25002 | 66% |" in lines
+    assert "| standard | 123,456 | 13.6 (40.8) | ok | 4505 | 37% | 25000 | 68% | 25001 | 67% | 25002 | 66% | 1.23 | 0.50 |" in lines
+    assert "| wide | 246,912 | 27.2 (81.6) | ok | 2253 | 37% | 25000 | 68% | 25001 | 67% | 25002 | 66% | 1.23 | 0.50 |" in lines
     assert "| standard | 1.86 | 1.90 | 1.80 | 1.70 |" in lines
     settings = next(line for line in lines if line.startswith("Training:"))
     assert settings == (

@@ -28,6 +28,7 @@ PRESET_FIELDS = [
     "train_percent_of_peak", "train_cpu_cores_busy",
     *(f"inference_{path}_{field}" for path in INFERENCE_PATHS
       for field in ("cpu_cores_busy", "samples_per_s", "samples_per_s_repeats", "percent_of_peak")),
+    "inference_saved_model_batch1_ms", "inference_saved_model_xla_batch1_ms",
 ]
 
 
@@ -53,6 +54,7 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
         100 * preset["train_flops_per_sample"] * preset["train_samples_per_s"] / peak
     )
     assert preset["predict_block_size"] == GraphMDN.predict_block_size
+    assert all(preset[f"inference_{path}_batch1_ms"] > 0 for path in ("saved_model", "saved_model_xla"))
     markdown = (out / "bench.md").read_text()
     assert markdown == format_markdown(report)
     assert f"in blocks of {GraphMDN.predict_block_size} rows" in markdown
