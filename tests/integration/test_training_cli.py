@@ -123,7 +123,7 @@ def test_train_and_evaluate_from_the_command_line(tmp_path, capsys):
     assert "## Comparison" in out and "| GraphMDN (Best of 5 samples) |" in out and "| SemGCN |" in out
     for name in ("results.md", "results.csv", "results_per_action.png"):
         assert (tmp_path / "graphmdn" / name).is_file()
-    assert (tmp_path / "comparison" / "comparison.csv").read_text().count("SemGCN") == 2
+    assert (tmp_path / "comparison" / "comparison.csv").read_text().count("SemGCN") == 4  # P1, P2, PCK, AUC
     # Each run lists what it wrote: a point estimate has no calibration or diversity plot.
     semgcn_files = out.split(f"Written in {tmp_path / 'semgcn'}: ")[1].split(";")[0]
     assert semgcn_files == "results.md, results.csv, results.json, results_per_action.png"
