@@ -25,7 +25,9 @@ from collections.abc import Sequence
 # machines). Every figure the library renders itself is closed right after.
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
 from graphmdn_tf.skeletons import H36M_16, Skeleton
 
@@ -38,12 +40,19 @@ def _bones(skeleton: Skeleton):
     return [(joint, parent) for joint, parent in enumerate(skeleton.parents) if parent >= 0]
 
 
+def _segments(points, skeleton: Skeleton) -> np.ndarray:
+    """The skeleton's bones as line segments, [bones, 2, dims] (one collection per pose draws fast)."""
+    bones = np.array(_bones(skeleton))
+    return np.stack([points[bones[:, 0]], points[bones[:, 1]]], axis=1)
+
+
 def draw_pose_2d(axis, pose_2d, *, skeleton: Skeleton = H36M_16, color=GROUND_TRUTH_COLOR, alpha: float = 1.0):
-    """Draw one 2D skeleton [joints, 2] (screen coordinates, y down) on a 2D matplotlib axis."""
+    """Draw one 2D skeleton [joints, 2] (screen coordinates, y down) on a 2D matplotlib axis: its bones as
+    one `LineCollection` (added last to `axis.collections`) and its joints as points."""
     pose_2d = np.asarray(pose_2d)
-    for joint, parent in _bones(skeleton):
-        axis.plot(*pose_2d[[joint, parent]].T, color=color, alpha=alpha, linewidth=2)
     axis.scatter(*pose_2d.T, color=color, alpha=alpha, s=6)
+    axis.add_collection(LineCollection(_segments(pose_2d, skeleton), colors=[color], alpha=alpha, linewidths=2))
+    axis.autoscale_view()
     if not axis.yaxis_inverted():
         axis.invert_yaxis()
     axis.set_aspect("equal")
@@ -58,10 +67,12 @@ def _to_plot_axes(pose_3d):
 
 
 def draw_pose_3d(axis, pose_3d, *, skeleton: Skeleton = H36M_16, color=GROUND_TRUTH_COLOR, alpha: float = 1.0):
-    """Draw one 3D skeleton [joints, 3] (camera space) on a matplotlib 3D axis."""
-    points = _to_plot_axes(pose_3d)
-    for joint, parent in _bones(skeleton):
-        axis.plot(*points[[joint, parent]].T, color=color, alpha=alpha, linewidth=2)
+    """Draw one 3D skeleton [joints, 3] (camera space) on a matplotlib 3D axis: its bones as one
+    `Line3DCollection`, appended to `axis.collections`. The axis draws its poses in the order they were
+    added (the most recent on top), not sorted by depth."""
+    axis.computed_zorder = False
+    segments = _segments(_to_plot_axes(pose_3d), skeleton)
+    axis.add_collection3d(Line3DCollection(segments, colors=[color], alpha=alpha, linewidths=2))
 
 
 def _style_3d(axis, azimuth: float, radius: float, elevation: float):
@@ -69,9 +80,10 @@ def _style_3d(axis, azimuth: float, radius: float, elevation: float):
     for setter in (axis.set_xlim3d, axis.set_ylim3d, axis.set_zlim3d):
         setter(-radius, radius)
     axis.set_box_aspect((1, 1, 1))
-    axis.set_xticklabels([])
-    axis.set_yticklabels([])
-    axis.set_zticklabels([])
+    # Three unlabelled ticks per axis keep the grid (a depth cue) at a fraction of matplotlib's default ticks' cost.
+    ticks, blank = [-radius, 0.0, radius], ["", "", ""]
+    for setter in (axis.set_xticks, axis.set_yticks, axis.set_zticks):
+        setter(ticks, labels=blank)
 
 
 def kernel_alphas(weights) -> np.ndarray:
