@@ -153,8 +153,19 @@ class ValidationSummaries(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._writer = self._writer or tf.summary.create_file_writer(self.log_dir)
 
+    def _predict(self):
+        """The model's outputs on the subset. The inputs are padded to whole batches (repeating the last
+        frame) and the padding's outputs dropped: every batch then has one shape, so an XLA-compiled
+        predict compiles once instead of twice (about 3 s of the first epoch on a 2-core CPU)."""
+        count = len(self.inputs_2d)
+        batch_size = min(self.batch_size, count)
+        padding = -count % batch_size
+        inputs = np.concatenate([self.inputs_2d, np.repeat(self.inputs_2d[-1:], padding, axis=0)]) if padding else self.inputs_2d
+        outputs = self.model.predict(inputs, batch_size=batch_size, verbose=0)
+        return tf.nest.map_structure(lambda value: value[:count], outputs)
+
     def on_epoch_end(self, epoch, logs=None):
-        outputs = self.model.predict(self.inputs_2d, batch_size=self.batch_size, verbose=0)
+        outputs = self._predict()
         if logs is not None:
             logs.update(keras_validation_logs(self.model, outputs, self.targets_3d))
         self.last_scalars = validation_scalars(outputs, self.targets_3d)

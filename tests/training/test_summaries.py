@@ -56,3 +56,36 @@ def test_validation_scalars(outputs):
     assert deterministic["protocol1/prediction"] == pytest.approx(15 / 16 * 10 * np.sqrt(3), rel=1e-4)
     shifted = validation_scalars(predicted + 0.05, relative)  # a shift of the whole pose is re-centred away
     assert shifted["protocol1/prediction"] == pytest.approx(deterministic["protocol1/prediction"], rel=1e-4)
+
+
+def test_validation_pass_pads_to_whole_batches_and_scores_every_frame(rng, tmp_path):
+    """10 frames at batch 4: the pass runs 3 batches of 4 (the last padded), and what it logs is the
+    model's own predict over exactly the 10 frames."""
+    import tensorflow as tf
+
+    from graphmdn_tf.models.build import build_model
+    from graphmdn_tf.training.summaries import ValidationSummaries, keras_validation_logs
+    from tests.training.conftest import tiny_config
+
+    model = build_model(tiny_config())
+    model.compile(optimizer="adam", jit_compile=False)
+    inputs = rng.uniform(-1, 1, (10, 16, 2)).astype(np.float32)
+    targets = rng.normal(scale=0.2, size=(10, 16, 3)).astype(np.float32)
+    callback = ValidationSummaries(tmp_path, inputs, targets, image_frames=0, batch_size=4)
+    callback.set_model(model)
+    shapes = []
+    original = model.predict_step
+
+    def recording_step(data):
+        shapes.append(tuple(tf.nest.flatten(data)[0].shape))
+        return original(data)
+
+    model.predict_step = recording_step
+    callback.on_train_begin()
+    logs = {}
+    callback.on_epoch_end(0, logs)
+    model.predict_step = original
+    assert set(shapes) == {(4, 16, 2)}  # traced for one batch shape only
+    expected = model.predict(inputs, batch_size=10, verbose=0)
+    assert callback.last_scalars == pytest.approx(validation_scalars(expected, targets), rel=1e-5)
+    assert logs == pytest.approx(keras_validation_logs(model, expected, targets), rel=1e-5)
