@@ -16,6 +16,8 @@ def format_markdown(report: dict) -> str:
     profiled = [r for r in report["presets"] if "profile" in r]
     if profiled:
         lines += _profile_table(profiled)
+    if "epochs" in report:
+        lines += _epoch_table(report["epochs"])
     return "\n".join(lines)
 
 
@@ -94,3 +96,25 @@ def _profile_table(profiled: list[dict]) -> list[str]:
         lines.append(f"| {r['preset']} | " + " | ".join(f"{100 * shares.get(k, 0):.0f}%" for k in CATEGORIES) + f" | {top} |")
     lines += ["", "Traces: `tensorboard --logdir <out>/profile` (profile tab; needs tensorboard-plugin-profile).", ""]
     return lines
+
+
+def _epoch_table(run: dict) -> list[str]:
+    where = run["dataset"] + (f" ({run['data_dir']})" if run["data_dir"] else "")
+    lines = [
+        f"Epochs of `train` with the default settings ({run['model']} {run['preset']}, {run['mixture']} level) on {where}: "
+        f"{run['train_samples']} training samples, {run['steps_per_epoch']} steps of {run['batch_size']} per epoch, "
+        f"XLA={run['jit_compile']}, steps_per_execution={run['steps_per_execution']}; validation on "
+        f"{run['validation_frames']} frames with {run['image_frames']} drawn. Validation is everything after the "
+        "epoch's last training batch (the validation pass, its summaries and image, Keras' TensorBoard and "
+        "history row); the first epoch also traces the functions.",
+        "",
+        "| epoch | train s | train samples/s | train % peak | cores | validation s | validation % of epoch | cores |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in run["epochs"]:
+        lines.append(
+            f"| {row['epoch'] + 1} | {row['train_seconds']:.1f} | {row['train_samples_per_s']:.0f} "
+            f"| {row['train_percent_of_peak']:.0f}% | {row['train_cpu_cores_busy']:.2f} | {row['validation_seconds']:.2f} "
+            f"| {row['validation_percent_of_epoch']:.1f}% | {row['validation_cpu_cores_busy']:.2f} |"
+        )
+    return lines + [""]

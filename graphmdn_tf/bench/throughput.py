@@ -14,6 +14,9 @@ Figures (each the median of several repeats):
   `latency_calls` one-pose requests);
 - achieved FLOP/s as a percentage of the measured peak;
 - with `--profile`, where a training step's XLA op time goes (`graphmdn_tf.bench.profile`).
+- one epoch figure per epoch of a real `train` run at the first preset's default settings
+  (`graphmdn_tf.bench.epochs`): training samples/s and % of peak, and validation's share of the epoch,
+  each with the cores it kept busy.
 
 Results go to `bench.json` and `bench.md` (`graphmdn_tf.bench.report`) in the output directory and are printed.
 """
@@ -32,6 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from graphmdn_tf.bench.epochs import EpochParts, EpochSettings, epoch_benchmark
 from graphmdn_tf.bench.flops import analytic_forward_flops, profiler_matmul_flops
 from graphmdn_tf.bench.peak import measure_matmul_peak
 from graphmdn_tf.bench.profile import enable_xla_op_tracing, profile_training
@@ -57,37 +61,24 @@ class BenchSettings:
     jit_compile: bool = True
     matmul_size: int = 2048
     matmul_iterations: int = 10
+    # The epoch figure (`graphmdn_tf.bench.epochs`): `train` with the first preset's default settings on
+    # this data set (None: the built-in synthetic set) for `epoch_epochs` epochs (0: not measured).
+    epoch_dataset: str = "synthetic"
+    epoch_data_dir: str | None = None
+    epoch_epochs: int = 2
+    epoch_overrides: tuple = ()  # further TrainingConfig (field, value) pairs
+
+    def epoch_settings(self) -> EpochSettings:
+        return EpochSettings(preset=self.presets[0], dataset=self.epoch_dataset, data_dir=self.epoch_data_dir,
+                             epochs=self.epoch_epochs, overrides=tuple(map(tuple, self.epoch_overrides)))
 
 
 # `--quick`: a tiny run that only proves the benchmark works.
 QUICK = BenchSettings(
     presets=("standard",), batch_size=32, inference_batch_size=64, train_steps=4, inference_batches=2,
     repeats=2, latency_calls=3, steps_per_execution=2, matmul_size=256, matmul_iterations=2,
+    epoch_overrides=(("stride", 40), ("validation_frames", 300)),
 )
-
-
-class _EpochTimer(keras.callbacks.Callback):
-    """Wall time, process CPU time and batches actually run per epoch (Keras runs whole
-    `steps_per_execution` executions, so an epoch can run more batches than `steps_per_epoch` asks for)."""
-
-    def __init__(self):
-        super().__init__()
-        self.durations = []
-        self.cpu_seconds = []
-        self.batches = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-        self._cpu_start = time.process_time()
-        self._batches = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._batches = batch + 1  # `batch` is the last batch of this execution
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.durations.append(time.perf_counter() - self._start)
-        self.cpu_seconds.append(time.process_time() - self._cpu_start)
-        self.batches.append(self._batches)
 
 
 def _random_poses(rng, count, nodes):
@@ -116,13 +107,13 @@ def training_throughput(model: GraphMDN, settings: BenchSettings, rng) -> tuple[
         jit_compile=settings.jit_compile,
         steps_per_execution=settings.steps_per_execution,
     )
-    timer = _EpochTimer()
+    parts = EpochParts()
     model.fit(
-        dataset, epochs=settings.repeats + 1, steps_per_epoch=settings.train_steps, verbose=0, callbacks=[timer],
+        dataset, epochs=settings.repeats + 1, steps_per_epoch=settings.train_steps, verbose=0, callbacks=[parts],
         shuffle=False,
     )
-    rates = [b * settings.batch_size / d for b, d in zip(timer.batches[1:], timer.durations[1:])]
-    return rates, [c / d for c, d in zip(timer.cpu_seconds[1:], timer.durations[1:])]
+    timed = list(zip(parts.batches, parts.training))[1:]
+    return [b * settings.batch_size / wall for b, (wall, _) in timed], [cpu / wall for _, (wall, cpu) in timed]
 
 
 def _time_calls(call, repeats) -> tuple[list[float], list[float]]:
@@ -248,6 +239,8 @@ def run_benchmark(out_dir, settings: BenchSettings | None = None, profile: bool 
             for p in settings.presets
         ],
     }
+    if settings.epoch_epochs:
+        report["epochs"] = epoch_benchmark(settings.epoch_settings(), peak)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=2))
     (out_dir / "bench.md").write_text(format_markdown(report))
     return report

@@ -20,7 +20,8 @@ def register(subparsers):
     """Add `bench [throughput|accuracy]` to the `graphmdn-tf` command line."""
     parser = subparsers.add_parser(
         "bench", help="measure throughput against the matmul peak, or accuracy over seeds",
-        description="throughput (default): training/inference samples/s against the matmul peak -> OUT/bench.{json,md}. "
+        description="throughput (default): training/inference samples/s against the matmul peak, and the epochs of "
+                    "one `train` run at the default settings (validation's share of an epoch) -> OUT/bench.{json,md}. "
                     "accuracy: train GraphMDN and SemGCN with the default settings for a fixed budget over several "
                     "seeds and report Protocol #1/#2 with their spread -> OUT/accuracy.{json,md,png}.",
     )
@@ -34,12 +35,17 @@ def register(subparsers):
     speed.add_argument("--steps-per-execution", type=int, default=None)
     speed.add_argument("--profile", action="store_true",
                        help="also trace training with TF's profiler (OUT/profile) and report where the time goes")
+    data = parser.add_argument_group("training runs (throughput's epoch figure, accuracy)")
+    data.add_argument("--dataset", default=None,
+                      help="data set name (default: cmu, the shared development set, with --data-dir or for accuracy; "
+                           "else the built-in synthetic set)")
+    data.add_argument("--data-dir", default=None, help="folder with data_3d_<dataset>.npz and data_2d_...npz")
+    data.add_argument("--epochs", type=int, default=None,
+                      help="throughput: epochs of the timed `train` run (default: 2; 0 skips it); "
+                           "accuracy: epochs per run (default: 4; --quick: 1)")
     quality = parser.add_argument_group("accuracy")
-    quality.add_argument("--dataset", default="cmu", help="data set name (default: cmu, the shared development set)")
-    quality.add_argument("--data-dir", default=None, help="folder with data_3d_<dataset>.npz and data_2d_...npz")
     quality.add_argument("--preset", default="standard", help="model preset of both models (default: standard)")
     quality.add_argument("--models", nargs="+", choices=("graphmdn", "semgcn"), default=["graphmdn", "semgcn"])
-    quality.add_argument("--epochs", type=int, default=None, help="epochs per run (default: 4; --quick: 1)")
     quality.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 0 1 2; --quick: 0)")
     quality.add_argument("--stride", type=int, default=None, help="frame stride (default: 1)")
     quality.add_argument("--train-subjects", default=None, help="comma-separated (default: the data set's split)")
@@ -66,6 +72,11 @@ def run_throughput(args) -> int:
         overrides["jit_compile"] = False
     if args.steps_per_execution:
         overrides["steps_per_execution"] = args.steps_per_execution
+    if args.data_dir or args.dataset:
+        overrides["epoch_dataset"] = args.dataset or "cmu"
+        overrides["epoch_data_dir"] = args.data_dir
+    if args.epochs is not None:
+        overrides["epoch_epochs"] = args.epochs
     settings = throughput.BenchSettings(**{**asdict(settings), **overrides})
     report = throughput.run_benchmark(args.out, settings, profile=args.profile)
     print(format_markdown(report))
@@ -81,7 +92,7 @@ def run_accuracy(args) -> int:
     """`graphmdn-tf bench accuracy`: flags -> `AccuracySettings` -> report printed and written."""
     quick = {"epochs": 1, "seeds": (0,)} if args.quick else {}
     settings = accuracy.AccuracySettings(
-        dataset=args.dataset, data_dir=args.data_dir, preset=args.preset, models=tuple(args.models),
+        dataset=args.dataset or "cmu", data_dir=args.data_dir, preset=args.preset, models=tuple(args.models),
         epochs=args.epochs or quick.get("epochs", 4), seeds=tuple(args.seeds or quick.get("seeds", (0, 1, 2))),
         stride=args.stride or 1, train_subjects=_subjects(args.train_subjects),
         test_subjects=_subjects(args.test_subjects), convention=args.convention,

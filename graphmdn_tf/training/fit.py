@@ -52,6 +52,8 @@ class TrainResult:
     total_steps: int
     resumed_from_step: int
     seconds: float
+    train_samples: int  # training samples (frame x camera) per epoch's shuffle
+    validation_samples: int  # the per-epoch validation subset
 
     @property
     def model_path(self) -> Path:
@@ -278,4 +280,5 @@ def _finish(config, run: RunDirectory, model, checkpoint, data: TrainingData, st
     with atomic_file(run.model_path) as temporary:
         model.save(temporary)  # the run is finished once this file is in place
     shutil.rmtree(checkpoint.directory, ignore_errors=True)
-    return TrainResult(run.path, config, model, data.steps_per_epoch, data.total_steps, start_step, seconds)
+    return TrainResult(run.path, config, model, data.steps_per_epoch, data.total_steps, start_step, seconds,
+                       len(data.train), len(data.validation))

@@ -13,13 +13,22 @@ import tensorflow as tf
 
 from graphmdn_tf import GraphMDN
 from graphmdn_tf.bench import throughput
+from graphmdn_tf.bench.epochs import EpochParts
+from graphmdn_tf.bench.flops import analytic_forward_flops
 from graphmdn_tf.bench.report import INFERENCE_PATHS, format_markdown
-from graphmdn_tf.bench.throughput import QUICK, _EpochTimer, _time_calls
+from graphmdn_tf.bench.throughput import QUICK, _time_calls
 from graphmdn_tf.cli import main
+from graphmdn_tf.config import TrainingConfig
+from graphmdn_tf.data.pipeline import load_samples
+from graphmdn_tf.models.build import build_model
 
 REPORT_FIELDS = [
     "settings", "device", "cpu_threads", "cpu_cores_available", "tensorflow", "tensor_float_32",
-    "matmul_peak_gflops", "presets",
+    "matmul_peak_gflops", "presets", "epochs",
+]
+EPOCH_FIELDS = [
+    "preset", "dataset", "data_dir", "model", "mixture", "batch_size", "jit_compile", "steps_per_execution",
+    "train_samples", "steps_per_epoch", "validation_frames", "image_frames", "train_flops_per_sample", "epochs",
 ]
 PRESET_FIELDS = [
     "preset", "arguments", "parameters", "predict_block_size", "forward_flops_per_sample",
@@ -55,22 +64,39 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
     )
     assert preset["predict_block_size"] == GraphMDN.predict_block_size
     assert all(preset[f"inference_{path}_batch1_ms"] > 0 for path in ("saved_model", "saved_model_xla"))
+    run = report["epochs"]  # the quick run: the synthetic set at stride 40, 300 validation frames asked for
+    assert list(run) == EPOCH_FIELDS
+    assert (run["dataset"], run["data_dir"], run["preset"], run["batch_size"]) == ("synthetic", None, "standard", 256)
+    config = TrainingConfig.from_preset("standard", **dict(QUICK.epoch_overrides))
+    assert run["train_samples"] == len(load_samples("synthetic", subjects=config.train_subjects, stride=40, progress=False))
+    assert run["steps_per_epoch"] == run["train_samples"] // 256 and run["validation_frames"] <= 300
+    forward = analytic_forward_flops(build_model(config), 256).total / 256  # the default model at batch 256
+    assert run["train_flops_per_sample"] == pytest.approx(3 * forward, rel=1e-9)
+    assert [row["epoch"] for row in run["epochs"]] == list(range(QUICK.epoch_epochs))
+    for row in run["epochs"]:
+        total = row["train_seconds"] + row["validation_seconds"]
+        assert row["validation_percent_of_epoch"] == pytest.approx(100 * row["validation_seconds"] / total)
+        assert row["train_samples_per_s"] == pytest.approx(run["steps_per_epoch"] * 256 / row["train_seconds"])
+        assert row["train_percent_of_peak"] == pytest.approx(
+            100 * run["train_flops_per_sample"] * row["train_samples_per_s"] / peak
+        )
     markdown = (out / "bench.md").read_text()
     assert markdown == format_markdown(report)
+    assert "| validation s | validation % of epoch |" in markdown
     assert f"in blocks of {GraphMDN.predict_block_size} rows" in markdown
     assert markdown in capsys.readouterr().out
 
 
-def test_epoch_timer_counts_the_batches_keras_really_runs():
+def test_epoch_parts_count_the_batches_keras_really_runs():
     # 3 steps per epoch at 2 per execution: Keras runs 4, and the throughput must count 4.
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile("sgd", "mse", steps_per_execution=2)
     data = tf.data.Dataset.from_tensors((np.ones((4, 3), np.float32), np.ones((4, 1), np.float32))).repeat()
-    timer = _EpochTimer()
-    model.fit(data, epochs=2, steps_per_epoch=3, verbose=0, callbacks=[timer], shuffle=False)
-    assert timer.batches == [4, 4] == [int(model.optimizer.iterations.numpy()) // 2] * 2
-    assert len(timer.durations) == 2 and all(d > 0 for d in timer.durations)
-    assert len(timer.cpu_seconds) == 2 and all(c >= 0 for c in timer.cpu_seconds)
+    parts = EpochParts()
+    model.fit(data, epochs=2, steps_per_epoch=3, verbose=0, callbacks=[parts], shuffle=False)
+    assert parts.batches == [4, 4] == [int(model.optimizer.iterations.numpy()) // 2] * 2
+    assert len(parts.training) == len(parts.validation) == 2
+    assert all(wall > 0 and cpu >= 0 for wall, cpu in parts.training + parts.validation)
 
 
 class _Clocks:
@@ -118,3 +144,28 @@ def test_time_calls_divides_the_measured_cpu_time_by_the_measured_wall_time(monk
     wall, cpu = np.array(readings["perf_counter"]).reshape(2, 2), np.array(readings["process_time"]).reshape(2, 2)
     np.testing.assert_allclose(durations, wall[:, 1] - wall[:, 0], rtol=1e-12)
     np.testing.assert_allclose(busy, (cpu[:, 1] - cpu[:, 0]) / (wall[:, 1] - wall[:, 0]), rtol=1e-12)
+
+
+def test_epoch_parts_split_each_epoch_at_its_last_training_batch(monkeypatch):
+    # Clocks that only the simulated work advances: 2 batches of (1 s wall, 2 s CPU), then 0.5 s of
+    # validation at one core; the second epoch has no validation work.
+    from graphmdn_tf.bench import epochs
+
+    clocks = _Clocks()
+    monkeypatch.setattr(epochs, "time", clocks)
+    parts = EpochParts()
+    for validation in (0.5, 0.0):
+        parts.on_epoch_begin(0)
+        for batch in range(2):
+            clocks.work(1.0, 2.0)()
+            parts.on_train_batch_end(batch)
+        clocks.work(validation, validation)()
+        parts.on_epoch_end(0)
+    assert parts.training == [(2.0, 4.0), (2.0, 4.0)] and parts.validation == [(0.5, 0.5), (0.0, 0.0)]
+    rows = epochs.epoch_rows(parts, batch_size=8, train_flops_per_sample=1e6, peak=1e8)
+    assert rows[0] == {
+        "epoch": 0, "train_seconds": 2.0, "validation_seconds": 0.5, "validation_percent_of_epoch": 20.0,
+        "train_samples_per_s": 8.0, "train_percent_of_peak": 8.0, "train_cpu_cores_busy": 2.0,
+        "validation_cpu_cores_busy": 1.0,
+    }
+    assert rows[1]["validation_percent_of_epoch"] == 0.0 and rows[1]["validation_cpu_cores_busy"] == 0.0

@@ -18,6 +18,10 @@ from graphmdn_tf.cli import main
         (["--quick", "--presets", "wide", "k8", "--repeats", "3", "--no-xla", "--steps-per-execution", "7"],
          replace(QUICK, presets=("wide", "k8"), repeats=3, jit_compile=False, steps_per_execution=7)),
         (["--profile", "--repeats", "2"], replace(BenchSettings(), repeats=2)),
+        (["--data-dir", "data/cmu"], replace(BenchSettings(), epoch_dataset="cmu", epoch_data_dir="data/cmu")),
+        (["--dataset", "h36m", "--data-dir", "h", "--epochs", "3"],
+         replace(BenchSettings(), epoch_dataset="h36m", epoch_data_dir="h", epoch_epochs=3)),
+        (["--quick", "--epochs", "0"], replace(QUICK, epoch_epochs=0)),
     ],
 )
 def test_command_turns_flags_into_settings(monkeypatch, tmp_path, capsys, flags, expected):

@@ -26,6 +26,7 @@ def smoke_run(tmp_path_factory):
 def test_smoke_run_leaves_a_finished_run_dir(smoke_run: TrainResult):
     run_dir = smoke_run.run_dir
     assert smoke_run.steps_per_epoch == STEPS_PER_EPOCH and smoke_run.total_steps == 2 * STEPS_PER_EPOCH
+    assert smoke_run.train_samples == 3600 and smoke_run.validation_samples == 256  # validation_frames of 1440
     assert int(smoke_run.model.optimizer.iterations.numpy()) == smoke_run.total_steps
     assert json.loads((run_dir / "training.json").read_text())["final_step"] == smoke_run.total_steps
     for name in ("config.json", "model.keras", "history.csv", "training.json", "training_curves.png"):
