@@ -56,7 +56,7 @@ def quickstart(output: str | Path = "runs", *, epochs: int | None = None, stride
     results = [evaluate_run(run_dirs[model], progress=verbose > 0) for model in ("graphmdn", "semgcn")]
     combined = combine_results(results)
     comparison_dir = output / "quickstart-comparison"
-    paths = combined.write(comparison_dir, "comparison")
+    paths = combined.write(comparison_dir, "comparison", ours=True)  # the quickstart's own folder
     print(f"\n{combined.to_markdown()}\nWritten in {comparison_dir}: " + ", ".join(path.name for path in paths.values()))
     if export:
         _export(run_dirs["graphmdn"], export_dir, retrained=trained)

@@ -437,3 +437,38 @@ def test_a_dataset_without_a_default_split_needs_subjects():
                                       test_subjects="S7").validation_split == ("S7",)
     with pytest.raises(ValueError, match="Expected dataset to be a name like"):
         TrainingConfig.from_preset("standard", dataset="../etc", data_dir="x", train_subjects="S1", test_subjects="S7")
+
+
+def test_results_in_a_users_folder_replace_only_what_evaluate_wrote_there(tmp_path, capsys):
+    from graphmdn_tf.written import NotOurFileError
+
+    _, run_dir, _ = _fixed_run(tmp_path, "graphmdn")
+    mine = tmp_path / "mine"
+    (mine / "logs" / "evaluation").mkdir(parents=True)
+    foreign_events = mine / "logs" / "evaluation" / "events.out.tfevents.0.theirs"
+    foreign_events.write_bytes(b"the user's own TensorBoard run")
+    evaluate_run(run_dir, num_samples=0, progress=False, results_dir=mine)
+    logs = mine / "logs" / "evaluation"
+    ours = set(logs.glob("events.out.tfevents.*")) - {foreign_events}
+    assert len(ours) == 1 and (mine / "results.md").is_file()
+    # Again: its own files and event file are replaced; the user's event file stays as it was.
+    evaluate_run(run_dir, num_samples=0, progress=False, results_dir=mine)
+    again = set(logs.glob("events.out.tfevents.*")) - {foreign_events}
+    assert len(again) == 1 and again != ours and foreign_events.read_bytes() == b"the user's own TensorBoard run"
+    # A results file the user wrote is never replaced: refused before anything is written.
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "results.csv").write_text("my table")
+    with pytest.raises(NotOurFileError, match=r"theirs/results\.csv: not written by graphmdn-tf"):
+        evaluate_run(run_dir, num_samples=0, progress=False, results_dir=theirs)
+    assert sorted(path.name for path in theirs.iterdir()) == ["results.csv"]
+    assert (theirs / "results.csv").read_text() == "my table"
+    # The command refuses before evaluating anything: the run's own results are not written either.
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--results-dir", str(theirs), "--num-samples", "0"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "results.csv: not written by graphmdn-tf" in error
+    (theirs / "comparison.md").write_text("my comparison")
+    assert main(["evaluate", str(run_dir), str(run_dir), "--output-dir", str(theirs), "--num-samples", "0"]) == 2
+    assert "comparison.md: not written by graphmdn-tf" in capsys.readouterr().err
+    assert not (run_dir / "results.md").exists() and (theirs / "comparison.md").read_text() == "my comparison"

@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "graphmdn_tf"
 FLOORS = (
-    ("graphs", "skeletons", "atomic"),
+    ("graphs", "skeletons", "atomic", "written"),
     ("metrics", "distributions", "layers", "viz"),
     ("losses", "hypotheses", "scoring", "selectors", "uncertainty"),
     ("batching", "data", "models"),

@@ -17,8 +17,9 @@ from graphmdn_tf.cli.errors import user_errors
 from graphmdn_tf.cli.options import add_cache_dir
 from graphmdn_tf.data.h36m import KEYPOINT_KINDS
 from graphmdn_tf.evaluation import DATA_FIELDS, combine_results, default_results_dir, evaluate_run, evaluation_data
-from graphmdn_tf.runs import LOGS_DIR, RESULTS_FILES, RunDirectory
+from graphmdn_tf.runs import LOGS_DIR, RESULTS_FILES, RESULTS_STEM, RunDirectory
 from graphmdn_tf.scoring import CONVENTIONS
+from graphmdn_tf.written import refuse_foreign
 
 
 def register(subparsers) -> None:
@@ -56,15 +57,21 @@ def register(subparsers) -> None:
 def run_evaluate(args) -> int:
     results = []
     overrides = {name: getattr(args, name) for name in DATA_FIELDS}
-    for run_dir in args.run_dirs:
+    destinations = []
+    for run_dir in args.run_dirs:  # every refusal before any evaluation work
         run = RunDirectory(run_dir)
         run.require_finished()
-        destination = _destination(args, run, overrides)
+        destinations.append((run_dir, _destination(args, run, overrides)))
+        if args.results_dir is not None:
+            refuse_foreign(destinations[-1][1], RESULTS_FILES)
+    if len(args.run_dirs) > 1:
+        refuse_foreign(args.output_dir, [name.replace(RESULTS_STEM, "comparison", 1) for name in RESULTS_FILES])
+    for run_dir, destination in destinations:
         result = evaluate_run(run_dir, num_samples=args.num_samples, batch_size=args.batch_size, seed=args.seed,
                               stride=args.stride, convention=args.convention, results_dir=destination, **overrides)
         print(f"\n## {run_dir}\n\n{result.to_markdown()}")
-        written = [name for name in RESULTS_FILES if (destination / name).is_file()]
-        print(f"Written in {destination}: {', '.join(written)}; TensorBoard: {destination / LOGS_DIR / 'evaluation'}")
+        print(f"Written in {destination}: {', '.join(result.file_names(RESULTS_STEM))}; "
+              f"TensorBoard: {destination / LOGS_DIR / 'evaluation'}")
         results.append(result)
     if len(results) > 1:
         combined = combine_results(results)

@@ -15,6 +15,7 @@ import numpy as np
 
 from graphmdn_tf import uncertainty
 from graphmdn_tf.scoring import MILLIMETRES
+from graphmdn_tf.written import record, replaceable
 
 
 def uncertainty_summary(frames, ambiguous, joint_names) -> dict:
@@ -78,14 +79,19 @@ def tensorboard_scalars(result) -> dict:
     return scalars
 
 
-def write_tensorboard(result, log_dir: str | Path, images: Mapping[str, Path]) -> Path:
+def write_tensorboard(result, log_dir: str | Path, images: Mapping[str, Path], *, ours: bool = False) -> Path:
     """Write `result`'s scalars (step 0) and the PNG `images` into the TensorBoard run `log_dir`,
-    replacing the event files an earlier evaluation wrote there."""
+    replacing the event files an earlier evaluation wrote there: with `ours` (a run directory's
+    logs/evaluation) every event file of `log_dir`, else only those its manifest lists as written by
+    graphmdn-tf (`graphmdn_tf.written`); the new event file is recorded there."""
     import tensorflow as tf  # noqa: PLC0415
 
     log_dir = Path(log_dir)
-    for old in log_dir.glob("events.out.tfevents.*"):
+    events = "events.out.tfevents.*"
+    before = set(log_dir.glob(events))
+    for old in sorted(before) if ours else replaceable(log_dir, sorted(before)):
         old.unlink()
+        before.discard(old)
     writer = tf.summary.create_file_writer(str(log_dir))
     with writer.as_default():
         for tag, value in tensorboard_scalars(result).items():
@@ -94,5 +100,7 @@ def write_tensorboard(result, log_dir: str | Path, images: Mapping[str, Path]) -
             tf.summary.image(f"evaluation/{name}", tf.image.decode_png(Path(path).read_bytes())[None], step=0)
         tf.summary.text("evaluation/results", result.to_markdown(), step=0)
     writer.close()
+    if not ours:
+        record(log_dir, [path.name for path in set(log_dir.glob(events)) - before])
     return log_dir
 

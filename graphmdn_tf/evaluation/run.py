@@ -65,6 +65,8 @@ def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int
             own (each None: the run's setting; see `evaluation_data`).
         results_dir: where the results go; default the run directory for its own data, and
             RUN_DIR/evaluations/<data_tag> for other data, so the run's own results are never replaced.
+            In a folder of the user's, files of the same names that graphmdn-tf did not write there are
+            never replaced (`graphmdn_tf.written`: `NotOurFileError`, before anything is written).
 
     Returns:
         An `EvaluationResult`.
@@ -91,10 +93,12 @@ def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int
     ambiguous = ambiguous_subset(samples.inputs_2d, samples.targets_3d, sequence_ids, frame_index, samples.cameras)
     result = _run_result(config, data, run, samples, frames, ambiguous, convention)
     if write:
-        destination = Path(results_dir) if results_dir is not None else default_results_dir(run, config, data)
-        paths = result.write(destination, RESULTS_STEM)
+        default = default_results_dir(run, config, data)
+        destination = Path(results_dir) if results_dir is not None else default
+        ours = destination.resolve() == default.resolve()  # the run's own folders; elsewhere, only our files are replaced
+        paths = result.write(destination, RESULTS_STEM, ours=ours)
         images = {name: paths[name] for name in ("png", "calibration", "diversity") if name in paths}
-        write_tensorboard(result, destination / LOGS_DIR / "evaluation", images)
+        write_tensorboard(result, destination / LOGS_DIR / "evaluation", images, ours=ours)
     return result
 
 

@@ -27,6 +27,7 @@ from graphmdn_tf.hypotheses import PREDICTION, selection_label
 from graphmdn_tf.metrics import per_action_errors
 from graphmdn_tf.scoring import CONVENTIONS, METRICS, PROTOCOLS, check_convention
 from graphmdn_tf.viz import plt
+from graphmdn_tf.written import claim
 
 PROTOCOL_NAMES = METRICS
 AMBIGUOUS = "Ambig."
@@ -159,13 +160,31 @@ class EvaluationResult:
             uncertainty=dict(values.get("uncertainty", {})),
         )
 
-    def write(self, directory: str | Path, stem: str = "results") -> dict:
-        """Write `<stem>.md`, `<stem>.csv`, `<stem>.json`, the plot `<stem>_per_action.png` and, for
-        mixture models, `<stem>_calibration.png` (reliability diagram) and `<stem>_diversity.png`."""
+    def file_names(self, stem: str = "results") -> list[str]:
+        """The names `write(directory, stem)` writes: `<stem>.md`, `.csv`, `.json`, `_per_action.png` and,
+        for mixture models, `_calibration.png` and (with per-frame diversity) `_diversity.png`."""
+        names = [f"{stem}{suffix}" for suffix in (".md", ".csv", ".json", "_per_action.png")]
+        return names + [f"{stem}{suffix}" for suffix, present in (("_calibration.png", self.uncertainty),
+                                                                  ("_diversity.png", self.diversity)) if present]
+
+    def write(self, directory: str | Path, stem: str = "results", *, ours: bool = False) -> dict:
+        """Write `file_names(stem)` in `directory`: the tables as Markdown, CSV and JSON, the plot
+        `<stem>_per_action.png` and, for mixture models, `<stem>_calibration.png` (reliability diagram)
+        and `<stem>_diversity.png`. Returns {'md', 'csv', 'json', 'png', ['calibration', 'diversity']: path}.
+
+        `ours`: the folder belongs to graphmdn-tf by its layout (a run directory), so its files of these
+        names are replaced. Otherwise a file of these names that graphmdn-tf did not write there is never
+        replaced (`graphmdn_tf.written`).
+
+        Raises:
+            `graphmdn_tf.written.NotOurFileError` (a FileExistsError): such a file exists; nothing is written.
+        """
         from graphmdn_tf.evaluation.probabilistic import plot_uncertainty  # noqa: PLC0415
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        if not ours:
+            claim(directory, self.file_names(stem))
         paths = {suffix: directory / f"{stem}.{suffix}" for suffix in ("md", "csv", "json")}
         paths["md"].write_text(self.to_markdown())
         paths["csv"].write_text(self.to_csv())
