@@ -46,7 +46,7 @@ def batch_norm_affine(norm) -> tuple[np.ndarray, np.ndarray]:
     gamma = np.asarray(norm.gamma.numpy(), np.float64) if norm.scale else 1.0
     beta = np.asarray(norm.beta.numpy(), np.float64) if norm.center else 0.0
     scale = gamma / np.sqrt(variance + norm.epsilon)
-    return scale * np.ones_like(variance), beta - np.asarray(norm.moving_mean.numpy(), np.float64) * scale
+    return scale, beta - np.asarray(norm.moving_mean.numpy(), np.float64) * scale
 
 
 def _variable(value, name: str) -> tf.Variable:
