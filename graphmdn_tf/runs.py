@@ -53,8 +53,9 @@ BACKUP_DIR = "backup"
 LOCK_FILE = ".lock"
 RESULTS_STEM = "results"
 EVALUATIONS_DIR = "evaluations"  # results on other data than the run's own: evaluations/<data>/results.*
-RESULTS_FILES = tuple(f"{RESULTS_STEM}{suffix}" for suffix in (".md", ".csv", ".json", "_per_action.png", "_calibration.png",
-                                                             "_diversity.png"))
+# What `EvaluationResult.write(directory, stem)` writes: <stem><suffix> (the last two for mixture models only).
+RESULTS_SUFFIXES = (".md", ".csv", ".json", "_per_action.png", "_calibration.png", "_diversity.png")
+RESULTS_FILES = tuple(f"{RESULTS_STEM}{suffix}" for suffix in RESULTS_SUFFIXES)
 
 #: Everything `train` and `evaluate` write in a run directory; an overwrite removes exactly these.
 RUN_FILES = (CONFIG_FILE, MODEL_FILE, HISTORY_FILE, TRAINING_FILE, CURVES_FILE, LOGS_DIR, BACKUP_DIR, *RESULTS_FILES,

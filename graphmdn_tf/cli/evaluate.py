@@ -17,7 +17,7 @@ from graphmdn_tf.cli.errors import user_errors
 from graphmdn_tf.cli.options import add_cache_dir
 from graphmdn_tf.data.h36m import KEYPOINT_KINDS
 from graphmdn_tf.evaluation import DATA_FIELDS, combine_results, default_results_dir, evaluate_run, evaluation_data
-from graphmdn_tf.runs import LOGS_DIR, RESULTS_FILES, RESULTS_STEM, RunDirectory
+from graphmdn_tf.runs import LOGS_DIR, RESULTS_FILES, RESULTS_STEM, RESULTS_SUFFIXES, RunDirectory
 from graphmdn_tf.scoring import CONVENTIONS
 from graphmdn_tf.written import refuse_foreign
 
@@ -65,7 +65,7 @@ def run_evaluate(args) -> int:
         if args.results_dir is not None:
             refuse_foreign(destinations[-1][1], RESULTS_FILES)
     if len(args.run_dirs) > 1:
-        refuse_foreign(args.output_dir, [name.replace(RESULTS_STEM, "comparison", 1) for name in RESULTS_FILES])
+        refuse_foreign(args.output_dir, [f"comparison{suffix}" for suffix in RESULTS_SUFFIXES])
     for run_dir, destination in destinations:
         result = evaluate_run(run_dir, num_samples=args.num_samples, batch_size=args.batch_size, seed=args.seed,
                               stride=args.stride, convention=args.convention, results_dir=destination, **overrides)

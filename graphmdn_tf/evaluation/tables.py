@@ -25,6 +25,7 @@ import numpy as np
 from graphmdn_tf.data.h36m import H36M_ACTIONS
 from graphmdn_tf.hypotheses import PREDICTION, selection_label
 from graphmdn_tf.metrics import per_action_errors
+from graphmdn_tf.runs import RESULTS_SUFFIXES
 from graphmdn_tf.scoring import CONVENTIONS, METRICS, PROTOCOLS, check_convention
 from graphmdn_tf.viz import plt
 from graphmdn_tf.written import claim
@@ -163,9 +164,8 @@ class EvaluationResult:
     def file_names(self, stem: str = "results") -> list[str]:
         """The names `write(directory, stem)` writes: `<stem>.md`, `.csv`, `.json`, `_per_action.png` and,
         for mixture models, `_calibration.png` and (with per-frame diversity) `_diversity.png`."""
-        names = [f"{stem}{suffix}" for suffix in (".md", ".csv", ".json", "_per_action.png")]
-        return names + [f"{stem}{suffix}" for suffix, present in (("_calibration.png", self.uncertainty),
-                                                                  ("_diversity.png", self.diversity)) if present]
+        present = {"_calibration.png": bool(self.uncertainty), "_diversity.png": bool(self.diversity)}
+        return [f"{stem}{suffix}" for suffix in RESULTS_SUFFIXES if present.get(suffix, True)]
 
     def write(self, directory: str | Path, stem: str = "results", *, ours: bool = False) -> dict:
         """Write `file_names(stem)` in `directory`: the tables as Markdown, CSV and JSON, the plot
