@@ -26,7 +26,7 @@ import keras
 
 from graphmdn_tf.bench.flops import analytic_forward_flops
 from graphmdn_tf.config import TrainingConfig
-from graphmdn_tf.training.fit import train
+from graphmdn_tf.training.fit import TrainingData, train
 
 
 class EpochParts(keras.callbacks.Callback):
@@ -95,6 +95,13 @@ def epoch_rows(parts: EpochParts, batch_size: int, train_flops_per_sample: float
             "validation_cpu_cores_busy": validation_cpu / validation_wall if validation_wall > 0 else 0.0,
         })
     return rows
+
+
+def check_epoch_settings(settings: EpochSettings) -> None:
+    """Raise now, not after the throughput measurements, if the run cannot start: its config is invalid, or
+    its data are missing, malformed or too few (the data are loaded once here; `train` reads them again
+    from the cache)."""
+    TrainingData.load(settings.config(), progress=False)
 
 
 def epoch_benchmark(settings: EpochSettings, peak: float) -> dict:

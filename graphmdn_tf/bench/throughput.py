@@ -35,7 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from graphmdn_tf.bench.epochs import EpochParts, EpochSettings, epoch_benchmark
+from graphmdn_tf.bench.epochs import EpochParts, EpochSettings, check_epoch_settings, epoch_benchmark
 from graphmdn_tf.bench.flops import analytic_forward_flops, profiler_matmul_flops
 from graphmdn_tf.bench.peak import measure_matmul_peak
 from graphmdn_tf.bench.profile import enable_xla_op_tracing, profile_training
@@ -221,6 +221,8 @@ def run_benchmark(out_dir, settings: BenchSettings | None = None, profile: bool 
     settings = settings or BenchSettings()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if settings.epoch_epochs:
+        check_epoch_settings(settings.epoch_settings())  # a bad --epochs or --data-dir fails before minutes of work
     if profile:
         enable_xla_op_tracing()
     peak = measure_matmul_peak(settings.matmul_size, settings.matmul_iterations, settings.repeats)

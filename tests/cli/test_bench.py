@@ -32,3 +32,22 @@ def test_command_turns_flags_into_settings(monkeypatch, tmp_path, capsys, flags,
     assert calls == [(str(tmp_path), expected, "--profile" in flags)]
     printed = capsys.readouterr().out
     assert printed.startswith("REPORT\n") and f"Written: {tmp_path / 'bench.json'}, {tmp_path / 'bench.md'}" in printed
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--epochs", "-1"], "epochs"),
+        (["--data-dir", "no/such/folder"], "no/such/folder"),
+        (["--dataset", "cmu"], "data_dir"),  # a named data set other than the synthetic one needs its files
+    ],
+)
+def test_a_bad_epoch_run_is_refused_before_anything_is_measured(monkeypatch, tmp_path, capsys, flags, named):
+    def no_measuring(*args, **kwargs):
+        raise AssertionError("the benchmark started measuring")
+
+    monkeypatch.setattr(throughput, "measure_matmul_peak", no_measuring)
+    assert main(["bench", "--quick", *flags, "--out", str(tmp_path / "b")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and named in error
+    assert not (tmp_path / "b" / "bench.json").exists()
