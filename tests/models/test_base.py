@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from graphmdn_tf import GraphMDN, SemGCN
 from graphmdn_tf.models.base import GraphPoseModel
@@ -66,3 +67,23 @@ def test_bad_input_shapes_raise(cls, shape, message):
         model(np.zeros(shape, "float32"))
     with pytest.raises(ValueError, match=message):
         cls(hidden_dim=8, num_blocks=1).build(shape)
+
+
+@pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
+def test_fit_makes_the_optimizer_slots_before_it_traces_its_step(rng, cls):
+    # tf.function traces a step that creates variables twice; on a built model, fit makes Adam's slots first.
+    x, y = two_valued_problem(rng, n=64)
+    model = cls(hidden_dim=16, num_blocks=1)
+    model.build((None, 16, 2))  # as `build_model` does
+    model.compile(optimizer="adam")
+    made_while_tracing = []
+
+    def creator(next_creator, **kwargs):
+        if tf.inside_function():
+            made_while_tracing.append(kwargs.get("name"))
+        return next_creator(**kwargs)
+
+    with tf.variable_creator_scope(creator):
+        model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    assert made_while_tracing == []
+    assert model.optimizer.built and len(model.optimizer.variables) > 2 * len(model.trainable_variables)
