@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
@@ -84,13 +82,8 @@ def test_trace_summary_explains_a_missing_or_empty_trace(tmp_path):
         summarize_trace(tmp_path / "trace")
 
 
-def test_bench_profile_traces_training_and_reports_where_the_time_goes(tmp_path):
-    # A fresh process: XLA reads the op-tracing flag at its first compilation, which in this test
-    # session has long happened.
-    out = tmp_path / "bench"
-    command = [sys.executable, "-m", "graphmdn_tf.cli", "bench", "--quick", "--profile", "--out", str(out)]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+def test_bench_profile_traces_training_and_reports_where_the_time_goes(quick_bench):
+    out, printed = quick_bench
     (preset,) = json.loads((out / "bench.json").read_text())["presets"]
     profile = preset["profile"]
     assert list((out / "profile" / "standard").glob("plugins/profile/*/*.xplane.pb"))
@@ -99,4 +92,4 @@ def test_bench_profile_traces_training_and_reports_where_the_time_goes(tmp_path)
     assert profile["category_share"]["matrix products"] > 0  # the model's matmuls are in the trace
     assert profile["top_ops_ms"] and all(ms > 0 for _, ms in profile["top_ops_ms"])
     assert "Where a training step's XLA op time goes" in (out / "bench.md").read_text()
-    assert "| standard |" in completed.stdout
+    assert "| standard |" in printed

@@ -17,7 +17,6 @@ from graphmdn_tf.bench.epochs import EpochParts
 from graphmdn_tf.bench.flops import analytic_forward_flops
 from graphmdn_tf.bench.report import INFERENCE_PATHS, format_markdown
 from graphmdn_tf.bench.throughput import QUICK, _time_calls
-from graphmdn_tf.cli import main
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.pipeline import load_samples
 from graphmdn_tf.models.build import build_model
@@ -41,15 +40,14 @@ PRESET_FIELDS = [
 ]
 
 
-def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
-    out = tmp_path / "bench"
-    assert main(["bench", "--quick", "--out", str(out)]) == 0
+def test_bench_command_writes_json_and_markdown(quick_bench):
+    out, printed = quick_bench  # `bench --quick --profile` (tests/bench/conftest.py)
     report = json.loads((out / "bench.json").read_text())
     assert list(report) == REPORT_FIELDS
     assert report["settings"] == json.loads(json.dumps(asdict(QUICK)))
     assert report["tensor_float_32"] is tf.config.experimental.tensor_float_32_execution_enabled()
     (preset,) = report["presets"]
-    assert list(preset) == PRESET_FIELDS
+    assert [key for key in preset if key != "profile"] == PRESET_FIELDS and "profile" in preset  # a profiled run
     assert preset["preset"] == "standard"
     assert preset["arguments"] == {"hidden_dim": 128, "num_blocks": 4, "num_kernels": 5, "mixture": "pose", "dropout": 0.1}
     assert preset["profiler_matmul_flops_batch1"] == preset["analytic_matmul_flops_batch1"]
@@ -84,7 +82,7 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
     assert markdown == format_markdown(report)
     assert "| validation s | validation % of epoch |" in markdown
     assert f"in blocks of {GraphMDN.predict_block_size} rows" in markdown
-    assert markdown in capsys.readouterr().out
+    assert markdown in printed
 
 
 def test_epoch_parts_count_the_batches_keras_really_runs():
