@@ -1,88 +1,16 @@
-"""`graphmdn-tf bench [throughput]`: the timing helpers read the clocks they are given, the command turns
-flags into settings, and a tiny run writes bench.json and bench.md with their fields (figures are not
-asserted: they depend on the machine and its load; their presence and consistency are)."""
+"""`graphmdn-tf bench [throughput]`: the timing helpers read the clocks they are given and the epoch split counts
+the batches Keras runs. The real quick run, and the bench.json and bench.md it writes, are test_quick_run.py's."""
 
-import json
 import time
-from dataclasses import asdict
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from graphmdn_tf import GraphMDN
 from graphmdn_tf.bench import throughput
 from graphmdn_tf.bench.epochs import EpochParts
-from graphmdn_tf.bench.flops import analytic_forward_flops
-from graphmdn_tf.bench.report import INFERENCE_PATHS, format_markdown
-from graphmdn_tf.bench.throughput import QUICK, _time_calls
-from graphmdn_tf.config import TrainingConfig
-from graphmdn_tf.data.pipeline import load_samples
-from graphmdn_tf.models.build import build_model
-
-REPORT_FIELDS = [
-    "settings", "device", "cpu_threads", "cpu_cores_available", "tensorflow", "tensor_float_32",
-    "matmul_peak_gflops", "presets", "epochs",
-]
-EPOCH_FIELDS = [
-    "preset", "dataset", "data_dir", "model", "mixture", "batch_size", "jit_compile", "steps_per_execution",
-    "train_samples", "steps_per_epoch", "validation_frames", "image_frames", "train_flops_per_sample", "epochs",
-]
-PRESET_FIELDS = [
-    "preset", "arguments", "parameters", "predict_block_size", "forward_flops_per_sample",
-    "train_flops_per_sample", "flops_breakdown_batch1", "profiler_matmul_flops_batch1",
-    "analytic_matmul_flops_batch1", "train_samples_per_s", "train_samples_per_s_repeats", "train_gflops",
-    "train_percent_of_peak", "train_cpu_cores_busy",
-    *(f"inference_{path}_{field}" for path in INFERENCE_PATHS
-      for field in ("cpu_cores_busy", "samples_per_s", "samples_per_s_repeats", "percent_of_peak")),
-    "inference_saved_model_batch1_ms", "inference_saved_model_xla_batch1_ms",
-]
-
-
-def test_bench_command_writes_json_and_markdown(quick_bench):
-    out, printed = quick_bench  # `bench --quick --profile` (tests/bench/conftest.py)
-    report = json.loads((out / "bench.json").read_text())
-    assert list(report) == REPORT_FIELDS
-    assert report["settings"] == json.loads(json.dumps(asdict(QUICK)))
-    assert report["tensor_float_32"] is tf.config.experimental.tensor_float_32_execution_enabled()
-    (preset,) = report["presets"]
-    assert [key for key in preset if key != "profile"] == PRESET_FIELDS and "profile" in preset  # a profiled run
-    assert preset["preset"] == "standard"
-    assert preset["arguments"] == {"hidden_dim": 128, "num_blocks": 4, "num_kernels": 5, "mixture": "pose", "dropout": 0.1}
-    assert preset["profiler_matmul_flops_batch1"] == preset["analytic_matmul_flops_batch1"]
-    assert preset["train_flops_per_sample"] == 3 * preset["forward_flops_per_sample"]
-    for key in ("train", *(f"inference_{path}" for path in INFERENCE_PATHS)):
-        assert len(preset[f"{key}_samples_per_s_repeats"]) == QUICK.repeats
-        assert preset[f"{key}_samples_per_s"] == pytest.approx(float(np.median(preset[f"{key}_samples_per_s_repeats"])))
-        assert isinstance(preset[f"{key}_cpu_cores_busy"], float)
-    peak = report["matmul_peak_gflops"] * 1e9
-    assert preset["train_percent_of_peak"] == pytest.approx(
-        100 * preset["train_flops_per_sample"] * preset["train_samples_per_s"] / peak
-    )
-    assert preset["predict_block_size"] == GraphMDN.predict_block_size
-    assert all(preset[f"inference_{path}_batch1_ms"] > 0 for path in ("saved_model", "saved_model_xla"))
-    run = report["epochs"]  # the quick run: the synthetic set at stride 40, 300 validation frames asked for
-    assert list(run) == EPOCH_FIELDS
-    assert (run["dataset"], run["data_dir"], run["preset"], run["batch_size"]) == ("synthetic", None, "standard", 256)
-    config = TrainingConfig.from_preset("standard", **dict(QUICK.epoch_overrides))
-    assert run["train_samples"] == len(load_samples("synthetic", subjects=config.train_subjects, stride=40, progress=False))
-    assert run["steps_per_epoch"] == run["train_samples"] // 256 and run["validation_frames"] <= 300
-    forward = analytic_forward_flops(build_model(config), 256).total / 256  # the default model at batch 256
-    assert run["train_flops_per_sample"] == pytest.approx(3 * forward, rel=1e-9)
-    assert [row["epoch"] for row in run["epochs"]] == list(range(QUICK.epoch_epochs))
-    for row in run["epochs"]:
-        total = row["train_seconds"] + row["validation_seconds"]
-        assert row["validation_percent_of_epoch"] == pytest.approx(100 * row["validation_seconds"] / total)
-        assert row["train_samples_per_s"] == pytest.approx(run["steps_per_epoch"] * 256 / row["train_seconds"])
-        assert row["train_percent_of_peak"] == pytest.approx(
-            100 * run["train_flops_per_sample"] * row["train_samples_per_s"] / peak
-        )
-    markdown = (out / "bench.md").read_text()
-    assert markdown == format_markdown(report)
-    assert "| validation s | validation % of epoch |" in markdown
-    assert f"in blocks of {GraphMDN.predict_block_size} rows" in markdown
-    assert markdown in printed
+from graphmdn_tf.bench.throughput import _time_calls
 
 
 def test_epoch_parts_count_the_batches_keras_really_runs():

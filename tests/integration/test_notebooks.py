@@ -7,9 +7,11 @@ directory is notebooks/, as in a user's Jupyter.
 
 Parameters are injected as papermill does: a cell tagged "injected-parameters" goes right after the
 cell tagged "parameters", here setting `RUN_ROOT` to a temporary folder, so the notebooks' runs,
-exports and logs land outside the repository. The notebooks otherwise run with their defaults (the
-tiny synthetic run; notebook 05 with fewer epochs, `QUICKER`). `GRAPHMDN_TF_CACHE` points the data cache (the built-in synthetic set) to a
-temporary folder shared by the notebooks of one session.
+exports and logs land outside the repository, and `QUICKER` shortens the training: the pose notebooks
+train one epoch on every 16th frame of the built-in synthetic set instead of their defaults' 2-4 epochs
+on every 4th (what is tested is that every cell runs and draws; how well a default run trains is
+tests/integration/test_accuracy_bench.py's), notebook 05 fewer epochs. `GRAPHMDN_TF_CACHE` points the data cache (the built-in synthetic set) to
+a temporary folder shared by the notebooks of one session.
 
 Committed notebooks carry no outputs (notebooks/README.md states the policy); the test fails on any
 cell error, on a notebook without a rendered figure (image/png output), on files left in the
@@ -36,8 +38,8 @@ NOTEBOOKS = (
 POSE_PARAMETERS = ("DATASET", "DATA_DIR", "KEYPOINTS", "PRESET", "EPOCHS", "STRIDE", "BATCH_SIZE", "RUN_ROOT")
 #: The parameters each notebook's parameters cell must set (05 is the robot arm: no pose data set).
 # Notebook 05's default recipe (30 epochs) is what tests/test_beyond_poses.py checks the verdicts of;
-# here it only has to run top to bottom and draw, so it trains for fewer epochs.
-QUICKER = {"05_beyond_poses.ipynb": {"EPOCHS": 6}}
+# here every notebook only has to run top to bottom and draw, so each trains less than its defaults.
+QUICKER = {name: {"EPOCHS": 1, "STRIDE": 16} for name in NOTEBOOKS} | {"05_beyond_poses.ipynb": {"EPOCHS": 2}}
 PARAMETERS = {name: POSE_PARAMETERS for name in NOTEBOOKS} | {
     "05_beyond_poses.ipynb": ("LINK_LENGTHS", "TRAIN_ARMS", "EPOCHS", "BATCH_SIZE", "SEED", "RUN_ROOT"),
 }
@@ -126,7 +128,7 @@ def test_notebook_runs_top_to_bottom(name, tmp_path, jupyter_path, data_cache, m
     monkeypatch.setenv("GRAPHMDN_TF_CACHE", str(data_cache))
     run_root = tmp_path / "runs"
     notebook = read_notebook(name)
-    inject_parameters(notebook, RUN_ROOT=str(run_root), **QUICKER.get(name, {}))
+    inject_parameters(notebook, RUN_ROOT=str(run_root), **QUICKER[name])
     before = repository_files()
 
     client = NotebookClient(
