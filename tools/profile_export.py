@@ -1,0 +1,103 @@
+"""Where the default (portable) export's time goes: per-op times of `serving_default` in TF's graph executor.
+
+Exports a freshly built preset (pose level, 5 kernels) without XLA, times the signature at one batch size
+as `graphmdn-tf bench` does (median of repeats, outputs fetched), then runs it in a TF1-style session with
+full tracing and sums the executor's per-op times by op type (what Grappler and oneDNN left of the graph:
+`_MklNativeFusedMatMul` is a MatMul fused with its BiasAdd and, where there is one, its ReLU):
+
+    python tools/profile_export.py [--preset standard] [--batch 1024] [--repeats 15] [--traces 5]
+
+Measured on 2026-12-03 (2-core EPYC, matmul peak 206 GFLOP/s, standard preset, batch 1024), two runs:
+164 and 184 ms a batch, 41% and 37% of peak. Of the op time, the fused MatMuls took 52-54% (each of the
+eight residual convolutions' products, 1.07 GFLOP, ran at ~85% of peak), the graph-mixing MatMuls by the
+[16, 16] matrix 11%, the concatenation of [s * X | A X] 7-8%, its scaling by s 7%, the non-local blocks'
+einsum 6-7% and slices 5-6%. That memory-bound rest is what keeps the export under 55% of peak on that
+machine (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from graphmdn_tf.bench.flops import analytic_forward_flops
+from graphmdn_tf.bench.peak import measure_matmul_peak
+from graphmdn_tf.config import TrainingConfig
+from graphmdn_tf.export import SERVING_DEFAULT, export_saved_model
+from graphmdn_tf.models.build import build_model
+
+
+def signature_seconds(path, inputs: np.ndarray, repeats: int) -> float:
+    """Median wall seconds of one `serving_default` call on `inputs`, outputs fetched, after a warm-up call."""
+    signature = tf.saved_model.load(str(path)).signatures[SERVING_DEFAULT]
+    batch = tf.constant(inputs)
+    signature(keypoints=batch)
+    durations = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        {key: value.numpy() for key, value in signature(keypoints=batch).items()}
+        durations.append(time.perf_counter() - start)
+    return statistics.median(durations)
+
+
+def op_times(path, inputs: np.ndarray, traces: int) -> tuple[collections.Counter, collections.Counter]:
+    """({op type: mean ms per call}, {op type: ops per call}) of `serving_default`, from the step stats of
+    `traces` fully traced session runs after three untraced ones."""
+    milliseconds, counts = collections.Counter(), collections.Counter()
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(path))
+        signature = meta_graph.signature_def[SERVING_DEFAULT]
+        feed = {signature.inputs["keypoints"].name: inputs}
+        fetches = {key: value.name for key, value in signature.outputs.items()}
+        for _ in range(3):
+            session.run(fetches, feed)
+        options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
+        for _ in range(traces):
+            metadata = tf.compat.v1.RunMetadata()
+            session.run(fetches, feed, options=options, run_metadata=metadata)
+            for device in metadata.step_stats.dev_stats:
+                for node in device.node_stats:
+                    label = node.timeline_label  # "name = OpType(inputs)"
+                    kind = label.split(" = ", 1)[1].split("(", 1)[0] if " = " in label else node.node_name
+                    milliseconds[kind] += node.all_end_rel_micros / 1e3 / traces
+                    counts[kind] += 1
+    return milliseconds, collections.Counter({kind: count // traces for kind, count in counts.items()})
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="standard")
+    parser.add_argument("--batch", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=15, help="timed signature calls (the median is reported)")
+    parser.add_argument("--traces", type=int, default=5, help="traced session runs the op times are averaged over")
+    parser.add_argument("--top", type=int, default=20, help="op types listed")
+    args = parser.parse_args(argv)
+
+    model = build_model(TrainingConfig.from_preset(args.preset, num_kernels=5, mixture="pose"))
+    flops = analytic_forward_flops(model, args.batch).total
+    inputs = np.random.default_rng(0).uniform(-1, 1, (args.batch, model.graph.num_nodes, 2)).astype(np.float32)
+    peak = measure_matmul_peak()
+    with tempfile.TemporaryDirectory() as directory:
+        path = export_saved_model(model, base_dir=directory, name="profiled", jit_compile=False)
+        seconds = signature_seconds(path, inputs, args.repeats)
+        milliseconds, counts = op_times(path, inputs, args.traces)
+    achieved = flops / seconds
+    print(f"{args.preset}, batch {args.batch}: {1e3 * seconds:.1f} ms a batch, {achieved / 1e9:.1f} GFLOP/s, "
+          f"{100 * achieved / peak:.0f}% of the measured matmul peak ({peak / 1e9:.1f} GFLOP/s)")
+    total = sum(milliseconds.values())
+    print(f"op time per call, summed over ops: {total:.1f} ms")
+    print("| op type | ms | share | ops |\n|---|---|---|---|")
+    for kind, ms in milliseconds.most_common(args.top):
+        print(f"| {kind} | {ms:.2f} | {100 * ms / total:.1f}% | {counts[kind]} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
