@@ -21,29 +21,36 @@ import argparse
 import collections
 import statistics
 import tempfile
-import time
 
 import numpy as np
 import tensorflow as tf
 
 from graphmdn_tf.bench.flops import analytic_forward_flops
 from graphmdn_tf.bench.peak import measure_matmul_peak
+from graphmdn_tf.bench.throughput import _time_calls
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.export import SERVING_DEFAULT, export_saved_model
 from graphmdn_tf.models.build import build_model
+from graphmdn_tf.models.presets import MODEL_PRESETS
 
 
 def signature_seconds(path, inputs: np.ndarray, repeats: int) -> float:
-    """Median wall seconds of one `serving_default` call on `inputs`, outputs fetched, after a warm-up call."""
+    """Median wall seconds of one `serving_default` call on `inputs`, outputs fetched (bench's `_time_calls`)."""
     signature = tf.saved_model.load(str(path)).signatures[SERVING_DEFAULT]
     batch = tf.constant(inputs)
-    signature(keypoints=batch)
-    durations = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        {key: value.numpy() for key, value in signature(keypoints=batch).items()}
-        durations.append(time.perf_counter() - start)
+    durations, _ = _time_calls(lambda: {key: value.numpy() for key, value in signature(keypoints=batch).items()},
+                               repeats)
     return statistics.median(durations)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def op_times(path, inputs: np.ndarray, traces: int) -> tuple[collections.Counter, collections.Counter]:
@@ -73,11 +80,11 @@ def op_times(path, inputs: np.ndarray, traces: int) -> tuple[collections.Counter
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="standard")
-    parser.add_argument("--batch", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=15, help="timed signature calls (the median is reported)")
-    parser.add_argument("--traces", type=int, default=5, help="traced session runs the op times are averaged over")
-    parser.add_argument("--top", type=int, default=20, help="op types listed")
+    parser.add_argument("--preset", default="standard", choices=sorted(MODEL_PRESETS))
+    parser.add_argument("--batch", type=_positive_int, default=1024)
+    parser.add_argument("--repeats", type=_positive_int, default=15, help="timed signature calls (the median is reported)")
+    parser.add_argument("--traces", type=_positive_int, default=5, help="traced session runs the op times are averaged over")
+    parser.add_argument("--top", type=_positive_int, default=20, help="op types listed")
     args = parser.parse_args(argv)
 
     model = build_model(TrainingConfig.from_preset(args.preset, num_kernels=5, mixture="pose"))

@@ -10,8 +10,8 @@ cell tagged "parameters", here setting `RUN_ROOT` to a temporary folder, so the 
 exports and logs land outside the repository, and `QUICKER` shortens the training: the pose notebooks
 train one epoch on every 16th frame of the built-in synthetic set instead of their defaults' 2-4 epochs
 on every 4th (what is tested is that every cell runs and draws; how well a default run trains is
-tests/integration/test_accuracy_bench.py's), notebook 05 fewer epochs. `GRAPHMDN_TF_CACHE` points the data cache (the built-in synthetic set) to
-a temporary folder shared by the notebooks of one session.
+tests/integration/test_accuracy_bench.py's), notebook 05 fewer epochs. `GRAPHMDN_TF_CACHE` points the
+data cache (the built-in synthetic set) to a temporary folder shared by the notebooks of one session.
 
 Committed notebooks carry no outputs (notebooks/README.md states the policy); the test fails on any
 cell error, on a notebook without a rendered figure (image/png output), on files left in the

@@ -1,0 +1,39 @@
+"""tools/profile_export.py: a real, tiny profile of the portable export, and one-line errors for bad flags."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "profile_export.py"
+
+
+@pytest.fixture(scope="module")
+def tool():
+    spec = importlib.util.spec_from_file_location("profile_export", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_profiles_the_exported_signature_by_op_type(tool, capsys):
+    assert tool.main(["--batch", "8", "--repeats", "1", "--traces", "1", "--top", "50"]) == 0
+    printed = capsys.readouterr().out
+    assert "standard, batch 8: " in printed and "% of the measured matmul peak" in printed
+    rows = [line.split(" | ") for line in printed.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    kinds = {row[0].lstrip("| ") for row in rows}
+    assert any("MatMul" in kind for kind in kinds), kinds  # the model's products are in the executor's trace
+    assert all(float(row[1]) >= 0 and int(row[3].rstrip(" |")) >= 1 for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [(["--preset", "huge"], "invalid choice: 'huge'"), (["--batch", "0"], "expected a positive integer, got '0'"),
+     (["--repeats", "two"], "expected a positive integer, got 'two'")],
+)
+def test_bad_flags_are_one_line_errors(tool, capsys, flags, expected):
+    with pytest.raises(SystemExit) as exited:
+        tool.main(flags)
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert expected in error
