@@ -8,6 +8,7 @@ before they are written (a write killed half-way leaves a name that is ours anyw
 
     >>> claim(results_dir, ["results.md", "results.csv"])      # FileExistsError if the user's own
     >>> replaceable(log_dir, log_dir.glob("events.out.tfevents.*"))  # only the event files we wrote
+    >>> forget(log_dir, [old.name])                                   # once we deleted one of them
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ def record(directory: str | Path, names: Iterable[str]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     names = written_names(directory) | {str(name) for name in names}
     write_text_atomically(directory / MANIFEST, json.dumps({"written": sorted(names)}, indent=1) + "\n")
+
+
+def forget(directory: str | Path, names: Iterable[str]) -> None:
+    """Remove `names` (files of ours that were deleted) from the manifest of `directory`, if it has one.
+
+    Without this a deleted name stays listed, and a file the user later puts there under that name would
+    count as ours."""
+    directory = Path(directory)
+    ours = written_names(directory)
+    remaining = ours - {str(name) for name in names}
+    if remaining != ours:
+        write_text_atomically(directory / MANIFEST, json.dumps({"written": sorted(remaining)}, indent=1) + "\n")
 
 
 def refuse_foreign(directory: str | Path, names: Iterable[str]) -> None:

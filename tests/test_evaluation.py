@@ -440,7 +440,7 @@ def test_a_dataset_without_a_default_split_needs_subjects():
 
 
 def test_results_in_a_users_folder_replace_only_what_evaluate_wrote_there(tmp_path, capsys):
-    from graphmdn_tf.written import NotOurFileError
+    from graphmdn_tf.written import NotOurFileError, written_names
 
     _, run_dir, _ = _fixed_run(tmp_path, "graphmdn")
     mine = tmp_path / "mine"
@@ -455,6 +455,8 @@ def test_results_in_a_users_folder_replace_only_what_evaluate_wrote_there(tmp_pa
     evaluate_run(run_dir, num_samples=0, progress=False, results_dir=mine)
     again = set(logs.glob("events.out.tfevents.*")) - {foreign_events}
     assert len(again) == 1 and again != ours and foreign_events.read_bytes() == b"the user's own TensorBoard run"
+    # The manifest lists the event file that exists, not the one it replaced.
+    assert {name for name in written_names(logs) if name.startswith("events.")} == {path.name for path in again}
     # A results file the user wrote is never replaced: refused before anything is written.
     theirs = tmp_path / "theirs"
     theirs.mkdir()

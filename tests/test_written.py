@@ -4,7 +4,16 @@ import json
 
 import pytest
 
-from graphmdn_tf.written import MANIFEST, NotOurFileError, claim, record, refuse_foreign, replaceable, written_names
+from graphmdn_tf.written import (
+    MANIFEST,
+    NotOurFileError,
+    claim,
+    forget,
+    record,
+    refuse_foreign,
+    replaceable,
+    written_names,
+)
 
 
 def test_a_foreign_file_is_refused_and_nothing_is_recorded(tmp_path):
@@ -40,3 +49,14 @@ def test_replaceable_lists_only_recorded_files(tmp_path):
         (tmp_path / name).write_text("")
     record(tmp_path, ["events.out.tfevents.2"])
     assert replaceable(tmp_path, sorted(tmp_path.glob("events.out.tfevents.*"))) == [tmp_path / "events.out.tfevents.2"]
+
+
+def test_a_forgotten_name_is_no_longer_ours(tmp_path):
+    record(tmp_path, ["a.md", "events.out.tfevents.1"])
+    forget(tmp_path, ["events.out.tfevents.1", "never.recorded"])
+    assert json.loads((tmp_path / MANIFEST).read_text()) == {"written": ["a.md"]}
+    (tmp_path / "events.out.tfevents.1").write_text("the user's file, under the old name")
+    with pytest.raises(NotOurFileError, match="events.out.tfevents.1"):
+        refuse_foreign(tmp_path, ["events.out.tfevents.1"])
+    forget(tmp_path / "no_manifest", ["a.md"])  # nothing to strike: no manifest is made
+    assert not (tmp_path / "no_manifest").exists()

@@ -15,7 +15,7 @@ import numpy as np
 
 from graphmdn_tf import uncertainty
 from graphmdn_tf.scoring import MILLIMETRES
-from graphmdn_tf.written import record, replaceable
+from graphmdn_tf.written import forget, record, replaceable
 
 
 def uncertainty_summary(frames, ambiguous, joint_names) -> dict:
@@ -83,15 +83,19 @@ def write_tensorboard(result, log_dir: str | Path, images: Mapping[str, Path], *
     """Write `result`'s scalars (step 0) and the PNG `images` into the TensorBoard run `log_dir`,
     replacing the event files an earlier evaluation wrote there: with `ours` (a run directory's
     logs/evaluation) every event file of `log_dir`, else only those its manifest lists as written by
-    graphmdn-tf (`graphmdn_tf.written`); the new event file is recorded there."""
+    graphmdn-tf (`graphmdn_tf.written`); the new event file is recorded there and the replaced ones
+    are struck from it."""
     import tensorflow as tf  # noqa: PLC0415
 
     log_dir = Path(log_dir)
     events = "events.out.tfevents.*"
     before = set(log_dir.glob(events))
-    for old in sorted(before) if ours else replaceable(log_dir, sorted(before)):
+    replaced = sorted(before) if ours else replaceable(log_dir, sorted(before))
+    for old in replaced:
         old.unlink()
         before.discard(old)
+    if not ours:
+        forget(log_dir, [old.name for old in replaced])  # the manifest lists only event files that exist
     writer = tf.summary.create_file_writer(str(log_dir))
     with writer.as_default():
         for tag, value in tensorboard_scalars(result).items():
