@@ -6,13 +6,19 @@ full tracing and sums the executor's per-op times by op type (what Grappler and 
 `_MklNativeFusedMatMul` is a MatMul fused with its BiasAdd and, where there is one, its ReLU):
 
     python tools/profile_export.py [--preset standard] [--batch 1024] [--repeats 15] [--traces 5]
+                                   [--beside-peak 15]
+
+`--beside-peak N` then alternates N runs of the matmul-peak loop with N signature calls and prints each
+pair, so the export's share of the peak is read under the same load as the peak (on a shared machine
+both drift).
 
 Measured on 2026-12-03 (2-core EPYC, matmul peak 206 GFLOP/s, standard preset, batch 1024), two runs:
 164 and 184 ms a batch, 41% and 37% of peak. Of the op time, the fused MatMuls took 52-54% (each of the
 eight residual convolutions' products, 1.07 GFLOP, ran at ~85% of peak), the graph-mixing MatMuls by the
 [16, 16] matrix 11%, the concatenation of [s * X | A X] 7-8%, its scaling by s 7%, the non-local blocks'
 einsum 6-7% and slices 5-6%. That memory-bound rest is what keeps the export under 55% of peak on that
-machine (docs/benchmarks.md).
+machine (docs/benchmarks.md). A later run with `--beside-peak 15`: 52% of peak (125 ms), the fused MatMuls
+60% of the op time, and 44-62% (median 52%) of the peak beside each call.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ import argparse
 import collections
 import statistics
 import tempfile
+import time
 
 import numpy as np
 import tensorflow as tf
 
 from graphmdn_tf.bench.flops import analytic_forward_flops
-from graphmdn_tf.bench.peak import measure_matmul_peak
+from graphmdn_tf.bench.peak import MatmulLoop, measure_matmul_peak
 from graphmdn_tf.bench.throughput import _time_calls
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.export import SERVING_DEFAULT, export_saved_model
@@ -34,13 +41,31 @@ from graphmdn_tf.models.build import build_model
 from graphmdn_tf.models.presets import MODEL_PRESETS
 
 
-def signature_seconds(path, inputs: np.ndarray, repeats: int) -> float:
-    """Median wall seconds of one `serving_default` call on `inputs`, outputs fetched (bench's `_time_calls`)."""
+def _signature_call(path, inputs: np.ndarray):
+    """A function that calls the `serving_default` of `path` on `inputs` and fetches its outputs."""
     signature = tf.saved_model.load(str(path)).signatures[SERVING_DEFAULT]
     batch = tf.constant(inputs)
-    durations, _ = _time_calls(lambda: {key: value.numpy() for key, value in signature(keypoints=batch).items()},
-                               repeats)
+    return lambda: {key: value.numpy() for key, value in signature(keypoints=batch).items()}
+
+
+def signature_seconds(path, inputs: np.ndarray, repeats: int) -> float:
+    """Median wall seconds of one `serving_default` call on `inputs`, outputs fetched (bench's `_time_calls`)."""
+    durations, _ = _time_calls(_signature_call(path, inputs), repeats)
     return statistics.median(durations)
+
+
+def beside_peak(path, inputs: np.ndarray, flops: float, pairs: int) -> list[tuple[float, float]]:
+    """(peak FLOP/s, signature FLOP/s) of `pairs` alternations of one matmul-peak loop and one signature call
+    on `inputs` (`flops` per call), after a warm-up call of each."""
+    loop, call = MatmulLoop(), _signature_call(path, inputs)
+    call()
+    measured = []
+    for _ in range(pairs):
+        peak = loop.flops / loop.seconds()
+        start = time.perf_counter()
+        call()
+        measured.append((peak, flops / (time.perf_counter() - start)))
+    return measured
 
 
 def _positive_int(text: str) -> int:
@@ -85,6 +110,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=_positive_int, default=15, help="timed signature calls (the median is reported)")
     parser.add_argument("--traces", type=_positive_int, default=5, help="traced session runs the op times are averaged over")
     parser.add_argument("--top", type=_positive_int, default=20, help="op types listed")
+    parser.add_argument("--beside-peak", type=_positive_int, default=None, metavar="N",
+                        help="then alternate N matmul-peak loops with N signature calls and print each pair")
     args = parser.parse_args(argv)
 
     model = build_model(TrainingConfig.from_preset(args.preset, num_kernels=5, mixture="pose"))
@@ -95,6 +122,7 @@ def main(argv=None) -> int:
         path = export_saved_model(model, base_dir=directory, name="profiled", jit_compile=False)
         seconds = signature_seconds(path, inputs, args.repeats)
         milliseconds, counts = op_times(path, inputs, args.traces)
+        pairs = beside_peak(path, inputs, flops, args.beside_peak) if args.beside_peak else []
     achieved = flops / seconds
     print(f"{args.preset}, batch {args.batch}: {1e3 * seconds:.1f} ms a batch, {achieved / 1e9:.1f} GFLOP/s, "
           f"{100 * achieved / peak:.0f}% of the measured matmul peak ({peak / 1e9:.1f} GFLOP/s)")
@@ -103,6 +131,13 @@ def main(argv=None) -> int:
     print("| op type | ms | share | ops |\n|---|---|---|---|")
     for kind, ms in milliseconds.most_common(args.top):
         print(f"| {kind} | {ms:.2f} | {100 * ms / total:.1f}% | {counts[kind]} |")
+    if pairs:
+        print("\n| pair | matmul peak GFLOP/s | signature GFLOP/s | % of that peak |\n|---|---|---|---|")
+        for index, (peak_rate, rate) in enumerate(pairs, 1):
+            print(f"| {index} | {peak_rate / 1e9:.1f} | {rate / 1e9:.1f} | {100 * rate / peak_rate:.0f}% |")
+        shares = [100 * rate / peak_rate for peak_rate, rate in pairs]
+        print(f"% of the peak beside it: median {statistics.median(shares):.0f}%, "
+              f"from {min(shares):.0f}% to {max(shares):.0f}% over {len(pairs)} pairs")
     return 0
 
 

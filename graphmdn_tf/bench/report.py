@@ -27,7 +27,9 @@ def _header(report: dict) -> list[str]:
         f"# graphmdn-tf bench ({report['device']}, TensorFlow {report['tensorflow']})",
         "",
         f"float32 matmul peak ({report['settings']['matmul_size']}^2): **{report['matmul_peak_gflops']:.1f} GFLOP/s**"
-        + (" (TF32 matmuls enabled, TensorFlow's GPU default)" if tf32 else ""),
+        + (" (TF32 matmuls enabled, TensorFlow's GPU default)" if tf32 else "")
+        + (f"; {report['matmul_peak_gflops_after']:.1f} GFLOP/s measured again after the presets (the percentages are"
+           " against the first)" if "matmul_peak_gflops_after" in report else ""),
         "",
     ]
 

@@ -48,6 +48,14 @@ def test_rows_hold_every_figure(report):
     assert "Where a training step's XLA op time goes" not in format_markdown(report)
 
 
+def test_the_peak_measured_after_the_presets_is_shown_beside_the_first(report):
+    report["matmul_peak_gflops_after"] = 201.44
+    assert format_markdown(report).splitlines()[2] == (
+        "float32 matmul peak (2048^2): **497.3 GFLOP/s**; 201.4 GFLOP/s measured again after the presets "
+        "(the percentages are against the first)"
+    )
+
+
 def test_a_profiler_disagreement_is_marked(report):
     report["presets"][1]["profiler_matmul_flops_batch1"] = 99
     rows = [line for line in format_markdown(report).splitlines() if "| 123,456 |" in line or "| 246,912 |" in line]
