@@ -36,12 +36,15 @@ def written_names(directory: str | Path) -> set[str]:
     return {name for name in names if isinstance(name, str)} if isinstance(names, list) else set()
 
 
+def _write_manifest(directory: Path, names: set[str]) -> None:
+    write_text_atomically(directory / MANIFEST, json.dumps({"written": sorted(names)}, indent=1) + "\n")
+
+
 def record(directory: str | Path, names: Iterable[str]) -> None:
     """Add `names` to the manifest of `directory` (created if needed)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    names = written_names(directory) | {str(name) for name in names}
-    write_text_atomically(directory / MANIFEST, json.dumps({"written": sorted(names)}, indent=1) + "\n")
+    _write_manifest(directory, written_names(directory) | {str(name) for name in names})
 
 
 def forget(directory: str | Path, names: Iterable[str]) -> None:
@@ -53,7 +56,7 @@ def forget(directory: str | Path, names: Iterable[str]) -> None:
     ours = written_names(directory)
     remaining = ours - {str(name) for name in names}
     if remaining != ours:
-        write_text_atomically(directory / MANIFEST, json.dumps({"written": sorted(remaining)}, indent=1) + "\n")
+        _write_manifest(directory, remaining)
 
 
 def refuse_foreign(directory: str | Path, names: Iterable[str]) -> None:

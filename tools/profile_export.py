@@ -48,17 +48,16 @@ def _signature_call(path, inputs: np.ndarray):
     return lambda: {key: value.numpy() for key, value in signature(keypoints=batch).items()}
 
 
-def signature_seconds(path, inputs: np.ndarray, repeats: int) -> float:
-    """Median wall seconds of one `serving_default` call on `inputs`, outputs fetched (bench's `_time_calls`)."""
-    durations, _ = _time_calls(_signature_call(path, inputs), repeats)
+def signature_seconds(call, repeats: int) -> float:
+    """Median wall seconds of one `call` (a `_signature_call`) after a warm-up one (bench's `_time_calls`)."""
+    durations, _ = _time_calls(call, repeats)
     return statistics.median(durations)
 
 
-def beside_peak(path, inputs: np.ndarray, flops: float, pairs: int) -> list[tuple[float, float]]:
-    """(peak FLOP/s, signature FLOP/s) of `pairs` alternations of one matmul-peak loop and one signature call
-    on `inputs` (`flops` per call), after a warm-up call of each."""
-    loop, call = MatmulLoop(), _signature_call(path, inputs)
-    call()
+def beside_peak(call, flops: float, pairs: int) -> list[tuple[float, float]]:
+    """(peak FLOP/s, signature FLOP/s) of `pairs` alternations of one matmul-peak loop (warmed up when made)
+    and one `call` (`flops` each; a `_signature_call` that `signature_seconds` has warmed up)."""
+    loop = MatmulLoop()
     measured = []
     for _ in range(pairs):
         peak = loop.flops / loop.seconds()
@@ -120,9 +119,10 @@ def main(argv=None) -> int:
     peak = measure_matmul_peak()
     with tempfile.TemporaryDirectory() as directory:
         path = export_saved_model(model, base_dir=directory, name="profiled", jit_compile=False)
-        seconds = signature_seconds(path, inputs, args.repeats)
+        call = _signature_call(path, inputs)
+        seconds = signature_seconds(call, args.repeats)
         milliseconds, counts = op_times(path, inputs, args.traces)
-        pairs = beside_peak(path, inputs, flops, args.beside_peak) if args.beside_peak else []
+        pairs = beside_peak(call, flops, args.beside_peak) if args.beside_peak else []
     achieved = flops / seconds
     print(f"{args.preset}, batch {args.batch}: {1e3 * seconds:.1f} ms a batch, {achieved / 1e9:.1f} GFLOP/s, "
           f"{100 * achieved / peak:.0f}% of the measured matmul peak ({peak / 1e9:.1f} GFLOP/s)")
