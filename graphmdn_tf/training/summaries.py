@@ -8,6 +8,7 @@
   diagnostics (entropy of pi, mean sigma in mm, how often each kernel has the largest pi and how often
   it is the Oracle's pick), and a Figure-2 image of a few validation poses (`graphmdn_tf.viz`).
 - `write_hparams` (logs): the run's config for the HParams dashboard.
+- `tensorboard_servers`: the TensorBoard servers running on this machine, read safely while one exits.
 
 `plot_training_curves` draws `RUN_DIR/history.csv` (loss, validation errors, learning rate) as a PNG.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorboard import manager as tensorboard_manager
 from tensorboard.plugins.hparams import api as hparams_api
 
 from graphmdn_tf import hypotheses
@@ -207,6 +209,21 @@ def write_hparams(log_dir: str | Path, config_values: dict, trial_id: str) -> No
     with tf.summary.create_file_writer(str(log_dir)).as_default() as writer:
         hparams_api.hparams(values, trial_id=trial_id)
         writer.flush()
+
+
+def tensorboard_servers(attempts: int = 20) -> list:
+    """The TensorBoard servers running on this machine (`tensorboard.manager.TensorBoardInfo` records).
+
+    `tensorboard.manager.get_all` lists its folder of server files, then opens each; a server that exits
+    in between has removed its file, and the open raises FileNotFoundError. That server is gone, so the
+    list is read again (up to `attempts` times, 0.05 s apart) rather than failing the caller.
+    """
+    for _ in range(attempts - 1):
+        try:
+            return tensorboard_manager.get_all()
+        except FileNotFoundError:
+            time.sleep(0.05)
+    return tensorboard_manager.get_all()
 
 
 class EpochTimes(keras.callbacks.Callback):

@@ -27,7 +27,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from tensorboard import manager as tensorboard_manager
+
+from graphmdn_tf.training.summaries import tensorboard_servers
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = ROOT / "notebooks"
@@ -142,7 +143,7 @@ def test_notebook_runs_top_to_bottom(name, tmp_path, jupyter_path, data_cache, m
     assert figures, f"{name} rendered no figure (image/png output)"
     assert any(run_root.iterdir()), f"{name} wrote nothing under RUN_ROOT"
     assert repository_files() == before, f"{name} left files in the repository: {repository_files() ^ before}"
-    left_running = [info for info in tensorboard_manager.get_all() if Path(info.logdir).is_relative_to(tmp_path)]
+    left_running = [info for info in tensorboard_servers() if Path(info.logdir).is_relative_to(tmp_path)]
     assert not left_running, f"{name} left TensorBoard running: {left_running}"
     if name == "04_export_and_serve.ipynb":
         printed = "".join(output.get("text", "") for output in outputs if output.output_type == "stream")

@@ -1,7 +1,12 @@
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
+from tensorboard import manager as tensorboard_manager
 
-from graphmdn_tf.training.summaries import mixture_diagnostics, validation_scalars
+from graphmdn_tf.training.summaries import mixture_diagnostics, tensorboard_servers, validation_scalars
 
 
 @pytest.fixture
@@ -89,3 +94,47 @@ def test_validation_pass_pads_to_whole_batches_and_scores_every_frame(rng, tmp_p
     expected = model.predict(inputs, batch_size=10, verbose=0)
     assert callback.last_scalars == pytest.approx(validation_scalars(expected, targets), rel=1e-5)
     assert logs == pytest.approx(keras_validation_logs(model, expected, targets), rel=1e-5)
+
+
+@pytest.fixture
+def info_dir(tmp_path, monkeypatch):
+    """TensorBoard's folder of server files, moved under tmp_path (it lives in the temporary directory)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return Path(tmp_path) / ".tensorboard-info"
+
+
+def _server_file(info_dir, pid, port):
+    info = tensorboard_manager.TensorBoardInfo(
+        version="2.21.0", start_time=0, pid=pid, port=port, path_prefix="", logdir=f"/logs/{pid}", db="",
+        cache_key=f"key-{pid}")
+    info_dir.mkdir(exist_ok=True)
+    (info_dir / f"pid-{pid}.info").write_text(tensorboard_manager._info_to_string(info))
+
+
+def test_tensorboard_servers_survive_a_server_exiting_while_listed(info_dir, monkeypatch):
+    _server_file(info_dir, 101, 6006)
+    _server_file(info_dir, 102, 6007)
+    listdir, exits = os.listdir, []
+
+    def listdir_then_102_exits(path):
+        """The race, reproduced: server 102 removes its file after get_all lists the folder, before it reads."""
+        names = listdir(path)
+        if not exits and (info_dir / "pid-102.info").exists():
+            exits.append(102)
+            (info_dir / "pid-102.info").unlink()
+        return names
+
+    monkeypatch.setattr(tensorboard_manager.os, "listdir", listdir_then_102_exits)
+    with pytest.raises(FileNotFoundError):  # what TensorBoard's own listing does in that moment
+        tensorboard_manager.get_all()
+    _server_file(info_dir, 102, 6007)
+    exits.clear()
+    assert [(info.pid, info.port) for info in tensorboard_servers()] == [(101, 6006)]
+    assert exits == [102]
+
+
+def test_tensorboard_servers_give_up_on_a_file_that_never_opens(info_dir):
+    _server_file(info_dir, 101, 6006)
+    (info_dir / "pid-103.info").symlink_to(info_dir / "gone")  # listed, and no open ever succeeds
+    with pytest.raises(FileNotFoundError):
+        tensorboard_servers(attempts=3)
