@@ -125,5 +125,6 @@ def epoch_benchmark(settings: EpochSettings, peak: float) -> dict:
         "validation_frames": result.validation_samples,
         "image_frames": config.image_frames,
         "train_flops_per_sample": 3 * forward,
+        "peak_gflops": peak / 1e9,
         "epochs": epoch_rows(parts, config.batch_size, 3 * forward, peak),
     }

@@ -28,8 +28,8 @@ def _header(report: dict) -> list[str]:
         "",
         f"float32 matmul peak ({report['settings']['matmul_size']}^2): **{report['matmul_peak_gflops']:.1f} GFLOP/s**"
         + (" (TF32 matmuls enabled, TensorFlow's GPU default)" if tf32 else "")
-        + (f"; {report['matmul_peak_gflops_after']:.1f} GFLOP/s measured again after the presets (the percentages are"
-           " against the first)" if "matmul_peak_gflops_after" in report else ""),
+        + (f"; {report['matmul_peak_gflops_after']:.1f} GFLOP/s measured again after the presets (the presets'"
+           " percentages are against the first, the epochs' against this one)" if "matmul_peak_gflops_after" in report else ""),
         "",
     ]
 
@@ -108,7 +108,8 @@ def _epoch_table(run: dict) -> list[str]:
         f"XLA={run['jit_compile']}, steps_per_execution={run['steps_per_execution']}; validation on "
         f"{run['validation_frames']} frames with {run['image_frames']} drawn. Validation is everything after the "
         "epoch's last training batch (the validation pass, its summaries and image, Keras' TensorBoard and "
-        "history row); the first epoch also traces the functions.",
+        f"history row); the first epoch also traces the functions. Train % peak is against {run['peak_gflops']:.1f} "
+        "GFLOP/s, the peak measured just before the epochs.",
         "",
         "| epoch | train s | train samples/s | train % peak | cores | validation s | validation % of epoch | cores |",
         "|---|---|---|---|---|---|---|---|",

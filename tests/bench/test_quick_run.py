@@ -33,7 +33,8 @@ REPORT_FIELDS = [
 ]
 EPOCH_FIELDS = [
     "preset", "dataset", "data_dir", "model", "mixture", "batch_size", "jit_compile", "steps_per_execution",
-    "train_samples", "steps_per_epoch", "validation_frames", "image_frames", "train_flops_per_sample", "epochs",
+    "train_samples", "steps_per_epoch", "validation_frames", "image_frames", "train_flops_per_sample", "peak_gflops",
+    "epochs",
 ]
 PRESET_FIELDS = [
     "preset", "arguments", "parameters", "predict_block_size", "forward_flops_per_sample",
@@ -73,7 +74,7 @@ def test_bench_command_writes_json_and_markdown(quick_bench):
         assert preset[f"{key}_samples_per_s"] == pytest.approx(float(np.median(preset[f"{key}_samples_per_s_repeats"])))
         assert isinstance(preset[f"{key}_cpu_cores_busy"], float)
     assert report["matmul_peak_gflops"] > 0 and report["matmul_peak_gflops_after"] > 0
-    peak = report["matmul_peak_gflops"] * 1e9  # the percentages are against the first measurement
+    peak = report["matmul_peak_gflops"] * 1e9  # the presets' percentages are against the first measurement
     assert preset["train_percent_of_peak"] == pytest.approx(
         100 * preset["train_flops_per_sample"] * preset["train_samples_per_s"] / peak
     )
@@ -87,17 +88,19 @@ def test_bench_command_writes_json_and_markdown(quick_bench):
     assert run["steps_per_epoch"] == run["train_samples"] // 256 and run["validation_frames"] <= 300
     forward = analytic_forward_flops(build_model(config), 256).total / 256  # the default model at batch 256
     assert run["train_flops_per_sample"] == pytest.approx(3 * forward, rel=1e-9)
+    assert run["peak_gflops"] == report["matmul_peak_gflops_after"]  # the epochs' against the one just before them
     assert [row["epoch"] for row in run["epochs"]] == list(range(QUICK.epoch_epochs))
     for row in run["epochs"]:
         total = row["train_seconds"] + row["validation_seconds"]
         assert row["validation_percent_of_epoch"] == pytest.approx(100 * row["validation_seconds"] / total)
         assert row["train_samples_per_s"] == pytest.approx(run["steps_per_epoch"] * 256 / row["train_seconds"])
         assert row["train_percent_of_peak"] == pytest.approx(
-            100 * run["train_flops_per_sample"] * row["train_samples_per_s"] / peak
+            100 * run["train_flops_per_sample"] * row["train_samples_per_s"] / (run["peak_gflops"] * 1e9)
         )
     markdown = (out / "bench.md").read_text()
     assert markdown == format_markdown(report)
     assert "| validation s | validation % of epoch |" in markdown
+    assert f"Train % peak is against {run['peak_gflops']:.1f} GFLOP/s, the peak measured just before" in markdown
     assert f"in blocks of {GraphMDN.predict_block_size} rows" in markdown
     assert markdown in printed
 

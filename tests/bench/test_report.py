@@ -52,7 +52,7 @@ def test_the_peak_measured_after_the_presets_is_shown_beside_the_first(report):
     report["matmul_peak_gflops_after"] = 201.44
     assert format_markdown(report).splitlines()[2] == (
         "float32 matmul peak (2048^2): **497.3 GFLOP/s**; 201.4 GFLOP/s measured again after the presets "
-        "(the percentages are against the first)"
+        "(the presets' percentages are against the first, the epochs' against this one)"
     )
 
 
