@@ -183,22 +183,47 @@ class RunDirectory:
     def lock(self):
         """Hold the folder's exclusive lock (.lock) for the block; the OS releases it if the process dies.
 
+        A block that leaves nothing but the lock (a run refused before it wrote anything: bad data, a bad
+        cache folder) takes the lock file away again, and the folders it created for it.
+
         Raises:
             RuntimeError: "run directory D is in use by process N" when another `train` holds it.
         """
+        created = [folder for folder in (self.path, *self.path.parents) if not folder.exists()]
         self.path.mkdir(parents=True, exist_ok=True)
-        handle = open(self.lock_path, "a+")  # noqa: SIM115 (held open for the lock's lifetime)
+        handle = self._locked_handle()
         try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "unknown"
-                raise RuntimeError(f"run directory {self.path} is in use by process {holder}") from None
             handle.seek(0)
             handle.truncate()
             handle.write(f"{os.getpid()}\n")
             handle.flush()
             yield
         finally:
+            try:
+                if [entry.name for entry in self.path.iterdir()] == [LOCK_FILE]:
+                    self.lock_path.unlink()  # still held: a process that opened it meanwhile sees it gone
+                    for folder in created:
+                        folder.rmdir()
+            except OSError:
+                pass  # a folder someone wrote into meanwhile stays
             handle.close()  # closing the file releases the lock
+
+    def _locked_handle(self):
+        """The open .lock file, locked; retried when the file was taken away (see `lock`) while this
+        process waited to lock it, so that the lock held is always the file's at that path."""
+        while True:
+            handle = open(self.lock_path, "a+")  # noqa: SIM115 (held open for the lock's lifetime)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                handle.close()
+                raise RuntimeError(f"run directory {self.path} is in use by process {holder}") from None
+            try:
+                if os.stat(self.lock_path).st_ino == os.fstat(handle.fileno()).st_ino:
+                    return handle
+            except FileNotFoundError:
+                pass
+            handle.close()
+            self.path.mkdir(parents=True, exist_ok=True)

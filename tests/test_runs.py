@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from graphmdn_tf import runs
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.runs import RUN_FILES, RunDirectory, RunNotWritableError, not_writable
 from graphmdn_tf.training.fit import train
@@ -83,6 +84,49 @@ def test_two_runs_cannot_share_a_directory(tmp_path):
     assert not (run_dir / "config.json").exists()  # the refused run wrote nothing
     with RunDirectory(run_dir).lock():  # released when the holder's block ended (or its process died)
         pass
+
+
+def test_a_run_refused_before_it_wrote_anything_leaves_no_folder_and_no_lock(tmp_path):
+    (tmp_path / "mine").mkdir()
+    run_dir = tmp_path / "runs" / "new"
+    with pytest.raises(FileNotFoundError), RunDirectory(run_dir).lock():
+        assert (run_dir / ".lock").read_text() == f"{os.getpid()}\n"
+        raise FileNotFoundError("the data are missing")
+    assert not (tmp_path / "runs").exists()  # both folders the lock made are gone
+    with RunDirectory(tmp_path / "mine").lock():
+        pass
+    assert (tmp_path / "mine").is_dir() and not any((tmp_path / "mine").iterdir())  # the user's folder stays
+
+
+def test_a_run_that_wrote_something_keeps_its_lock_file(tmp_path):
+    run_dir = tmp_path / "run"
+    with RunDirectory(run_dir).lock():
+        (run_dir / "config.json").write_text("{}")
+    assert sorted(path.name for path in run_dir.iterdir()) == [".lock", "config.json"]
+
+
+def test_the_lock_held_is_the_file_at_the_path_when_another_process_took_it_away(tmp_path, monkeypatch):
+    """The race, reproduced with a test double for the other process's timing: it ends its block and takes
+    the lock file away after this process opened the file and before it locked it."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / ".lock").write_text("4242\n")
+    flock, locked = runs.fcntl.flock, []
+
+    def flock_after_the_other_process_left(handle, operation):
+        if not locked:
+            (run_dir / ".lock").unlink()
+        locked.append(handle.name)
+        return flock(handle, operation)
+
+    monkeypatch.setattr(runs.fcntl, "flock", flock_after_the_other_process_left)
+    with RunDirectory(run_dir).lock():
+        assert len(locked) == 2  # the orphaned file was let go, and the one now at the path locked
+        assert (run_dir / ".lock").read_text() == f"{os.getpid()}\n"  # written through the handle held
+        monkeypatch.setattr(runs.fcntl, "flock", flock)
+        with pytest.raises(RuntimeError, match="is in use by process"):  # and it excludes others
+            with RunDirectory(run_dir).lock():
+                pass
 
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from graphmdn_tf.bench import accuracy, throughput
 from graphmdn_tf.bench.report import format_markdown
 from graphmdn_tf.cli.errors import user_errors
-from graphmdn_tf.cli.options import add_cache_dir
+from graphmdn_tf.cli.options import add_cache_dir, comma_names
 from graphmdn_tf.scoring import CONVENTIONS
 
 
@@ -48,8 +48,9 @@ def register(subparsers):
     quality.add_argument("--models", nargs="+", choices=("graphmdn", "semgcn"), default=["graphmdn", "semgcn"])
     quality.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 0 1 2; --quick: 0)")
     quality.add_argument("--stride", type=int, default=None, help="frame stride (default: 1)")
-    quality.add_argument("--train-subjects", default=None, help="comma-separated (default: the data set's split)")
-    quality.add_argument("--test-subjects", default=None, help="comma-separated (default: the data set's split)")
+    for split in ("train", "test"):
+        quality.add_argument(f"--{split}-subjects", default=None, type=comma_names,
+                             help="comma-separated (default: the data set's split)")
     quality.add_argument("--convention", choices=tuple(CONVENTIONS), default="paper", help="scoring convention")
     add_cache_dir(parser)
     parser.set_defaults(handler=run_bench)
@@ -84,18 +85,14 @@ def run_throughput(args) -> int:
     return 0
 
 
-def _subjects(text: str | None) -> tuple:
-    return tuple(item for item in (text or "").split(",") if item)
-
-
 def run_accuracy(args) -> int:
     """`graphmdn-tf bench accuracy`: flags -> `AccuracySettings` -> report printed and written."""
     quick = {"epochs": 1, "seeds": (0,)} if args.quick else {}
     settings = accuracy.AccuracySettings(
         dataset=args.dataset or "cmu", data_dir=args.data_dir, preset=args.preset, models=tuple(args.models),
         epochs=args.epochs or quick.get("epochs", 4), seeds=tuple(args.seeds or quick.get("seeds", (0, 1, 2))),
-        stride=args.stride or 1, train_subjects=_subjects(args.train_subjects),
-        test_subjects=_subjects(args.test_subjects), convention=args.convention,
+        stride=args.stride or 1, train_subjects=args.train_subjects or (),
+        test_subjects=args.test_subjects or (), convention=args.convention,
     )
     report = accuracy.run_accuracy_benchmark(args.out, settings, verbose=0)
     print(accuracy.format_markdown(report))

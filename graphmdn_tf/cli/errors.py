@@ -17,9 +17,10 @@ import sys
 
 from graphmdn_tf.runs import RunNotWritableError
 
-# What `train`, `evaluate`, `quickstart` and `bench` report as a user error (exit code 2): also a full or
-# read-only disk under a run directory.
-USER_ERRORS = (FileExistsError, FileNotFoundError, ValueError, RunNotWritableError)
+# What `train`, `evaluate`, `quickstart` and `bench` report as a user error (exit code 2): also a file where
+# a folder is expected (or the reverse), and a full or read-only disk under a run directory.
+USER_ERRORS = (FileExistsError, FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError,
+               RunNotWritableError)
 MESSAGE = "graphmdn-tf {command}: error: {error}"
 
 

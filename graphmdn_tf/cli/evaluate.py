@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from graphmdn_tf.cli.errors import user_errors
-from graphmdn_tf.cli.options import add_cache_dir
+from graphmdn_tf.cli.options import add_cache_dir, comma_names
 from graphmdn_tf.data.h36m import KEYPOINT_KINDS
 from graphmdn_tf.evaluation import DATA_FIELDS, combine_results, default_results_dir, evaluate_run, evaluation_data
 from graphmdn_tf.runs import LOGS_DIR, RESULTS_FILES, RESULTS_STEM, RESULTS_SUFFIXES, RunDirectory
@@ -39,9 +39,9 @@ def register(subparsers) -> None:
     data.add_argument("--dataset", default=None, help="the <NAME> in data_3d_<NAME>.npz")
     data.add_argument("--data-dir", default=None, help="folder with data_3d_<NAME>.npz and data_2d_<NAME>_<KEYPOINTS>.npz")
     data.add_argument("--keypoints", default=None, choices=KEYPOINT_KINDS)
-    data.add_argument("--test-subjects", default=None, help="comma-separated (default: the run's, or the new "
+    data.add_argument("--test-subjects", default=None, type=comma_names, help="comma-separated (default: the run's, or the new "
                                                             "data set's default split)")
-    data.add_argument("--actions", default=None, help="comma-separated action classes")
+    data.add_argument("--actions", default=None, type=comma_names, help="comma-separated action classes")
     parser.add_argument("--results-dir", default=None,
                         help="where each run's results go (default: the run directory for its own data, "
                              "RUN_DIR/evaluations/<data> for other data)")

@@ -1,11 +1,23 @@
-"""Flags several subcommands share: `--cache-dir` on every command that reads data."""
+"""Flags several subcommands share: `--cache-dir` on every command that reads data, and the type of the
+comma-separated lists (subjects, actions)."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 
 from graphmdn_tf.data.h36m import CACHE_ENV
+
+
+def comma_names(text: str) -> tuple:
+    """The argparse type of a comma-separated list of names: 'S9, S11' -> ('S9', 'S11'). An empty name
+    (an empty value, a doubled or trailing comma) is refused rather than dropped."""
+    items = tuple(item.strip() for item in text.split(","))
+    if not all(items):
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, e.g. S9,S11. Received: {text!r} "
+                                         "(an empty name; leave the flag out for the default)")
+    return items
 
 
 def add_cache_dir(parser) -> None:

@@ -11,7 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from graphmdn_tf.cli.errors import user_errors
-from graphmdn_tf.cli.options import add_cache_dir
+from graphmdn_tf.cli.options import add_cache_dir, comma_names
 from graphmdn_tf.config import FIELD_CHOICES, TrainingConfig
 from graphmdn_tf.models.presets import MODEL_PRESETS
 from graphmdn_tf.training.fit import train
@@ -45,10 +45,6 @@ _HELP = {
 _COMMA_LISTS = ("train_subjects", "test_subjects", "validation_subjects", "actions")
 
 
-def _comma_list(text: str) -> tuple:
-    return tuple(item.strip() for item in text.split(",") if item.strip())
-
-
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per `TrainingConfig` field, plus --preset; absent flags stay out of the namespace."""
     group = parser.add_argument_group("training config (defaults: the preset's values)")
@@ -62,7 +58,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         if field.name in _CHOICES:
             options["choices"] = _CHOICES[field.name]
         elif field.name in _COMMA_LISTS:
-            options["type"] = _comma_list
+            options["type"] = comma_names
         elif isinstance(field.default, bool):
             options["action"] = argparse.BooleanOptionalAction
         elif isinstance(field.default, (int, float)):

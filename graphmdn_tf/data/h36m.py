@@ -101,6 +101,21 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "graphmdn_tf"
 
 
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """`cache_dir`, else `default_cache_dir()`: the folder the data cache lives in (created when first used).
+
+    Raises:
+        NotADirectoryError: the path exists and is not a folder (named, with where it came from).
+    """
+    root = Path(cache_dir) if cache_dir else default_cache_dir()
+    if root.exists() and not root.is_dir():
+        origin = ("the cache_dir argument" if cache_dir else f"--cache-dir or ${CACHE_ENV}"
+                  if os.environ.get(CACHE_ENV) else "the default")
+        raise NotADirectoryError(f"The data cache {root} (given by {origin}) is not a folder. Expected a folder, "
+                                 f"or a path where one can be made (choose one with --cache-dir or ${CACHE_ENV})")
+    return root
+
+
 def data_file_paths(data_dir: str | Path, dataset: str, keypoints: str = "gt") -> tuple[Path, Path]:
     """`(data_dir/data_3d_<dataset>.npz, data_dir/data_2d_<dataset>_<keypoints>.npz)`."""
     check_dataset_name(dataset)
@@ -313,7 +328,7 @@ def _cache_file(path: Path, cache_dir: str | Path | None) -> Path:
     which an edit in place can keep)."""
     key = f"{_content_digest(path)}-{CACHE_VERSION}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-    return Path(cache_dir or default_cache_dir()) / "converted" / f"{path.stem}-{digest}.npz"
+    return cache_root(cache_dir) / "converted" / f"{path.stem}-{digest}.npz"
 
 
 def _write_cache(cache_file: Path, index: dict, arrays: dict) -> None:

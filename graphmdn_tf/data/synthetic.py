@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from graphmdn_tf.atomic import atomic_directory, write_atomically
 from graphmdn_tf.data.body_model import FPS, Body, MotionBuilder, forward_kinematics
 from graphmdn_tf.data.cameras import H36M_SUBJECTS, h36m_cameras, project_to_pixels
-from graphmdn_tf.data.h36m import H36M_ACTIONS, KEYPOINT_LAYOUTS, default_cache_dir
+from graphmdn_tf.data.h36m import H36M_ACTIONS, KEYPOINT_LAYOUTS, cache_root
 from graphmdn_tf.skeletons import H36M_16_FROM_17, H36M_17_FROM_32
 
 GENERATOR_VERSION = 2  # bump whenever the generated data changes: the default set is cached by it
@@ -309,7 +309,7 @@ def default_synthetic_dir(cache_dir: str | Path | None = None, *, progress: bool
     parameters = {"version": GENERATOR_VERSION, "frames_per_sequence": DEFAULT_FRAMES_PER_SEQUENCE,
                   "seed": 0, "subjects": list(H36M_SUBJECTS)}
     digest = hashlib.sha1(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:12]
-    root = Path(cache_dir or default_cache_dir())
+    root = cache_root(cache_dir)
     target = root / f"synthetic-{digest}"
 
     def complete(folder: Path) -> bool:

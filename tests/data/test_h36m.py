@@ -152,6 +152,19 @@ def test_cache_is_pickle_free_and_reused(cmu_dir, cache_dir, monkeypatch):
             np.testing.assert_array_equal(second.positions[subject][action], world)
 
 
+@pytest.mark.parametrize("given_by", ["argument", "environment"])
+def test_a_file_as_the_cache_folder_is_refused_by_name(cmu_dir, tmp_path, monkeypatch, given_by):
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("the user's file")
+    if given_by == "environment":
+        monkeypatch.setenv(h36m.CACHE_ENV, str(not_a_folder))
+    origin = "the cache_dir argument" if given_by == "argument" else f"--cache-dir or ${h36m.CACHE_ENV}"
+    with pytest.raises(NotADirectoryError, match=re.escape(f"The data cache {not_a_folder} (given by {origin}) is "
+                                                           "not a folder. Expected a folder")):
+        load_poses_3d(cmu_dir / "data_3d_cmu.npz", cache_dir=not_a_folder if given_by == "argument" else None)
+    assert not_a_folder.read_text() == "the user's file"
+
+
 def test_changed_source_is_converted_again(tmp_path, cache_dir, monkeypatch):
     path = write_npz(tmp_path / "data_3d_h36m.npz", positions_3d={"S1": {"Walking 1": np.ones((4, 17, 3))}})
     assert load_poses_3d(path, cache_dir=cache_dir).positions["S1"]["Walking 1"].shape == (4, 17, 3)
