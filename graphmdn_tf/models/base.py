@@ -111,14 +111,18 @@ class GraphPoseModel(keras.Model):
         return self.output_block()(self.backbone(inputs, training=training))
 
     def fit(self, *args, **kwargs):
-        """Keras `fit`; on a built model the optimizer's slots are made before the first step is traced.
+        """Keras `fit`; the model's weights and the optimizer's slots are made before the first step is traced.
 
         Keras would make them while tracing it, and tf.function traces a step that creates variables twice:
-        about 10 s more before the first step of the standard preset on a CPU. The slots start as the same
-        zeros either way. (`compile` stays Keras' own, so that a saved model's compile config reloads.)
+        about 10 s more before the first step of the standard preset on a CPU. An unbuilt model is built for
+        its own graph and input features, [batch, graph.num_nodes, input_dim] (data of another shape are
+        refused by `call` as before); the slots start as the same zeros either way. (`compile` stays Keras'
+        own, so that a saved model's compile config reloads.)
         """
-        if self.built and self.optimizer is not None and not self.optimizer.built:
-            with self.distribute_strategy.scope():
+        with self.distribute_strategy.scope():
+            if not self.built:
+                self.build((None, self.graph.num_nodes, self.input_dim))
+            if self.optimizer is not None and not self.optimizer.built:
                 self.optimizer.build(self.trainable_variables)
         return super().fit(*args, **kwargs)
 

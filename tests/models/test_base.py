@@ -69,12 +69,15 @@ def test_bad_input_shapes_raise(cls, shape, message):
         cls(hidden_dim=8, num_blocks=1).build(shape)
 
 
+@pytest.mark.parametrize("built", [True, False])
 @pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
-def test_fit_makes_the_optimizer_slots_before_it_traces_its_step(rng, cls):
-    # tf.function traces a step that creates variables twice; on a built model, fit makes Adam's slots first.
+def test_fit_makes_the_weights_and_optimizer_slots_before_it_traces_its_step(rng, cls, built):
+    # tf.function traces a step that creates variables twice; fit makes the model's weights (when it is
+    # unbuilt) and Adam's slots first.
     x, y = two_valued_problem(rng, n=64)
     model = cls(hidden_dim=16, num_blocks=1)
-    model.build((None, 16, 2))  # as `build_model` does
+    if built:
+        model.build((None, 16, 2))  # as `build_model` does
     model.compile(optimizer="adam")
     made_while_tracing = []
 
@@ -87,3 +90,25 @@ def test_fit_makes_the_optimizer_slots_before_it_traces_its_step(rng, cls):
         model.fit(x, y, epochs=1, batch_size=32, verbose=0)
     assert made_while_tracing == []
     assert model.optimizer.built and len(model.optimizer.variables) > 2 * len(model.trainable_variables)
+
+
+@pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
+def test_an_unbuilt_model_trains_to_the_weights_keras_own_fit_gives(rng, cls):
+    x, y = two_valued_problem(rng, n=64)
+    weights = []
+    for fit in (GraphPoseModel.fit, keras.Model.fit):  # ours builds first; Keras' builds in the first call
+        keras.utils.set_random_seed(3)
+        model = cls(hidden_dim=16, num_blocks=1, dropout=0.1)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        fit(model, x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)
+        weights.append([weight.numpy() for weight in model.weights])
+    assert len(weights[0]) == len(weights[1])
+    for ours, theirs in zip(*weights, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_fit_refuses_data_of_another_shape_as_call_does(rng):
+    model = GraphMDN(hidden_dim=16, num_blocks=1)
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"Expected 2 input features per node \(\[batch, 16, 2\]\). Received: "):
+        model.fit(np.zeros((8, 16, 3), np.float32), np.zeros((8, 16, 3), np.float32), verbose=0)
