@@ -220,9 +220,9 @@ def run_benchmark(out_dir, settings: BenchSettings | None = None, profile: bool 
     trace of training per preset in `out_dir/profile/<preset>` and where its time goes."""
     settings = settings or BenchSettings()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if settings.epoch_epochs:
         check_epoch_settings(settings.epoch_settings())  # a bad --epochs or --data-dir fails before minutes of work
+    out_dir.mkdir(parents=True, exist_ok=True)
     if profile:
         enable_xla_op_tracing()
     peak = measure_matmul_peak(settings.matmul_size, settings.matmul_iterations, settings.repeats)
