@@ -150,21 +150,35 @@ class ValidationSummaries(keras.callbacks.Callback):
         self.image_indices = np.linspace(0, len(self.inputs_2d) - 1, count).round().astype(int) if count else []
         self.batch_size = int(batch_size)
         self._writer = None
+        self._forward_fn = self._forward_of = None
         self.last_scalars: dict = {}
 
     def on_train_begin(self, logs=None):
         self._writer = self._writer or tf.summary.create_file_writer(self.log_dir)
 
+    def _forward(self):
+        """`model(inputs, training=False)` as one tf.function of this callback (XLA-compiled when the model
+        was compiled with XLA), made once per model. Tracing it costs about a third of what tracing Keras'
+        predict function does (0.75 s against 2.5 s for the standard preset on a 2-core CPU, the first
+        epoch's validation), for the same time per batch afterwards."""
+        if self._forward_of is not self.model:
+            model = self.model
+            self._forward_fn = tf.function(lambda inputs: model(inputs, training=False),
+                                           jit_compile=bool(getattr(model, "jit_compile", False)))
+            self._forward_of = model
+        return self._forward_fn
+
     def _predict(self):
         """The model's outputs on the subset. The inputs are padded to whole batches (repeating the last
-        frame) and the padding's outputs dropped: every batch then has one shape, so an XLA-compiled
-        predict compiles once instead of twice (about 3 s of the first epoch on a 2-core CPU)."""
+        frame) and the padding's outputs dropped: every batch then has one shape, so the forward function
+        is traced (and, with XLA, compiled) once."""
         count = len(self.inputs_2d)
         batch_size = min(self.batch_size, count)
         padding = -count % batch_size
         inputs = np.concatenate([self.inputs_2d, np.repeat(self.inputs_2d[-1:], padding, axis=0)]) if padding else self.inputs_2d
-        outputs = self.model.predict(inputs, batch_size=batch_size, verbose=0)
-        return tf.nest.map_structure(lambda value: value[:count], outputs)
+        forward = self._forward()
+        batches = [forward(tf.constant(inputs[start:start + batch_size])) for start in range(0, len(inputs), batch_size)]
+        return tf.nest.map_structure(lambda *parts: np.concatenate([np.asarray(part) for part in parts])[:count], *batches)
 
     def on_epoch_end(self, epoch, logs=None):
         outputs = self._predict()

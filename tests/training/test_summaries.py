@@ -64,10 +64,8 @@ def test_validation_scalars(outputs):
 
 
 def test_validation_pass_pads_to_whole_batches_and_scores_every_frame(rng, tmp_path):
-    """10 frames at batch 4: the pass runs 3 batches of 4 (the last padded), and what it logs is the
-    model's own predict over exactly the 10 frames."""
-    import tensorflow as tf
-
+    """10 frames at batch 4: the pass runs 3 batches of 4 (the last padded) through one function traced
+    once, and what it logs is the model's own predict over exactly the 10 frames."""
     from graphmdn_tf.models.build import build_model
     from graphmdn_tf.training.summaries import ValidationSummaries, keras_validation_logs
     from tests.training.conftest import tiny_config
@@ -79,19 +77,22 @@ def test_validation_pass_pads_to_whole_batches_and_scores_every_frame(rng, tmp_p
     callback = ValidationSummaries(tmp_path, inputs, targets, image_frames=0, batch_size=4)
     callback.set_model(model)
     shapes = []
-    original = model.predict_step
+    original = model.call
 
-    def recording_step(data):
-        shapes.append(tuple(tf.nest.flatten(data)[0].shape))
-        return original(data)
+    def recording_call(batch, training=None):
+        shapes.append((tuple(batch.shape), training))
+        return original(batch, training=training)
 
-    model.predict_step = recording_step
+    model.call = recording_call
     callback.on_train_begin()
     logs = {}
     callback.on_epoch_end(0, logs)
-    model.predict_step = original
-    assert set(shapes) == {(4, 16, 2)}  # traced for one batch shape only
+    callback.on_epoch_end(1, {})
+    model.call = original
+    assert shapes == [((4, 16, 2), False)]  # traced once, for one batch shape, in inference mode
+    assert callback._forward().experimental_get_tracing_count() == 1
     expected = model.predict(inputs, batch_size=10, verbose=0)
+    np.testing.assert_allclose(callback._predict()["mu"], expected["mu"], rtol=1e-5, atol=1e-6)
     assert callback.last_scalars == pytest.approx(validation_scalars(expected, targets), rel=1e-5)
     assert logs == pytest.approx(keras_validation_logs(model, expected, targets), rel=1e-5)
 
