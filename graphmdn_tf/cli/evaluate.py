@@ -39,8 +39,8 @@ def register(subparsers) -> None:
     data.add_argument("--dataset", default=None, help="the <NAME> in data_3d_<NAME>.npz")
     data.add_argument("--data-dir", default=None, help="folder with data_3d_<NAME>.npz and data_2d_<NAME>_<KEYPOINTS>.npz")
     data.add_argument("--keypoints", default=None, choices=KEYPOINT_KINDS)
-    data.add_argument("--test-subjects", default=None, type=comma_names, help="comma-separated (default: the run's, or the new "
-                                                            "data set's default split)")
+    data.add_argument("--test-subjects", default=None, type=comma_names,
+                      help="comma-separated (default: the run's, or the new data set's default split)")
     data.add_argument("--actions", default=None, type=comma_names, help="comma-separated action classes")
     parser.add_argument("--results-dir", default=None,
                         help="where each run's results go (default: the run directory for its own data, "

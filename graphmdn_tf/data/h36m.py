@@ -109,8 +109,12 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
     """
     root = Path(cache_dir) if cache_dir else default_cache_dir()
     if root.exists() and not root.is_dir():
-        origin = ("the cache_dir argument" if cache_dir else f"--cache-dir or ${CACHE_ENV}"
-                  if os.environ.get(CACHE_ENV) else "the default")
+        if cache_dir:
+            origin = "the cache_dir argument"
+        elif os.environ.get(CACHE_ENV):
+            origin = f"--cache-dir or ${CACHE_ENV}"
+        else:
+            origin = "the default"
         raise NotADirectoryError(f"The data cache {root} (given by {origin}) is not a folder. Expected a folder, "
                                  f"or a path where one can be made (choose one with --cache-dir or ${CACHE_ENV})")
     return root

@@ -90,7 +90,7 @@ def test_validation_pass_pads_to_whole_batches_and_scores_every_frame(rng, tmp_p
     callback.on_epoch_end(1, {})
     model.call = original
     assert shapes == [((4, 16, 2), False)]  # traced once, for one batch shape, in inference mode
-    assert callback._forward().experimental_get_tracing_count() == 1
+    assert callback._forward.experimental_get_tracing_count() == 1
     expected = model.predict(inputs, batch_size=10, verbose=0)
     np.testing.assert_allclose(callback._predict()["mu"], expected["mu"], rtol=1e-5, atol=1e-6)
     assert callback.last_scalars == pytest.approx(validation_scalars(expected, targets), rel=1e-5)
