@@ -9,15 +9,19 @@ rounding) and less work per sample, from the weights as they are when it is made
   projection in a non-local block), computed once in float64.
 - **Node-major activations.** Features are held as [nodes, batch, channels] between layers, so
   that every per-node product is one 2D MatMul over [nodes * batch, channels] (which Grappler fuses
-  with its BiasAdd and ReLU into one oneDNN call) and mixing along the graph is one 2D MatMul by a
-  constant [nodes, nodes] matrix over [nodes, batch * channels], with no transposes in between.
-- **One product per graph convolution.** SemGraphConv's out_i = s_i (X W0)_i + sum_j A_ij (X W1)_j + b
+  with its BiasAdd, and its ReLU where nothing comes between, into one oneDNN call) and mixing along
+  the graph is one 2D MatMul by a constant matrix over [nodes, batch * channels], with no transposes
+  in between.
+- **No copies in a graph convolution.** SemGraphConv's out_i = s_i (X W0)_i + sum_j A_ij (X W1)_j + b
   (s the self weights, A the off-diagonal edge weights, both softmax(M) at their final values) is
-  computed as [s * X | A X] @ [W0; W1] + b: the graph mixing acts on the input features, then one
-  MatMul of depth 2 * in_features.
-- **Non-local block.** theta enters only through w_theta . theta_i (one [C] vector, as in the layer);
-  g, phi and that vector are one product; the node-group permutation is a gather along the node axis;
-  the 1/P of the affinity is folded into the output kernel.
+  computed as (A X) W1 + b + (s * X) W0: one product by the constant [2N, N] matrix [diag(s); A]
+  gives s * X and A X stacked along the leading axis, a split along that axis copies nothing, and
+  the two products of depth in_features follow. (Concatenating [s * X | A X] into one product of
+  depth 2 * in_features, and scaling by s as its own op, were two more passes over the activations.)
+- **Non-local block.** theta enters only through w_theta . theta_i (one [C] vector, as in the layer),
+  phi only through w_phi . phi_p: both are products by vectors (a slice along the channel axis would
+  be a strided copy); g and phi are one product; a group's max-pool is the elementwise max of
+  gathers of its members along the node axis; the 1/P of the affinity is folded into the output kernel.
 
 The result is plain TF ops over `tf.Variable`s (not trainable) that hold the folded weights; the
 module imports nothing of TFP. The mixture head's last step (tanh of the means, the ELU of sigma,
@@ -60,14 +64,17 @@ class _FoldedConv(tf.Module):
     def __init__(self, conv: SemGraphConv, norm=None, relu: bool = False, name: str = "conv"):
         super().__init__(name=name)
         weights = np.asarray(conv.edge_weights().numpy(), np.float64)
-        kernel = np.concatenate([conv.self_kernel.numpy(), conv.neighbor_kernel.numpy()], axis=0).astype(np.float64)
+        self_kernel = np.asarray(conv.self_kernel.numpy(), np.float64)
+        neighbor_kernel = np.asarray(conv.neighbor_kernel.numpy(), np.float64)
         bias = np.zeros(conv.units) if conv.bias is None else np.asarray(conv.bias.numpy(), np.float64)
         if norm is not None:
             scale, shift = batch_norm_affine(norm)
-            kernel, bias = kernel * scale, bias * scale + shift
-        self.self_weight = _variable(np.diag(weights)[:, None, None], "self_weight")  # [N, 1, 1]
-        self.neighbor_weights = _variable(weights * (1.0 - np.eye(len(weights))), "neighbor_weights")  # [N, N]
-        self.kernel = _variable(kernel, "kernel")  # [2 * in, units]: [W0; W1]
+            self_kernel, neighbor_kernel, bias = self_kernel * scale, neighbor_kernel * scale, bias * scale + shift
+        # [diag(s); A]: one product by it gives the self-scaled and the neighbour-mixed features, stacked.
+        self_weights = np.diag(np.diag(weights))
+        self.mixing = _variable(np.concatenate([self_weights, weights - self_weights]), "mixing")  # [2N, N]
+        self.self_kernel = _variable(self_kernel, "self_kernel")  # [in, units]
+        self.neighbor_kernel = _variable(neighbor_kernel, "neighbor_kernel")  # [in, units]
         self.bias = _variable(bias, "bias")
         self.relu = relu
 
@@ -75,12 +82,12 @@ class _FoldedConv(tf.Module):
         """features [N, B, in] -> [N, B, units]."""
         nodes, channels = features.shape[0], features.shape[-1]
         batch = tf.shape(features)[1]
-        mixed = tf.reshape(tf.matmul(self.neighbor_weights, tf.reshape(features, [nodes, -1])), [nodes, batch, channels])
-        stacked = tf.reshape(tf.concat([features * self.self_weight, mixed], axis=-1), [-1, 2 * channels])
-        outputs = tf.nn.bias_add(tf.matmul(stacked, self.kernel), self.bias)
+        stacked = tf.reshape(tf.matmul(self.mixing, tf.reshape(features, [nodes, -1])), [-1, channels])
+        scaled, mixed = tf.split(stacked, 2, axis=0)  # [N * B, in] each: splitting the leading axis copies nothing
+        outputs = tf.nn.bias_add(tf.matmul(mixed, self.neighbor_kernel), self.bias) + tf.matmul(scaled, self.self_kernel)
         if self.relu:
             outputs = tf.nn.relu(outputs)
-        return tf.reshape(outputs, [nodes, batch, self.kernel.shape[-1]])
+        return tf.reshape(outputs, [nodes, batch, self.self_kernel.shape[-1]])
 
 
 class _FoldedNonLocal(tf.Module):
@@ -93,30 +100,33 @@ class _FoldedNonLocal(tf.Module):
         concat_theta, concat_phi = concat[:inter], concat[inter:]
         theta_vector = layer.theta_kernel.numpy().astype(np.float64) @ concat_theta  # [C]
         theta_offset = float(np.sum(layer.theta_bias.numpy() * concat_theta))
-        self.kernel = _variable(np.concatenate(
-            [layer.g_kernel.numpy(), layer.phi_kernel.numpy(), theta_vector[:, None]], axis=1), "kernel")  # [C, 2I+1]
-        self.bias = _variable(np.concatenate([layer.g_bias.numpy(), layer.phi_bias.numpy(), [theta_offset]]), "bias")
-        self.concat_phi = _variable(concat_phi[:, None], "concat_phi")  # [I, 1]
+        self.kernel = _variable(np.concatenate([layer.g_kernel.numpy(), layer.phi_kernel.numpy()], axis=1), "kernel")
+        self.bias = _variable(np.concatenate([layer.g_bias.numpy(), layer.phi_bias.numpy()]), "bias")  # [2I]
+        self.theta_vector = _variable(theta_vector[:, None], "theta_vector")  # [C, 1]
+        self.theta_offset = _variable(theta_offset, "theta_offset")
+        # phi enters only through w_phi . phi_p: a [2I, 1] vector, zero on the g half, spares slicing phi off.
+        self.phi_vector = _variable(np.concatenate([np.zeros(inter), concat_phi])[:, None], "phi_vector")
         scale, shift = batch_norm_affine(layer.output_norm)
         self.output_kernel = _variable(layer.output_kernel.numpy() * scale / layer._num_groups, "output_kernel")
         self.output_bias = _variable(layer.output_bias.numpy() * scale + shift, "output_bias")
         self.inter = inter
-        self.group_size = layer._group_size
         self.num_groups = layer._num_groups
-        self.grouped_order = np.asarray(layer.graph.grouped_order, np.int32)
+        self.members = np.asarray(layer.graph.grouped_order, np.int32).reshape(self.num_groups, -1)  # [P, G]
 
     def __call__(self, features):
         """features [N, B, C] -> [N, B, C]."""
         nodes, channels = features.shape[0], features.shape[-1]
         batch, inter = tf.shape(features)[1], self.inter
-        projected = tf.nn.bias_add(tf.matmul(tf.reshape(features, [-1, channels]), self.kernel), self.bias)
-        projected = tf.reshape(projected, [nodes, batch, 2 * inter + 1])
-        theta_score = projected[..., 2 * inter]  # [N, B]
-        g_phi = projected[..., : 2 * inter]
-        if self.group_size > 1:
-            grouped = tf.gather(g_phi, self.grouped_order, axis=0)
-            g_phi = tf.reduce_max(tf.reshape(grouped, [self.num_groups, self.group_size, batch, 2 * inter]), axis=1)
-        phi_score = tf.reshape(tf.matmul(tf.reshape(g_phi[..., inter:], [-1, inter]), self.concat_phi),
+        flat = tf.reshape(features, [-1, channels])
+        # Separate products, not slices of one: a slice along the last axis is a strided copy.
+        theta_score = tf.reshape(tf.matmul(flat, self.theta_vector) + self.theta_offset, [nodes, batch])
+        g_phi = tf.reshape(tf.nn.bias_add(tf.matmul(flat, self.kernel), self.bias), [nodes, batch, 2 * inter])
+        if self.members.shape[1] > 1:  # max-pool each group: the elementwise max of its k-th members, k = 1..G
+            pooled = tf.gather(g_phi, self.members[:, 0], axis=0)
+            for column in range(1, self.members.shape[1]):
+                pooled = tf.maximum(pooled, tf.gather(g_phi, self.members[:, column], axis=0))
+            g_phi = pooled
+        phi_score = tf.reshape(tf.matmul(tf.reshape(g_phi, [-1, 2 * inter]), self.phi_vector),
                                [self.num_groups, batch])  # [P, B]
         affinity = tf.nn.relu(theta_score[:, None] + phi_score[None])  # [N, P, B] (the 1/P is in the kernel)
         context = tf.einsum("npb,pbi->nbi", affinity, g_phi[..., :inter])  # [N, B, I]

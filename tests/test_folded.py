@@ -7,7 +7,9 @@ import tensorflow as tf
 
 from graphmdn_tf.data.robot_arm import arm_graph
 from graphmdn_tf.folded import FoldedForward, batch_norm_affine
+from graphmdn_tf.graphs import Graph
 from graphmdn_tf.models import GraphMDN, SemGCN
+from graphmdn_tf.skeletons import h36m_graph
 
 # float32 rounding of folded (reassociated) products over a few layers; the outputs are O(1).
 TOLERANCE = 2e-5
@@ -53,8 +55,13 @@ def test_folded_forward_equals_the_model_at_inference(kind, batch, rng):
     {"non_local": False},
     {"num_blocks": 0},
     {"graph": arm_graph(3, num_arms=2), "input_dim": 3, "target_dim": 2},  # no node groups, other dimensions
+    {"graph": "groups of four"},  # the max-pool over more than two members per group
 ])
 def test_folded_forward_covers_other_backbones_and_graphs(overrides, rng):
+    if overrides.get("graph") == "groups of four":
+        skeleton = h36m_graph()
+        order = rng.permutation(skeleton.num_nodes)  # members scattered over the node axis
+        overrides = {"graph": Graph(skeleton.num_nodes, skeleton.edges, tuple(map(tuple, order.reshape(4, 4))))}
     model = _model("pose", rng, **overrides)
     nodes = model.graph.num_nodes
     _assert_same(model, rng.uniform(-1, 1, (9, nodes, model.input_dim)).astype(np.float32))
