@@ -46,6 +46,20 @@ FIELD_CHOICES = {
 }
 
 
+def name_list(value, name: str) -> tuple:
+    """Names as a tuple of str, from a comma-separated string ('S9, S11' -> ('S9', 'S11')) or a sequence.
+
+    An empty name (an empty string, a doubled or trailing comma) is refused, never dropped.
+
+    Raises:
+        ValueError: naming `name`, the value received and the form expected.
+    """
+    items = tuple(item.strip() for item in value.split(",")) if isinstance(value, str) else tuple(map(str, value))
+    if not all(items):
+        raise ValueError(f"Expected {name} to be comma-separated names, e.g. 'S9,S11'. Received: {name}={value!r} "
+                         f"(an empty name; leave {name} out for the default)")
+    return items
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """Settings of one training run (model, data, schedule, runtime), JSON-serialisable.
@@ -115,10 +129,8 @@ class TrainingConfig:
     def __post_init__(self):
         for name in ("train_subjects", "test_subjects", "validation_subjects", "actions"):
             value = getattr(self, name)
-            if isinstance(value, str):
-                value = tuple(item for item in value.split(",") if item)
             if value is not None:
-                object.__setattr__(self, name, tuple(str(item) for item in value))
+                object.__setattr__(self, name, name_list(value, name))
         if self.dataset in DEFAULT_SUBJECTS:
             train, test = DEFAULT_SUBJECTS[self.dataset]
             object.__setattr__(self, "train_subjects", self.train_subjects or train)

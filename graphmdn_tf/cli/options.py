@@ -7,17 +7,18 @@ import argparse
 import contextlib
 import os
 
+from graphmdn_tf.config import name_list
 from graphmdn_tf.data.h36m import CACHE_ENV
 
 
 def comma_names(text: str) -> tuple:
     """The argparse type of a comma-separated list of names: 'S9, S11' -> ('S9', 'S11'). An empty name
     (an empty value, a doubled or trailing comma) is refused rather than dropped."""
-    items = tuple(item.strip() for item in text.split(","))
-    if not all(items):
+    try:
+        return name_list(text, "names")
+    except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated names, e.g. S9,S11. Received: {text!r} "
-                                         "(an empty name; leave the flag out for the default)")
-    return items
+                                         "(an empty name; leave the flag out for the default)") from None
 
 
 def add_cache_dir(parser) -> None:

@@ -23,6 +23,18 @@ def test_paper_defaults():
         "exponential", 30, 1e-3, 0.5, 200)
 
 
+@pytest.mark.parametrize("field", ["train_subjects", "test_subjects", "validation_subjects", "actions"])
+@pytest.mark.parametrize("value", ["", "S1,,S5", "S1,", " , S5", ("S1", "")])
+def test_a_name_list_with_an_empty_name_is_refused_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=rf"Expected {field} to be comma-separated names.*{field}=.*an empty name"):
+        TrainingConfig(**{field: value})
+
+
+def test_name_lists_are_stripped_and_kept_in_order():
+    config = TrainingConfig(train_subjects=" S5 , S1", actions=["Walking", "Eating"])
+    assert config.train_subjects == ("S5", "S1") and config.actions == ("Walking", "Eating")
+
+
 def test_overrides_and_default_subjects():
     config = TrainingConfig.from_preset("wide", dataset="cmu", data_dir="/data", epochs=5, train_subjects="S1,S5")
     assert config.hidden_dim == 512 and config.epochs == 5
