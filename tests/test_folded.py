@@ -92,3 +92,15 @@ def test_folded_weights_are_a_snapshot_and_not_trainable(rng):
         FoldedForward(GraphMDN(hidden_dim=8, num_blocks=1))
     with pytest.raises(ValueError, match="Expected a built GraphPoseModel"):
         FoldedForward(keras.Sequential([keras.layers.Dense(2)]))
+
+
+@pytest.mark.parametrize("kind", ["pose", "node", "semgcn"])
+def test_folded_graph_neither_concatenates_nor_scales_the_activations(kind, rng):
+    """What makes the default export fast on TF's graph executor (docs/benchmarks.md): every graph convolution
+    is one mixing product, a split and two products; no ConcatV2 or Mul pass over the activations."""
+    model = _model(kind, rng)
+    concrete = tf.function(FoldedForward(model)).get_concrete_function(tf.TensorSpec([None, 16, 2], tf.float32))
+    op_types = [op.type for op in concrete.graph.get_operations()]
+    convolutions = 2 + 2 * len(model.backbone.residual_blocks)  # input, two per residual block, output
+    assert "ConcatV2" not in op_types and "Mul" not in op_types
+    assert op_types.count("Split") == convolutions
