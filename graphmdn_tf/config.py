@@ -60,6 +60,7 @@ def name_list(value, name: str) -> tuple:
                          f"(an empty name; leave {name} out for the default)")
     return items
 
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """Settings of one training run (model, data, schedule, runtime), JSON-serialisable.

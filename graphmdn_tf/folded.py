@@ -103,15 +103,14 @@ class _FoldedNonLocal(tf.Module):
         self.kernel = _variable(np.concatenate([layer.g_kernel.numpy(), layer.phi_kernel.numpy()], axis=1), "kernel")
         self.bias = _variable(np.concatenate([layer.g_bias.numpy(), layer.phi_bias.numpy()]), "bias")  # [2I]
         self.theta_vector = _variable(theta_vector[:, None], "theta_vector")  # [C, 1]
-        self.theta_offset = _variable(theta_offset, "theta_offset")
+        self.theta_offset = _variable([theta_offset], "theta_offset")  # [1]: a bias, fused into the product
         # phi enters only through w_phi . phi_p: a [2I, 1] vector, zero on the g half, spares slicing phi off.
         self.phi_vector = _variable(np.concatenate([np.zeros(inter), concat_phi])[:, None], "phi_vector")
         scale, shift = batch_norm_affine(layer.output_norm)
         self.output_kernel = _variable(layer.output_kernel.numpy() * scale / layer._num_groups, "output_kernel")
         self.output_bias = _variable(layer.output_bias.numpy() * scale + shift, "output_bias")
         self.inter = inter
-        self.num_groups = layer._num_groups
-        self.members = np.asarray(layer.graph.grouped_order, np.int32).reshape(self.num_groups, -1)  # [P, G]
+        self.members = np.asarray(layer.graph.grouped_order, np.int32).reshape(layer._num_groups, -1)  # [P, G]
 
     def __call__(self, features):
         """features [N, B, C] -> [N, B, C]."""
@@ -119,15 +118,16 @@ class _FoldedNonLocal(tf.Module):
         batch, inter = tf.shape(features)[1], self.inter
         flat = tf.reshape(features, [-1, channels])
         # Separate products, not slices of one: a slice along the last axis is a strided copy.
-        theta_score = tf.reshape(tf.matmul(flat, self.theta_vector) + self.theta_offset, [nodes, batch])
+        theta_score = tf.reshape(tf.nn.bias_add(tf.matmul(flat, self.theta_vector), self.theta_offset), [nodes, batch])
         g_phi = tf.reshape(tf.nn.bias_add(tf.matmul(flat, self.kernel), self.bias), [nodes, batch, 2 * inter])
         if self.members.shape[1] > 1:  # max-pool each group: the elementwise max of its k-th members, k = 1..G
-            pooled = tf.gather(g_phi, self.members[:, 0], axis=0)
-            for column in range(1, self.members.shape[1]):
-                pooled = tf.maximum(pooled, tf.gather(g_phi, self.members[:, column], axis=0))
+            first, *others = self.members.T
+            pooled = tf.gather(g_phi, first, axis=0)
+            for column in others:
+                pooled = tf.maximum(pooled, tf.gather(g_phi, column, axis=0))
             g_phi = pooled
         phi_score = tf.reshape(tf.matmul(tf.reshape(g_phi, [-1, 2 * inter]), self.phi_vector),
-                               [self.num_groups, batch])  # [P, B]
+                               [self.members.shape[0], batch])  # [P, B]
         affinity = tf.nn.relu(theta_score[:, None] + phi_score[None])  # [N, P, B] (the 1/P is in the kernel)
         context = tf.einsum("npb,pbi->nbi", affinity, g_phi[..., :inter])  # [N, B, I]
         outputs = tf.nn.bias_add(tf.matmul(tf.reshape(context, [-1, inter]), self.output_kernel), self.output_bias)
