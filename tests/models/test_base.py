@@ -69,11 +69,20 @@ def test_bad_input_shapes_raise(cls, shape, message):
         cls(hidden_dim=8, num_blocks=1).build(shape)
 
 
+def _fit_once(model, x, y):
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+
+
+def _train_on_one_batch(model, x, y):
+    model.train_on_batch(x[:32], y[:32])
+
+
+@pytest.mark.parametrize("train", [_fit_once, _train_on_one_batch])
 @pytest.mark.parametrize("built", [True, False])
 @pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
-def test_fit_makes_the_weights_and_optimizer_slots_before_it_traces_its_step(rng, cls, built):
-    # tf.function traces a step that creates variables twice; fit makes the model's weights (when it is
-    # unbuilt) and Adam's slots first.
+def test_training_makes_the_weights_and_optimizer_slots_before_it_traces_its_step(rng, cls, built, train):
+    # tf.function traces a step that creates variables twice; fit and train_on_batch make the model's
+    # weights (when it is unbuilt) and Adam's slots first.
     x, y = two_valued_problem(rng, n=64)
     model = cls(hidden_dim=16, num_blocks=1)
     if built:
@@ -87,9 +96,25 @@ def test_fit_makes_the_weights_and_optimizer_slots_before_it_traces_its_step(rng
         return next_creator(**kwargs)
 
     with tf.variable_creator_scope(creator):
-        model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+        train(model, x, y)
     assert made_while_tracing == []
     assert model.optimizer.built and len(model.optimizer.variables) > 2 * len(model.trainable_variables)
+
+
+@pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
+def test_train_on_batch_gives_the_weights_keras_own_gives(rng, cls):
+    x, y = two_valued_problem(rng, n=64)
+    weights = []
+    for train_on_batch in (GraphPoseModel.train_on_batch, keras.Model.train_on_batch):
+        keras.utils.set_random_seed(3)
+        model = cls(hidden_dim=16, num_blocks=1, dropout=0.1)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        losses = [train_on_batch(model, x[rows], y[rows]) for rows in (slice(0, 32), slice(32, 64), slice(0, 32))]
+        weights.append((losses, [weight.numpy() for weight in model.weights]))
+    (our_losses, ours), (their_losses, theirs) = weights
+    assert our_losses == their_losses and len(ours) == len(theirs)
+    for our_weight, their_weight in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(our_weight, their_weight)
 
 
 @pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
