@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from graphmdn_tf.bench.machine import processor_label
 from graphmdn_tf.bench.profile import CATEGORIES
 
 # The inference paths of a report, in column order: `inference_<key>_...` fields.
@@ -25,6 +26,8 @@ def _header(report: dict) -> list[str]:
     tf32 = report["device"] != "CPU" and report["tensor_float_32"]
     return [
         f"# graphmdn-tf bench ({report['device']}, TensorFlow {report['tensorflow']})",
+        "",
+        f"Processor: {processor_label(report)}" + (f"; GPU: {report['gpu_model']}" if report.get("gpu_model") else ""),
         "",
         f"float32 matmul peak ({report['settings']['matmul_size']}^2): **{report['matmul_peak_gflops']:.1f} GFLOP/s**"
         + (" (TF32 matmuls enabled, TensorFlow's GPU default)" if tf32 else "")

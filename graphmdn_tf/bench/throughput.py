@@ -37,6 +37,7 @@ import tensorflow as tf
 
 from graphmdn_tf.bench.epochs import EpochParts, EpochSettings, check_epoch_settings, epoch_benchmark
 from graphmdn_tf.bench.flops import analytic_forward_flops, profiler_matmul_flops
+from graphmdn_tf.bench.machine import describe_gpu, describe_processor
 from graphmdn_tf.bench.peak import measure_matmul_peak
 from graphmdn_tf.bench.profile import enable_xla_op_tracing, profile_training
 from graphmdn_tf.bench.report import format_markdown
@@ -231,6 +232,8 @@ def run_benchmark(out_dir, settings: BenchSettings | None = None, profile: bool 
         "device": tf.config.list_logical_devices("GPU")[0].name if tf.config.list_logical_devices("GPU") else "CPU",
         "cpu_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
         "cpu_cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        **describe_processor(),  # cpu_model, cpu_vector_extensions: percentages compare only on one processor
+        "gpu_model": describe_gpu(),
         "tensorflow": tf.__version__,
         # On GPUs TensorFlow runs float32 matmuls in TF32 unless this is switched off; the peak and the
         # model's products then both use it.

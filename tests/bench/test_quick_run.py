@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from graphmdn_tf import GraphMDN
 from graphmdn_tf.bench.flops import analytic_forward_flops
+from graphmdn_tf.bench.machine import describe_gpu, describe_processor
 from graphmdn_tf.bench.profile import CATEGORIES
 from graphmdn_tf.bench.report import INFERENCE_PATHS, format_markdown
 from graphmdn_tf.bench.throughput import QUICK
@@ -28,7 +29,8 @@ from graphmdn_tf.models.build import build_model
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_FIELDS = [
-    "settings", "device", "cpu_threads", "cpu_cores_available", "tensorflow", "tensor_float_32",
+    "settings", "device", "cpu_threads", "cpu_cores_available", "cpu_model", "cpu_vector_extensions", "gpu_model",
+    "tensorflow", "tensor_float_32",
     "matmul_peak_gflops", "presets", "matmul_peak_gflops_after", "epochs",
 ]
 EPOCH_FIELDS = [
@@ -63,6 +65,8 @@ def test_bench_command_writes_json_and_markdown(quick_bench):
     assert list(report) == REPORT_FIELDS
     assert report["settings"] == json.loads(json.dumps(asdict(QUICK)))
     assert report["tensor_float_32"] is tf.config.experimental.tensor_float_32_execution_enabled()
+    assert {key: report[key] for key in ("cpu_model", "cpu_vector_extensions")} == describe_processor()
+    assert report["gpu_model"] == describe_gpu()
     (preset,) = report["presets"]
     assert [key for key in preset if key != "profile"] == PRESET_FIELDS and "profile" in preset  # a profiled run
     assert preset["preset"] == "standard"

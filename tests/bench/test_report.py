@@ -35,7 +35,8 @@ def report():
 def test_rows_hold_every_figure(report):
     lines = format_markdown(report).splitlines()
     assert lines[0] == "# graphmdn-tf bench (CPU, TensorFlow 2.21.0)"
-    assert lines[2] == "float32 matmul peak (2048^2): **497.3 GFLOP/s**"  # no TF32 note on the CPU
+    assert lines[2] == "Processor: unknown processor"  # a report without the processor fields
+    assert lines[4] == "float32 matmul peak (2048^2): **497.3 GFLOP/s**"  # no TF32 note on the CPU
     assert "| standard | 123,456 | 13.6 (40.8) | ok | 4505 | 37% | 25000 | 68% | 25001 | 67% | 25002 | 66% | 1.23 | 0.50 |" in lines
     assert "| wide | 246,912 | 27.2 (81.6) | ok | 2253 | 37% | 25000 | 68% | 25001 | 67% | 25002 | 66% | 1.23 | 0.50 |" in lines
     assert "| standard | 1.86 | 1.90 | 1.80 | 1.70 |" in lines
@@ -50,7 +51,7 @@ def test_rows_hold_every_figure(report):
 
 def test_the_peak_measured_after_the_presets_is_shown_beside_the_first(report):
     report["matmul_peak_gflops_after"] = 201.44
-    assert format_markdown(report).splitlines()[2] == (
+    assert format_markdown(report).splitlines()[4] == (
         "float32 matmul peak (2048^2): **497.3 GFLOP/s**; 201.4 GFLOP/s measured again after the presets "
         "(the presets' percentages are against the first, the epochs' against this one)"
     )
@@ -60,6 +61,13 @@ def test_a_profiler_disagreement_is_marked(report):
     report["presets"][1]["profiler_matmul_flops_batch1"] = 99
     rows = [line for line in format_markdown(report).splitlines() if "| 123,456 |" in line or "| 246,912 |" in line]
     assert ["MISMATCH" in row for row in rows] == [False, True]
+
+
+def test_the_processor_and_gpu_are_named(report):
+    report.update(cpu_model="Intel(R) Xeon(R) Processor", cpu_vector_extensions=["avx2", "fma", "avx512f"])
+    assert format_markdown(report).splitlines()[2] == "Processor: Intel(R) Xeon(R) Processor; avx2, fma, avx512f"
+    report.update(device="/device:GPU:0", gpu_model="NVIDIA H100 80GB HBM3", cpu_vector_extensions=[])
+    assert format_markdown(report).splitlines()[2] == "Processor: Intel(R) Xeon(R) Processor; GPU: NVIDIA H100 80GB HBM3"
 
 
 @pytest.mark.parametrize(("device", "tf32", "noted"), [("CPU", True, False), ("/device:GPU:0", True, True),
