@@ -101,35 +101,29 @@ def test_training_makes_the_weights_and_optimizer_slots_before_it_traces_its_ste
     assert model.optimizer.built and len(model.optimizer.variables) > 2 * len(model.trainable_variables)
 
 
+def _fit_two_epochs(fit, model, x, y):
+    fit(model, x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)  # its losses are in the weights
+
+
+def _train_on_three_batches(train_on_batch, model, x, y):
+    return [train_on_batch(model, x[rows], y[rows]) for rows in (slice(0, 32), slice(32, 64), slice(0, 32))]
+
+
+@pytest.mark.parametrize("method, run", [("fit", _fit_two_epochs), ("train_on_batch", _train_on_three_batches)])
 @pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
-def test_train_on_batch_gives_the_weights_keras_own_gives(rng, cls):
+def test_an_unbuilt_model_trains_to_the_weights_keras_own_training_gives(rng, cls, method, run):
     x, y = two_valued_problem(rng, n=64)
-    weights = []
-    for train_on_batch in (GraphPoseModel.train_on_batch, keras.Model.train_on_batch):
+    results = []
+    for owner in (GraphPoseModel, keras.Model):  # ours builds first; Keras' builds in the first call
         keras.utils.set_random_seed(3)
         model = cls(hidden_dim=16, num_blocks=1, dropout=0.1)
         model.compile(optimizer=keras.optimizers.Adam(1e-2))
-        losses = [train_on_batch(model, x[rows], y[rows]) for rows in (slice(0, 32), slice(32, 64), slice(0, 32))]
-        weights.append((losses, [weight.numpy() for weight in model.weights]))
-    (our_losses, ours), (their_losses, theirs) = weights
+        losses = run(getattr(owner, method), model, x, y)
+        results.append((losses, [weight.numpy() for weight in model.weights]))
+    (our_losses, ours), (their_losses, theirs) = results
     assert our_losses == their_losses and len(ours) == len(theirs)
     for our_weight, their_weight in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(our_weight, their_weight)
-
-
-@pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
-def test_an_unbuilt_model_trains_to_the_weights_keras_own_fit_gives(rng, cls):
-    x, y = two_valued_problem(rng, n=64)
-    weights = []
-    for fit in (GraphPoseModel.fit, keras.Model.fit):  # ours builds first; Keras' builds in the first call
-        keras.utils.set_random_seed(3)
-        model = cls(hidden_dim=16, num_blocks=1, dropout=0.1)
-        model.compile(optimizer=keras.optimizers.Adam(1e-2))
-        fit(model, x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)
-        weights.append([weight.numpy() for weight in model.weights])
-    assert len(weights[0]) == len(weights[1])
-    for ours, theirs in zip(*weights, strict=True):
-        np.testing.assert_array_equal(ours, theirs)
 
 
 def test_fit_refuses_data_of_another_shape_as_call_does(rng):
