@@ -41,7 +41,9 @@ def atomic_file(path: str | Path, *, unique: bool = False) -> Iterator[Path]:
         yield temporary
         os.replace(temporary, path)
     except OSError as error:
-        if error.filename is None:  # e.g. from a library writing a stream: name the file being written
+        if (
+            error.filename is None
+        ):  # e.g. from a library writing a stream: name the file being written
             error.filename = str(path)
         raise
     finally:
@@ -74,7 +76,9 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     try:
         yield staging
         if os.path.lexists(target):
-            raise FileExistsError(f"Refusing to replace {target}: it appeared while it was being written")
+            raise FileExistsError(
+                f"Refusing to replace {target}: it appeared while it was being written"
+            )
         os.rename(staging, target)
     finally:
         if staging.exists():

@@ -28,10 +28,16 @@ def predict(model: keras.Model, x, batch_size=None, verbose="auto", steps=None, 
     """
     if steps is None and isinstance(x, (np.ndarray, tf.Tensor)):
         x, batch_size = in_memory_batches(x, 32 if batch_size is None else batch_size), None
-        if x.cardinality() == 0:  # Keras fails on zero batches (UnboundLocalError); rows are independent
+        if (
+            x.cardinality() == 0
+        ):  # Keras fails on zero batches (UnboundLocalError); rows are independent
             empty = x.element_spec
-            return keras.tree.map_structure(np.asarray, model(tf.zeros([0, *empty.shape[1:]], empty.dtype), training=False))
-    return keras.Model.predict(model, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
+            return keras.tree.map_structure(
+                np.asarray, model(tf.zeros([0, *empty.shape[1:]], empty.dtype), training=False)
+            )
+    return keras.Model.predict(
+        model, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks
+    )
 
 
 def predict_step(model: keras.Model, data, block_size, check_inputs=None):
@@ -50,13 +56,17 @@ def call_in_blocks(model: keras.Model, inputs, block_size, check_inputs=None):
     if block_size is None:
         return model(inputs, training=False)
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"Expected block_size to be a positive integer or None. Received: block_size={block_size!r}")
+        raise ValueError(
+            f"Expected block_size to be a positive integer or None. Received: block_size={block_size!r}"
+        )
     inputs = tf.convert_to_tensor(inputs)
     if check_inputs is not None:
         check_inputs(inputs)
     rows = tf.shape(inputs)[0]
     count = tf.maximum((rows + block_size - 1) // block_size, 1)
-    return map_blocks(lambda block: model(block, training=False), inputs, count, (rows + count - 1) // count)
+    return map_blocks(
+        lambda block: model(block, training=False), inputs, count, (rows + count - 1) // count
+    )
 
 
 def map_blocks(fn, inputs, count, size):
@@ -73,10 +83,13 @@ def map_blocks(fn, inputs, count, size):
     )
     rows = tf.shape(inputs)[0]
     padding = [[0, count * size - rows]] + [[0, 0]] * (inputs.shape.rank - 1)
-    blocks = tf.reshape(tf.pad(inputs, padding), tf.concat([[count, size], tf.shape(inputs)[1:]], axis=0))
+    blocks = tf.reshape(
+        tf.pad(inputs, padding), tf.concat([[count, size], tf.shape(inputs)[1:]], axis=0)
+    )
     outputs = tf.map_fn(fn, blocks, fn_output_signature=signature, parallel_iterations=1)
     return tf.nest.map_structure(
-        lambda t: tf.reshape(t, tf.concat([[count * size], tf.shape(t)[2:]], axis=0))[:rows], outputs
+        lambda t: tf.reshape(t, tf.concat([[count * size], tf.shape(t)[2:]], axis=0))[:rows],
+        outputs,
     )
 
 
@@ -85,13 +98,21 @@ def in_memory_batches(x, batch_size: int) -> tf.data.Dataset:
 
     Floating arrays are cast to Keras' `floatx`, as Keras' own array adapter does.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}")
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}"
+        )
     tensor = tf.convert_to_tensor(x)
     if tensor.dtype.is_floating and tensor.dtype != keras.backend.floatx():
         tensor = tf.cast(tensor, keras.backend.floatx())
     if tensor.shape.rank is None or tensor.shape.rank < 1:
-        raise ValueError(f"Expected an array with a leading batch dimension. Received: shape={tuple(tensor.shape)}")
+        raise ValueError(
+            f"Expected an array with a leading batch dimension. Received: shape={tuple(tensor.shape)}"
+        )
     rows, size = int(tensor.shape[0]), int(batch_size)
     batches = tf.data.Dataset.range((rows + size - 1) // size).map(
         lambda i: tensor[tf.cast(i, tf.int32) * size : tf.cast(i + 1, tf.int32) * size]

@@ -54,10 +54,16 @@ def name_list(value, name: str) -> tuple:
     Raises:
         ValueError: naming `name`, the value received and the form expected.
     """
-    items = tuple(item.strip() for item in value.split(",")) if isinstance(value, str) else tuple(map(str, value))
+    items = (
+        tuple(item.strip() for item in value.split(","))
+        if isinstance(value, str)
+        else tuple(map(str, value))
+    )
     if not all(items):
-        raise ValueError(f"Expected {name} to be comma-separated names, e.g. 'S9,S11'. Received: {name}={value!r} "
-                         f"(an empty name; leave {name} out for the default)")
+        raise ValueError(
+            f"Expected {name} to be comma-separated names, e.g. 'S9,S11'. Received: {name}={value!r} "
+            f"(an empty name; leave {name} out for the default)"
+        )
     return items
 
 
@@ -144,19 +150,44 @@ class TrainingConfig:
         check_dataset_name(self.dataset)
         for name, allowed in FIELD_CHOICES.items():
             value = getattr(self, name)
-            if not any(value is choice or (isinstance(choice, str) and value == choice) for choice in allowed):
-                raise ValueError(f"Expected {name} to be one of {allowed}. Received: {name}={value!r}")
-        positive_ints = ("hidden_dim", "num_blocks", "num_kernels", "stride", "epochs", "batch_size",
-                         "decay_steps", "steps_per_execution", "save_every_steps", "log_every_steps")
+            if not any(
+                value is choice or (isinstance(choice, str) and value == choice)
+                for choice in allowed
+            ):
+                raise ValueError(
+                    f"Expected {name} to be one of {allowed}. Received: {name}={value!r}"
+                )
+        positive_ints = (
+            "hidden_dim",
+            "num_blocks",
+            "num_kernels",
+            "stride",
+            "epochs",
+            "batch_size",
+            "decay_steps",
+            "steps_per_execution",
+            "save_every_steps",
+            "log_every_steps",
+        )
         for name in positive_ints + ("validation_frames", "image_frames", "seed"):
             value = getattr(self, name)
             minimum = 1 if name in positive_ints else 0
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"Expected {name} to be an integer >= {minimum}. Received: {name}={value!r}")
-        for name in (field.name for field in fields(self) if field.type == "float"):  # inf passes every bound
+                raise ValueError(
+                    f"Expected {name} to be an integer >= {minimum}. Received: {name}={value!r}"
+                )
+        for name in (
+            field.name for field in fields(self) if field.type == "float"
+        ):  # inf passes every bound
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"Expected {name} to be a finite number. Received: {name}={value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
+                raise ValueError(
+                    f"Expected {name} to be a finite number. Received: {name}={value!r}"
+                )
         for name in ("peak_learning_rate", "initial_learning_rate", "decay_rate", "clipnorm"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"Expected {name} > 0. Received: {name}={getattr(self, name)!r}")
@@ -166,7 +197,11 @@ class TrainingConfig:
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"Expected dropout in [0, 1). Received: dropout={self.dropout!r}")
         if not self.train_subjects or not self.test_subjects:
-            split = "" if self.dataset in DEFAULT_SUBJECTS else f" (dataset {self.dataset!r} has no default split)"
+            split = (
+                ""
+                if self.dataset in DEFAULT_SUBJECTS
+                else f" (dataset {self.dataset!r} has no default split)"
+            )
             raise ValueError(
                 f"Expected non-empty train_subjects and test_subjects{split}. "
                 f"Received: train_subjects={self.train_subjects}, test_subjects={self.test_subjects}"
@@ -193,7 +228,9 @@ class TrainingConfig:
         known = {field.name for field in fields(cls)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise ValueError(f"Unknown TrainingConfig field(s) {unknown}. Expected names from {sorted(known)}")
+            raise ValueError(
+                f"Unknown TrainingConfig field(s) {unknown}. Expected names from {sorted(known)}"
+            )
         values = {**MODEL_PRESETS[name], **TRAINING_PRESETS[name], "preset": name}
         return cls(**{**values, **overrides})
 
@@ -238,12 +275,16 @@ class TrainingConfig:
     @classmethod
     def _from_values(cls, values) -> TrainingConfig:
         if not isinstance(values, dict):
-            raise ValueError(f"Expected a training config: a JSON object of TrainingConfig fields. "
-                             f"Received: a JSON {type(values).__name__}")
+            raise ValueError(
+                f"Expected a training config: a JSON object of TrainingConfig fields. "
+                f"Received: a JSON {type(values).__name__}"
+            )
         known = {field.name for field in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"Unknown TrainingConfig field(s) {unknown} in the JSON. Expected names from {sorted(known)}")
+            raise ValueError(
+                f"Unknown TrainingConfig field(s) {unknown} in the JSON. Expected names from {sorted(known)}"
+            )
         return cls(**values)
 
     def differences(self, other: TrainingConfig) -> dict:

@@ -35,13 +35,19 @@ class _StateDict:
 
     def __init__(self, state_dict: Mapping):
         names = list(state_dict)
-        prefix = "module." if names and all(n.startswith("module.") for n in names) else ""  # DataParallel
-        self.arrays = {n[len(prefix):]: state_dict[n] for n in names if not n.endswith(_IGNORED_SUFFIXES)}
+        prefix = (
+            "module." if names and all(n.startswith("module.") for n in names) else ""
+        )  # DataParallel
+        self.arrays = {
+            n[len(prefix) :]: state_dict[n] for n in names if not n.endswith(_IGNORED_SUFFIXES)
+        }
         self.used = set()
 
     def take(self, name: str, shape: tuple) -> np.ndarray:
         if name not in self.arrays:
-            raise KeyError(f"The reference state_dict has no parameter {name!r} (expected shape {shape}).")
+            raise KeyError(
+                f"The reference state_dict has no parameter {name!r} (expected shape {shape})."
+            )
         array = np.asarray(self.arrays[name], dtype=np.float32)
         if array.shape != tuple(shape):
             raise ValueError(
@@ -89,16 +95,28 @@ def _load_non_local(layer, source: _StateDict, prefix: str):
     channels, inter = layer.g_kernel.shape
     p = f"{prefix}.non_local"
     for ours, theirs in (("g", "g.0"), ("theta", "theta"), ("phi", "phi.0")):
-        _assign(getattr(layer, f"{ours}_kernel"), source.take(f"{p}.{theirs}.weight", (inter, channels, 1))[:, :, 0].T)
+        _assign(
+            getattr(layer, f"{ours}_kernel"),
+            source.take(f"{p}.{theirs}.weight", (inter, channels, 1))[:, :, 0].T,
+        )
         _assign(getattr(layer, f"{ours}_bias"), source.take(f"{p}.{theirs}.bias", (inter,)))
-    _assign(layer.concat_kernel, source.take(f"{p}.concat_project.0.weight", (1, 2 * inter, 1, 1)).reshape(-1))
+    _assign(
+        layer.concat_kernel,
+        source.take(f"{p}.concat_project.0.weight", (1, 2 * inter, 1, 1)).reshape(-1),
+    )
     _assign(layer.output_kernel, source.take(f"{p}.W.0.weight", (channels, inter, 1))[:, :, 0].T)
     _assign(layer.output_bias, source.take(f"{p}.W.0.bias", (channels,)))
     _load_batch_norm(layer.output_norm, source, f"{p}.W.1")
 
 
 def from_reference_state_dict(
-    state_dict: Mapping, *, hidden_dim: int, num_blocks: int, num_kernels: int, mixture: str, **model_kwargs
+    state_dict: Mapping,
+    *,
+    hidden_dim: int,
+    num_blocks: int,
+    num_kernels: int,
+    mixture: str,
+    **model_kwargs,
 ):
     """A built `GraphMDN` (16-joint Human3.6M graph) holding the reference implementation's weights.
 
@@ -118,7 +136,11 @@ def from_reference_state_dict(
 
     model_kwargs.setdefault("graph", h36m_graph())
     model = GraphMDN(
-        hidden_dim=hidden_dim, num_blocks=num_blocks, num_kernels=num_kernels, mixture=mixture, **model_kwargs
+        hidden_dim=hidden_dim,
+        num_blocks=num_blocks,
+        num_kernels=num_kernels,
+        mixture=mixture,
+        **model_kwargs,
     )
     model.build((None, model.graph.num_nodes, model.input_dim))
     source = _StateDict(state_dict)
@@ -156,4 +178,8 @@ def read_reference_checkpoint(path) -> dict:
     state_dict = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state_dict, dict):
         raise ValueError(f"{path}: expected a state_dict or a checkpoint dict with 'state_dict'.")
-    return {name: value.detach().cpu().numpy() for name, value in state_dict.items() if hasattr(value, "detach")}
+    return {
+        name: value.detach().cpu().numpy()
+        for name, value in state_dict.items()
+        if hasattr(value, "detach")
+    }

@@ -106,10 +106,14 @@ def _validated(tensor, key: str, trailing_shape: tuple[int, ...]):
     shape_ok = tf.reduce_all(tf.equal(padded[1:], [*trailing_shape, -1]))
     expected = "[" + ", ".join(["batch", *map(str, trailing_shape)]) + "]"
     shape_check = tf.debugging.Assert(
-        shape_ok, [f"Expected {key} of shape {expected}. Received shape:", shape], summarize=rank + 2
+        shape_ok,
+        [f"Expected {key} of shape {expected}. Received shape:", shape],
+        summarize=rank + 2,
     )
     with tf.control_dependencies([shape_check]):
-        return tf.debugging.assert_all_finite(tensor, f"Expected {key} to be finite (no NaN or Inf)")
+        return tf.debugging.assert_all_finite(
+            tensor, f"Expected {key} to be finite (no NaN or Inf)"
+        )
 
 
 def _within(tensor, key: str, low: float, high: float, *, phrase: str = "within", note: str = ""):
@@ -121,8 +125,12 @@ def _within(tensor, key: str, low: float, high: float, *, phrase: str = "within"
     in_range = tf.reduce_all((tensor >= low) & (tensor <= high))
     check = tf.debugging.Assert(
         in_range,
-        [f"Expected {key} {phrase} [{low:g}, {high:g}]{note}. Received values from", tf.reduce_min(tensor), "to",
-         tf.reduce_max(tensor)],
+        [
+            f"Expected {key} {phrase} [{low:g}, {high:g}]{note}. Received values from",
+            tf.reduce_min(tensor),
+            "to",
+            tf.reduce_max(tensor),
+        ],
     )
     with tf.control_dependencies([check]):
         return tf.identity(tensor)
@@ -132,7 +140,8 @@ def _finite_outputs(outputs: dict) -> dict:
     """`outputs` after an in-graph check that none holds NaN or Inf: such a request fails, it is never answered."""
     return {
         key: tf.debugging.assert_all_finite(
-            value, f"The model computed a non-finite {key} (NaN or Inf) for this request; refusing to answer"
+            value,
+            f"The model computed a non-finite {key} (NaN or Inf) for this request; refusing to answer",
         )
         for key, value in outputs.items()
     }
@@ -150,7 +159,14 @@ def normalize_pixels(keypoints_px, image_width, image_height):
 class _ServingFunctions:
     """The traced bodies of the signatures, over one built model."""
 
-    def __init__(self, model: GraphPoseModel, is_mixture: bool, num_samples: int, seed: int, jit_compile: bool = False):
+    def __init__(
+        self,
+        model: GraphPoseModel,
+        is_mixture: bool,
+        num_samples: int,
+        seed: int,
+        jit_compile: bool = False,
+    ):
         self.model = model
         self.is_mixture = is_mixture
         self.num_samples = num_samples
@@ -159,8 +175,12 @@ class _ServingFunctions:
         self.input_dim = model.input_dim
         if not model.built:  # an untrained, unbuilt model exports too (its initial weights)
             model.build((None, model.graph.num_nodes, model.input_dim))
-        self.forward = FoldedForward(model)  # BatchNorm folded, node-major: the model's outputs, less work
-        self._compiled_forward = tf.function(self._forward, jit_compile=True) if jit_compile else None
+        self.forward = FoldedForward(
+            model
+        )  # BatchNorm folded, node-major: the model's outputs, less work
+        self._compiled_forward = (
+            tf.function(self._forward, jit_compile=True) if jit_compile else None
+        )
 
     def keypoint_spec(self, key: str) -> tf.TensorSpec:
         return tf.TensorSpec([None, self.num_nodes, self.input_dim], tf.float32, name=key)
@@ -190,12 +210,14 @@ class _ServingFunctions:
         if not self.is_mixture:
             return _finite_outputs({"pose": prediction})
         poses = hypotheses.select(prediction, names=hypotheses.selection_names(with_target=False))
-        return _finite_outputs({
-            "pi": hypotheses.mixture_weights(prediction),
-            "mu": prediction["mu"],
-            "sigma": prediction["sigma"],
-            **{f"{name}_pose": pose for name, pose in poses.items()},
-        })
+        return _finite_outputs(
+            {
+                "pi": hypotheses.mixture_weights(prediction),
+                "mu": prediction["mu"],
+                "sigma": prediction["sigma"],
+                **{f"{name}_pose": pose for name, pose in poses.items()},
+            }
+        )
 
     def _checked_keypoints(self, keypoints):
         keypoints = _validated(keypoints, "keypoints", (self.num_nodes, self.input_dim))
@@ -211,19 +233,31 @@ class _ServingFunctions:
         batch = tf.shape(keypoints_px)[0]
         checks = [
             tf.debugging.assert_equal(
-                tf.shape(image_width)[0], batch, message="Expected one image_width per example of keypoints_px"
+                tf.shape(image_width)[0],
+                batch,
+                message="Expected one image_width per example of keypoints_px",
             ),
             tf.debugging.assert_equal(
-                tf.shape(image_height)[0], batch, message="Expected one image_height per example of keypoints_px"
+                tf.shape(image_height)[0],
+                batch,
+                message="Expected one image_height per example of keypoints_px",
             ),
         ]
         with tf.control_dependencies(checks):
-            image_width = _within(image_width, "image_width", MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, note=" pixels")
-            image_height = _within(image_height, "image_height", MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, note=" pixels")
+            image_width = _within(
+                image_width, "image_width", MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, note=" pixels"
+            )
+            image_height = _within(
+                image_height, "image_height", MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, note=" pixels"
+            )
             keypoints = normalize_pixels(keypoints_px, image_width, image_height)
         keypoints = _within(
-            keypoints, "keypoints_px", -MAX_ABS_KEYPOINT, MAX_ABS_KEYPOINT,
-            phrase="to normalise into", note=" (x / image_width * 2 - [1, image_height / image_width])",
+            keypoints,
+            "keypoints_px",
+            -MAX_ABS_KEYPOINT,
+            MAX_ABS_KEYPOINT,
+            phrase="to normalise into",
+            note=" (x / image_width * 2 - [1, image_height / image_width])",
         )
         return self._outputs(keypoints)
 
@@ -237,17 +271,27 @@ class _ServingFunctions:
     def _draw(self, keypoints):
         """`num_samples` poses per row of a non-empty batch: [batch, S, N, D], from finite mixture parameters."""
         prediction = self._predict(keypoints)
-        prediction = {**prediction, **_finite_outputs({key: prediction[key] for key in PARAMETER_NAMES})}
-        samples = hypotheses.sample_poses(prediction, self.num_samples, seed=(self.seed, 0))  # [S, B, N, D]
+        prediction = {
+            **prediction,
+            **_finite_outputs({key: prediction[key] for key in PARAMETER_NAMES}),
+        }
+        samples = hypotheses.sample_poses(
+            prediction, self.num_samples, seed=(self.seed, 0)
+        )  # [S, B, N, D]
         return tf.transpose(samples, (1, 0, 2, 3))  # [B, S, N, D]
 
     def archive(self) -> keras.export.ExportArchive:
         archive = keras.export.ExportArchive()
         archive.track(self.forward)  # the folded weights (the model's own variables are not needed)
         keypoints = self.keypoint_spec("keypoints")
-        archive.add_endpoint(SERVING_DEFAULT, tf.function(self.from_keypoints), input_signature=[keypoints])
+        archive.add_endpoint(
+            SERVING_DEFAULT, tf.function(self.from_keypoints), input_signature=[keypoints]
+        )
         if self.input_dim == 2:
-            per_example = [tf.TensorSpec([None], tf.float32, name=key) for key in ("image_width", "image_height")]
+            per_example = [
+                tf.TensorSpec([None], tf.float32, name=key)
+                for key in ("image_width", "image_height")
+            ]
             archive.add_endpoint(
                 FROM_PIXELS,
                 tf.function(self.from_pixels),
@@ -263,8 +307,12 @@ def xla_padded_rows(rows):
 
     Only called for `rows <= XLA_BLOCK_ROWS`; the result is one of 1, 2, 4, ..., XLA_BLOCK_ROWS.
     """
-    sizes = tf.constant([2**i for i in range(XLA_BLOCK_ROWS.bit_length()) if 2**i <= XLA_BLOCK_ROWS], tf.int32)
-    index = tf.searchsorted(sizes, tf.reshape(tf.maximum(tf.cast(rows, tf.int32), 1), [1]), side="left")[0]
+    sizes = tf.constant(
+        [2**i for i in range(XLA_BLOCK_ROWS.bit_length()) if 2**i <= XLA_BLOCK_ROWS], tf.int32
+    )
+    index = tf.searchsorted(
+        sizes, tf.reshape(tf.maximum(tf.cast(rows, tf.int32), 1), [1]), side="left"
+    )[0]
     return tf.gather(sizes, tf.minimum(index, tf.size(sizes) - 1))
 
 
@@ -286,9 +334,13 @@ def next_version(model_dir) -> int:
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         return 1
-    versions = [int(path.name) for path in model_dir.iterdir() if path.is_dir() and path.name.isdigit()]
+    versions = [
+        int(path.name) for path in model_dir.iterdir() if path.is_dir() and path.name.isdigit()
+    ]
     version = max(versions, default=0) + 1
-    while os.path.lexists(model_dir / str(version)):  # a file or a link of that name: not ours, not a version
+    while os.path.lexists(
+        model_dir / str(version)
+    ):  # a file or a link of that name: not ours, not a version
         version += 1
     return version
 
@@ -333,19 +385,35 @@ def export_saved_model(
         FileExistsError: `base_dir/name/version` exists (versions are never overwritten).
     """
     name = _check_name(name)
-    if version is not None and (isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1):
-        raise ValueError(f"Expected version to be a positive integer or None. Received: version={version!r}")
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-        raise ValueError(f"Expected num_samples to be a positive integer. Received: num_samples={num_samples!r}")
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1
+    ):
+        raise ValueError(
+            f"Expected version to be a positive integer or None. Received: version={version!r}"
+        )
+    if (
+        isinstance(num_samples, bool)
+        or not isinstance(num_samples, (int, np.integer))
+        or num_samples < 1
+    ):
+        raise ValueError(
+            f"Expected num_samples to be a positive integer. Received: num_samples={num_samples!r}"
+        )
     if not isinstance(jit_compile, bool):
-        raise ValueError(f"Expected jit_compile to be True or False. Received: jit_compile={jit_compile!r}")
-    functions = _ServingFunctions(model, _is_mixture_model(model), int(num_samples), int(seed), jit_compile)
+        raise ValueError(
+            f"Expected jit_compile to be True or False. Received: jit_compile={jit_compile!r}"
+        )
+    functions = _ServingFunctions(
+        model, _is_mixture_model(model), int(num_samples), int(seed), jit_compile
+    )
 
     model_dir = Path(base_dir) / name
     version = next_version(model_dir) if version is None else int(version)
     target = model_dir / str(version)
     if os.path.lexists(target):
-        raise FileExistsError(f"Refusing to overwrite the exported version {target}; choose another --version")
+        raise FileExistsError(
+            f"Refusing to overwrite the exported version {target}; choose another --version"
+        )
     model_dir.mkdir(parents=True, exist_ok=True)
     # The staging folder's name is not an integer, so TF Serving never loads a half-written version.
     with atomic_directory(target) as staging:
@@ -365,5 +433,11 @@ def export_run(
     """Export the trained model of a training run directory (its `model.keras`); see `export_saved_model`."""
     model = RunDirectory(run_dir).load_model()
     return export_saved_model(
-        model, base_dir, name=name, version=version, num_samples=num_samples, seed=seed, jit_compile=jit_compile
+        model,
+        base_dir,
+        name=name,
+        version=version,
+        num_samples=num_samples,
+        seed=seed,
+        jit_compile=jit_compile,
     )

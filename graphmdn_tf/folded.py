@@ -54,7 +54,9 @@ def batch_norm_affine(norm) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _variable(value, name: str) -> tf.Variable:
-    with np.errstate(over="ignore"):  # an overflowing model stays non-finite; the export refuses its answers
+    with np.errstate(
+        over="ignore"
+    ):  # an overflowing model stays non-finite; the export refuses its answers
         return tf.Variable(np.asarray(value, np.float32), trainable=False, name=name)
 
 
@@ -66,13 +68,21 @@ class _FoldedConv(tf.Module):
         weights = np.asarray(conv.edge_weights().numpy(), np.float64)
         self_kernel = np.asarray(conv.self_kernel.numpy(), np.float64)
         neighbor_kernel = np.asarray(conv.neighbor_kernel.numpy(), np.float64)
-        bias = np.zeros(conv.units) if conv.bias is None else np.asarray(conv.bias.numpy(), np.float64)
+        bias = (
+            np.zeros(conv.units) if conv.bias is None else np.asarray(conv.bias.numpy(), np.float64)
+        )
         if norm is not None:
             scale, shift = batch_norm_affine(norm)
-            self_kernel, neighbor_kernel, bias = self_kernel * scale, neighbor_kernel * scale, bias * scale + shift
+            self_kernel, neighbor_kernel, bias = (
+                self_kernel * scale,
+                neighbor_kernel * scale,
+                bias * scale + shift,
+            )
         # [diag(s); A]: one product by it gives the self-scaled and the neighbour-mixed features, stacked.
         self_weights = np.diag(np.diag(weights))
-        self.mixing = _variable(np.concatenate([self_weights, weights - self_weights]), "mixing")  # [2N, N]
+        self.mixing = _variable(
+            np.concatenate([self_weights, weights - self_weights]), "mixing"
+        )  # [2N, N]
         self.self_kernel = _variable(self_kernel, "self_kernel")  # [in, units]
         self.neighbor_kernel = _variable(neighbor_kernel, "neighbor_kernel")  # [in, units]
         self.bias = _variable(bias, "bias")
@@ -82,9 +92,15 @@ class _FoldedConv(tf.Module):
         """features [N, B, in] -> [N, B, units]."""
         nodes, channels = features.shape[0], features.shape[-1]
         batch = tf.shape(features)[1]
-        stacked = tf.reshape(tf.matmul(self.mixing, tf.reshape(features, [nodes, -1])), [-1, channels])
-        scaled, mixed = tf.split(stacked, 2, axis=0)  # [N * B, in] each: splitting the leading axis copies nothing
-        outputs = tf.nn.bias_add(tf.matmul(mixed, self.neighbor_kernel), self.bias) + tf.matmul(scaled, self.self_kernel)
+        stacked = tf.reshape(
+            tf.matmul(self.mixing, tf.reshape(features, [nodes, -1])), [-1, channels]
+        )
+        scaled, mixed = tf.split(
+            stacked, 2, axis=0
+        )  # [N * B, in] each: splitting the leading axis copies nothing
+        outputs = tf.nn.bias_add(tf.matmul(mixed, self.neighbor_kernel), self.bias) + tf.matmul(
+            scaled, self.self_kernel
+        )
         if self.relu:
             outputs = tf.nn.relu(outputs)
         return tf.reshape(outputs, [nodes, batch, self.self_kernel.shape[-1]])
@@ -100,17 +116,29 @@ class _FoldedNonLocal(tf.Module):
         concat_theta, concat_phi = concat[:inter], concat[inter:]
         theta_vector = layer.theta_kernel.numpy().astype(np.float64) @ concat_theta  # [C]
         theta_offset = float(np.sum(layer.theta_bias.numpy() * concat_theta))
-        self.kernel = _variable(np.concatenate([layer.g_kernel.numpy(), layer.phi_kernel.numpy()], axis=1), "kernel")
-        self.bias = _variable(np.concatenate([layer.g_bias.numpy(), layer.phi_bias.numpy()]), "bias")  # [2I]
+        self.kernel = _variable(
+            np.concatenate([layer.g_kernel.numpy(), layer.phi_kernel.numpy()], axis=1), "kernel"
+        )
+        self.bias = _variable(
+            np.concatenate([layer.g_bias.numpy(), layer.phi_bias.numpy()]), "bias"
+        )  # [2I]
         self.theta_vector = _variable(theta_vector[:, None], "theta_vector")  # [C, 1]
-        self.theta_offset = _variable([theta_offset], "theta_offset")  # [1]: a bias, fused into the product
+        self.theta_offset = _variable(
+            [theta_offset], "theta_offset"
+        )  # [1]: a bias, fused into the product
         # phi enters only through w_phi . phi_p: a [2I, 1] vector, zero on the g half, spares slicing phi off.
-        self.phi_vector = _variable(np.concatenate([np.zeros(inter), concat_phi])[:, None], "phi_vector")
+        self.phi_vector = _variable(
+            np.concatenate([np.zeros(inter), concat_phi])[:, None], "phi_vector"
+        )
         scale, shift = batch_norm_affine(layer.output_norm)
-        self.output_kernel = _variable(layer.output_kernel.numpy() * scale / layer._num_groups, "output_kernel")
+        self.output_kernel = _variable(
+            layer.output_kernel.numpy() * scale / layer._num_groups, "output_kernel"
+        )
         self.output_bias = _variable(layer.output_bias.numpy() * scale + shift, "output_bias")
         self.inter = inter
-        self.members = np.asarray(layer.graph.grouped_order, np.int32).reshape(layer._num_groups, -1)  # [P, G]
+        self.members = np.asarray(layer.graph.grouped_order, np.int32).reshape(
+            layer._num_groups, -1
+        )  # [P, G]
 
     def __call__(self, features):
         """features [N, B, C] -> [N, B, C]."""
@@ -118,19 +146,31 @@ class _FoldedNonLocal(tf.Module):
         batch, inter = tf.shape(features)[1], self.inter
         flat = tf.reshape(features, [-1, channels])
         # Separate products, not slices of one: a slice along the last axis is a strided copy.
-        theta_score = tf.reshape(tf.nn.bias_add(tf.matmul(flat, self.theta_vector), self.theta_offset), [nodes, batch])
-        g_phi = tf.reshape(tf.nn.bias_add(tf.matmul(flat, self.kernel), self.bias), [nodes, batch, 2 * inter])
-        if self.members.shape[1] > 1:  # max-pool each group: the elementwise max of its k-th members, k = 1..G
+        theta_score = tf.reshape(
+            tf.nn.bias_add(tf.matmul(flat, self.theta_vector), self.theta_offset), [nodes, batch]
+        )
+        g_phi = tf.reshape(
+            tf.nn.bias_add(tf.matmul(flat, self.kernel), self.bias), [nodes, batch, 2 * inter]
+        )
+        if (
+            self.members.shape[1] > 1
+        ):  # max-pool each group: the elementwise max of its k-th members, k = 1..G
             first, *others = self.members.T
             pooled = tf.gather(g_phi, first, axis=0)
             for column in others:
                 pooled = tf.maximum(pooled, tf.gather(g_phi, column, axis=0))
             g_phi = pooled
-        phi_score = tf.reshape(tf.matmul(tf.reshape(g_phi, [-1, 2 * inter]), self.phi_vector),
-                               [self.members.shape[0], batch])  # [P, B]
-        affinity = tf.nn.relu(theta_score[:, None] + phi_score[None])  # [N, P, B] (the 1/P is in the kernel)
+        phi_score = tf.reshape(
+            tf.matmul(tf.reshape(g_phi, [-1, 2 * inter]), self.phi_vector),
+            [self.members.shape[0], batch],
+        )  # [P, B]
+        affinity = tf.nn.relu(
+            theta_score[:, None] + phi_score[None]
+        )  # [N, P, B] (the 1/P is in the kernel)
         context = tf.einsum("npb,pbi->nbi", affinity, g_phi[..., :inter])  # [N, B, I]
-        outputs = tf.nn.bias_add(tf.matmul(tf.reshape(context, [-1, inter]), self.output_kernel), self.output_bias)
+        outputs = tf.nn.bias_add(
+            tf.matmul(tf.reshape(context, [-1, inter]), self.output_kernel), self.output_bias
+        )
         return tf.reshape(outputs, [nodes, batch, channels]) + features
 
 
@@ -163,7 +203,9 @@ class FoldedForward(tf.Module):
     def __init__(self, model: GraphPoseModel, name: str = "folded_forward"):
         super().__init__(name=name)
         if not isinstance(model, GraphPoseModel) or not model.built:
-            raise ValueError(f"Expected a built GraphPoseModel (GraphMDN or SemGCN). Received: {type(model).__name__}")
+            raise ValueError(
+                f"Expected a built GraphPoseModel (GraphMDN or SemGCN). Received: {type(model).__name__}"
+            )
         backbone = model.backbone
         steps = [_folded_block(backbone.input_block, "input_block")]
         if backbone.input_non_local is not None:
@@ -171,12 +213,17 @@ class FoldedForward(tf.Module):
         for index, block in enumerate(backbone.residual_blocks):
             steps.append(_FoldedResidual(block, f"residual_block_{index}"))
             if backbone.non_local:
-                steps.append(_FoldedNonLocal(backbone.non_local_blocks[index], f"non_local_{index}"))
+                steps.append(
+                    _FoldedNonLocal(backbone.non_local_blocks[index], f"non_local_{index}")
+                )
         self.steps = steps
         head = model.output_block()
         # The head's settings as plain values (a tf.Module would track a layer's unused variables).
-        self._head_settings = ((model.graph.num_nodes, head.num_kernels, head.target_dim, head.mixture, head.min_sigma)
-                               if model.is_mixture else None)
+        self._head_settings = (
+            (model.graph.num_nodes, head.num_kernels, head.target_dim, head.mixture, head.min_sigma)
+            if model.is_mixture
+            else None
+        )
         self.output_conv = _FoldedConv(head.projection if model.is_mixture else head, name="output")
 
     def __call__(self, inputs):

@@ -40,7 +40,10 @@ class Graph:
     node_names: tuple | None = None
 
     def __post_init__(self):
-        if not isinstance(self.num_nodes, (int, np.integer)) or not 1 <= self.num_nodes <= MAX_NODES:
+        if (
+            not isinstance(self.num_nodes, (int, np.integer))
+            or not 1 <= self.num_nodes <= MAX_NODES
+        ):
             raise ValueError(
                 f"Expected num_nodes to be an integer in [1, {MAX_NODES}] (the layers hold dense [nodes, nodes] "
                 f"matrices). Received: num_nodes={self.num_nodes!r}"
@@ -57,7 +60,9 @@ class Graph:
                     f"Expected edge node indices in [0, {self.num_nodes}). Received: edge={edge!r}"
                 )
             if i == j:
-                raise ValueError(f"Self loops are added by the layers; do not list them. Received: edge={edge!r}")
+                raise ValueError(
+                    f"Self loops are added by the layers; do not list them. Received: edge={edge!r}"
+                )
             key = (min(i, j), max(i, j))
             if key in seen:
                 raise ValueError(f"Duplicate edge {edge!r} (edges are undirected).")
@@ -93,7 +98,9 @@ class Graph:
             if parent < 0:
                 continue
             if parent >= len(parents):
-                raise ValueError(f"Parent index {parent} of node {child} is out of range for {len(parents)} nodes.")
+                raise ValueError(
+                    f"Parent index {parent} of node {child} is out of range for {len(parents)} nodes."
+                )
             edges.append((child, parent))
         return cls(len(parents), tuple(edges), node_groups, node_names)
 
@@ -129,7 +136,9 @@ class Graph:
         return {
             "num_nodes": self.num_nodes,
             "edges": [list(e) for e in self.edges],
-            "node_groups": None if self.node_groups is None else [list(g) for g in self.node_groups],
+            "node_groups": None
+            if self.node_groups is None
+            else [list(g) for g in self.node_groups],
             "node_names": None if self.node_names is None else list(self.node_names),
         }
 
@@ -149,7 +158,9 @@ def as_graph(graph) -> Graph:
         return graph
     if isinstance(graph, dict):
         return Graph.from_config(graph)
-    raise TypeError(f"Expected a graphmdn_tf.Graph or its config dict. Received: {type(graph).__name__}")
+    raise TypeError(
+        f"Expected a graphmdn_tf.Graph or its config dict. Received: {type(graph).__name__}"
+    )
 
 
 def check_node_count(graph: Graph, shape: Iterable, argument: str = "input_shape") -> None:

@@ -110,15 +110,18 @@ def best_of_samples(samples, target, per_joint: bool = False) -> tf.Tensor:
     target = tf.convert_to_tensor(target, dtype=tf.float32)
     if per_joint:
         distance = tf.norm(samples - target[None], axis=-1)  # [S, B, N]
-        one_hot = tf.one_hot(tf.argmin(distance, axis=0), tf.shape(samples)[0], axis=0, dtype=tf.float32)
+        one_hot = tf.one_hot(
+            tf.argmin(distance, axis=0), tf.shape(samples)[0], axis=0, dtype=tf.float32
+        )
         return tf.einsum("sbn,sbnd->bnd", one_hot, samples)
     errors = mpjpe_tf(samples, target[None])  # [S, B]
     best = tf.argmin(errors, axis=0)
     return tf.gather(tf.transpose(samples, (1, 0, 2, 3)), best, axis=1, batch_dims=1)
 
 
-def best_of_sampled(outputs, targets_3d, num_samples: int, seed=None, group_size: int = 25,
-                    per_joint: bool = False) -> np.ndarray:
+def best_of_sampled(
+    outputs, targets_3d, num_samples: int, seed=None, group_size: int = 25, per_joint: bool = False
+) -> np.ndarray:
     """Of `num_samples` poses sampled from the mixture, the one closest to the target: [batch, N, 3] (NumPy).
 
     Samples are drawn `group_size` at a time (TFP draws every kernel for every sample, so memory grows
@@ -131,7 +134,9 @@ def best_of_sampled(outputs, targets_3d, num_samples: int, seed=None, group_size
     best, best_error = None, None
     for group in range(groups):
         count = min(group_size, num_samples - group * group_size)
-        candidate = best_of_samples(sample_poses(outputs, count, seed=seeds[group]), targets_3d, per_joint).numpy()
+        candidate = best_of_samples(
+            sample_poses(outputs, count, seed=seeds[group]), targets_3d, per_joint
+        ).numpy()
         error = np.linalg.norm(candidate - targets_3d, axis=-1)  # [B, N]
         if not per_joint:
             error = error.mean(axis=-1, keepdims=True)
@@ -206,38 +211,80 @@ def _selectors():
     return selectors
 
 
-SELECTIONS = {selection.name: selection for selection in (
-    Selection("highest", "Highest", lambda params, context: highest(params), metric=True),
-    Selection("mean", "Mean", lambda params, context: mean(params), metric=True),
-    Selection("reprojection", "Reprojection",
-              lambda params, context: _selectors().reprojection(params, context["inputs_2d"]),
-              requires=("inputs_2d",)),
-    Selection("reprojection_weighted", "Reprojection-weighted mean",
-              lambda params, context: _selectors().reprojection_weighted(params, context["inputs_2d"]),
-              requires=("inputs_2d",)),
-    Selection("skeleton", "Skeleton prior",
-              lambda params, context: _selectors().skeleton_prior(params, context["skeleton_prior"]),
-              requires=("skeleton_prior",)),
-    Selection("temporal", "Temporal",
-              lambda params, context: _selectors().temporal(params, context["sequence_ids"],
-                                                            context["motion_prior"], causal=False),
-              requires=("sequence_ids", "motion_prior")),
-    Selection("temporal_causal", "Temporal, causal",
-              lambda params, context: _selectors().temporal(params, context["sequence_ids"],
-                                                            context["motion_prior"], causal=True),
-              requires=("sequence_ids", "motion_prior")),
-    Selection("oracle", "Oracle", lambda params, context: oracle(params, context["target"]),
-              requires=("target",), metric=True),
-    Selection("oracle_joint", "Oracle per joint",
-              lambda params, context: oracle_per_joint(params, context["target"]), requires=("target",)),
-    Selection("best_of", "Best of {num_samples} samples",
-              lambda params, context, num_samples, seed: best_of_sampled(params, context["target"], num_samples, seed),
-              requires=("target",), sampled=True),
-    Selection("best_of_joint", "Best joints of {num_samples} samples",
-              lambda params, context, num_samples, seed: best_of_sampled(params, context["target"], num_samples, seed,
-                                                                         per_joint=True),
-              requires=("target",), sampled=True),
-)}
+SELECTIONS = {
+    selection.name: selection
+    for selection in (
+        Selection("highest", "Highest", lambda params, context: highest(params), metric=True),
+        Selection("mean", "Mean", lambda params, context: mean(params), metric=True),
+        Selection(
+            "reprojection",
+            "Reprojection",
+            lambda params, context: _selectors().reprojection(params, context["inputs_2d"]),
+            requires=("inputs_2d",),
+        ),
+        Selection(
+            "reprojection_weighted",
+            "Reprojection-weighted mean",
+            lambda params, context: _selectors().reprojection_weighted(
+                params, context["inputs_2d"]
+            ),
+            requires=("inputs_2d",),
+        ),
+        Selection(
+            "skeleton",
+            "Skeleton prior",
+            lambda params, context: _selectors().skeleton_prior(params, context["skeleton_prior"]),
+            requires=("skeleton_prior",),
+        ),
+        Selection(
+            "temporal",
+            "Temporal",
+            lambda params, context: _selectors().temporal(
+                params, context["sequence_ids"], context["motion_prior"], causal=False
+            ),
+            requires=("sequence_ids", "motion_prior"),
+        ),
+        Selection(
+            "temporal_causal",
+            "Temporal, causal",
+            lambda params, context: _selectors().temporal(
+                params, context["sequence_ids"], context["motion_prior"], causal=True
+            ),
+            requires=("sequence_ids", "motion_prior"),
+        ),
+        Selection(
+            "oracle",
+            "Oracle",
+            lambda params, context: oracle(params, context["target"]),
+            requires=("target",),
+            metric=True,
+        ),
+        Selection(
+            "oracle_joint",
+            "Oracle per joint",
+            lambda params, context: oracle_per_joint(params, context["target"]),
+            requires=("target",),
+        ),
+        Selection(
+            "best_of",
+            "Best of {num_samples} samples",
+            lambda params, context, num_samples, seed: best_of_sampled(
+                params, context["target"], num_samples, seed
+            ),
+            requires=("target",),
+            sampled=True,
+        ),
+        Selection(
+            "best_of_joint",
+            "Best joints of {num_samples} samples",
+            lambda params, context, num_samples, seed: best_of_sampled(
+                params, context["target"], num_samples, seed, per_joint=True
+            ),
+            requires=("target",),
+            sampled=True,
+        ),
+    )
+}
 """Name -> `Selection`, in the order tables list them: predictions first, then the upper bounds."""
 
 
@@ -248,8 +295,11 @@ def selection_names(*, with_target: bool = True, available: Sequence[str] | None
     """
     if available is None:
         available = ("target",) if with_target else ()
-    return tuple(name for name, selection in SELECTIONS.items()
-                 if not selection.sampled and set(selection.requires) <= set(available))
+    return tuple(
+        name
+        for name, selection in SELECTIONS.items()
+        if not selection.sampled and set(selection.requires) <= set(available)
+    )
 
 
 def metric_names() -> tuple:
@@ -273,12 +323,16 @@ def select(params: Mapping, target=None, names: Sequence[str] | None = None, **c
         names = selection_names(available=tuple(given))
     unknown = [name for name in names if name not in SELECTIONS or SELECTIONS[name].sampled]
     if unknown:
-        raise ValueError(f"Expected selections from {selection_names(available=tuple(CONTEXT_KEYS))}. "
-                         f"Received: {unknown}")
+        raise ValueError(
+            f"Expected selections from {selection_names(available=tuple(CONTEXT_KEYS))}. "
+            f"Received: {unknown}"
+        )
     for name in names:
         missing = [key for key in SELECTIONS[name].requires if key not in given]
         if missing:
-            raise ValueError(f"Selection {name!r} needs {missing} ({'; '.join(CONTEXT_KEYS[k] for k in missing)}).")
+            raise ValueError(
+                f"Selection {name!r} needs {missing} ({'; '.join(CONTEXT_KEYS[k] for k in missing)})."
+            )
     return {name: SELECTIONS[name].choose(params, given) for name in names}
 
 
@@ -298,7 +352,9 @@ def selection_label(key: str) -> str:
     return selection.label(int(key.rpartition("_")[2]) if selection.sampled else 0)
 
 
-def selection_poses(outputs, targets_3d=None, *, num_samples: int = 0, seed=None, **context) -> dict:
+def selection_poses(
+    outputs, targets_3d=None, *, num_samples: int = 0, seed=None, **context
+) -> dict:
     """Selection key -> poses [batch, N, 3] (NumPy), for every selection in `SELECTIONS` the inputs allow.
 
     A mixture gives the selections whose `requires` the given target and `context` provide: alone
@@ -310,11 +366,16 @@ def selection_poses(outputs, targets_3d=None, *, num_samples: int = 0, seed=None
     if not is_mixture(outputs):
         return {PREDICTION: np.asarray(outputs, np.float32)}
     given = _context(targets_3d, context)
-    chosen = select(outputs, given.get("target"), **{key: value for key, value in given.items() if key != "target"})
+    chosen = select(
+        outputs,
+        given.get("target"),
+        **{key: value for key, value in given.items() if key != "target"},
+    )
     poses = {name: np.asarray(pose, np.float32) for name, pose in chosen.items()}
     if num_samples > 0:
         for selection in SELECTIONS.values():
             if selection.sampled and set(selection.requires) <= set(given):
-                poses[selection.key(num_samples)] = selection.choose(outputs, given, num_samples, seed)
+                poses[selection.key(num_samples)] = selection.choose(
+                    outputs, given, num_samples, seed
+                )
     return poses
-

@@ -67,10 +67,14 @@ def _predictor(source):
     source = Path(source)
     if (source / "saved_model.pb").is_file():
         serving = tf.saved_model.load(str(source)).signatures["serving_default"]
-        return lambda inputs: {key: value.numpy() for key, value in serving(keypoints=tf.constant(inputs)).items()}
+        return lambda inputs: {
+            key: value.numpy() for key, value in serving(keypoints=tf.constant(inputs)).items()
+        }
     if not source.is_dir():
-        raise FileNotFoundError(f"Expected a training run directory or an exported SavedModel version folder "
-                                f"(with saved_model.pb). Received: {source}")
+        raise FileNotFoundError(
+            f"Expected a training run directory or an exported SavedModel version folder "
+            f"(with saved_model.pb). Received: {source}"
+        )
     model = RunDirectory(source).load_model()
 
     def predict(inputs):
@@ -78,8 +82,12 @@ def _predictor(source):
         if not hypotheses.is_mixture(outputs):
             return {"pose": np.asarray(outputs)}
         chosen = hypotheses.select(outputs, names=hypotheses.selection_names(with_target=False))
-        return {"pi": hypotheses.mixture_weights(outputs).numpy(), "mu": np.asarray(outputs["mu"]),
-                "sigma": np.asarray(outputs["sigma"]), **{f"{k}_pose": v.numpy() for k, v in chosen.items()}}
+        return {
+            "pi": hypotheses.mixture_weights(outputs).numpy(),
+            "mu": np.asarray(outputs["mu"]),
+            "sigma": np.asarray(outputs["sigma"]),
+            **{f"{k}_pose": v.numpy() for k, v in chosen.items()},
+        }
 
     return predict
 
@@ -87,7 +95,7 @@ def _predictor(source):
 def _predict_all(predict, inputs: np.ndarray, progress: bool) -> dict:
     batches = range(0, len(inputs), BATCH_SIZE)
     bar = tqdm(batches, desc="lift", unit="batch", disable=not progress or len(batches) < 2)
-    parts = [predict(inputs[start:start + BATCH_SIZE]) for start in bar]
+    parts = [predict(inputs[start : start + BATCH_SIZE]) for start in bar]
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
@@ -102,16 +110,26 @@ def _records(keypoints, format, key) -> KeypointRecords:
 def _image_size(image_size, records: KeypointRecords) -> tuple:
     size = image_size if image_size is not None else records.image_size
     if size is None:
-        raise ValueError(f"{records.source}: the file holds no image size; pass image_size=(width, height) "
-                         "(--image-size W H), the pixel size of the frames the keypoints were detected in")
+        raise ValueError(
+            f"{records.source}: the file holds no image size; pass image_size=(width, height) "
+            "(--image-size W H), the pixel size of the frames the keypoints were detected in"
+        )
     width, height = (float(value) for value in size)
     if not (width > 0 and height > 0):
         raise ValueError(f"Expected a positive image size (width, height). Received: {size}")
     return width, height
 
 
-def lift(source, keypoints, *, image_size=None, format: str | None = None, min_score: float = DEFAULT_MIN_SCORE,
-         key: str | None = None, progress: bool = True) -> LiftResult:
+def lift(
+    source,
+    keypoints,
+    *,
+    image_size=None,
+    format: str | None = None,
+    min_score: float = DEFAULT_MIN_SCORE,
+    key: str | None = None,
+    progress: bool = True,
+) -> LiftResult:
     """Lift 2D keypoints to 3D hypotheses.
 
     Args:
@@ -131,10 +149,15 @@ def lift(source, keypoints, *, image_size=None, format: str | None = None, min_s
     width, height = _image_size(image_size, records)
     mapped = to_h36m16(records, min_score=min_score)
     accepted = mapped.accepted
-    refused = [{"record": records.record_ids[row].tolist(), "reason": reason} for row, reason in mapped.refused.items()]
+    refused = [
+        {"record": records.record_ids[row].tolist(), "reason": reason}
+        for row, reason in mapped.refused.items()
+    ]
     if not len(accepted):
-        raise ValueError(f"{records.source}: every record was refused ({refused[0]['reason']} in record "
-                         f"{refused[0]['record']}); lower min_score (now {min_score}) or check the layout")
+        raise ValueError(
+            f"{records.source}: every record was refused ({refused[0]['reason']} in record "
+            f"{refused[0]['record']}); lower min_score (now {min_score}) or check the layout"
+        )
     pixels = mapped.keypoints[accepted]
     inputs = normalize_screen_coordinates(pixels, width, height).astype(np.float32)
     outputs = _predict_all(_predictor(source), inputs, progress)
@@ -142,32 +165,60 @@ def lift(source, keypoints, *, image_size=None, format: str | None = None, min_s
         poses, mu = {hypotheses.PREDICTION: outputs["pose"]}, outputs["pose"][:, None]
         pi, sigma = np.ones(mu.shape[:2], np.float32), None
     else:
-        poses = {name.removesuffix("_pose"): value for name, value in outputs.items() if name.endswith("_pose")}
+        poses = {
+            name.removesuffix("_pose"): value
+            for name, value in outputs.items()
+            if name.endswith("_pose")
+        }
         mu, pi, sigma = outputs["mu"], outputs["pi"], outputs["sigma"]
-    return LiftResult(records.record_ids[accepted], pixels.astype(np.float32), inputs, poses, mu, pi, sigma,
-                      [mapped.filled[row] for row in accepted], refused, records.layout, (width, height),
-                      records.source)
+    return LiftResult(
+        records.record_ids[accepted],
+        pixels.astype(np.float32),
+        inputs,
+        poses,
+        mu,
+        pi,
+        sigma,
+        [mapped.filled[row] for row in accepted],
+        refused,
+        records.layout,
+        (width, height),
+        records.source,
+    )
 
 
 def lift_figure(result: LiftResult, num_frames: int = 4):
     """A contact sheet of the first frames: the 2D input beside the kernels (opacity by pi), Figure 2 style."""
     count = min(num_frames, len(result.inputs))
     titles = [f"frame {frame}, person {person}" for frame, person in result.record_ids[:count]]
-    return viz.hypotheses_figure(result.inputs[:count], result.mu[:count], result.pi[:count], row_titles=titles)
+    return viz.hypotheses_figure(
+        result.inputs[:count], result.mu[:count], result.pi[:count], row_titles=titles
+    )
 
 
 def _summary(result: LiftResult) -> dict:
     records = []
     for row, (frame, person) in enumerate(result.record_ids.tolist()):
-        entry = {"frame": frame, "person": person, "filled": result.filled[row],
-                 "poses": {name: np.round(pose[row], 5).tolist() for name, pose in result.poses.items()},
-                 "pi": np.round(result.pi[row], 5).tolist(), "kernels": np.round(result.mu[row], 5).tolist()}
+        entry = {
+            "frame": frame,
+            "person": person,
+            "filled": result.filled[row],
+            "poses": {name: np.round(pose[row], 5).tolist() for name, pose in result.poses.items()},
+            "pi": np.round(result.pi[row], 5).tolist(),
+            "kernels": np.round(result.mu[row], 5).tolist(),
+        }
         if result.sigma is not None:
             entry["sigma"] = np.round(result.sigma[row], 6).tolist()
         records.append(entry)
-    return {"source": result.source, "layout": result.layout, "image_size": list(result.image_size),
-            "joint_names": list(result.joint_names), "units": "metres, camera frame (x right, y down, z forward), "
-            "relative to Hip", "refused": result.refused, "records": records}
+    return {
+        "source": result.source,
+        "layout": result.layout,
+        "image_size": list(result.image_size),
+        "joint_names": list(result.joint_names),
+        "units": "metres, camera frame (x right, y down, z forward), relative to Hip",
+        "refused": result.refused,
+        "records": records,
+    }
 
 
 def write_lift_results(result: LiftResult, out_dir, stem: str, *, plot: bool = False) -> list:
@@ -175,16 +226,26 @@ def write_lift_results(result: LiftResult, out_dir, stem: str, *, plot: bool = F
     out_dir/stem.npz (the arrays), and with `plot` out_dir/stem.png (`lift_figure`). Existing files are
     never overwritten (FileExistsError). Returns the paths written."""
     out_dir = Path(out_dir)
-    paths = [out_dir / f"{stem}{suffix}" for suffix in (".json", ".npz", ".png")[: 3 if plot else 2]]
+    paths = [
+        out_dir / f"{stem}{suffix}" for suffix in (".json", ".npz", ".png")[: 3 if plot else 2]
+    ]
     existing = [str(path) for path in paths if path.exists()]
     if existing:
-        raise FileExistsError(f"Refusing to overwrite {', '.join(existing)}; choose another output folder")
+        raise FileExistsError(
+            f"Refusing to overwrite {', '.join(existing)}; choose another output folder"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(paths[0], "x") as file:
         json.dump(_summary(result), file)
-    arrays = {"record_ids": result.record_ids, "keypoints_px": result.keypoints_px, "inputs": result.inputs,
-              "mu": result.mu, "pi": result.pi, "joint_names": np.array(result.joint_names),
-              **{f"{name}_pose": pose for name, pose in result.poses.items()}}
+    arrays = {
+        "record_ids": result.record_ids,
+        "keypoints_px": result.keypoints_px,
+        "inputs": result.inputs,
+        "mu": result.mu,
+        "pi": result.pi,
+        "joint_names": np.array(result.joint_names),
+        **{f"{name}_pose": pose for name, pose in result.poses.items()},
+    }
     if result.sigma is not None:
         arrays["sigma"] = result.sigma
     with open(paths[1], "xb") as file:

@@ -42,7 +42,9 @@ def procrustes_align(predicted, target):
     centred_target = target - mean_target
     centred_predicted = predicted - mean_predicted
     norm_target = np.maximum(np.sqrt((centred_target**2).sum(axis=(1, 2), keepdims=True)), _EPS)
-    norm_predicted = np.maximum(np.sqrt((centred_predicted**2).sum(axis=(1, 2), keepdims=True)), _EPS)
+    norm_predicted = np.maximum(
+        np.sqrt((centred_predicted**2).sum(axis=(1, 2), keepdims=True)), _EPS
+    )
     centred_target /= norm_target
     centred_predicted /= norm_predicted
     covariance = np.matmul(centred_target.transpose(0, 2, 1), centred_predicted)  # [F, D, D]
@@ -83,7 +85,10 @@ def per_action_errors(per_frame_errors, actions: Iterable[str]):
         )
     if errors.size == 0:
         raise ValueError("Expected at least one frame error. Received: an empty array")
-    table = {str(action): float(errors[actions == action].mean()) for action in sorted(set(actions.tolist()))}
+    table = {
+        str(action): float(errors[actions == action].mean())
+        for action in sorted(set(actions.tolist()))
+    }
     return table, float(np.mean(list(table.values())))
 
 
@@ -105,9 +110,15 @@ def p_mpjpe_tf(predicted, target):
     mean_predicted = tf.reduce_mean(predicted, axis=1, keepdims=True)
     centred_target = target - mean_target
     centred_predicted = predicted - mean_predicted
-    norm_target = tf.maximum(tf.sqrt(tf.reduce_sum(centred_target**2, axis=(1, 2), keepdims=True)), _EPS)
-    norm_predicted = tf.maximum(tf.sqrt(tf.reduce_sum(centred_predicted**2, axis=(1, 2), keepdims=True)), _EPS)
-    covariance = tf.matmul(centred_target / norm_target, centred_predicted / norm_predicted, transpose_a=True)
+    norm_target = tf.maximum(
+        tf.sqrt(tf.reduce_sum(centred_target**2, axis=(1, 2), keepdims=True)), _EPS
+    )
+    norm_predicted = tf.maximum(
+        tf.sqrt(tf.reduce_sum(centred_predicted**2, axis=(1, 2), keepdims=True)), _EPS
+    )
+    covariance = tf.matmul(
+        centred_target / norm_target, centred_predicted / norm_predicted, transpose_a=True
+    )
     singular, u, v = tf.linalg.svd(covariance)
     rotation = tf.matmul(v, u, transpose_b=True)
     sign = tf.sign(tf.linalg.det(rotation))
@@ -118,5 +129,7 @@ def p_mpjpe_tf(predicted, target):
     singular = singular * flip
     rotation = tf.matmul(v, u, transpose_b=True)
     scale = tf.reduce_sum(singular, axis=1)[:, None, None] * norm_target / norm_predicted
-    aligned = scale * tf.matmul(predicted, rotation) + (mean_target - scale * tf.matmul(mean_predicted, rotation))
+    aligned = scale * tf.matmul(predicted, rotation) + (
+        mean_target - scale * tf.matmul(mean_predicted, rotation)
+    )
     return tf.reduce_mean(tf.norm(aligned - target, axis=-1), axis=-1)

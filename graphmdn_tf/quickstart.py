@@ -26,15 +26,25 @@ QUICKSTART_OVERRIDES = {"dataset": "synthetic", "epochs": 8, "stride": 1, "valid
 QUICKSTART_EXPORT_NAME = "graphmdn"
 
 
-def quickstart_config(model: str, epochs: int | None = None, stride: int | None = None) -> TrainingConfig:
+def quickstart_config(
+    model: str, epochs: int | None = None, stride: int | None = None
+) -> TrainingConfig:
     """The quickstart's `TrainingConfig` for 'graphmdn' or 'semgcn'."""
     overrides = dict(QUICKSTART_OVERRIDES, model=model)
     overrides.update({k: v for k, v in (("epochs", epochs), ("stride", stride)) if v is not None})
     return TrainingConfig.from_preset("standard", **overrides)
 
 
-def quickstart(output: str | Path = "runs", *, epochs: int | None = None, stride: int | None = None,
-               export: bool = True, overwrite: bool = False, verbose: int = 1, export_dir: str | Path = "saved_models"):
+def quickstart(
+    output: str | Path = "runs",
+    *,
+    epochs: int | None = None,
+    stride: int | None = None,
+    export: bool = True,
+    overwrite: bool = False,
+    verbose: int = 1,
+    export_dir: str | Path = "saved_models",
+):
     """Synthetic data -> train a pose-level GraphMDN and SemGCN the same way -> evaluate both -> print the
     comparison -> export the GraphMDN as a SavedModel. Finished quickstart runs with the same settings
     are reused unless `overwrite`. Returns the combined `EvaluationResult`."""
@@ -47,17 +57,25 @@ def quickstart(output: str | Path = "runs", *, epochs: int | None = None, stride
         config = quickstart_config(model, epochs, stride)
         run_dir = run_dirs[model] = output / f"quickstart-{model}"
         if not overwrite and RunDirectory(run_dir).finished_with(config):
-            print(f"[{step}/5] {model}: reusing the finished run {run_dir} (--overwrite retrains)", flush=True)
+            print(
+                f"[{step}/5] {model}: reusing the finished run {run_dir} (--overwrite retrains)",
+                flush=True,
+            )
             continue
         print(f"[{step}/5] Training {model} ({config.epochs} epochs)", flush=True)
         train(config, run_dir, overwrite=overwrite, verbose=verbose)
         trained = True
     print("[4/5] Evaluating both on the test subjects", flush=True)
-    results = [evaluate_run(run_dirs[model], progress=verbose > 0) for model in ("graphmdn", "semgcn")]
+    results = [
+        evaluate_run(run_dirs[model], progress=verbose > 0) for model in ("graphmdn", "semgcn")
+    ]
     combined = combine_results(results)
     comparison_dir = output / "quickstart-comparison"
     paths = combined.write(comparison_dir, "comparison", ours=True)  # the quickstart's own folder
-    print(f"\n{combined.to_markdown()}\nWritten in {comparison_dir}: " + ", ".join(path.name for path in paths.values()))
+    print(
+        f"\n{combined.to_markdown()}\nWritten in {comparison_dir}: "
+        + ", ".join(path.name for path in paths.values())
+    )
     if export:
         _export(run_dirs["graphmdn"], export_dir, retrained=trained)
     else:
@@ -73,4 +91,6 @@ def _export(run_dir: Path, export_dir: str | Path, *, retrained: bool) -> None:
         path = export_run(run_dir, QUICKSTART_EXPORT_NAME, base_dir=export_dir)
         print(f"[5/5] Exported the GraphMDN SavedModel: {path}")
     else:
-        print(f"[5/5] Export: {export_root} already holds this model (new versions come with retraining)")
+        print(
+            f"[5/5] Export: {export_root} already holds this model (new versions come with retraining)"
+        )

@@ -52,14 +52,25 @@ LOGS_DIR = "logs"
 BACKUP_DIR = "backup"
 LOCK_FILE = ".lock"
 RESULTS_STEM = "results"
-EVALUATIONS_DIR = "evaluations"  # results on other data than the run's own: evaluations/<data>/results.*
+EVALUATIONS_DIR = (
+    "evaluations"  # results on other data than the run's own: evaluations/<data>/results.*
+)
 # What `EvaluationResult.write(directory, stem)` writes: <stem><suffix> (the last two for mixture models only).
 RESULTS_SUFFIXES = (".md", ".csv", ".json", "_per_action.png", "_calibration.png", "_diversity.png")
 RESULTS_FILES = tuple(f"{RESULTS_STEM}{suffix}" for suffix in RESULTS_SUFFIXES)
 
 #: Everything `train` and `evaluate` write in a run directory; an overwrite removes exactly these.
-RUN_FILES = (CONFIG_FILE, MODEL_FILE, HISTORY_FILE, TRAINING_FILE, CURVES_FILE, LOGS_DIR, BACKUP_DIR, *RESULTS_FILES,
-             EVALUATIONS_DIR)
+RUN_FILES = (
+    CONFIG_FILE,
+    MODEL_FILE,
+    HISTORY_FILE,
+    TRAINING_FILE,
+    CURVES_FILE,
+    LOGS_DIR,
+    BACKUP_DIR,
+    *RESULTS_FILES,
+    EVALUATIONS_DIR,
+)
 
 
 # The errors of a disk that is full, read-only, over quota or refusing a file's size.
@@ -80,7 +91,9 @@ def not_writable(error: OSError, run_dir: str | Path) -> RunNotWritableError | N
         f"cannot write {where}: {reason}. Free some space (or make it writable) and run the same "
         "command again: it resumes from the last checkpoint"
     )
-    translated.errno = error.errno  # (not the filename too: OSError would then print "[Errno N] None: ...")
+    translated.errno = (
+        error.errno
+    )  # (not the filename too: OSError would then print "[Errno N] None: ...")
     return translated
 
 
@@ -139,8 +152,14 @@ class RunDirectory:
             ValueError: an unfinished run with other settings (without `overwrite`), or a damaged config.json.
         """
         if self.path.exists() and not self.path.is_dir():
-            raise FileExistsError(f"{self.path} is a file, not a run directory. Choose another --run-dir.")
-        entries = sorted(p.name for p in self.path.iterdir() if p.name != LOCK_FILE) if self.path.is_dir() else []
+            raise FileExistsError(
+                f"{self.path} is a file, not a run directory. Choose another --run-dir."
+            )
+        entries = (
+            sorted(p.name for p in self.path.iterdir() if p.name != LOCK_FILE)
+            if self.path.is_dir()
+            else []
+        )
         if not entries:
             return False
         if not self.config_path.is_file():
@@ -159,7 +178,9 @@ class RunDirectory:
             )
         differences = existing.differences(config)
         if differences:
-            listed = ", ".join(f"{name}: {old!r} -> {new!r}" for name, (old, new) in differences.items())
+            listed = ", ".join(
+                f"{name}: {old!r} -> {new!r}" for name, (old, new) in differences.items()
+            )
             raise ValueError(
                 f"{self.path} holds an unfinished run with other settings ({listed}). Use the same settings to "
                 "resume it, overwrite=True (--overwrite) to start over, or another run directory."
@@ -219,7 +240,9 @@ class RunDirectory:
                 handle.seek(0)
                 holder = handle.read().strip() or "unknown"
                 handle.close()
-                raise RuntimeError(f"run directory {self.path} is in use by process {holder}") from None
+                raise RuntimeError(
+                    f"run directory {self.path} is in use by process {holder}"
+                ) from None
             try:
                 if os.stat(self.lock_path).st_ino == os.fstat(handle.fileno()).st_ino:
                     return handle

@@ -48,14 +48,16 @@ _SCORES = {
 # root-relative either way. The test NLL always uses the model's own (raw) distribution.
 CONVENTIONS = {
     "paper": "the authors' evaluation (GraphMDN kernels' root joint set to the origin, SemGCN poses re-centred "
-             "on their root, Protocol #2 Oracle chosen after alignment)",
+    "on their root, Protocol #2 Oracle chosen after alignment)",
     "raw": "the model's outputs as they are (Protocol #2 Oracle = the Protocol #1 Oracle's pose)",
 }
 
 
 def check_convention(convention: str) -> str:
     if convention not in CONVENTIONS:
-        raise ValueError(f"Expected convention to be one of {tuple(CONVENTIONS)}. Received: convention={convention!r}")
+        raise ValueError(
+            f"Expected convention to be one of {tuple(CONVENTIONS)}. Received: convention={convention!r}"
+        )
     return convention
 
 
@@ -65,7 +67,10 @@ def pose_errors(poses: Mapping, targets_3d, metrics=PROTOCOLS) -> dict:
     unknown = [metric for metric in metrics if metric not in METRICS]
     if unknown:
         raise ValueError(f"Expected metrics from {tuple(METRICS)}. Received: {unknown}")
-    return {name: {metric: _SCORES[metric](pose, targets_3d) for metric in metrics} for name, pose in poses.items()}
+    return {
+        name: {metric: _SCORES[metric](pose, targets_3d) for metric in metrics}
+        for name, pose in poses.items()
+    }
 
 
 def apply_convention(outputs, convention: str = "paper"):
@@ -90,8 +95,16 @@ def oracle_aligned_errors(mu, targets_3d) -> np.ndarray:
     return MILLIMETRES * errors.reshape(frames, kernels).min(axis=1)
 
 
-def score_outputs(outputs, targets_3d, *, convention: str = "paper", num_samples: int = 0, seed=None,
-                  metrics=PROTOCOLS, **context) -> dict:
+def score_outputs(
+    outputs,
+    targets_3d,
+    *,
+    convention: str = "paper",
+    num_samples: int = 0,
+    seed=None,
+    metrics=PROTOCOLS,
+    **context,
+) -> dict:
     """{hypothesis: {metric: per-frame score [batch]}} under `convention`; by default {1: Protocol #1
     errors, 2: Protocol #2 errors} (mm). `context` (`graphmdn_tf.hypotheses.CONTEXT_KEYS` but the
     target) adds the selections that read it."""

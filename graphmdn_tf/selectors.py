@@ -78,10 +78,14 @@ def _unpack(params: Mapping) -> tuple[np.ndarray, np.ndarray, str]:
     mu = np.asarray(params["mu"], np.float64)
     logits = np.asarray(params["pi_logits"], np.float64)
     if mu.ndim != 4 or mu.shape[-1] != 3:
-        raise ValueError(f"Expected mu of shape [batch, kernels, nodes, 3]. Received: mu.shape={mu.shape}")
+        raise ValueError(
+            f"Expected mu of shape [batch, kernels, nodes, 3]. Received: mu.shape={mu.shape}"
+        )
     if logits.shape not in (mu.shape[:2], mu.shape[:3]):
-        raise ValueError(f"Expected pi_logits of shape {mu.shape[:2]} (pose level) or {mu.shape[:3]} "
-                         f"(node level). Received: pi_logits.shape={logits.shape}")
+        raise ValueError(
+            f"Expected pi_logits of shape {mu.shape[:2]} (pose level) or {mu.shape[:3]} "
+            f"(node level). Received: pi_logits.shape={logits.shape}"
+        )
     return mu, _log_softmax(logits, axis=1), "pose" if logits.ndim == 2 else "node"
 
 
@@ -89,7 +93,9 @@ def _inputs(inputs_2d, mu: np.ndarray) -> np.ndarray:
     inputs_2d = np.asarray(inputs_2d, np.float64)
     expected = (mu.shape[0], mu.shape[2], 2)
     if inputs_2d.shape != expected:
-        raise ValueError(f"Expected inputs_2d of shape {expected}. Received: inputs_2d.shape={inputs_2d.shape}")
+        raise ValueError(
+            f"Expected inputs_2d of shape {expected}. Received: inputs_2d.shape={inputs_2d.shape}"
+        )
     return inputs_2d
 
 
@@ -121,17 +127,19 @@ def weak_perspective_fit(points_3d, inputs_2d) -> tuple[np.ndarray, np.ndarray, 
     points = np.asarray(points_3d, np.float64)
     target = np.asarray(inputs_2d, np.float64)
     if points.shape[-1] != 3 or target.shape[-1] != 2 or points.shape[:-1] != target.shape[:-1]:
-        raise ValueError(f"Expected points_3d [..., N, 3] and inputs_2d [..., N, 2] with the same leading "
-                         f"shape. Received: points_3d.shape={points.shape}, inputs_2d.shape={target.shape}")
+        raise ValueError(
+            f"Expected points_3d [..., N, 3] and inputs_2d [..., N, 2] with the same leading "
+            f"shape. Received: points_3d.shape={points.shape}, inputs_2d.shape={target.shape}"
+        )
     xy = points[..., :2]
     xy_mean, target_mean = xy.mean(axis=-2, keepdims=True), target.mean(axis=-2, keepdims=True)
     centred = xy - xy_mean
     numerator = np.sum(centred * (target - target_mean), axis=(-2, -1))
-    denominator = np.sum(centred ** 2, axis=(-2, -1))
+    denominator = np.sum(centred**2, axis=(-2, -1))
     scale = np.maximum(numerator / np.maximum(denominator, 1e-12), MIN_SCALE)
     translation = target_mean[..., 0, :] - scale[..., None] * xy_mean[..., 0, :]
     error = scale[..., None, None] * xy + translation[..., None, :] - target
-    residual = np.sqrt(np.mean(np.sum(error ** 2, axis=-1), axis=-1))
+    residual = np.sqrt(np.mean(np.sum(error**2, axis=-1), axis=-1))
     return scale, translation, residual
 
 
@@ -154,7 +162,9 @@ def reprojection(params: Mapping, inputs_2d) -> np.ndarray:
     mu, log_pi, level = _unpack(params)
     inputs_2d = _inputs(inputs_2d, mu)
     if level == "pose":
-        return _pick(mu, np.argmin(reprojection_residuals(params, inputs_2d) + _excluded(log_pi), axis=1))
+        return _pick(
+            mu, np.argmin(reprojection_residuals(params, inputs_2d) + _excluded(log_pi), axis=1)
+        )
     return _pick(mu, np.argmin(_joint_distances(mu, log_pi, inputs_2d) + _excluded(log_pi), axis=1))
 
 
@@ -168,7 +178,7 @@ def reprojection_weighted(params: Mapping, inputs_2d, noise: float = DEFAULT_NOI
         residual = reprojection_residuals(params, inputs_2d)
     else:
         residual = _joint_distances(mu, log_pi, inputs_2d)
-    weights = _log_softmax(log_pi - residual ** 2 / (2.0 * noise ** 2), axis=1)
+    weights = _log_softmax(log_pi - residual**2 / (2.0 * noise**2), axis=1)
     return _mean_pose(mu, weights).astype(np.float32)
 
 
@@ -183,17 +193,23 @@ def _bones(skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
 def _mirror_pairs(skeleton: Skeleton) -> tuple[tuple[int, int], ...]:
     """(left bone, right bone) indices into `_bones`, from the paired joints_left/right children."""
     children = list(_bones(skeleton)[0])
-    return tuple((children.index(left), children.index(right))
-                 for left, right in zip(skeleton.joints_left, skeleton.joints_right, strict=True)
-                 if left in children and right in children)
+    return tuple(
+        (children.index(left), children.index(right))
+        for left, right in zip(skeleton.joints_left, skeleton.joints_right, strict=True)
+        if left in children and right in children
+    )
 
 
 def _bone_lengths(poses: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     children, parents = _bones(skeleton)
     if poses.ndim < 2 or poses.shape[-2:] != (skeleton.num_joints, 3):
-        raise ValueError(f"Expected poses of shape [..., {skeleton.num_joints}, 3]. Received: "
-                         f"poses.shape={poses.shape}")
-    return np.maximum(np.linalg.norm(poses[..., children, :] - poses[..., parents, :], axis=-1), 1e-9)
+        raise ValueError(
+            f"Expected poses of shape [..., {skeleton.num_joints}, 3]. Received: "
+            f"poses.shape={poses.shape}"
+        )
+    return np.maximum(
+        np.linalg.norm(poses[..., children, :] - poses[..., parents, :], axis=-1), 1e-9
+    )
 
 
 def _features(poses: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
@@ -220,30 +236,53 @@ class SkeletonPrior:
     @classmethod
     def fit(cls, poses_3d, skeleton: Skeleton = H36M_16) -> SkeletonPrior:
         ratios, symmetry = _features(np.asarray(poses_3d, np.float64), skeleton)
-        ratios, symmetry = ratios.reshape(-1, ratios.shape[-1]), symmetry.reshape(-1, symmetry.shape[-1])
-        return cls(skeleton.name, tuple(skeleton.parents), tuple(skeleton.joints_left),
-                   tuple(skeleton.joints_right), *(tuple(float(v) for v in values) for values in (
-                       ratios.mean(0), ratios.std(0), symmetry.mean(0), symmetry.std(0))))
+        ratios, symmetry = (
+            ratios.reshape(-1, ratios.shape[-1]),
+            symmetry.reshape(-1, symmetry.shape[-1]),
+        )
+        return cls(
+            skeleton.name,
+            tuple(skeleton.parents),
+            tuple(skeleton.joints_left),
+            tuple(skeleton.joints_right),
+            *(
+                tuple(float(v) for v in values)
+                for values in (ratios.mean(0), ratios.std(0), symmetry.mean(0), symmetry.std(0))
+            ),
+        )
 
     @property
     def skeleton(self) -> Skeleton:
         names = tuple(str(j) for j in range(len(self.parents)))
-        return Skeleton(self.skeleton_name, names, self.parents, self.joints_left, self.joints_right)
+        return Skeleton(
+            self.skeleton_name, names, self.parents, self.joints_left, self.joints_right
+        )
 
     def implausibility(self, poses) -> np.ndarray:
         """0.5 * sum of squared z-scores of the pose's features: [...]."""
         ratios, symmetry = _features(np.asarray(poses, np.float64), self.skeleton)
-        z_ratio = (ratios - np.array(self.ratio_mean)) / np.maximum(np.array(self.ratio_std), MIN_STD)
-        z_sym = (symmetry - np.array(self.symmetry_mean)) / np.maximum(np.array(self.symmetry_std), MIN_STD)
-        return 0.5 * (np.sum(z_ratio ** 2, axis=-1) + np.sum(z_sym ** 2, axis=-1))
+        z_ratio = (ratios - np.array(self.ratio_mean)) / np.maximum(
+            np.array(self.ratio_std), MIN_STD
+        )
+        z_sym = (symmetry - np.array(self.symmetry_mean)) / np.maximum(
+            np.array(self.symmetry_std), MIN_STD
+        )
+        return 0.5 * (np.sum(z_ratio**2, axis=-1) + np.sum(z_sym**2, axis=-1))
 
     def to_dict(self) -> dict:
-        return {name: list(value) if isinstance(value, tuple) else value
-                for name, value in self.__dict__.items()}
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in self.__dict__.items()
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping) -> SkeletonPrior:
-        return cls(**{name: tuple(value) if isinstance(value, list) else value for name, value in data.items()})
+        return cls(
+            **{
+                name: tuple(value) if isinstance(value, list) else value
+                for name, value in data.items()
+            }
+        )
 
 
 def _tree_order(parents: tuple) -> list[int]:
@@ -257,7 +296,9 @@ def _tree_order(parents: tuple) -> list[int]:
     return order
 
 
-def _node_level_tree(mu: np.ndarray, log_pi: np.ndarray, prior: SkeletonPrior, pi_weight: float) -> np.ndarray:
+def _node_level_tree(
+    mu: np.ndarray, log_pi: np.ndarray, prior: SkeletonPrior, pi_weight: float
+) -> np.ndarray:
     """Exact per-joint kernel choice [B, N] minimising unaries plus bone-length costs on the tree."""
     parents, batch = prior.parents, np.arange(mu.shape[0])
     scale = _bone_lengths(_mean_pose(mu, log_pi), prior.skeleton).sum(axis=-1)  # [B]
@@ -270,17 +311,23 @@ def _node_level_tree(mu: np.ndarray, log_pi: np.ndarray, prior: SkeletonPrior, p
         if parent < 0:
             continue
         b = bone_of[child]
-        length = np.linalg.norm(mu[:, :, None, child] - mu[:, None, :, parent], axis=-1)  # [B, Mc, Mp]
+        length = np.linalg.norm(
+            mu[:, :, None, child] - mu[:, None, :, parent], axis=-1
+        )  # [B, Mc, Mp]
         z = (np.log(np.maximum(length, 1e-9) / scale[:, None, None]) - prior.ratio_mean[b]) / max(
-            prior.ratio_std[b], MIN_STD)
-        total = cost[:, :, child, None] + 0.5 * z ** 2  # [B, Mc, Mp]
+            prior.ratio_std[b], MIN_STD
+        )
+        total = cost[:, :, child, None] + 0.5 * z**2  # [B, Mc, Mp]
         best_child[child] = np.argmin(total, axis=1)  # [B, Mp]
         cost[:, :, parent] += np.min(total, axis=1)
     choice = np.zeros((mu.shape[0], mu.shape[2]), dtype=np.int64)
     for joint in order:
         parent = parents[joint]
-        choice[:, joint] = (np.argmin(cost[:, :, joint], axis=1) if parent < 0
-                            else best_child[joint][batch, choice[:, parent]])
+        choice[:, joint] = (
+            np.argmin(cost[:, :, joint], axis=1)
+            if parent < 0
+            else best_child[joint][batch, choice[:, parent]]
+        )
     return choice
 
 
@@ -292,13 +339,25 @@ def skeleton_prior(params: Mapping, prior: SkeletonPrior, pi_weight: float = 1.0
     """
     mu, log_pi, level = _unpack(params)
     if mu.shape[2] != len(prior.parents):
-        raise ValueError(f"Expected mu with {len(prior.parents)} nodes for the prior's skeleton. "
-                         f"Received: mu.shape={mu.shape}")
+        raise ValueError(
+            f"Expected mu with {len(prior.parents)} nodes for the prior's skeleton. "
+            f"Received: mu.shape={mu.shape}"
+        )
     if level == "pose":
-        return _pick(mu, np.argmin(prior.implausibility(mu) - pi_weight * log_pi + _excluded(log_pi), axis=1))
-    chunk = max(1, _PAIR_BUDGET // (mu.shape[1] ** 2))  # bounds the [chunk, M, M, 3] bone tables' memory
-    choice = np.concatenate([_node_level_tree(mu[start:start + chunk], log_pi[start:start + chunk], prior,
-                                              pi_weight) for start in range(0, len(mu), chunk)])
+        return _pick(
+            mu, np.argmin(prior.implausibility(mu) - pi_weight * log_pi + _excluded(log_pi), axis=1)
+        )
+    chunk = max(
+        1, _PAIR_BUDGET // (mu.shape[1] ** 2)
+    )  # bounds the [chunk, M, M, 3] bone tables' memory
+    choice = np.concatenate(
+        [
+            _node_level_tree(
+                mu[start : start + chunk], log_pi[start : start + chunk], prior, pi_weight
+            )
+            for start in range(0, len(mu), chunk)
+        ]
+    )
     return _pick(mu, choice)
 
 
@@ -316,13 +375,17 @@ class MotionPrior:
         targets = np.asarray(targets_3d, np.float64)
         ids = np.asarray(sequence_ids)
         if targets.ndim != 3 or targets.shape[-1] != 3 or ids.shape != targets.shape[:1]:
-            raise ValueError(f"Expected targets_3d [B, N, 3] and sequence_ids [B]. Received: "
-                             f"targets_3d.shape={targets.shape}, sequence_ids.shape={ids.shape}")
+            raise ValueError(
+                f"Expected targets_3d [B, N, 3] and sequence_ids [B]. Received: "
+                f"targets_3d.shape={targets.shape}, sequence_ids.shape={ids.shape}"
+            )
         same = ids[1:] == ids[:-1]
         if not same.any():
-            raise ValueError("Expected at least two consecutive rows of one sequence to fit the motion prior.")
+            raise ValueError(
+                "Expected at least two consecutive rows of one sequence to fit the motion prior."
+            )
         steps = (targets[1:] - targets[:-1])[same]
-        return cls(sigma_v=float(max(np.sqrt(np.mean(steps ** 2)), 1e-9)))
+        return cls(sigma_v=float(max(np.sqrt(np.mean(steps**2)), 1e-9)))
 
     def to_dict(self) -> dict:
         return {"sigma_v": self.sigma_v}
@@ -335,7 +398,7 @@ class MotionPrior:
 def _transition(previous: np.ndarray, current: np.ndarray, sigma_v: float) -> np.ndarray:
     """|mu_t(k) - mu_{t-1}(j)|^2 / (2 sigma_v^2) for every chain: [C, M_prev j, M_cur k]."""
     difference = previous[:, None] - current[None, :]  # [Mj, Mk, C, D]
-    return np.transpose(np.sum(difference ** 2, axis=-1), (2, 0, 1)) / (2.0 * sigma_v ** 2)
+    return np.transpose(np.sum(difference**2, axis=-1), (2, 0, 1)) / (2.0 * sigma_v**2)
 
 
 def viterbi_kernels(mu, log_pi, sigma_v: float, causal: bool = False) -> np.ndarray:
@@ -345,8 +408,10 @@ def viterbi_kernels(mu, log_pi, sigma_v: float, causal: bool = False) -> np.ndar
     """
     mu, log_pi = np.asarray(mu, np.float64), np.asarray(log_pi, np.float64)
     if mu.ndim != 4 or log_pi.shape != mu.shape[:3]:
-        raise ValueError(f"Expected mu [T, M, C, D] and log_pi [T, M, C]. Received: mu.shape={mu.shape}, "
-                         f"log_pi.shape={log_pi.shape}")
+        raise ValueError(
+            f"Expected mu [T, M, C, D] and log_pi [T, M, C]. Received: mu.shape={mu.shape}, "
+            f"log_pi.shape={log_pi.shape}"
+        )
     if not sigma_v > 0:
         raise ValueError(f"Expected sigma_v > 0. Received: sigma_v={sigma_v!r}")
     frames, chains = mu.shape[0], np.arange(mu.shape[2])
@@ -368,26 +433,36 @@ def viterbi_kernels(mu, log_pi, sigma_v: float, causal: bool = False) -> np.ndar
 def _sequence_slices(sequence_ids, batch: int) -> list[slice]:
     ids = np.asarray(sequence_ids)
     if ids.shape != (batch,):
-        raise ValueError(f"Expected sequence_ids of shape ({batch},). Received: sequence_ids.shape={ids.shape}")
+        raise ValueError(
+            f"Expected sequence_ids of shape ({batch},). Received: sequence_ids.shape={ids.shape}"
+        )
     starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
     seen = ids[starts]
     if len(set(seen.tolist())) != len(seen):
         repeated = sorted({v for v in seen.tolist() if list(seen.tolist()).count(v) > 1})
-        raise ValueError(f"Expected the rows of each sequence to be contiguous; sequence ids {repeated} "
-                         "reappear after another sequence.")
+        raise ValueError(
+            f"Expected the rows of each sequence to be contiguous; sequence ids {repeated} "
+            "reappear after another sequence."
+        )
     ends = np.concatenate([starts[1:], [batch]])
     return [slice(int(start), int(end)) for start, end in zip(starts, ends, strict=True)]
 
 
-def temporal(params: Mapping, sequence_ids, motion_prior: MotionPrior, causal: bool = False) -> np.ndarray:
+def temporal(
+    params: Mapping, sequence_ids, motion_prior: MotionPrior, causal: bool = False
+) -> np.ndarray:
     """Per sequence, the kernel path (pose level: whole poses; node level: per joint) of `viterbi_kernels`."""
     mu, log_pi, level = _unpack(params)
     log_pi = log_pi - _excluded(log_pi)  # excluded kernels: -inf, a state no path enters
-    index = np.zeros(mu.shape[:1] if level == "pose" else (mu.shape[0], mu.shape[2]), dtype=np.int64)
+    index = np.zeros(
+        mu.shape[:1] if level == "pose" else (mu.shape[0], mu.shape[2]), dtype=np.int64
+    )
     for rows in _sequence_slices(sequence_ids, mu.shape[0]):
         if level == "pose":
             chain_mu = mu[rows].reshape(mu[rows].shape[:2] + (1, -1))
-            index[rows] = viterbi_kernels(chain_mu, log_pi[rows][:, :, None], motion_prior.sigma_v, causal)[:, 0]
+            index[rows] = viterbi_kernels(
+                chain_mu, log_pi[rows][:, :, None], motion_prior.sigma_v, causal
+            )[:, 0]
         else:
             index[rows] = viterbi_kernels(mu[rows], log_pi[rows], motion_prior.sigma_v, causal)
     return _pick(mu, index)

@@ -65,7 +65,9 @@ class ServingError(RuntimeError):
         server_message: the server's own error text.
     """
 
-    def __init__(self, message: str, *, code: str = "UNKNOWN", http_status: int | None = None, endpoint=None):
+    def __init__(
+        self, message: str, *, code: str = "UNKNOWN", http_status: int | None = None, endpoint=None
+    ):
         self.code = code
         self.http_status = http_status
         self.endpoint = endpoint
@@ -84,9 +86,15 @@ class ServingUnavailableError(ServingError):
 
 def _check_routing(version, label) -> None:
     if version is not None and label is not None:
-        raise ValueError(f"Pass a version or a label, not both. Received: version={version!r}, label={label!r}")
-    if version is not None and (isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1):
-        raise ValueError(f"Expected version to be a positive integer. Received: version={version!r}")
+        raise ValueError(
+            f"Pass a version or a label, not both. Received: version={version!r}, label={label!r}"
+        )
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1
+    ):
+        raise ValueError(
+            f"Expected version to be a positive integer. Received: version={version!r}"
+        )
 
 
 def _signature_summary(signature_def_map: Mapping) -> dict:
@@ -99,7 +107,11 @@ def _signature_summary(signature_def_map: Mapping) -> dict:
         summary = {}
         for key, info in infos.items():
             shape = info.get("tensor_shape", {})
-            dims = None if shape.get("unknown_rank") else tuple(int(d.get("size", 0)) for d in shape.get("dim", []))
+            dims = (
+                None
+                if shape.get("unknown_rank")
+                else tuple(int(d.get("size", 0)) for d in shape.get("dim", []))
+            )
             summary[key] = {"dtype": info.get("dtype", "DT_INVALID"), "shape": dims}
         return summary
 
@@ -168,7 +180,12 @@ class RestClient(_ServingClient):
         timeout: seconds to wait for each response.
     """
 
-    def __init__(self, base_url: str = "http://localhost:8501", model_name: str = "graphmdn", timeout: float = 30.0):
+    def __init__(
+        self,
+        base_url: str = "http://localhost:8501",
+        model_name: str = "graphmdn",
+        timeout: float = 30.0,
+    ):
         super().__init__(model_name, timeout)
         self.base_url = (base_url if "://" in base_url else f"http://{base_url}").rstrip("/")
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -181,8 +198,12 @@ class RestClient(_ServingClient):
         return url if label is None else f"{url}/labels/{label}"
 
     def _request(self, url: str, body=None) -> dict:
-        data = None if body is None else json.dumps(body).encode("utf-8")  # NaN/Infinity tokens, as TF Serving reads
-        request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+        data = (
+            None if body is None else json.dumps(body).encode("utf-8")
+        )  # NaN/Infinity tokens, as TF Serving reads
+        request = urllib.request.Request(
+            url, data=data, headers={"Content-Type": "application/json"}
+        )
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 text = response.read()
@@ -197,13 +218,19 @@ class RestClient(_ServingClient):
                 raise ServingTimeoutError(
                     f"no response within {self.timeout} s", code="DEADLINE_EXCEEDED", endpoint=url
                 ) from None
-            raise ServingUnavailableError(f"cannot reach the server: {error.reason}", code="UNAVAILABLE", endpoint=url) from None
+            raise ServingUnavailableError(
+                f"cannot reach the server: {error.reason}", code="UNAVAILABLE", endpoint=url
+            ) from None
         except OSError as error:
-            raise ServingUnavailableError(f"connection failed: {error}", code="UNAVAILABLE", endpoint=url) from None
+            raise ServingUnavailableError(
+                f"connection failed: {error}", code="UNAVAILABLE", endpoint=url
+            ) from None
         try:
             return json.loads(text)
         except ValueError:
-            raise ServingError(f"response is not JSON: {text[:200]!r}", code="INTERNAL", endpoint=url) from None
+            raise ServingError(
+                f"response is not JSON: {text[:200]!r}", code="INTERNAL", endpoint=url
+            ) from None
 
     @staticmethod
     def _http_error(error: urllib.error.HTTPError, url: str) -> ServingError:
@@ -220,7 +247,10 @@ class RestClient(_ServingClient):
         """Served versions and their state, e.g. {1: "AVAILABLE", 2: "AVAILABLE"}."""
         url = self._model_url(version, label)
         response = self._request(url)
-        return {int(entry["version"]): entry["state"] for entry in response.get("model_version_status", [])}
+        return {
+            int(entry["version"]): entry["state"]
+            for entry in response.get("model_version_status", [])
+        }
 
     def metadata(self, version=None, label=None) -> dict:
         """{"name", "version", "signatures": {name: {"inputs"|"outputs": {key: {"dtype", "shape"}}}}}."""
@@ -243,18 +273,24 @@ class RestClient(_ServingClient):
     ) -> dict[str, np.ndarray]:
         """POST `:predict` in the row ("instances") or columnar ("inputs") format; output key -> array."""
         if format not in REQUEST_FORMATS:
-            raise ValueError(f"Expected format to be one of {REQUEST_FORMATS}. Received: format={format!r}")
+            raise ValueError(
+                f"Expected format to be one of {REQUEST_FORMATS}. Received: format={format!r}"
+            )
         url = f"{self._model_url(version, label)}:predict"
         arrays = _batched_inputs(inputs)
         if format == "instances" and isinstance(arrays, dict):
-            batch_sizes = {key: value.shape[0] if value.ndim else None for key, value in arrays.items()}
+            batch_sizes = {
+                key: value.shape[0] if value.ndim else None for key, value in arrays.items()
+            }
             if len(set(batch_sizes.values())) != 1 or None in batch_sizes.values():
                 raise ValueError(
                     "The row format needs every input to share its first (batch) dimension; use format='inputs' "
                     f"otherwise. Received batch sizes: {batch_sizes}"
                 )
             rows = next(iter(batch_sizes.values()))
-            payload = [{key: value[row].tolist() for key, value in arrays.items()} for row in range(rows)]
+            payload = [
+                {key: value[row].tolist() for key, value in arrays.items()} for row in range(rows)
+            ]
         elif isinstance(arrays, dict):
             payload = {key: value.tolist() for key, value in arrays.items()}
         else:
@@ -283,7 +319,11 @@ def _json_array(value) -> np.ndarray:
 def _grpc_modules():
     try:
         import grpc
-        from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
+        from tensorflow_serving.apis import (
+            get_model_metadata_pb2,
+            predict_pb2,
+            prediction_service_pb2_grpc,
+        )
     except ImportError as error:
         raise ImportError(
             f"The gRPC client needs grpcio and tensorflow-serving-api ({error}); "
@@ -303,7 +343,9 @@ class GrpcClient(_ServingClient):
     Use as a context manager (or call `close()`) to release the channel.
     """
 
-    def __init__(self, target: str = "localhost:8500", model_name: str = "graphmdn", timeout: float = 30.0):
+    def __init__(
+        self, target: str = "localhost:8500", model_name: str = "graphmdn", timeout: float = 30.0
+    ):
         super().__init__(model_name, timeout)
         grpc, self._metadata_pb2, self._predict_pb2, service = _grpc_modules()
         self._grpc = grpc
@@ -337,9 +379,10 @@ class GrpcClient(_ServingClient):
         except self._grpc.RpcError as error:
             code = error.code().name if error.code() is not None else "UNKNOWN"
             message = error.details() or str(error)
-            error_class = {"DEADLINE_EXCEEDED": ServingTimeoutError, "UNAVAILABLE": ServingUnavailableError}.get(
-                code, ServingError
-            )
+            error_class = {
+                "DEADLINE_EXCEEDED": ServingTimeoutError,
+                "UNAVAILABLE": ServingUnavailableError,
+            }.get(code, ServingError)
             raise error_class(message, code=code, endpoint=endpoint) from None
 
     def metadata(self, version=None, label=None) -> dict:

@@ -87,7 +87,9 @@ def _mixture(params: Mapping, dims: int | None = None) -> _Mixture:
     sigma = np.asarray(params["sigma"], np.float64)
     logits = np.asarray(params["pi_logits"], np.float64)
     if mu.ndim != 4:
-        raise ValueError(f"Expected mu of shape [batch, kernels, nodes, dims]. Received: mu.shape={mu.shape}")
+        raise ValueError(
+            f"Expected mu of shape [batch, kernels, nodes, dims]. Received: mu.shape={mu.shape}"
+        )
     expected = mu.shape[:2] if level == "pose" else mu.shape[:3]
     for name, array in (("sigma", sigma), ("pi_logits", logits)):
         if array.shape != expected:
@@ -96,11 +98,16 @@ def _mixture(params: Mapping, dims: int | None = None) -> _Mixture:
                 f"Received: {name}.shape={array.shape}"
             )
     if dims is not None and mu.shape[-1] != dims:
-        raise ValueError(f"Expected {dims}-dimensional joints (closed form for D = 3). Received: mu.shape={mu.shape}")
+        raise ValueError(
+            f"Expected {dims}-dimensional joints (closed form for D = 3). Received: mu.shape={mu.shape}"
+        )
     log_pi = _log_softmax(logits)
     if level == "pose":
         shape = mu.shape[:3]
-        sigma, log_pi = np.broadcast_to(sigma[..., None], shape), np.broadcast_to(log_pi[..., None], shape)
+        sigma, log_pi = (
+            np.broadcast_to(sigma[..., None], shape),
+            np.broadcast_to(log_pi[..., None], shape),
+        )
     return _Mixture(level, mu, sigma, log_pi)
 
 
@@ -125,7 +132,11 @@ def joint_nll(params: Mapping, targets) -> np.ndarray:
     targets = _joints(targets, mixture, "targets", ("D",))
     dims = mixture.mu.shape[-1]
     squared = np.sum((targets[:, None] - mixture.mu) ** 2, axis=-1)  # [B, M, N]
-    log_kernel = -0.5 * dims * np.log(2 * np.pi) - dims * np.log(mixture.sigma) - squared / (2 * mixture.sigma**2)
+    log_kernel = (
+        -0.5 * dims * np.log(2 * np.pi)
+        - dims * np.log(mixture.sigma)
+        - squared / (2 * mixture.sigma**2)
+    )
     terms = mixture.log_pi + log_kernel
     peak = np.max(terms, axis=1)
     return -(peak + np.log(np.sum(np.exp(terms - peak[:, None]), axis=1)))
@@ -149,7 +160,9 @@ def pck(poses, targets, threshold: float = PCK_THRESHOLD) -> np.ndarray:
     return np.mean(_errors(poses, targets) <= threshold, axis=-1).astype(np.float64)
 
 
-def auc(poses, targets, max_threshold: float = PCK_THRESHOLD, num_thresholds: int = 31) -> np.ndarray:
+def auc(
+    poses, targets, max_threshold: float = PCK_THRESHOLD, num_thresholds: int = 31
+) -> np.ndarray:
     """Per frame, the mean PCK over thresholds linspace(0, max_threshold, num_thresholds); [B]."""
     errors = _errors(poses, targets)
     thresholds = np.linspace(0.0, max_threshold, num_thresholds)
@@ -192,10 +205,14 @@ def _mass_within(mixture: _Mixture, centers: np.ndarray, radii: np.ndarray) -> n
 def joint_mass_within(params: Mapping, centers, radii) -> np.ndarray:
     """Mass of each joint's marginal within `radii` [B, N] of `centers` [B, N, 3]; [B, N] (D = 3 only)."""
     mixture = _mixture(params, dims=3)
-    return _mass_within(mixture, _joints(centers, mixture, "centers", ("D",)), _joints(radii, mixture, "radii"))
+    return _mass_within(
+        mixture, _joints(centers, mixture, "centers", ("D",)), _joints(radii, mixture, "radii")
+    )
 
 
-def _radius_for_mass(mixture: _Mixture, centers: np.ndarray, mass: float, iterations: int) -> np.ndarray:
+def _radius_for_mass(
+    mixture: _Mixture, centers: np.ndarray, mass: float, iterations: int
+) -> np.ndarray:
     offsets = np.linalg.norm(mixture.mu - centers[:, None], axis=-1)
     low = np.zeros(centers.shape[:2])
     high = np.max(offsets + 10 * mixture.sigma, axis=1)
@@ -228,10 +245,16 @@ class CalibrationCounts:
     radius_sums: dict = field(default_factory=dict)
 
     def __add__(self, other: CalibrationCounts) -> CalibrationCounts:
-        if not np.array_equal(self.levels, other.levels) or set(self.radius_sums) != set(other.radius_sums):
-            raise ValueError("Cannot add calibration counts over different levels or sharpness masses.")
+        if not np.array_equal(self.levels, other.levels) or set(self.radius_sums) != set(
+            other.radius_sums
+        ):
+            raise ValueError(
+                "Cannot add calibration counts over different levels or sharpness masses."
+            )
         sums = {mass: self.radius_sums[mass] + other.radius_sums[mass] for mass in self.radius_sums}
-        return CalibrationCounts(self.levels, self.hits + other.hits, self.frames + other.frames, sums)
+        return CalibrationCounts(
+            self.levels, self.hits + other.hits, self.frames + other.frames, sums
+        )
 
     @staticmethod
     def merge(counts: Sequence[CalibrationCounts]) -> CalibrationCounts:
@@ -257,10 +280,15 @@ class Calibration:
     @classmethod
     def from_counts(cls, counts: CalibrationCounts) -> Calibration:
         if counts.frames == 0:
-            raise ValueError("Expected calibration counts over at least one frame. Received: frames=0")
+            raise ValueError(
+                "Expected calibration counts over at least one frame. Received: frames=0"
+            )
         per_joint = counts.hits / counts.frames
         nodes = per_joint.shape[0]
-        sharpness = {mass: float(np.sum(sums) / (counts.frames * nodes)) for mass, sums in counts.radius_sums.items()}
+        sharpness = {
+            mass: float(np.sum(sums) / (counts.frames * nodes))
+            for mass, sums in counts.radius_sums.items()
+        }
         return cls(
             levels=counts.levels,
             observed=per_joint.mean(axis=0),
@@ -310,9 +338,14 @@ def diversity(params: Mapping) -> dict:
     upper = np.triu(np.ones(pi.shape[1], bool), k=1)[None, :, :, None]
     numerator = np.sum(np.where(upper, weight * distance, 0.0), axis=(1, 2))
     denominator = np.sum(np.where(upper, weight, 0.0), axis=(1, 2))  # [B, N]
-    per_node = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), 0.0)
+    per_node = np.where(
+        denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), 0.0
+    )
     entropy = -np.sum(pi * np.where(pi > 0, mixture.log_pi, 0.0), axis=1)  # [B, N]
-    return {"pairwise_distance": per_node.mean(axis=1), "effective_kernels": np.exp(entropy).mean(axis=1)}
+    return {
+        "pairwise_distance": per_node.mean(axis=1),
+        "effective_kernels": np.exp(entropy).mean(axis=1),
+    }
 
 
 # ------------------------------------------------------------------------------------------ ambiguity
@@ -322,7 +355,11 @@ def _check_ambiguity_inputs(inputs_2d, targets_3d, sequence_ids, frame_index):
     inputs_2d, targets_3d = np.asarray(inputs_2d, np.float64), np.asarray(targets_3d, np.float64)
     sequence_ids, frame_index = np.asarray(sequence_ids), np.asarray(frame_index)
     batch = inputs_2d.shape[0] if inputs_2d.ndim == 3 else -1
-    if inputs_2d.ndim != 3 or inputs_2d.shape[-1] != 2 or targets_3d.shape != (*inputs_2d.shape[:2], 3):
+    if (
+        inputs_2d.ndim != 3
+        or inputs_2d.shape[-1] != 2
+        or targets_3d.shape != (*inputs_2d.shape[:2], 3)
+    ):
         raise ValueError(
             "Expected inputs_2d [B, N, 2] and targets_3d [B, N, 3]. "
             f"Received: inputs_2d.shape={inputs_2d.shape}, targets_3d.shape={targets_3d.shape}"
@@ -338,8 +375,12 @@ def _check_ambiguity_inputs(inputs_2d, targets_3d, sequence_ids, frame_index):
 def _near_pairs(pixels: np.ndarray, rows: slice, columns: slice, limit: float) -> tuple:
     """(i, j), i in rows, j in columns, j != i, with squared root-relative pixel distance < limit."""
     squared = np.sum(pixels**2, axis=1)
-    approximate = squared[rows, None] + squared[None, columns] - 2 * pixels[rows] @ pixels[columns].T
-    slack = 1e-9 * (squared[rows, None] + squared[None, columns]) + 1e-9  # rounding of the expansion
+    approximate = (
+        squared[rows, None] + squared[None, columns] - 2 * pixels[rows] @ pixels[columns].T
+    )
+    slack = (
+        1e-9 * (squared[rows, None] + squared[None, columns]) + 1e-9
+    )  # rounding of the expansion
     i, j = np.nonzero(approximate < limit + slack)  # candidates; the exact distance decides
     i, j = i + rows.start, j + columns.start
     exact = np.sum((pixels[i] - pixels[j]) ** 2, axis=1)
@@ -398,9 +439,18 @@ def plot_reliability(calibrations: Mapping[str, Calibration], path) -> Path:
             for per_joint in result.observed_per_joint:
                 axis.plot(result.levels, per_joint, color=f"C{index}", linewidth=0.5, alpha=0.3)
         axis.plot(
-            result.levels, result.observed, color=f"C{index}", marker="o", label=f"{label} (ECE {result.ece:.3f})"
+            result.levels,
+            result.observed,
+            color=f"C{index}",
+            marker="o",
+            label=f"{label} (ECE {result.ece:.3f})",
         )
-    axis.set(xlabel="predicted probability (mass within radius)", ylabel="observed frequency", xlim=(0, 1), ylim=(0, 1))
+    axis.set(
+        xlabel="predicted probability (mass within radius)",
+        ylabel="observed frequency",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
     axis.legend(loc="upper left")
     figure.tight_layout()
     figure.savefig(path, format="png", dpi=100)

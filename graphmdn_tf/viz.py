@@ -46,12 +46,16 @@ def _segments(points, skeleton: Skeleton) -> np.ndarray:
     return np.stack([points[bones[:, 0]], points[bones[:, 1]]], axis=1)
 
 
-def draw_pose_2d(axis, pose_2d, *, skeleton: Skeleton = H36M_16, color=GROUND_TRUTH_COLOR, alpha: float = 1.0):
+def draw_pose_2d(
+    axis, pose_2d, *, skeleton: Skeleton = H36M_16, color=GROUND_TRUTH_COLOR, alpha: float = 1.0
+):
     """Draw one 2D skeleton [joints, 2] (screen coordinates, y down) on a 2D matplotlib axis: its bones as
     one `LineCollection` (added last to `axis.collections`) and its joints as points."""
     pose_2d = np.asarray(pose_2d)
     axis.scatter(*pose_2d.T, color=color, alpha=alpha, s=6)
-    axis.add_collection(LineCollection(_segments(pose_2d, skeleton), colors=[color], alpha=alpha, linewidths=2))
+    axis.add_collection(
+        LineCollection(_segments(pose_2d, skeleton), colors=[color], alpha=alpha, linewidths=2)
+    )
     axis.autoscale_view()
     if not axis.yaxis_inverted():
         axis.invert_yaxis()
@@ -66,7 +70,9 @@ def _to_plot_axes(pose_3d):
     return np.stack([pose_3d[..., 0], pose_3d[..., 2], -pose_3d[..., 1]], axis=-1)
 
 
-def draw_pose_3d(axis, pose_3d, *, skeleton: Skeleton = H36M_16, color=GROUND_TRUTH_COLOR, alpha: float = 1.0):
+def draw_pose_3d(
+    axis, pose_3d, *, skeleton: Skeleton = H36M_16, color=GROUND_TRUTH_COLOR, alpha: float = 1.0
+):
     """Draw one 3D skeleton [joints, 3] (camera space) on a matplotlib 3D axis: its bones as one
     `Line3DCollection`, appended to `axis.collections`. The axis draws its poses in the order they were
     added (the most recent on top), not sorted by depth."""
@@ -122,7 +128,12 @@ def hypotheses_figure(
     if weights.ndim == 3:
         weights = weights.mean(axis=-1)
     frames = len(inputs_2d)
-    if mu.ndim != 4 or mu.shape[0] != frames or weights.shape != mu.shape[:2] or inputs_2d.ndim != 3:
+    if (
+        mu.ndim != 4
+        or mu.shape[0] != frames
+        or weights.shape != mu.shape[:2]
+        or inputs_2d.ndim != 3
+    ):
         raise ValueError(
             "Expected inputs_2d [frames, joints, 2], mu [frames, kernels, joints, 3] and weights "
             f"[frames, kernels]. Received: inputs_2d.shape={inputs_2d.shape}, mu.shape={mu.shape}, "
@@ -131,7 +142,9 @@ def hypotheses_figure(
     if targets_3d is not None:
         targets_3d = np.asarray(targets_3d)
         if targets_3d.shape != mu.shape[:1] + mu.shape[2:]:
-            raise ValueError(f"Expected targets_3d of shape {mu.shape[:1] + mu.shape[2:]}. Received: {targets_3d.shape}")
+            raise ValueError(
+                f"Expected targets_3d of shape {mu.shape[:1] + mu.shape[2:]}. Received: {targets_3d.shape}"
+            )
     per_azimuth = 2 if targets_3d is not None else 1
     columns = 1 + per_azimuth * len(azimuths)
     figure = plt.figure(figsize=(panel_size * columns, panel_size * frames))
@@ -141,15 +154,22 @@ def hypotheses_figure(
         title = "Input" if row_titles is None else f"Input: {row_titles[row]}"
         axis.set_title(title, fontsize=8)
         # Frame the ground truth (or the most likely kernel); unlikely kernels far out may be clipped.
-        framed = targets_3d[row] if targets_3d is not None else mu[row, int(np.argmax(weights[row]))]
+        framed = (
+            targets_3d[row] if targets_3d is not None else mu[row, int(np.argmax(weights[row]))]
+        )
         radius = 1.2 * max(float(np.abs(framed).max()), 1e-3)
         alphas = kernel_alphas(weights[row])
         for index, azimuth in enumerate(azimuths):
             position = row * columns + 2 + per_azimuth * index
             axis = figure.add_subplot(frames, columns, position, projection="3d")
             for kernel in np.argsort(weights[row]):  # most likely drawn last, on top
-                draw_pose_3d(axis, mu[row, kernel], skeleton=skeleton,
-                             color=KERNEL_COLORS[kernel % len(KERNEL_COLORS)], alpha=alphas[kernel])
+                draw_pose_3d(
+                    axis,
+                    mu[row, kernel],
+                    skeleton=skeleton,
+                    color=KERNEL_COLORS[kernel % len(KERNEL_COLORS)],
+                    alpha=alphas[kernel],
+                )
             _style_3d(axis, azimuth, radius, elevation)
             axis.set_title(f"MDN-estimated, azimuth {azimuth:g}", fontsize=8)
             if targets_3d is not None:

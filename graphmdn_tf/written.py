@@ -37,7 +37,9 @@ def written_names(directory: str | Path) -> set[str]:
 
 
 def _write_manifest(directory: Path, names: set[str]) -> None:
-    write_text_atomically(directory / MANIFEST, json.dumps({"written": sorted(names)}, indent=1) + "\n")
+    write_text_atomically(
+        directory / MANIFEST, json.dumps({"written": sorted(names)}, indent=1) + "\n"
+    )
 
 
 def record(directory: str | Path, names: Iterable[str]) -> None:
@@ -63,7 +65,9 @@ def refuse_foreign(directory: str | Path, names: Iterable[str]) -> None:
     """Raise `NotOurFileError` if a name in `names` exists in `directory` and its manifest does not list it."""
     directory = Path(directory)
     ours = written_names(directory)
-    foreign = [str(name) for name in names if str(name) not in ours and (directory / str(name)).exists()]
+    foreign = [
+        str(name) for name in names if str(name) not in ours and (directory / str(name)).exists()
+    ]
     if foreign:
         listed = ", ".join(str(directory / name) for name in foreign)
         raise NotOurFileError(

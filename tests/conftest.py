@@ -17,7 +17,9 @@ SHARED = ROOT.parent / "shared"
 def shared_dir() -> Path:
     """../shared beside the project root. Missing is an error, never a skip: CI always has it."""
     if not SHARED.is_dir():
-        raise FileNotFoundError(f"Expected the shared material at {SHARED} (../shared from the project root)")
+        raise FileNotFoundError(
+            f"Expected the shared material at {SHARED} (../shared from the project root)"
+        )
     return SHARED
 
 

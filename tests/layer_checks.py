@@ -43,10 +43,19 @@ def run_layer_checks(
     _check_shapes(layer, x, input_shape)
     counts = {  # what -> (expected, found)
         "trainable weights": (expected_num_trainable_weights, len(layer.trainable_weights)),
-        "non-trainable weights": (expected_num_non_trainable_weights, len(layer.non_trainable_weights)),
-        "non-trainable variables": (expected_num_non_trainable_variables, len(layer.non_trainable_variables)),
+        "non-trainable weights": (
+            expected_num_non_trainable_weights,
+            len(layer.non_trainable_weights),
+        ),
+        "non-trainable variables": (
+            expected_num_non_trainable_variables,
+            len(layer.non_trainable_variables),
+        ),
         "trainable parameters": (expected_trainable_params, _size(layer.trainable_weights)),
-        "non-trainable parameters": (expected_non_trainable_params, _size(layer.non_trainable_weights)),
+        "non-trainable parameters": (
+            expected_non_trainable_params,
+            _size(layer.non_trainable_weights),
+        ),
     }
     for what, (expected, found) in counts.items():
         assert expected is None or found == expected, f"expected {expected} {what}, found {found}"
@@ -81,9 +90,13 @@ def _check_fit_and_save(layer_factory, x, input_shape, tmp_path):
     target = np.ones((4, *model.output_shape[1:]), "float32")
     model.fit(x, target, epochs=1, batch_size=4, verbose=0)
     after = [w.numpy() for w in model.trainable_weights]
-    assert any(not np.allclose(a, b) for a, b in zip(before, after)), "one fit step changed no weight"
+    assert any(not np.allclose(a, b) for a, b in zip(before, after)), (
+        "one fit step changed no weight"
+    )
     path = tmp_path / "layer.keras"
     model.save(path)
     restored = keras.models.load_model(path)
-    for a, b in zip(_as_list(model.predict(x, verbose=0)), _as_list(restored.predict(x, verbose=0))):
+    for a, b in zip(
+        _as_list(model.predict(x, verbose=0)), _as_list(restored.predict(x, verbose=0))
+    ):
         np.testing.assert_array_equal(a, b)

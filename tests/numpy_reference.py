@@ -24,7 +24,11 @@ def sem_graph_conv(x, kernel_2io, edge_logits, bias, adjacency_with_self_loops):
     eye = np.eye(mask.shape[0])
     h0 = x @ kernel_2io[0]
     h1 = x @ kernel_2io[1]
-    return np.einsum("ij,bjf->bif", weights * eye, h0) + np.einsum("ij,bjf->bif", weights * (1 - eye), h1) + bias
+    return (
+        np.einsum("ij,bjf->bif", weights * eye, h0)
+        + np.einsum("ij,bjf->bif", weights * (1 - eye), h1)
+        + bias
+    )
 
 
 def batch_norm(x, gamma, beta, mean, var, eps=1e-5):
@@ -66,13 +70,19 @@ def non_local(x, p, grouped_order, group_size):
 
 def random_non_local_params(rng, channels, inter):
     return {
-        "g_w": rng.normal(size=(inter, channels)), "g_b": rng.normal(size=inter),
-        "theta_w": rng.normal(size=(inter, channels)), "theta_b": rng.normal(size=inter),
-        "phi_w": rng.normal(size=(inter, channels)), "phi_b": rng.normal(size=inter),
+        "g_w": rng.normal(size=(inter, channels)),
+        "g_b": rng.normal(size=inter),
+        "theta_w": rng.normal(size=(inter, channels)),
+        "theta_b": rng.normal(size=inter),
+        "phi_w": rng.normal(size=(inter, channels)),
+        "phi_b": rng.normal(size=inter),
         "concat_w": rng.normal(size=2 * inter),
-        "out_w": rng.normal(size=(channels, inter)), "out_b": rng.normal(size=channels),
-        "bn_gamma": rng.normal(size=channels), "bn_beta": rng.normal(size=channels),
-        "bn_mean": rng.normal(size=channels), "bn_var": rng.uniform(0.5, 2.0, size=channels),
+        "out_w": rng.normal(size=(channels, inter)),
+        "out_b": rng.normal(size=channels),
+        "bn_gamma": rng.normal(size=channels),
+        "bn_beta": rng.normal(size=channels),
+        "bn_mean": rng.normal(size=channels),
+        "bn_var": rng.uniform(0.5, 2.0, size=channels),
     }
 
 
@@ -96,7 +106,9 @@ def set_non_local_weights(layer, p):
 
 def log_normal_isotropic(squared_distance, sigma, dims):
     """log of an isotropic Gaussian density in `dims` dimensions, given ||y - mu||^2."""
-    return -0.5 * squared_distance / sigma**2 - dims * np.log(sigma) - 0.5 * dims * np.log(2 * np.pi)
+    return (
+        -0.5 * squared_distance / sigma**2 - dims * np.log(sigma) - 0.5 * dims * np.log(2 * np.pi)
+    )
 
 
 def logsumexp(a, axis):

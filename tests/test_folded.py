@@ -28,7 +28,11 @@ def _randomise_batch_norms(model, rng):
 
 def _model(kind, rng, **overrides):
     arguments = {"hidden_dim": 24, "num_blocks": 2, **overrides}
-    model = SemGCN(**arguments) if kind == "semgcn" else GraphMDN(num_kernels=3, mixture=kind, **arguments)
+    model = (
+        SemGCN(**arguments)
+        if kind == "semgcn"
+        else GraphMDN(num_kernels=3, mixture=kind, **arguments)
+    )
     graph = model.graph
     model(np.zeros((1, graph.num_nodes, model.input_dim), np.float32))
     _randomise_batch_norms(model, rng)
@@ -37,7 +41,9 @@ def _model(kind, rng, **overrides):
 
 def _assert_same(model, inputs):
     expected = keras.tree.map_structure(np.asarray, model(inputs, training=False))
-    folded = keras.tree.map_structure(np.asarray, tf.function(FoldedForward(model))(tf.constant(inputs)))
+    folded = keras.tree.map_structure(
+        np.asarray, tf.function(FoldedForward(model))(tf.constant(inputs))
+    )
     keras.tree.assert_same_structure(expected, folded)
     for want, got in zip(keras.tree.flatten(expected), keras.tree.flatten(folded)):
         assert got.shape == want.shape and got.dtype == np.float32
@@ -58,12 +64,19 @@ def test_folded_forward_equals_the_model_at_inference(kind, batch, rng):
     _assert_same(model, rng.uniform(-1, 1, (batch, 16, 2)).astype(np.float32))
 
 
-@pytest.mark.parametrize("overrides", [
-    {"non_local": False},
-    {"num_blocks": 0},
-    {"graph": arm_graph(3, num_arms=2), "input_dim": 3, "target_dim": 2},  # no node groups, other dimensions
-    {"graph": _groups_of_four()},  # the max-pool over more than two members per group
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"non_local": False},
+        {"num_blocks": 0},
+        {
+            "graph": arm_graph(3, num_arms=2),
+            "input_dim": 3,
+            "target_dim": 2,
+        },  # no node groups, other dimensions
+        {"graph": _groups_of_four()},  # the max-pool over more than two members per group
+    ],
+)
 def test_folded_forward_covers_other_backbones_and_graphs(overrides, rng):
     model = _model("pose", rng, **overrides)
     nodes = model.graph.num_nodes
@@ -80,7 +93,9 @@ def test_batch_norm_affine_is_the_inference_batch_norm(rng):
     plain = keras.layers.BatchNormalization(center=False, scale=False)
     plain.build((None, 5))
     scale, shift = batch_norm_affine(plain)
-    np.testing.assert_allclose(scale, 1 / np.sqrt(1 + plain.epsilon)) and np.testing.assert_array_equal(shift, 0)
+    np.testing.assert_allclose(
+        scale, 1 / np.sqrt(1 + plain.epsilon)
+    ) and np.testing.assert_array_equal(shift, 0)
 
 
 def test_folded_weights_are_a_snapshot_and_not_trainable(rng):
@@ -89,7 +104,9 @@ def test_folded_weights_are_a_snapshot_and_not_trainable(rng):
     inputs = rng.uniform(-1, 1, (4, 16, 2)).astype(np.float32)
     before = np.asarray(folded(inputs)["mu"])
     model.set_weights([weight * 1.5 for weight in model.get_weights()])
-    np.testing.assert_array_equal(np.asarray(folded(inputs)["mu"]), before)  # made from the weights at the time
+    np.testing.assert_array_equal(
+        np.asarray(folded(inputs)["mu"]), before
+    )  # made from the weights at the time
     assert folded.trainable_variables == () and len(folded.variables) > 0
     with pytest.raises(ValueError, match="Expected a built GraphPoseModel"):
         FoldedForward(GraphMDN(hidden_dim=8, num_blocks=1))
@@ -102,8 +119,12 @@ def test_folded_graph_neither_concatenates_nor_scales_the_activations(kind, rng)
     """What makes the default export fast on TF's graph executor (docs/benchmarks.md): every graph convolution
     is one mixing product, a split and two products; no ConcatV2 or Mul pass over the activations."""
     model = _model(kind, rng)
-    concrete = tf.function(FoldedForward(model)).get_concrete_function(tf.TensorSpec([None, 16, 2], tf.float32))
+    concrete = tf.function(FoldedForward(model)).get_concrete_function(
+        tf.TensorSpec([None, 16, 2], tf.float32)
+    )
     op_types = [op.type for op in concrete.graph.get_operations()]
-    convolutions = 2 + 2 * len(model.backbone.residual_blocks)  # input, two per residual block, output
+    convolutions = 2 + 2 * len(
+        model.backbone.residual_blocks
+    )  # input, two per residual block, output
     assert "ConcatV2" not in op_types and "Mul" not in op_types
     assert op_types.count("Split") == convolutions

@@ -44,7 +44,9 @@ def test_normalized_adjacency_rows(facts):
     thorax[[7, 8, 9, 10, 13]] = 0.2  # facts section 7: row 8 = 0.2 on {7, 8, 9, 10, 13}
     np.testing.assert_allclose(normalized[8], thorax, rtol=1e-6)
     degrees = np.array(facts.value(7, "deg(A+I)"), dtype=np.float32)
-    np.testing.assert_allclose(normalized, h36m_graph().adjacency_with_self_loops() / degrees[:, None], rtol=1e-6)
+    np.testing.assert_allclose(
+        normalized, h36m_graph().adjacency_with_self_loops() / degrees[:, None], rtol=1e-6
+    )
 
 
 def test_grouped_order_and_group_size_match_facts(facts):
@@ -79,7 +81,10 @@ def test_config_round_trip_is_json_safe():
         ({"num_nodes": 0}, r"num_nodes to be an integer in \[1, 4096\]"),
         ({"num_nodes": -2}, r"num_nodes to be an integer in \[1, 4096\]"),
         ({"num_nodes": "3"}, r"num_nodes to be an integer in \[1, 4096\]"),
-        ({"num_nodes": 4097}, r"num_nodes to be an integer in \[1, 4096\].*Received: num_nodes=4097"),
+        (
+            {"num_nodes": 4097},
+            r"num_nodes to be an integer in \[1, 4096\].*Received: num_nodes=4097",
+        ),
         ({"num_nodes": 3, "edges": ((0, 3),)}, r"edge node indices in \[0, 3\)"),
         ({"num_nodes": 3, "edges": ((-1, 0),)}, r"edge node indices in \[0, 3\)"),
         ({"num_nodes": 3, "edges": ((1, 1),)}, "Self loops are added by the layers"),
@@ -107,7 +112,9 @@ def test_check_node_count():
     graph = h36m_graph()
     check_node_count(graph, (None, 16, 2))
     check_node_count(graph, (None, None, 2))
-    with pytest.raises(ValueError, match=r"Expected 16 nodes .* Received: input_shape=\(None, 17, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"Expected 16 nodes .* Received: input_shape=\(None, 17, 2\)"
+    ):
         check_node_count(graph, (None, 17, 2))
     with pytest.raises(ValueError, match=r"rank-3 input .* Received: inputs=\(16, 2\)"):
         check_node_count(graph, (16, 2), argument="inputs")

@@ -20,7 +20,9 @@ FLOORS = (
     ("quickstart", "bench", "cli"),
 )
 FLOOR = {name: level for level, names in enumerate(FLOORS) for name in names}
-MODULES = sorted(path for path in PACKAGE.rglob("*.py") if path.name != "__init__.py" or path.parent != PACKAGE)
+MODULES = sorted(
+    path for path in PACKAGE.rglob("*.py") if path.name != "__init__.py" or path.parent != PACKAGE
+)
 
 
 def _top(path: Path) -> str:
@@ -29,8 +31,16 @@ def _top(path: Path) -> str:
 
 def _imported(path: Path):
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("graphmdn_tf"):
-            names = [node.module] if node.module != "graphmdn_tf" else [f"graphmdn_tf.{a.name}" for a in node.names]
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("graphmdn_tf")
+        ):
+            names = (
+                [node.module]
+                if node.module != "graphmdn_tf"
+                else [f"graphmdn_tf.{a.name}" for a in node.names]
+            )
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names if alias.name.startswith("graphmdn_tf.")]
         else:
@@ -46,8 +56,11 @@ def test_every_module_has_a_floor():
 @pytest.mark.parametrize("path", MODULES, ids=lambda path: str(path.relative_to(PACKAGE)))
 def test_no_module_imports_from_a_floor_above_it(path):
     own = FLOOR[_top(path)]
-    upward = [f"line {line}: graphmdn_tf.{name} (floor {FLOOR[name]})" for name, line in _imported(path)
-              if FLOOR[name] > own]
+    upward = [
+        f"line {line}: graphmdn_tf.{name} (floor {FLOOR[name]})"
+        for name, line in _imported(path)
+        if FLOOR[name] > own
+    ]
     assert not upward, f"{path.relative_to(PACKAGE)} (floor {own}) imports from above: {upward}"
 
 

@@ -21,8 +21,18 @@ COCO = {name: index for index, name in enumerate(COCO_17)}
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     config = TrainingConfig.from_preset(
-        "standard", hidden_dim=16, num_blocks=1, num_kernels=3, dataset="synthetic", stride=16, epochs=1,
-        batch_size=128, validation_frames=64, image_frames=0, jit_compile=False)
+        "standard",
+        hidden_dim=16,
+        num_blocks=1,
+        num_kernels=3,
+        dataset="synthetic",
+        stride=16,
+        epochs=1,
+        batch_size=128,
+        validation_frames=64,
+        image_frames=0,
+        jit_compile=False,
+    )
     path = tmp_path_factory.mktemp("lift") / "run"
     train(config, path, verbose=0)
     return path
@@ -38,8 +48,12 @@ def test_human36m17_lifts_as_its_16_joint_subset(run_dir, pixels_17):
     subset = pixels_17[:, list(H36M_16_FROM_17)]
     from_16 = lift(run_dir, subset, image_size=IMAGE_SIZE, progress=False)
     np.testing.assert_array_equal(from_17.inputs, from_16.inputs)
-    np.testing.assert_allclose(from_17.inputs, normalize_screen_coordinates(subset.astype(np.float32), *IMAGE_SIZE),
-                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        from_17.inputs,
+        normalize_screen_coordinates(subset.astype(np.float32), *IMAGE_SIZE),
+        rtol=1e-6,
+        atol=1e-7,
+    )
     for name in ("mu", "pi", "sigma"):
         np.testing.assert_array_equal(getattr(from_17, name), getattr(from_16, name))
     assert set(from_17.poses) == {"highest", "mean"} and from_17.poses["mean"].shape == (24, 16, 3)
@@ -56,8 +70,12 @@ def test_a_saved_model_version_lifts_as_its_run(run_dir, pixels_17, tmp_path):
     served = lift(version, subset, image_size=IMAGE_SIZE, progress=False)
     trained = lift(run_dir, subset, image_size=IMAGE_SIZE, progress=False)
     for name in ("mu", "pi", "sigma"):
-        np.testing.assert_allclose(getattr(served, name), getattr(trained, name), rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(served.poses["highest"], trained.poses["highest"], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(
+            getattr(served, name), getattr(trained, name), rtol=1e-4, atol=1e-6
+        )
+    np.testing.assert_allclose(
+        served.poses["highest"], trained.poses["highest"], rtol=1e-4, atol=1e-6
+    )
 
 
 def test_lift_errors(run_dir, pixels_17, tmp_path):
@@ -66,12 +84,16 @@ def test_lift_errors(run_dir, pixels_17, tmp_path):
         lift(run_dir, subset, progress=False)
     with pytest.raises(ValueError, match="Expected a positive image size"):
         lift(run_dir, subset, image_size=(0, 10), progress=False)
-    with pytest.raises(FileNotFoundError, match="Expected a training run directory or an exported SavedModel"):
+    with pytest.raises(
+        FileNotFoundError, match="Expected a training run directory or an exported SavedModel"
+    ):
         lift(tmp_path / "nothing", subset, image_size=IMAGE_SIZE, progress=False)
     with pytest.raises(FileNotFoundError, match="Expected a finished training run"):
         lift(tmp_path, subset, image_size=IMAGE_SIZE, progress=False)
     unscored = np.concatenate([subset, np.zeros((*subset.shape[:2], 1))], axis=-1)
-    with pytest.raises(ValueError, match=r"every record was refused \(no rule could fill Hip, .*lower min_score"):
+    with pytest.raises(
+        ValueError, match=r"every record was refused \(no rule could fill Hip, .*lower min_score"
+    ):
         lift(run_dir, unscored, image_size=IMAGE_SIZE, progress=False)
 
 
@@ -80,12 +102,27 @@ def test_cli_lifts_a_coco_file(run_dir, pixels_17, tmp_path, capsys):
     scores = np.ones((24, 17))
     scores[0, COCO["left_wrist"]] = 0.05
     scores[1, :5] = 0.0  # no face: refused
-    path = write_json(tmp_path / "detections.json", coco_results(coco_from_h36m17(pixels_17), scores))
+    path = write_json(
+        tmp_path / "detections.json", coco_results(coco_from_h36m17(pixels_17), scores)
+    )
     out = tmp_path / "out"
-    argv = ["lift", str(run_dir), str(path), "--out", str(out), "--image-size", *map(str, IMAGE_SIZE), "--plot"]
+    argv = [
+        "lift",
+        str(run_dir),
+        str(path),
+        "--out",
+        str(out),
+        "--image-size",
+        *map(str, IMAGE_SIZE),
+        "--plot",
+    ]
     assert main(argv) == 0
     assert "Lifted 23 records (1 with filled joints, 1 refused)" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["detections.json", "detections.npz", "detections.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "detections.json",
+        "detections.npz",
+        "detections.png",
+    ]
     with np.load(out / "detections.npz") as arrays:
         assert arrays["mu"].shape == (23, 3, 16, 3) and arrays["pi"].shape == (23, 3)
         assert arrays["highest_pose"].shape == arrays["mean_pose"].shape == (23, 16, 3)
@@ -94,7 +131,9 @@ def test_cli_lifts_a_coco_file(run_dir, pixels_17, tmp_path, capsys):
     summary = json.loads((out / "detections.json").read_text())
     assert summary["refused"] == [{"record": [1, 0], "reason": "no rule could fill Head"}]
     assert summary["records"][0]["filled"] == {"LWrist": "mirror of RWrist about the body axis"}
-    assert np.shape(summary["records"][0]["kernels"]) == (3, 16, 3) and len(summary["records"]) == 23
+    assert (
+        np.shape(summary["records"][0]["kernels"]) == (3, 16, 3) and len(summary["records"]) == 23
+    )
     assert summary["image_size"] == [1000.0, 1002.0] and summary["layout"] == "coco17"
     assert main(argv) == 2  # never overwrites
     assert "Refusing to overwrite" in capsys.readouterr().err
@@ -102,16 +141,36 @@ def test_cli_lifts_a_coco_file(run_dir, pixels_17, tmp_path, capsys):
 
 def test_cli_one_line_errors(run_dir, tmp_path, capsys):
     bad = write_json(tmp_path / "bad.json", {"frames": []})
-    assert main(["lift", str(run_dir), str(bad), "--out", str(tmp_path / "o"), "--image-size", "10", "10"]) == 2
+    assert (
+        main(
+            [
+                "lift",
+                str(run_dir),
+                str(bad),
+                "--out",
+                str(tmp_path / "o"),
+                "--image-size",
+                "10",
+                "10",
+            ]
+        )
+        == 2
+    )
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "graphmdn-tf lift: error:" in error and "none of the keypoint formats" in error
+    assert (
+        error.count("\n") == 1
+        and "graphmdn-tf lift: error:" in error
+        and "none of the keypoint formats" in error
+    )
     np.save(tmp_path / "k.npy", np.ones((2, 16, 2)))
     assert main(["lift", str(run_dir), str(tmp_path / "k.npy"), "--out", str(tmp_path / "o")]) == 2
     assert "--image-size W H" in capsys.readouterr().err
 
 
 def test_write_refuses_existing_files(run_dir, pixels_17, tmp_path):
-    result = lift(run_dir, pixels_17[:3, list(H36M_16_FROM_17)], image_size=IMAGE_SIZE, progress=False)
+    result = lift(
+        run_dir, pixels_17[:3, list(H36M_16_FROM_17)], image_size=IMAGE_SIZE, progress=False
+    )
     (tmp_path / "x.npz").write_text("mine")
     with pytest.raises(FileExistsError, match="x.npz"):
         write_lift_results(result, tmp_path, "x")

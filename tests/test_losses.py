@@ -8,7 +8,9 @@ from graphmdn_tf.losses import l2_loss, mixture_nll
 
 def _gaussian_log_density(y, mu, sigma):
     """log N(y | mu, sigma^2) per coordinate, summed over the last axis (independent coordinates)."""
-    return np.sum(-0.5 * ((y - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2.0 * np.pi), axis=-1)
+    return np.sum(
+        -0.5 * ((y - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2.0 * np.pi), axis=-1
+    )
 
 
 def _log_softmax(logits, axis):
@@ -19,8 +21,12 @@ def _numpy_nll(y, mu, sigma, pi_logits):
     """Per-example NLL [B]. Pose level: one mixture over whole poses (sigma, pi_logits [B, M]); node level:
     a mixture per node (sigma, pi_logits [B, M, N]), the nodes independent."""
     y, mu, sigma, pi_logits = (np.asarray(a, np.float64) for a in (y, mu, sigma, pi_logits))
-    if sigma.ndim == 2:  # pose level: sum the log-densities over nodes and coordinates inside each kernel
-        log_kernels = _gaussian_log_density(y[:, None], mu, sigma[:, :, None, None]).sum(axis=2)  # [B, M]
+    if (
+        sigma.ndim == 2
+    ):  # pose level: sum the log-densities over nodes and coordinates inside each kernel
+        log_kernels = _gaussian_log_density(y[:, None], mu, sigma[:, :, None, None]).sum(
+            axis=2
+        )  # [B, M]
         return -np.logaddexp.reduce(_log_softmax(pi_logits, axis=1) + log_kernels, axis=1)
     log_kernels = _gaussian_log_density(y[:, None], mu, sigma[..., None])  # [B, M, N]
     per_node = np.logaddexp.reduce(_log_softmax(pi_logits, axis=1) + log_kernels, axis=1)  # [B, N]
@@ -45,7 +51,9 @@ def test_l2_loss_is_the_mean_squared_error(rng):
     assert float(l2_loss(y_true, y_pred)) == pytest.approx(expected, rel=1e-6)
 
 
-@pytest.mark.parametrize("weights", [[1.0, 0.0, 2.0, 0.5], [[3.0], [1.0], [1.0], [0.0]], [1.0, 1.0, 1.0, 1.0]])
+@pytest.mark.parametrize(
+    "weights", [[1.0, 0.0, 2.0, 0.5], [[3.0], [1.0], [1.0], [0.0]], [1.0, 1.0, 1.0, 1.0]]
+)
 def test_l2_loss_weighs_each_example(rng, weights):
     y_true = rng.normal(size=(4, 16, 3)).astype("float32")
     y_pred = rng.normal(size=(4, 16, 3)).astype("float32")
@@ -74,7 +82,9 @@ def test_mixture_nll_weighs_each_example(rng, level):
     per_example = _numpy_nll(y, params["mu"], params["sigma"], params["pi_logits"])
     weights = np.array([0.5, 0.0, 2.0, 1.0])
     expected = (weights * per_example).sum() / weights.sum()
-    assert float(mixture_nll(y, params, weights.astype("float32"))) == pytest.approx(expected, rel=1e-5)
+    assert float(mixture_nll(y, params, weights.astype("float32"))) == pytest.approx(
+        expected, rel=1e-5
+    )
     assert float(mixture_nll(y, params, np.zeros(4, "float32"))) == 0.0
 
 
@@ -90,9 +100,18 @@ def test_a_single_kernel_is_a_plain_gaussian(rng):
 @pytest.mark.parametrize(
     "shape, message",
     [
-        ((5, 17, 3), r"Expected targets of shape \[batch, 16, 3\] to match mu\. Received: y_true.shape=\(5, 17, 3\)"),
-        ((5, 16, 2), r"Expected targets of shape \[batch, 16, 3\] to match mu\. Received: y_true.shape=\(5, 16, 2\)"),
-        ((5, 48), r"Expected targets of shape \[batch, 16, 3\] to match mu\. Received: y_true.shape=\(5, 48\)"),
+        (
+            (5, 17, 3),
+            r"Expected targets of shape \[batch, 16, 3\] to match mu\. Received: y_true.shape=\(5, 17, 3\)",
+        ),
+        (
+            (5, 16, 2),
+            r"Expected targets of shape \[batch, 16, 3\] to match mu\. Received: y_true.shape=\(5, 16, 2\)",
+        ),
+        (
+            (5, 48),
+            r"Expected targets of shape \[batch, 16, 3\] to match mu\. Received: y_true.shape=\(5, 48\)",
+        ),
     ],
 )
 def test_mixture_nll_refuses_targets_that_do_not_match_mu(rng, shape, message):

@@ -25,7 +25,9 @@ def test_similarity_transformed_pose_has_zero_p_mpjpe(rng):
     predicted = 1.7 * target @ rotation.T + np.array([0.5, -2.0, 3.0])
     assert metrics.mpjpe(predicted, target) > 1.0
     assert metrics.p_mpjpe(predicted, target) == pytest.approx(0.0, abs=1e-9)
-    assert float(np.mean(metrics.p_mpjpe_tf(predicted, target).numpy())) == pytest.approx(0.0, abs=1e-4)
+    assert float(np.mean(metrics.p_mpjpe_tf(predicted, target).numpy())) == pytest.approx(
+        0.0, abs=1e-4
+    )
 
 
 def test_reflection_is_not_aligned_away(rng):
@@ -49,7 +51,9 @@ def test_p_mpjpe_is_the_least_squares_optimum(rng):
     aligned = metrics.procrustes_align(predicted, target)
     base = ((aligned - target) ** 2).sum()
     for _ in range(50):
-        perturbed = aligned @ _rotation(rng.normal(size=3), 0.01).T * (1 + 0.01 * rng.normal()) + 0.01 * rng.normal(size=3)
+        perturbed = aligned @ _rotation(rng.normal(size=3), 0.01).T * (
+            1 + 0.01 * rng.normal()
+        ) + 0.01 * rng.normal(size=3)
         assert ((perturbed - target) ** 2).sum() >= base - 1e-12
     assert best < metrics.mpjpe(predicted, target)
 
@@ -57,8 +61,16 @@ def test_p_mpjpe_is_the_least_squares_optimum(rng):
 def test_tensorflow_versions_match_numpy(rng):
     target = rng.normal(size=(20, 16, 3)).astype("float32")
     predicted = (target + 0.1 * rng.normal(size=target.shape)).astype("float32")
-    np.testing.assert_allclose(metrics.mpjpe_tf(predicted, target).numpy(), metrics.mpjpe(predicted, target, per_frame=True), rtol=1e-5)
-    np.testing.assert_allclose(metrics.p_mpjpe_tf(predicted, target).numpy(), metrics.p_mpjpe(predicted, target, per_frame=True), atol=1e-5)
+    np.testing.assert_allclose(
+        metrics.mpjpe_tf(predicted, target).numpy(),
+        metrics.mpjpe(predicted, target, per_frame=True),
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        metrics.p_mpjpe_tf(predicted, target).numpy(),
+        metrics.p_mpjpe(predicted, target, per_frame=True),
+        atol=1e-5,
+    )
 
 
 def test_per_action_average_is_unweighted_over_actions():
@@ -72,7 +84,11 @@ def test_per_action_average_is_unweighted_over_actions():
 @pytest.mark.parametrize(
     "predicted, target, message",
     [
-        (np.zeros((2, 16, 3)), np.zeros((2, 17, 3)), r"same shape \[frames, joints, dims\]\. Received: predicted.shape=\(2, 16, 3\), target.shape=\(2, 17, 3\)"),
+        (
+            np.zeros((2, 16, 3)),
+            np.zeros((2, 17, 3)),
+            r"same shape \[frames, joints, dims\]\. Received: predicted.shape=\(2, 16, 3\), target.shape=\(2, 17, 3\)",
+        ),
         (np.zeros((16, 3)), np.zeros((16, 3)), "same shape"),
     ],
 )

@@ -31,7 +31,9 @@ def test_a_file_is_not_a_run_directory(tmp_path):
 def test_an_unfinished_run_is_required_to_be_finished_before_it_is_read(tmp_path):
     run = RunDirectory(tmp_path)
     run.prepare(tiny_config())
-    with pytest.raises(FileNotFoundError, match=rf"Expected a finished training run with {run.model_path}"):
+    with pytest.raises(
+        FileNotFoundError, match=rf"Expected a finished training run with {run.model_path}"
+    ):
         run.load_model()
     assert "train --run-dir" in str(pytest.raises(FileNotFoundError, run.require_finished).value)
 
@@ -61,7 +63,10 @@ def test_unfinished_run_with_other_settings_is_refused_once_it_has_a_checkpoint(
     RunDirectory(tmp_path).prepare(tiny_config())  # the same settings: resumed, the checkpoint kept
     assert (tmp_path / "backup" / "step-000000005.npz").exists()
     RunDirectory(tmp_path).prepare(tiny_config(epochs=3), overwrite=True)
-    assert not (tmp_path / "backup").exists() and TrainingConfig.from_json(tmp_path / "config.json").epochs == 3
+    assert (
+        not (tmp_path / "backup").exists()
+        and TrainingConfig.from_json(tmp_path / "config.json").epochs == 3
+    )
 
 
 def test_run_stopped_before_its_first_checkpoint_is_kept_unless_overwritten(tmp_path):
@@ -73,16 +78,22 @@ def test_run_stopped_before_its_first_checkpoint_is_kept_unless_overwritten(tmp_
     assert (tmp_path / "logs").is_dir()  # a partial run is never removed without overwrite
     RunDirectory(tmp_path).prepare(tiny_config(), overwrite=True)
     assert TrainingConfig.from_json(tmp_path / "config.json") == tiny_config()
-    assert not (tmp_path / "logs").exists() and (tmp_path / "notes.txt").exists()  # only train's own files go
+    assert (
+        not (tmp_path / "logs").exists() and (tmp_path / "notes.txt").exists()
+    )  # only train's own files go
 
 
 def test_two_runs_cannot_share_a_directory(tmp_path):
     run_dir = tmp_path / "run"
     with RunDirectory(run_dir).lock():
-        with pytest.raises(RuntimeError, match=rf"run directory {run_dir} is in use by process {os.getpid()}"):
+        with pytest.raises(
+            RuntimeError, match=rf"run directory {run_dir} is in use by process {os.getpid()}"
+        ):
             train(tiny_config(), run_dir, verbose=0)
     assert not (run_dir / "config.json").exists()  # the refused run wrote nothing
-    with RunDirectory(run_dir).lock():  # released when the holder's block ended (or its process died)
+    with RunDirectory(
+        run_dir
+    ).lock():  # released when the holder's block ended (or its process died)
         pass
 
 
@@ -95,7 +106,9 @@ def test_a_run_refused_before_it_wrote_anything_leaves_no_folder_and_no_lock(tmp
     assert not (tmp_path / "runs").exists()  # both folders the lock made are gone
     with RunDirectory(tmp_path / "mine").lock():
         pass
-    assert (tmp_path / "mine").is_dir() and not any((tmp_path / "mine").iterdir())  # the user's folder stays
+    assert (tmp_path / "mine").is_dir() and not any(
+        (tmp_path / "mine").iterdir()
+    )  # the user's folder stays
 
 
 def test_a_run_that_wrote_something_keeps_its_lock_file(tmp_path):
@@ -105,7 +118,9 @@ def test_a_run_that_wrote_something_keeps_its_lock_file(tmp_path):
     assert sorted(path.name for path in run_dir.iterdir()) == [".lock", "config.json"]
 
 
-def test_the_lock_held_is_the_file_at_the_path_when_another_process_took_it_away(tmp_path, monkeypatch):
+def test_the_lock_held_is_the_file_at_the_path_when_another_process_took_it_away(
+    tmp_path, monkeypatch
+):
     """The race, reproduced with a test double for the other process's timing: it ends its block and takes
     the lock file away after this process opened the file and before it locked it."""
     run_dir = tmp_path / "run"
@@ -122,21 +137,25 @@ def test_the_lock_held_is_the_file_at_the_path_when_another_process_took_it_away
     monkeypatch.setattr(runs.fcntl, "flock", flock_after_the_other_process_left)
     with RunDirectory(run_dir).lock():
         assert len(locked) == 2  # the orphaned file was let go, and the one now at the path locked
-        assert (run_dir / ".lock").read_text() == f"{os.getpid()}\n"  # written through the handle held
+        assert (
+            run_dir / ".lock"
+        ).read_text() == f"{os.getpid()}\n"  # written through the handle held
         monkeypatch.setattr(runs.fcntl, "flock", flock)
         with pytest.raises(RuntimeError, match="is in use by process"):  # and it excludes others
             with RunDirectory(run_dir).lock():
                 pass
 
 
-
-
-@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EFBIG])
+@pytest.mark.parametrize(
+    "code", [errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EFBIG]
+)
 def test_a_full_or_read_only_disk_becomes_one_line_naming_the_file(tmp_path, code):
     error = not_writable(OSError(code, os.strerror(code), str(tmp_path / "history.csv")), tmp_path)
     assert isinstance(error, RunNotWritableError) and error.errno == code
-    assert str(error) == (f"cannot write {tmp_path / 'history.csv'}: {os.strerror(code)}. Free some space (or make it "
-                          "writable) and run the same command again: it resumes from the last checkpoint")
+    assert str(error) == (
+        f"cannot write {tmp_path / 'history.csv'}: {os.strerror(code)}. Free some space (or make it "
+        "writable) and run the same command again: it resumes from the last checkpoint"
+    )
     unnamed = not_writable(OSError(code, os.strerror(code)), tmp_path)
     assert str(unnamed).startswith(f"cannot write {tmp_path}: ")
 

@@ -13,8 +13,11 @@ RNG_SEED = 7
 
 
 def _pose_params(mu, pi):
-    return {"mu": np.asarray(mu, np.float32), "sigma": np.ones(np.shape(pi), np.float32),
-            "pi_logits": np.log(np.asarray(pi, np.float32))}
+    return {
+        "mu": np.asarray(mu, np.float32),
+        "sigma": np.ones(np.shape(pi), np.float32),
+        "pi_logits": np.log(np.asarray(pi, np.float32)),
+    }
 
 
 def _t_pose(scale=1.0):
@@ -24,7 +27,9 @@ def _t_pose(scale=1.0):
     for joint, parent in enumerate(H36M_16.parents):
         if parent >= 0:
             direction = rng.normal(size=3)
-            pose[joint] = pose[parent] + scale * (0.1 + 0.05 * (joint % 4)) * direction / np.linalg.norm(direction)
+            pose[joint] = pose[parent] + scale * (
+                0.1 + 0.05 * (joint % 4)
+            ) * direction / np.linalg.norm(direction)
     return pose
 
 
@@ -43,8 +48,10 @@ def test_weak_perspective_fit_recovers_scale_translation_and_residual():
     noisy = inputs + 0.05 * rng.normal(size=inputs.shape)
     fit_s, fit_t, residual = selectors.weak_perspective_fit(points, noisy)
     for b in range(4):  # brute force: the residual at the fit, and no better one nearby
+
         def rms(s, t, b=b):
             return np.sqrt(np.mean(np.sum((s * points[b, :, :2] + t - noisy[b]) ** 2, axis=-1)))
+
         assert residual[b] == pytest.approx(rms(fit_s[b], fit_t[b]))
         for ds, dx, dy in itertools.product((-1e-3, 0, 1e-3), repeat=3):
             assert rms(fit_s[b] + ds, fit_t[b] + np.array([dx, dy])) >= residual[b] - 1e-12
@@ -71,7 +78,9 @@ def _reprojection_case():
     true = _t_pose()
     wrong = true.copy()
     wrong[[11, 12], 0] += 0.4  # LElbow, LWrist moved sideways: a different 2D projection
-    mu = np.stack([wrong, true, true[:, [0, 1, 2]] * np.array([1, 1, -1])])[None]  # kernel 2: depth-flipped
+    mu = np.stack([wrong, true, true[:, [0, 1, 2]] * np.array([1, 1, -1])])[
+        None
+    ]  # kernel 2: depth-flipped
     inputs = (2.0 * true[:, :2] + np.array([0.1, 0.2]))[None]
     return mu, inputs, true
 
@@ -93,30 +102,45 @@ def test_reprojection_node_level_picks_per_joint():
     rng = np.random.default_rng(RNG_SEED)
     true = _t_pose()
     mu = np.stack([true + 0.002 * rng.normal(size=true.shape) for _ in range(3)])
-    sign = np.where(np.arange(16) % 2, 1.0, -1.0)[:, None]  # alternating: the mean pose stays near true
-    mu[0, :8, :2] += 0.06 * sign[:8]  # kernel 0 wrong in x/y on joints 0-7, kernel 1 wrong on joints 8-15
+    sign = np.where(np.arange(16) % 2, 1.0, -1.0)[
+        :, None
+    ]  # alternating: the mean pose stays near true
+    mu[0, :8, :2] += (
+        0.06 * sign[:8]
+    )  # kernel 0 wrong in x/y on joints 0-7, kernel 1 wrong on joints 8-15
     mu[1, 8:, :2] -= 0.06 * sign[8:]
     mu[2, :, :2] += 0.06 * sign * np.array([1.0, -1.0])  # kernel 2 wrong on every joint
-    params = {"mu": mu[None].astype(np.float32), "sigma": np.ones((1, 3, 16), np.float32),
-              "pi_logits": np.zeros((1, 3, 16), np.float32)}
+    params = {
+        "mu": mu[None].astype(np.float32),
+        "sigma": np.ones((1, 3, 16), np.float32),
+        "pi_logits": np.zeros((1, 3, 16), np.float32),
+    }
     inputs = true[None, :, :2]
     scale, shift, _ = selectors.weak_perspective_fit(mu.mean(0), true[:, :2])
     distance = np.linalg.norm(scale * mu[..., :2] + shift - true[:, :2], axis=-1)  # [M, N]
     choice = np.argmin(distance, axis=0)
     assert set(choice[:8]) == {1} and set(choice[8:]) == {0}
-    np.testing.assert_allclose(selectors.reprojection(params, inputs)[0], mu[choice, np.arange(16)], atol=1e-6)
+    np.testing.assert_allclose(
+        selectors.reprojection(params, inputs)[0], mu[choice, np.arange(16)], atol=1e-6
+    )
 
 
 def test_reprojection_weighted_limits():
     mu, inputs, true = _reprojection_case()
     params = _pose_params(mu[:, :2], [[0.8, 0.2]])
     mean = np.einsum("m,mnd->nd", [0.8, 0.2], mu[0, :2])
-    np.testing.assert_allclose(selectors.reprojection_weighted(params, inputs, noise=1e6)[0], mean, atol=1e-5)
-    np.testing.assert_allclose(selectors.reprojection_weighted(params, inputs, noise=1e-4)[0], true, atol=1e-5)
+    np.testing.assert_allclose(
+        selectors.reprojection_weighted(params, inputs, noise=1e6)[0], mean, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        selectors.reprojection_weighted(params, inputs, noise=1e-4)[0], true, atol=1e-5
+    )
     residual = selectors.reprojection_residuals(params, inputs)[0]
-    weight = np.array([0.8, 0.2]) * np.exp(-residual ** 2 / (2 * 0.1 ** 2))
+    weight = np.array([0.8, 0.2]) * np.exp(-(residual**2) / (2 * 0.1**2))
     expected = np.einsum("m,mnd->nd", weight / weight.sum(), mu[0, :2])
-    np.testing.assert_allclose(selectors.reprojection_weighted(params, inputs, noise=0.1)[0], expected, atol=1e-5)
+    np.testing.assert_allclose(
+        selectors.reprojection_weighted(params, inputs, noise=0.1)[0], expected, atol=1e-5
+    )
 
 
 def test_reprojection_rejects_bad_input_shape():
@@ -129,7 +153,9 @@ def test_reprojection_rejects_bad_input_shape():
 
 # ---- skeleton prior ----
 
-LENGTHS = np.array([0.13, 0.45, 0.45, 0.13, 0.45, 0.45, 0.24, 0.25, 0.2, 0.15, 0.28, 0.25, 0.15, 0.28, 0.25])
+LENGTHS = np.array(
+    [0.13, 0.45, 0.45, 0.13, 0.45, 0.45, 0.24, 0.25, 0.2, 0.15, 0.28, 0.25, 0.15, 0.28, 0.25]
+)
 
 
 def _poses_with_lengths(count, lengths=LENGTHS, seed=RNG_SEED):
@@ -150,8 +176,12 @@ def test_skeleton_prior_fit_learns_ratios_and_symmetry():
     np.testing.assert_allclose(prior.ratio_mean, np.log(LENGTHS / LENGTHS.sum()), atol=1e-9)
     np.testing.assert_allclose(prior.ratio_std, 0, atol=1e-9)
     # mirrored pairs: (LHip, RHip), (LKnee, RKnee), ..., bone b has child b + 1
-    pairs = [(left - 1, right - 1) for left, right in zip(H36M_16.joints_left, H36M_16.joints_right)]
-    np.testing.assert_allclose(prior.symmetry_mean, [np.log(LENGTHS[a] / LENGTHS[b]) for a, b in pairs], atol=1e-9)
+    pairs = [
+        (left - 1, right - 1) for left, right in zip(H36M_16.joints_left, H36M_16.joints_right)
+    ]
+    np.testing.assert_allclose(
+        prior.symmetry_mean, [np.log(LENGTHS[a] / LENGTHS[b]) for a, b in pairs], atol=1e-9
+    )
     assert prior == selectors.SkeletonPrior.from_dict(json.loads(json.dumps(prior.to_dict())))
 
 
@@ -178,17 +208,24 @@ def test_skeleton_prior_pose_level_prefers_the_intact_kernel():
     params = _pose_params(np.stack([broken, good])[None], [[0.7, 0.3]])
     np.testing.assert_allclose(selectors.skeleton_prior(params, prior)[0], good, atol=1e-6)
     # with a dominant pi weight the network's choice wins
-    np.testing.assert_allclose(selectors.skeleton_prior(params, prior, pi_weight=1e6)[0], broken, atol=1e-6)
+    np.testing.assert_allclose(
+        selectors.skeleton_prior(params, prior, pi_weight=1e6)[0], broken, atol=1e-6
+    )
 
 
 def test_skeleton_prior_node_level_tree_equals_brute_force():
     rng = np.random.default_rng(RNG_SEED)
-    prior = selectors.SkeletonPrior.fit(_poses_with_lengths(50) + 0.01 * rng.normal(size=(50, 16, 3)))
+    prior = selectors.SkeletonPrior.fit(
+        _poses_with_lengths(50) + 0.01 * rng.normal(size=(50, 16, 3))
+    )
     base = _poses_with_lengths(1, seed=2)[0]
     mu = np.stack([base + 0.05 * rng.normal(size=base.shape) for _ in range(2)])  # M = 2
     pi = rng.dirichlet(np.ones(2), size=16).T  # [M, N]
-    params = {"mu": mu[None].astype(np.float32), "sigma": np.ones((1, 2, 16), np.float32),
-              "pi_logits": np.log(pi[None]).astype(np.float32)}
+    params = {
+        "mu": mu[None].astype(np.float32),
+        "sigma": np.ones((1, 2, 16), np.float32),
+        "pi_logits": np.log(pi[None]).astype(np.float32),
+    }
     mu, pi = params["mu"][0].astype(np.float64), pi.astype(np.float32).astype(np.float64)
     pi = pi / pi.sum(0)
     mean = np.einsum("mn,mnd->nd", pi, mu)
@@ -198,11 +235,15 @@ def test_skeleton_prior_node_level_tree_equals_brute_force():
     combos = np.array(list(itertools.product(range(2), repeat=16)))  # [65536, 16]
     chosen = mu[combos, np.arange(16)]  # [65536, 16, 3]
     length = np.linalg.norm(chosen[:, children] - chosen[:, parents], axis=-1)
-    z = (np.log(length / scale) - np.array(prior.ratio_mean)) / np.maximum(prior.ratio_std, selectors.MIN_STD)
-    cost = 0.5 * np.sum(z ** 2, -1) - np.sum(np.log(pi[combos, np.arange(16)]), -1)
+    z = (np.log(length / scale) - np.array(prior.ratio_mean)) / np.maximum(
+        prior.ratio_std, selectors.MIN_STD
+    )
+    cost = 0.5 * np.sum(z**2, -1) - np.sum(np.log(pi[combos, np.arange(16)]), -1)
     best = combos[np.argmin(cost)]
     assert np.any(best != np.argmax(pi, axis=0))  # the prior changes the per-joint Highest choice
-    np.testing.assert_allclose(selectors.skeleton_prior(params, prior)[0], mu[best, np.arange(16)], atol=1e-5)
+    np.testing.assert_allclose(
+        selectors.skeleton_prior(params, prior)[0], mu[best, np.arange(16)], atol=1e-5
+    )
 
 
 # ---- temporal ----
@@ -210,8 +251,10 @@ def test_skeleton_prior_node_level_tree_equals_brute_force():
 
 def _path_cost(mu, log_pi, path, sigma_v):
     cost = -sum(log_pi[t, k] for t, k in enumerate(path))
-    return cost + sum(np.sum((mu[t, path[t]] - mu[t - 1, path[t - 1]]) ** 2) / (2 * sigma_v ** 2)
-                      for t in range(1, len(path)))
+    return cost + sum(
+        np.sum((mu[t, path[t]] - mu[t - 1, path[t - 1]]) ** 2) / (2 * sigma_v**2)
+        for t in range(1, len(path))
+    )
 
 
 def _chain_case():
@@ -235,8 +278,12 @@ def test_causal_viterbi_is_the_forward_argmin():
     indices = selectors.viterbi_kernels(mu, log_pi, sigma_v, causal=True)
     for c, t in itertools.product(range(2), range(5)):
         prefixes = list(itertools.product(range(3), repeat=t + 1))
-        forward = [min(_path_cost(mu[:, :, c], log_pi[:, :, c], p, sigma_v) for p in prefixes if p[-1] == k)
-                   for k in range(3)]
+        forward = [
+            min(
+                _path_cost(mu[:, :, c], log_pi[:, :, c], p, sigma_v) for p in prefixes if p[-1] == k
+            )
+            for k in range(3)
+        ]
         assert indices[t, c] == int(np.argmin(forward))
 
 
@@ -244,7 +291,9 @@ def test_viterbi_follows_the_smooth_branch_where_highest_jumps():
     frames = 20
     track = np.linspace(0, 0.2, frames)[:, None] * np.ones(3)
     mu = np.stack([track, track + 1.0], axis=1)[:, :, None]  # [T, 2, 1, 3]: branch 0 and branch 1
-    pi = np.where(np.arange(frames) % 2 == 0, 0.55, 0.45)  # favours branch 0 on 10 frames, 1 on 10 ...
+    pi = np.where(
+        np.arange(frames) % 2 == 0, 0.55, 0.45
+    )  # favours branch 0 on 10 frames, 1 on 10 ...
     pi[1] = 0.4  # ... and branch 0 a little less once: the whole path should be branch 1
     log_pi = np.log(np.stack([pi, 1 - pi], axis=1))[:, :, None]
     assert len(set(np.argmax(log_pi[:, :, 0], axis=1))) == 2
@@ -267,22 +316,32 @@ def test_temporal_runs_per_sequence_at_both_levels():
     ids = np.array([1, 1, 1, 1, 2, 2, 2, 2, 2])
     motion = selectors.MotionPrior(sigma_v=0.5)
     node_logits = rng.normal(size=(9, 4, 16))
-    node = selectors.temporal({"mu": mu, "sigma": np.ones((9, 4, 16)), "pi_logits": node_logits}, ids, motion)
+    node = selectors.temporal(
+        {"mu": mu, "sigma": np.ones((9, 4, 16)), "pi_logits": node_logits}, ids, motion
+    )
     log_pi = node_logits - np.log(np.exp(node_logits).sum(1, keepdims=True))
     for rows in (slice(0, 4), slice(4, 9)):
         index = selectors.viterbi_kernels(mu[rows], log_pi[rows], 0.5)  # [T, 16]
         expected = mu[rows][np.arange(index.shape[0])[:, None], index, np.arange(16)]
         np.testing.assert_allclose(node[rows], expected, atol=1e-6)
     pose_logits = rng.normal(size=(9, 4))
-    pose = selectors.temporal({"mu": mu, "sigma": np.ones((9, 4)), "pi_logits": pose_logits}, ids, motion, causal=True)
+    pose = selectors.temporal(
+        {"mu": mu, "sigma": np.ones((9, 4)), "pi_logits": pose_logits}, ids, motion, causal=True
+    )
     log_pi = pose_logits - np.log(np.exp(pose_logits).sum(1, keepdims=True))
-    index = selectors.viterbi_kernels(mu[4:].reshape(5, 4, 1, 48), log_pi[4:, :, None], 0.5, causal=True)[:, 0]
+    index = selectors.viterbi_kernels(
+        mu[4:].reshape(5, 4, 1, 48), log_pi[4:, :, None], 0.5, causal=True
+    )[:, 0]
     np.testing.assert_allclose(pose[4:], mu[4:][np.arange(5), index], atol=1e-6)
     assert pose.dtype == np.float32 and pose.shape == (9, 16, 3)
 
 
 def test_temporal_rejects_non_contiguous_sequences_and_bad_shapes():
-    params = {"mu": np.zeros((5, 2, 16, 3)), "sigma": np.ones((5, 2)), "pi_logits": np.zeros((5, 2))}
+    params = {
+        "mu": np.zeros((5, 2, 16, 3)),
+        "sigma": np.ones((5, 2)),
+        "pi_logits": np.zeros((5, 2)),
+    }
     with pytest.raises(ValueError, match=r"contiguous.*\[0\]"):
         selectors.temporal(params, np.array([0, 0, 1, 1, 0]), selectors.MotionPrior(0.1))
     with pytest.raises(ValueError, match=r"sequence_ids.shape=\(4,\)"):
@@ -296,19 +355,31 @@ def test_hard_selectors_never_choose_a_kernel_the_network_rules_out():
     path on stillness, and the reprojection and skeleton choices when it fits them best; none may pick it."""
     frames = 12
     pose = _t_pose()
-    walking = pose[None] + np.linspace(0, 0.3, frames)[:, None, None] * np.array([1.0, 0.0, 0.0])  # moves 27 mm/frame
+    walking = pose[None] + np.linspace(0, 0.3, frames)[:, None, None] * np.array(
+        [1.0, 0.0, 0.0]
+    )  # moves 27 mm/frame
     dead = np.broadcast_to(2 * pose, walking.shape)  # still, and a perfect (scaled) skeleton
     mu = np.stack([walking, dead], axis=1)  # [T, 2, 16, 3]
     ids = np.zeros(frames, int)
     motion = selectors.MotionPrior(sigma_v=0.002)  # so small that standing still beats any walking
-    for weight, chosen in ((0.5 * selectors.MIN_RELATIVE_WEIGHT, 0), (2 * selectors.MIN_RELATIVE_WEIGHT, 1)):
+    for weight, chosen in (
+        (0.5 * selectors.MIN_RELATIVE_WEIGHT, 0),
+        (2 * selectors.MIN_RELATIVE_WEIGHT, 1),
+    ):
         params = _pose_params(mu, np.tile([1 - weight, weight], (frames, 1)))
-        np.testing.assert_allclose(selectors.temporal(params, ids, motion), mu[:, chosen], atol=1e-6)
-        causal = selectors.temporal(params, ids, motion, causal=True)  # frame 0 has no past: the top kernel
+        np.testing.assert_allclose(
+            selectors.temporal(params, ids, motion), mu[:, chosen], atol=1e-6
+        )
+        causal = selectors.temporal(
+            params, ids, motion, causal=True
+        )  # frame 0 has no past: the top kernel
         np.testing.assert_allclose(causal[1:], mu[1:, chosen], atol=1e-6)
         # Node level: the same per joint.
-        node = {"mu": mu, "sigma": np.ones((frames, 2, 16)),
-                "pi_logits": np.log(np.tile([1 - weight, weight], (frames, 16, 1)).transpose(0, 2, 1))}
+        node = {
+            "mu": mu,
+            "sigma": np.ones((frames, 2, 16)),
+            "pi_logits": np.log(np.tile([1 - weight, weight], (frames, 16, 1)).transpose(0, 2, 1)),
+        }
         np.testing.assert_allclose(selectors.temporal(node, ids, motion), mu[:, chosen], atol=1e-6)
     # Reprojection: the 2D input is the dead kernel's own projection; it is still not chosen when ruled out.
     inputs = mu[:, 1, :, :2].astype(np.float32)
@@ -316,6 +387,10 @@ def test_hard_selectors_never_choose_a_kernel_the_network_rules_out():
     np.testing.assert_allclose(selectors.reprojection(params, inputs), mu[:, 0], atol=1e-6)
     prior = selectors.SkeletonPrior.fit(np.stack([2 * pose] * 4), H36M_16)
     stretched = mu.copy()
-    stretched[:, 0, 3] *= 3  # the live kernel's foot far off: the prior alone would pick the dead one
+    stretched[:, 0, 3] *= (
+        3  # the live kernel's foot far off: the prior alone would pick the dead one
+    )
     params = _pose_params(stretched, np.tile([1 - 0.001, 0.001], (frames, 1)))
-    np.testing.assert_allclose(selectors.skeleton_prior(params, prior, pi_weight=0.0), stretched[:, 0], atol=1e-6)
+    np.testing.assert_allclose(
+        selectors.skeleton_prior(params, prior, pi_weight=0.0), stretched[:, 0], atol=1e-6
+    )

@@ -38,9 +38,25 @@ def test_32_joint_skeleton_matches_facts(facts):
     assert list(H36M_32.joints_left) == facts.value(4, "joints_left32")
     assert list(H36M_32.joints_right) == facts.value(4, "joints_right32")
     named = {index: name for index, name in enumerate(H36M_32.joint_names) if name}
-    assert named == {0: "Hip", 1: "RHip", 2: "RKnee", 3: "RFoot", 6: "LHip", 7: "LKnee", 8: "LFoot", 12: "Spine",
-                     13: "Thorax", 14: "Neck/Nose", 15: "Head", 17: "LShoulder", 18: "LElbow", 19: "LWrist",
-                     25: "RShoulder", 26: "RElbow", 27: "RWrist"}
+    assert named == {
+        0: "Hip",
+        1: "RHip",
+        2: "RKnee",
+        3: "RFoot",
+        6: "LHip",
+        7: "LKnee",
+        8: "LFoot",
+        12: "Spine",
+        13: "Thorax",
+        14: "Neck/Nose",
+        15: "Head",
+        17: "LShoulder",
+        18: "LElbow",
+        19: "LWrist",
+        25: "RShoulder",
+        26: "RElbow",
+        27: "RWrist",
+    }
 
 
 def test_17_joint_skeleton_matches_facts(facts):
@@ -77,7 +93,9 @@ def test_left_right_joints_are_named_and_mirrored(skeleton):
     names = skeleton.joint_names
     assert all(names[i].startswith("L") for i in skeleton.joints_left)
     assert all(names[i].startswith("R") for i in skeleton.joints_right)
-    assert [names[i][1:] for i in skeleton.joints_left] == [names[i][1:] for i in skeleton.joints_right]
+    assert [names[i][1:] for i in skeleton.joints_left] == [
+        names[i][1:] for i in skeleton.joints_right
+    ]
     assert skeleton.num_joints == len(names) == len(skeleton.parents)
 
 

@@ -41,7 +41,11 @@ def _sample_targets(params: dict, rng, sigma_scale: float = 1.0) -> np.ndarray:
     for b in range(batch):
         pose_kernel = rng.choice(kernels, p=pi[b, :, 0])
         for n in range(nodes):
-            k = pose_kernel if np.ndim(params["pi_logits"]) == 2 else rng.choice(kernels, p=pi[b, :, n])
+            k = (
+                pose_kernel
+                if np.ndim(params["pi_logits"]) == 2
+                else rng.choice(kernels, p=pi[b, :, n])
+            )
             targets[b, n] = mu[b, k, n] + sigma_scale * sigma[b, k, n] * rng.normal(size=dims)
     return targets
 
@@ -124,8 +128,12 @@ def _radial_integral(offset: float, sigma: float, radius: float, steps: int = 20
     a = offset / sigma
     rho = r / sigma
     # Shell average of exp(-|x - mu|^2 / 2 s^2) over the sphere |x| = r: sinh(rho a) / (rho a) factor.
-    shell = np.where(rho * a > 1e-12, np.sinh(rho * a) / np.where(rho * a > 1e-12, rho * a, 1.0), 1.0)
-    density = (2 * np.pi * sigma**2) ** -1.5 * np.exp(-(rho**2 + a**2) / 2) * shell * 4 * np.pi * r**2
+    shell = np.where(
+        rho * a > 1e-12, np.sinh(rho * a) / np.where(rho * a > 1e-12, rho * a, 1.0), 1.0
+    )
+    density = (
+        (2 * np.pi * sigma**2) ** -1.5 * np.exp(-(rho**2 + a**2) / 2) * shell * 4 * np.pi * r**2
+    )
     return float(np.sum((density[1:] + density[:-1]) / 2 * np.diff(r)))
 
 
@@ -236,13 +244,17 @@ def test_diversity_of_two_kernels():
 def test_node_level_diversity_averages_over_nodes():
     mu = np.zeros((1, 3, 2, 3))
     mu[0, 1, 0, 0], mu[0, 2, 0, 0], mu[0, 1, 1, 1] = 0.1, 0.3, 0.4
-    logits = np.array([[[math.log(0.5), 0.0], [math.log(0.25), -np.inf], [math.log(0.25), -np.inf]]])
+    logits = np.array(
+        [[[math.log(0.5), 0.0], [math.log(0.25), -np.inf], [math.log(0.25), -np.inf]]]
+    )
     # node 0: pairs (0,1) 0.1 w .125, (0,2) 0.3 w .125, (1,2) 0.2 w .0625 -> 0.0625 / 0.3125 = 0.2;
     # node 1: all weight on kernel 0 -> 0, although kernel 1 lies 0.4 away.
     result = unc.diversity({"mu": mu, "sigma": np.full((1, 3, 2), 0.05), "pi_logits": logits})
     np.testing.assert_allclose(result["pairwise_distance"], [(0.2 + 0.0) / 2], rtol=1e-12)
     entropy0 = -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25))
-    np.testing.assert_allclose(result["effective_kernels"], [(math.exp(entropy0) + 1.0) / 2], rtol=1e-12)
+    np.testing.assert_allclose(
+        result["effective_kernels"], [(math.exp(entropy0) + 1.0) / 2], rtol=1e-12
+    )
 
 
 # -------------------------------------------------------------------------------------------- ambiguity
@@ -254,7 +266,9 @@ def _ambiguity_set():
     base_2d[0], base_3d[0] = 0, 0
     flipped = base_3d.copy()
     flipped[:, 2] *= -1  # depth flip: same 2D, different 3D
-    inputs = np.stack([base_2d, base_2d + 0.5, base_2d, base_2d, rng.normal(0, 0.2, (4, 2))])  # 1: translated
+    inputs = np.stack(
+        [base_2d, base_2d + 0.5, base_2d, base_2d, rng.normal(0, 0.2, (4, 2))]
+    )  # 1: translated
     targets = np.stack([base_3d, flipped, flipped, base_3d, base_3d])
     sequences = np.array([0, 1, 0, 2, 3])
     frames = np.array([0, 0, 10, 0, 0])
@@ -267,9 +281,13 @@ def test_ambiguous_samples_on_a_constructed_set():
     # 3 shares 0's 3D pose (not a difference); 4 is far in 2D.
     result = unc.ambiguous_samples(inputs, targets, sequences, frames)
     np.testing.assert_array_equal(result, [True, True, True, True, False])
-    alone = unc.ambiguous_samples(inputs[[0, 2]], targets[[0, 2]], sequences[[0, 2]], frames[[0, 2]])
+    alone = unc.ambiguous_samples(
+        inputs[[0, 2]], targets[[0, 2]], sequences[[0, 2]], frames[[0, 2]]
+    )
     np.testing.assert_array_equal(alone, [False, False])
-    far_apart = unc.ambiguous_samples(inputs[[0, 2]], targets[[0, 2]], sequences[[0, 2]], np.array([0, 50]))
+    far_apart = unc.ambiguous_samples(
+        inputs[[0, 2]], targets[[0, 2]], sequences[[0, 2]], np.array([0, 50])
+    )
     np.testing.assert_array_equal(far_apart, [True, True])
     blocks = unc.ambiguous_samples(inputs, targets, sequences, frames, block=2)
     np.testing.assert_array_equal(blocks, result)
@@ -291,13 +309,20 @@ def test_ambiguity_thresholds():
 def test_ambiguity_handles_tiny_batches_and_bad_shapes():
     for batch in (0, 1):
         result = unc.ambiguous_samples(
-            np.zeros((batch, 4, 2)), np.zeros((batch, 4, 3)), np.zeros(batch, int), np.zeros(batch, int)
+            np.zeros((batch, 4, 2)),
+            np.zeros((batch, 4, 3)),
+            np.zeros(batch, int),
+            np.zeros(batch, int),
         )
         assert result.shape == (batch,) and result.dtype == bool and not result.any()
     with pytest.raises(ValueError, match=r"targets_3d.shape=\(2, 4, 2\)"):
-        unc.ambiguous_samples(np.zeros((2, 4, 2)), np.zeros((2, 4, 2)), np.zeros(2, int), np.zeros(2, int))
+        unc.ambiguous_samples(
+            np.zeros((2, 4, 2)), np.zeros((2, 4, 2)), np.zeros(2, int), np.zeros(2, int)
+        )
     with pytest.raises(ValueError, match=r"sequence_ids.shape=\(3,\)"):
-        unc.ambiguous_samples(np.zeros((2, 4, 2)), np.zeros((2, 4, 3)), np.zeros(3, int), np.zeros(2, int))
+        unc.ambiguous_samples(
+            np.zeros((2, 4, 2)), np.zeros((2, 4, 3)), np.zeros(3, int), np.zeros(2, int)
+        )
 
 
 # ------------------------------------------------------------------------------------------------ plots
@@ -321,7 +346,9 @@ def test_ambiguity_matches_a_brute_force_loop():
     batch, nodes = 40, 4
     shapes = rng.normal(0, 0.05, (3, nodes, 2))  # three root-relative 2D shapes, noise about 3 px
     inputs = (
-        shapes[rng.integers(0, 3, batch)] + rng.normal(0, 0.006, (batch, nodes, 2)) + rng.normal(0, 1, (batch, 1, 2))
+        shapes[rng.integers(0, 3, batch)]
+        + rng.normal(0, 0.006, (batch, nodes, 2))
+        + rng.normal(0, 1, (batch, 1, 2))
     )
     targets = rng.normal(0, 0.05, (batch, nodes, 3))
     sequences, frames = rng.integers(0, 3, batch), rng.integers(0, 120, batch)
@@ -332,11 +359,15 @@ def test_ambiguity_matches_a_brute_force_loop():
                 continue
             pixels = 500 * ((inputs[i] - inputs[i, 0]) - (inputs[j] - inputs[j, 0]))
             rms = math.sqrt(np.mean(np.sum(pixels**2, axis=1)))
-            error = np.mean(np.linalg.norm((targets[i] - targets[i, 0]) - (targets[j] - targets[j, 0]), axis=1))
+            error = np.mean(
+                np.linalg.norm((targets[i] - targets[i, 0]) - (targets[j] - targets[j, 0]), axis=1)
+            )
             expected[i] |= rms < 6.0 and error >= 0.05
     assert 0 < expected.sum() < batch
     for block in (7, 2048):
-        np.testing.assert_array_equal(unc.ambiguous_samples(inputs, targets, sequences, frames, block=block), expected)
+        np.testing.assert_array_equal(
+            unc.ambiguous_samples(inputs, targets, sequences, frames, block=block), expected
+        )
 
 
 def test_mass_within_is_continuous_across_the_small_offset_series():
@@ -345,5 +376,11 @@ def test_mass_within_is_continuous_across_the_small_offset_series():
     above = unc.joint_mass_within(_one_kernel(0.1 * 1.001e-3, 0.1), center, radii)
     # the change is the slope of the mass in a (series term a^2 rho^3 phi(rho) / 3), no jump
     rho = 1.2
-    slope = ((1.001e-3) ** 2 - (0.999e-3) ** 2) * rho**3 * math.exp(-(rho**2) / 2) / math.sqrt(2 * math.pi) / 3
+    slope = (
+        ((1.001e-3) ** 2 - (0.999e-3) ** 2)
+        * rho**3
+        * math.exp(-(rho**2) / 2)
+        / math.sqrt(2 * math.pi)
+        / 3
+    )
     assert (below - above)[0, 0] == pytest.approx(slope, abs=1e-12)

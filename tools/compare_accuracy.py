@@ -21,7 +21,9 @@ def reference_summary(paths) -> dict:
         run = json.loads(Path(path).read_text())
         for method, by_protocol in run["averages"].items():
             for protocol in ("1", "2"):
-                summary.setdefault(method, {}).setdefault(f"p{protocol}", []).append(by_protocol[protocol])
+                summary.setdefault(method, {}).setdefault(f"p{protocol}", []).append(
+                    by_protocol[protocol]
+                )
     return summary
 
 

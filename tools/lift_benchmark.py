@@ -32,10 +32,21 @@ from graphmdn_tf.skeletons import H36M_16_FROM_17, H36M_17
 from graphmdn_tf.training import train
 
 _H17 = {name: index for index, name in enumerate(H36M_17.joint_names)}
-COCO_FROM_H36M17 = {"nose": "Neck/Nose", "left_shoulder": "LShoulder", "right_shoulder": "RShoulder",
-                    "left_elbow": "LElbow", "right_elbow": "RElbow", "left_wrist": "LWrist", "right_wrist": "RWrist",
-                    "left_hip": "LHip", "right_hip": "RHip", "left_knee": "LKnee", "right_knee": "RKnee",
-                    "left_ankle": "LFoot", "right_ankle": "RFoot"}
+COCO_FROM_H36M17 = {
+    "nose": "Neck/Nose",
+    "left_shoulder": "LShoulder",
+    "right_shoulder": "RShoulder",
+    "left_elbow": "LElbow",
+    "right_elbow": "RElbow",
+    "left_wrist": "LWrist",
+    "right_wrist": "RWrist",
+    "left_hip": "LHip",
+    "right_hip": "RHip",
+    "left_knee": "LKnee",
+    "right_knee": "RKnee",
+    "left_ankle": "LFoot",
+    "right_ankle": "RFoot",
+}
 
 
 def coco_results(pixels_17: np.ndarray) -> list:
@@ -43,15 +54,31 @@ def coco_results(pixels_17: np.ndarray) -> list:
     triples = np.zeros((len(pixels_17), 17, 3))
     for index, name in enumerate(COCO_17):
         if name in COCO_FROM_H36M17:
-            triples[:, index, :2], triples[:, index, 2] = pixels_17[:, _H17[COCO_FROM_H36M17[name]]], 1.0
-    return [{"image_id": frame, "category_id": 1, "score": 1.0, "keypoints": values.reshape(-1).tolist()}
-            for frame, values in enumerate(triples)]
+            triples[:, index, :2], triples[:, index, 2] = (
+                pixels_17[:, _H17[COCO_FROM_H36M17[name]]],
+                1.0,
+            )
+    return [
+        {
+            "image_id": frame,
+            "category_id": 1,
+            "score": 1.0,
+            "keypoints": values.reshape(-1).tolist(),
+        }
+        for frame, values in enumerate(triples)
+    ]
 
 
 def ensure_run(data_dir: Path, run_dir: Path, epochs: int) -> Path:
     if not RunDirectory(run_dir).is_finished():
-        config = TrainingConfig.from_preset("standard", dataset="cmu", data_dir=str(data_dir), epochs=epochs,
-                                            image_frames=0, validation_frames=2000)
+        config = TrainingConfig.from_preset(
+            "standard",
+            dataset="cmu",
+            data_dir=str(data_dir),
+            epochs=epochs,
+            image_frames=0,
+            validation_frames=2000,
+        )
         train(config, run_dir, verbose=2)
     return run_dir
 
@@ -62,8 +89,12 @@ def benchmark(data_dir: Path, run_dir: Path, subject: str = "S7") -> dict:
     weights = []
     with tempfile.TemporaryDirectory() as scratch:
         for camera_index, camera in enumerate(h36m_cameras(subject)):
-            world = np.concatenate([np.asarray(poses_world[action], np.float64) for action in sorted(poses_world)])
-            target = world_to_camera(world, camera["orientation"], camera["translation"])[:, list(H36M_16_FROM_17)]
+            world = np.concatenate(
+                [np.asarray(poses_world[action], np.float64) for action in sorted(poses_world)]
+            )
+            target = world_to_camera(world, camera["orientation"], camera["translation"])[
+                :, list(H36M_16_FROM_17)
+            ]
             target = target - target[:, :1]
             pixels = project_to_pixels(world, camera)  # [frames, 17, 2]
             size = (camera["res_w"], camera["res_h"])
@@ -72,12 +103,16 @@ def benchmark(data_dir: Path, run_dir: Path, subject: str = "S7") -> dict:
             for kind, keypoints in (("exact", pixels[:, list(H36M_16_FROM_17)]), ("coco", path)):
                 result = lift(run_dir, keypoints, image_size=size, progress=False)
                 if result.refused:
-                    raise RuntimeError(f"{kind} inputs of camera {camera_index}: records refused: {result.refused[:3]}")
+                    raise RuntimeError(
+                        f"{kind} inputs of camera {camera_index}: records refused: {result.refused[:3]}"
+                    )
                 for name, pose in result.poses.items():
                     errors[kind].setdefault(name, []).append(mpjpe(pose, target) * 1000.0)
             weights.append(len(world))
-    return {kind: {name: float(np.average(values, weights=weights)) for name, values in by_name.items()}
-            for kind, by_name in errors.items()} | {"frames": weights[0]}
+    return {
+        kind: {name: float(np.average(values, weights=weights)) for name, values in by_name.items()}
+        for kind, by_name in errors.items()
+    } | {"frames": weights[0]}
 
 
 def main() -> None:
@@ -90,8 +125,13 @@ def main() -> None:
     print(f"CMU S7, {scores['frames']} frames x 4 cameras, Protocol #1 (MPJPE, mm):")
     print("| input | " + " | ".join(scores["exact"]) + " |")
     print("|---|" + "---|" * len(scores["exact"]))
-    for kind, label in (("exact", "exact Human3.6M-16 projections"), ("coco", "COCO results JSON (13 joints)")):
-        print(f"| {label} | " + " | ".join(f"{value:.1f}" for value in scores[kind].values()) + " |")
+    for kind, label in (
+        ("exact", "exact Human3.6M-16 projections"),
+        ("coco", "COCO results JSON (13 joints)"),
+    ):
+        print(
+            f"| {label} | " + " | ".join(f"{value:.1f}" for value in scores[kind].values()) + " |"
+        )
 
 
 if __name__ == "__main__":

@@ -57,10 +57,20 @@ def main() -> int:
     cluster = {"worker": [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]}
     workers = []
     for index in range(2):
-        environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
-                           TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        workers.append(subprocess.Popen([sys.executable, "-c", WORKER], env=environment, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True))
+        environment = dict(
+            os.environ,
+            TF_CPP_MIN_LOG_LEVEL="3",
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        )
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER],
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+        )
     for index, worker in enumerate(workers):
         output, _ = worker.communicate(timeout=600)
         for line in output.splitlines():

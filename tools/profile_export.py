@@ -82,7 +82,9 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def op_times(path, inputs: np.ndarray, traces: int) -> tuple[collections.Counter, collections.Counter]:
+def op_times(
+    path, inputs: np.ndarray, traces: int
+) -> tuple[collections.Counter, collections.Counter]:
     """({op type: mean ms per call}, {op type: ops per call}) of `serving_default`, from the step stats of
     `traces` fully traced session runs after three untraced ones."""
     milliseconds, counts = collections.Counter(), collections.Counter()
@@ -101,26 +103,51 @@ def op_times(path, inputs: np.ndarray, traces: int) -> tuple[collections.Counter
             for device in metadata.step_stats.dev_stats:
                 for node in device.node_stats:
                     label = node.timeline_label  # "name = OpType(inputs)"
-                    kind = label.split(" = ", 1)[1].split("(", 1)[0] if " = " in label else node.node_name
+                    kind = (
+                        label.split(" = ", 1)[1].split("(", 1)[0]
+                        if " = " in label
+                        else node.node_name
+                    )
                     milliseconds[kind] += node.all_end_rel_micros / 1e3 / traces
                     counts[kind] += 1
-    return milliseconds, collections.Counter({kind: count // traces for kind, count in counts.items()})
+    return milliseconds, collections.Counter(
+        {kind: count // traces for kind, count in counts.items()}
+    )
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="standard", choices=sorted(MODEL_PRESETS))
     parser.add_argument("--batch", type=_positive_int, default=1024)
-    parser.add_argument("--repeats", type=_positive_int, default=15, help="timed signature calls (the median is reported)")
-    parser.add_argument("--traces", type=_positive_int, default=5, help="traced session runs the op times are averaged over")
+    parser.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=15,
+        help="timed signature calls (the median is reported)",
+    )
+    parser.add_argument(
+        "--traces",
+        type=_positive_int,
+        default=5,
+        help="traced session runs the op times are averaged over",
+    )
     parser.add_argument("--top", type=_positive_int, default=20, help="op types listed")
-    parser.add_argument("--beside-peak", type=_positive_int, default=None, metavar="N",
-                        help="then alternate N matmul-peak loops with N signature calls and print each pair")
+    parser.add_argument(
+        "--beside-peak",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="then alternate N matmul-peak loops with N signature calls and print each pair",
+    )
     args = parser.parse_args(argv)
 
     model = build_model(TrainingConfig.from_preset(args.preset, num_kernels=5, mixture="pose"))
     flops = analytic_forward_flops(model, args.batch).total
-    inputs = np.random.default_rng(0).uniform(-1, 1, (args.batch, model.graph.num_nodes, 2)).astype(np.float32)
+    inputs = (
+        np.random.default_rng(0)
+        .uniform(-1, 1, (args.batch, model.graph.num_nodes, 2))
+        .astype(np.float32)
+    )
     peak = measure_matmul_peak()
     with tempfile.TemporaryDirectory() as directory:
         path = export_saved_model(model, base_dir=directory, name="profiled", jit_compile=False)
@@ -129,20 +156,28 @@ def main(argv=None) -> int:
         milliseconds, counts = op_times(path, inputs, args.traces)
         pairs = beside_peak(call, flops, args.beside_peak) if args.beside_peak else []
     achieved = flops / seconds
-    print(f"{args.preset}, batch {args.batch}: {1e3 * seconds:.1f} ms a batch, {achieved / 1e9:.1f} GFLOP/s, "
-          f"{100 * achieved / peak:.0f}% of the measured matmul peak ({peak / 1e9:.1f} GFLOP/s)")
+    print(
+        f"{args.preset}, batch {args.batch}: {1e3 * seconds:.1f} ms a batch, {achieved / 1e9:.1f} GFLOP/s, "
+        f"{100 * achieved / peak:.0f}% of the measured matmul peak ({peak / 1e9:.1f} GFLOP/s)"
+    )
     total = sum(milliseconds.values())
     print(f"op time per call, summed over ops: {total:.1f} ms")
     print("| op type | ms | share | ops |\n|---|---|---|---|")
     for kind, ms in milliseconds.most_common(args.top):
         print(f"| {kind} | {ms:.2f} | {100 * ms / total:.1f}% | {counts[kind]} |")
     if pairs:
-        print("\n| pair | matmul peak GFLOP/s | signature GFLOP/s | % of that peak |\n|---|---|---|---|")
+        print(
+            "\n| pair | matmul peak GFLOP/s | signature GFLOP/s | % of that peak |\n|---|---|---|---|"
+        )
         for index, (peak_rate, rate) in enumerate(pairs, 1):
-            print(f"| {index} | {peak_rate / 1e9:.1f} | {rate / 1e9:.1f} | {100 * rate / peak_rate:.0f}% |")
+            print(
+                f"| {index} | {peak_rate / 1e9:.1f} | {rate / 1e9:.1f} | {100 * rate / peak_rate:.0f}% |"
+            )
         shares = [100 * rate / peak_rate for peak_rate, rate in pairs]
-        print(f"% of the peak beside it: median {statistics.median(shares):.0f}%, "
-              f"from {min(shares):.0f}% to {max(shares):.0f}% over {len(pairs)} pairs")
+        print(
+            f"% of the peak beside it: median {statistics.median(shares):.0f}%, "
+            f"from {min(shares):.0f}% to {max(shares):.0f}% over {len(pairs)} pairs"
+        )
     return 0
 
 

@@ -31,7 +31,9 @@ import numpy as np
 def reference_modules(repo: Path):
     """The authors' model classes and loss, imported from their repository folder."""
     if not (repo / "models" / "sem_gcn_mdn.py").is_file():
-        raise SystemExit(f"{repo} is not a clone of vectra-ai-research/GraphMDN (no models/sem_gcn_mdn.py)")
+        raise SystemExit(
+            f"{repo} is not a clone of vectra-ai-research/GraphMDN (no models/sem_gcn_mdn.py)"
+        )
     sys.path.insert(0, str(repo))
     from common.mdn_loss import mdn_loss_fn_pose_distributions  # noqa: PLC0415
     from models.sem_gcn import SemGCN  # noqa: PLC0415
@@ -54,12 +56,26 @@ def build(args, graph):
     groups = [list(group) for group in graph.node_groups]
     dropout = None if args.dropout == 0 else args.dropout
     if args.model == "graphmdn":
-        model = graphmdn_class(adjacency, args.hidden_dim, num_gaussians=args.num_kernels, num_layers=args.num_blocks,
-                               nodes_group=groups, p_dropout=dropout, pose_level_pi=True, uniform_sigma=True)
+        model = graphmdn_class(
+            adjacency,
+            args.hidden_dim,
+            num_gaussians=args.num_kernels,
+            num_layers=args.num_blocks,
+            nodes_group=groups,
+            p_dropout=dropout,
+            pose_level_pi=True,
+            uniform_sigma=True,
+        )
         return model, loss
     import torch  # noqa: PLC0415
 
-    model = semgcn_class(adjacency, args.hidden_dim, num_layers=args.num_blocks, nodes_group=groups, p_dropout=dropout)
+    model = semgcn_class(
+        adjacency,
+        args.hidden_dim,
+        num_layers=args.num_blocks,
+        nodes_group=groups,
+        p_dropout=dropout,
+    )
     return model, torch.nn.MSELoss(reduction="mean")
 
 
@@ -71,21 +87,37 @@ def train(args):
     from graphmdn_tf.data.pipeline import load_samples  # noqa: PLC0415
     from graphmdn_tf.skeletons import h36m_graph  # noqa: PLC0415
 
-    config = TrainingConfig(dataset=args.dataset, data_dir=args.data_dir, train_subjects=args.train_subjects,
-                            test_subjects=args.test_subjects)
+    config = TrainingConfig(
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        train_subjects=args.train_subjects,
+        test_subjects=args.test_subjects,
+    )
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     load = {"subjects": config.train_subjects, "stride": args.stride, "progress": False}
     train_samples = load_samples(args.dataset, args.data_dir, **load)
-    test_samples = load_samples(args.dataset, args.data_dir, **{**load, "subjects": config.test_subjects})
+    test_samples = load_samples(
+        args.dataset, args.data_dir, **{**load, "subjects": config.test_subjects}
+    )
     model, criterion = build(args, h36m_graph())
-    rows = TensorDataset(torch.from_numpy(train_samples.targets_3d), torch.from_numpy(train_samples.inputs_2d))
-    loader = DataLoader(rows, batch_size=args.batch_size, shuffle=True,
-                        generator=torch.Generator().manual_seed(args.seed))
+    rows = TensorDataset(
+        torch.from_numpy(train_samples.targets_3d), torch.from_numpy(train_samples.inputs_2d)
+    )
+    loader = DataLoader(
+        rows,
+        batch_size=args.batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(args.seed),
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=args.peak_learning_rate)
     scheduler = torch.optim.lr_scheduler.CyclicLR(
-        optimizer, base_lr=0, max_lr=args.peak_learning_rate,
-        step_size_up=int(args.epochs * len(loader) * 0.5), cycle_momentum=False)
+        optimizer,
+        base_lr=0,
+        max_lr=args.peak_learning_rate,
+        step_size_up=int(args.epochs * len(loader) * 0.5),
+        cycle_momentum=False,
+    )
     started = time.time()
     for epoch in range(args.epochs):
         model.train()
@@ -98,19 +130,28 @@ def train(args):
             optimizer.step()
             scheduler.step()
             total, count = total + loss.item() * len(targets), count + len(targets)
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / count:.4f} ({time.time() - started:.0f} s)", flush=True)
+        print(
+            f"epoch {epoch + 1}/{args.epochs}: loss {total / count:.4f} ({time.time() - started:.0f} s)",
+            flush=True,
+        )
     model.eval()
     with torch.no_grad():
         outputs = model(torch.from_numpy(test_samples.inputs_2d))
     if args.model == "graphmdn":
         mu, sigma, pi = (tensor.numpy() for tensor in outputs)
-        saved = {"mu": mu.transpose(0, 2, 1, 3), "sigma": sigma[:, 0, :, 0], "pi_logits": pi[:, 0, :]}
+        saved = {
+            "mu": mu.transpose(0, 2, 1, 3),
+            "sigma": sigma[:, 0, :, 0],
+            "pi_logits": pi[:, 0, :],
+        }
     else:
         saved = {"prediction": outputs.numpy()}
     seconds = time.time() - started
     np.savez(args.out, **saved, seconds=seconds, train_rows=len(train_samples))
     summary = score(saved if args.model == "graphmdn" else saved["prediction"], test_samples, args)
-    summary.update(seconds=round(seconds, 1), train_rows=len(train_samples), steps=args.epochs * len(loader))
+    summary.update(
+        seconds=round(seconds, 1), train_rows=len(train_samples), steps=args.epochs * len(loader)
+    )
     Path(args.out).with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary["averages"]))
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
@@ -124,17 +165,29 @@ def score(outputs, test_samples, args) -> dict:
 
     errors = score_outputs(outputs, test_samples.targets_3d, convention=args.convention)
     names = method_names(args.model, "standard", errors)
-    averages = {names[name]: {protocol: per_action_errors(values, test_samples.action_classes)[1]
-                              for protocol, values in by_protocol.items()}
-                for name, by_protocol in errors.items()}
+    averages = {
+        names[name]: {
+            protocol: per_action_errors(values, test_samples.action_classes)[1]
+            for protocol, values in by_protocol.items()
+        }
+        for name, by_protocol in errors.items()
+    }
     nll = frame_nll(outputs, test_samples.targets_3d)
-    return {"model": args.model, "seed": args.seed, "epochs": args.epochs, "convention": args.convention,
-            "averages": averages, "test_nll": None if nll is None else float(nll.mean())}
+    return {
+        "model": args.model,
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "convention": args.convention,
+        "averages": averages,
+        "test_nll": None if nll is None else float(nll.mean()),
+    }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reference-repo", required=True, help="a clone of vectra-ai-research/GraphMDN")
+    parser.add_argument(
+        "--reference-repo", required=True, help="a clone of vectra-ai-research/GraphMDN"
+    )
     parser.add_argument("--model", choices=("graphmdn", "semgcn"), default="graphmdn")
     parser.add_argument("--dataset", default="cmu")
     parser.add_argument("--data-dir", required=True)
@@ -151,7 +204,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--convention", choices=("paper", "raw"), default="paper")
-    parser.add_argument("--out", required=True, help="an .npz of the test outputs; the scores go beside it as .json")
+    parser.add_argument(
+        "--out", required=True, help="an .npz of the test outputs; the scores go beside it as .json"
+    )
     train(parser.parse_args(argv))
 
 

@@ -59,20 +59,36 @@ class AccuracySettings:
 
     def config(self, model: str, seed: int) -> TrainingConfig:
         return TrainingConfig.from_preset(
-            self.preset, model=model, dataset=self.dataset, data_dir=self.data_dir, epochs=self.epochs, seed=seed,
-            stride=self.stride, train_subjects=self.train_subjects, test_subjects=self.test_subjects,
+            self.preset,
+            model=model,
+            dataset=self.dataset,
+            data_dir=self.data_dir,
+            epochs=self.epochs,
+            seed=seed,
+            stride=self.stride,
+            train_subjects=self.train_subjects,
+            test_subjects=self.test_subjects,
             **self.overrides,
         )
 
 
 def mean_pose_errors(config: TrainingConfig, convention: str) -> dict:
     """{1: P1, 2: P2} (mm, the paper's per-action average) of predicting the training set's mean pose."""
-    data = {"keypoints": config.keypoints, "actions": config.actions, "stride": config.stride, "progress": False}
-    train_samples = load_samples(config.dataset, config.data_dir, subjects=config.train_subjects, **data)
+    data = {
+        "keypoints": config.keypoints,
+        "actions": config.actions,
+        "stride": config.stride,
+        "progress": False,
+    }
+    train_samples = load_samples(
+        config.dataset, config.data_dir, subjects=config.train_subjects, **data
+    )
     test = load_samples(config.dataset, config.data_dir, subjects=config.test_subjects, **data)
     prediction = np.broadcast_to(train_samples.targets_3d.mean(axis=0), test.targets_3d.shape)
     errors = score_outputs(prediction, test.targets_3d, convention=convention)["prediction"]
-    return {protocol: per_action_errors(errors[protocol], test.action_classes)[1] for protocol in (1, 2)}
+    return {
+        protocol: per_action_errors(errors[protocol], test.action_classes)[1] for protocol in (1, 2)
+    }
 
 
 def _finished_run(config: TrainingConfig, run_dir: Path) -> bool:
@@ -89,7 +105,9 @@ def _finished_run(config: TrainingConfig, run_dir: Path) -> bool:
     return True
 
 
-def benchmark_run(settings: AccuracySettings, model: str, seed: int, run_dir: Path, verbose: int = 0) -> dict:
+def benchmark_run(
+    settings: AccuracySettings, model: str, seed: int, run_dir: Path, verbose: int = 0
+) -> dict:
     """Train (or reuse) one run and score it: {"model", "seed", "seconds", "averages": {method: {1, 2}}, ...}."""
     config = settings.config(model, seed)
     started = time.time()
@@ -101,8 +119,15 @@ def benchmark_run(settings: AccuracySettings, model: str, seed: int, run_dir: Pa
     averages = {row.method: {} for row in result.rows}
     for row in result.rows:
         averages[row.method][row.protocol] = row.average
-    return {"model": model, "seed": seed, "run_dir": str(run_dir), "seconds": round(seconds, 1), "reused": reused,
-            "averages": averages, "test_nll": next(iter(result.test_nll.values()), None)}
+    return {
+        "model": model,
+        "seed": seed,
+        "run_dir": str(run_dir),
+        "seconds": round(seconds, 1),
+        "reused": reused,
+        "averages": averages,
+        "test_nll": next(iter(result.test_nll.values()), None),
+    }
 
 
 def summarize(runs: list[dict], mean_pose: dict) -> dict:
@@ -112,14 +137,18 @@ def summarize(runs: list[dict], mean_pose: dict) -> dict:
     for method in methods:
         summary[method] = {}
         for protocol in (1, 2):
-            values = [run["averages"][method][protocol] for run in runs if method in run["averages"]]
+            values = [
+                run["averages"][method][protocol] for run in runs if method in run["averages"]
+            ]
             summary[method][f"p{protocol}"] = {
                 "mean": statistics.fmean(values),
                 "std": statistics.stdev(values) if len(values) > 1 else 0.0,
                 "values": values,
             }
-    summary[MEAN_POSE] = {f"p{protocol}": {"mean": mean_pose[protocol], "std": 0.0, "values": [mean_pose[protocol]]}
-                          for protocol in (1, 2)}
+    summary[MEAN_POSE] = {
+        f"p{protocol}": {"mean": mean_pose[protocol], "std": 0.0, "values": [mean_pose[protocol]]}
+        for protocol in (1, 2)
+    }
     return summary
 
 
@@ -133,11 +162,21 @@ def run_accuracy_benchmark(out_dir, settings: AccuracySettings, verbose: int = 0
     runs = []
     for model in settings.models:
         for seed in settings.seeds:
-            print(f"[bench accuracy] {model}, seed {seed}: training {settings.epochs} epoch(s)", flush=True)
-            record = benchmark_run(settings, model, seed, out_dir / "runs" / f"{model}-seed{seed}", verbose)
-            print(f"[bench accuracy] {model}, seed {seed}: " + ", ".join(
-                f"{method} P1 {values[1]:.1f}" for method, values in record["averages"].items()
-            ) + f" ({record['seconds']:.0f} s)", flush=True)
+            print(
+                f"[bench accuracy] {model}, seed {seed}: training {settings.epochs} epoch(s)",
+                flush=True,
+            )
+            record = benchmark_run(
+                settings, model, seed, out_dir / "runs" / f"{model}-seed{seed}", verbose
+            )
+            print(
+                f"[bench accuracy] {model}, seed {seed}: "
+                + ", ".join(
+                    f"{method} P1 {values[1]:.1f}" for method, values in record["averages"].items()
+                )
+                + f" ({record['seconds']:.0f} s)",
+                flush=True,
+            )
             runs.append(record)
     config = settings.config(settings.models[0], settings.seeds[0])
     report = {
@@ -174,10 +213,15 @@ def format_markdown(report: dict) -> str:
     for method, values in report["summary"].items():
         p1, p2 = values["p1"], values["p2"]
         seeds = ", ".join(f"{value:.1f}" for value in p1["values"])
-        lines.append(f"| {method} | {p1['mean']:.1f} ± {p1['std']:.1f} | {p2['mean']:.1f} ± {p2['std']:.1f} | {seeds} |")
+        lines.append(
+            f"| {method} | {p1['mean']:.1f} ± {p1['std']:.1f} | {p2['mean']:.1f} ± {p2['std']:.1f} | {seeds} |"
+        )
     nll = [run["test_nll"] for run in report["runs"] if run["test_nll"] is not None]
     if nll:
-        lines += ["", f"GraphMDN test NLL: {statistics.fmean(nll):.2f} nats per pose (mean over seeds)."]
+        lines += [
+            "",
+            f"GraphMDN test NLL: {statistics.fmean(nll):.2f} nats per pose (mean over seeds).",
+        ]
     lines += ["", f"{len(report['runs'])} runs, {report['seconds']:.0f} s ({report['date']}).", ""]
     return "\n".join(lines)
 
@@ -199,8 +243,10 @@ def plot_accuracy(report: dict, path) -> Path:
         axis.set_title(f"Protocol #{protocol[1]} ({'MPJPE' if protocol == 'p1' else 'P-MPJPE'})")
         axis.grid(axis="y", alpha=0.3)
     settings = report["settings"]
-    figure.suptitle(f"{settings['dataset']}, {settings['preset']}, {settings['epochs']} epoch(s), "
-                    f"{len(settings['seeds'])} seed(s)")
+    figure.suptitle(
+        f"{settings['dataset']}, {settings['preset']}, {settings['epochs']} epoch(s), "
+        f"{len(settings['seeds'])} seed(s)"
+    )
     figure.tight_layout()
     path = Path(path)
     figure.savefig(path, dpi=100)

@@ -72,11 +72,18 @@ class EpochSettings:
     overrides: tuple = ()  # (field, value) pairs, hashable and JSON-friendly
 
     def config(self) -> TrainingConfig:
-        return TrainingConfig.from_preset(self.preset, dataset=self.dataset, data_dir=self.data_dir, epochs=self.epochs,
-                                          **dict(self.overrides))
+        return TrainingConfig.from_preset(
+            self.preset,
+            dataset=self.dataset,
+            data_dir=self.data_dir,
+            epochs=self.epochs,
+            **dict(self.overrides),
+        )
 
 
-def epoch_rows(parts: EpochParts, batch_size: int, train_flops_per_sample: float, peak: float) -> list[dict]:
+def epoch_rows(
+    parts: EpochParts, batch_size: int, train_flops_per_sample: float, peak: float
+) -> list[dict]:
     """One dict per epoch of `parts`: seconds, validation's share of the epoch, samples/s, % of `peak`
     (FLOP/s), and the cores each part kept busy (CPU seconds / wall seconds)."""
     rows = []
@@ -84,16 +91,22 @@ def epoch_rows(parts: EpochParts, batch_size: int, train_flops_per_sample: float
         zip(parts.training, parts.validation, parts.batches)
     ):
         rate = batches * batch_size / train_wall
-        rows.append({
-            "epoch": epoch,
-            "train_seconds": train_wall,
-            "validation_seconds": validation_wall,
-            "validation_percent_of_epoch": 100 * validation_wall / (train_wall + validation_wall),
-            "train_samples_per_s": rate,
-            "train_percent_of_peak": 100 * train_flops_per_sample * rate / peak,
-            "train_cpu_cores_busy": train_cpu / train_wall,
-            "validation_cpu_cores_busy": validation_cpu / validation_wall if validation_wall > 0 else 0.0,
-        })
+        rows.append(
+            {
+                "epoch": epoch,
+                "train_seconds": train_wall,
+                "validation_seconds": validation_wall,
+                "validation_percent_of_epoch": 100
+                * validation_wall
+                / (train_wall + validation_wall),
+                "train_samples_per_s": rate,
+                "train_percent_of_peak": 100 * train_flops_per_sample * rate / peak,
+                "train_cpu_cores_busy": train_cpu / train_wall,
+                "validation_cpu_cores_busy": validation_cpu / validation_wall
+                if validation_wall > 0
+                else 0.0,
+            }
+        )
     return rows
 
 

@@ -27,15 +27,25 @@ class FlopCount:
     matmul: int = 0  # tf MatMul ops (the profiler counts these)
     einsum: int = 0  # adjacency and group-permutation products (no profiler statistics)
     batched: int = 0  # batched matmuls [B, N, P] x [B, P, I]
-    notes: dict = field(default_factory=dict)  # BATCH_INDEPENDENT: the part of `matmul` that does not scale with B
+    notes: dict = field(
+        default_factory=dict
+    )  # BATCH_INDEPENDENT: the part of `matmul` that does not scale with B
 
     @property
     def total(self) -> int:
         return self.matmul + self.einsum + self.batched
 
     def __add__(self, other: FlopCount) -> FlopCount:
-        notes = {key: self.notes.get(key, 0) + other.notes.get(key, 0) for key in {**self.notes, **other.notes}}
-        return FlopCount(self.matmul + other.matmul, self.einsum + other.einsum, self.batched + other.batched, notes)
+        notes = {
+            key: self.notes.get(key, 0) + other.notes.get(key, 0)
+            for key in {**self.notes, **other.notes}
+        }
+        return FlopCount(
+            self.matmul + other.matmul,
+            self.einsum + other.einsum,
+            self.batched + other.batched,
+            notes,
+        )
 
 
 def _shape(weight) -> tuple[int, ...]:
@@ -50,8 +60,13 @@ def sem_graph_conv_flops(layer: SemGraphConv, batch: int) -> FlopCount:
     (num_edges,) = _shape(layer.edge_logits)
     scatter = 2 * num_edges * nodes * nodes  # edge logits [1, E] x one-hot [E, N*N] -> dense [N, N]
     return FlopCount(
-        matmul=2 * batch * nodes * in_dim * (units + neighbor_units) + scatter,  # X [B, N, in] x [W0 | W1]
-        einsum=2 * batch * nodes * nodes * neighbor_units,  # neighbour weights [N, N] x H1 [B, N, units]
+        matmul=2 * batch * nodes * in_dim * (units + neighbor_units)
+        + scatter,  # X [B, N, in] x [W0 | W1]
+        einsum=2
+        * batch
+        * nodes
+        * nodes
+        * neighbor_units,  # neighbour weights [N, N] x H1 [B, N, units]
         notes={BATCH_INDEPENDENT: scatter},
     )
 
@@ -75,9 +90,13 @@ def graph_non_local_flops(layer: GraphNonLocal, batch: int) -> FlopCount:
     matmul += 2 * batch * nodes * channels * (g_dim + phi_dim)  # x [Wg | Wphi]
     matmul += 2 * batch * groups * phi_dim  # pooled phi [B, P, I] . w_phi [I, 1]
     matmul += 2 * batch * nodes * context_dim * out_dim  # output projection
-    einsum = 2 * batch * nodes * nodes * (g_dim + phi_dim) if group_size > 1 else 0  # permutation into groups
+    einsum = (
+        2 * batch * nodes * nodes * (g_dim + phi_dim) if group_size > 1 else 0
+    )  # permutation into groups
     batched = 2 * batch * nodes * groups * g_dim  # affinity [B, N, P] x g [B, P, I]
-    return FlopCount(matmul=matmul, einsum=einsum, batched=batched, notes={BATCH_INDEPENDENT: theta_fold})
+    return FlopCount(
+        matmul=matmul, einsum=einsum, batched=batched, notes={BATCH_INDEPENDENT: theta_fold}
+    )
 
 
 LAYER_COUNTS = {SemGraphConv: sem_graph_conv_flops, GraphNonLocal: graph_non_local_flops}
@@ -95,7 +114,9 @@ def analytic_forward_flops(model: keras.Layer, batch: int) -> FlopCount:
     count = FlopCount(notes={BATCH_INDEPENDENT: 0})
     # Keras 3 has no public recursive layer walk; `_flatten_layers` is what `Layer.weights` itself uses.
     for layer in model._flatten_layers(include_self=True, recursive=True):
-        counter = next((counter for kind, counter in LAYER_COUNTS.items() if isinstance(layer, kind)), None)
+        counter = next(
+            (counter for kind, counter in LAYER_COUNTS.items() if isinstance(layer, kind)), None
+        )
         if counter is None:
             continue
         if not layer.built:
@@ -112,7 +133,9 @@ def profiler_matmul_flops(model: keras.Model, batch: int = 1) -> int:
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     function = tf.function(lambda x: model(x, training=False))
-    concrete = function.get_concrete_function(tf.TensorSpec([batch, model.graph.num_nodes, model.input_dim], tf.float32))
+    concrete = function.get_concrete_function(
+        tf.TensorSpec([batch, model.graph.num_nodes, model.input_dim], tf.float32)
+    )
     graph_def = convert_variables_to_constants_v2(concrete).graph.as_graph_def()
     graph = tf.Graph()
     with graph.as_default():
@@ -125,7 +148,11 @@ def profiler_matmul_flops(model: keras.Model, batch: int = 1) -> int:
         op_types = {op.name: op.type for op in graph.get_operations()}
 
     def matmul_flops(node):
-        own = node.float_ops if op_types.get(node.name, "").startswith(("MatMul", "BatchMatMul")) else 0
+        own = (
+            node.float_ops
+            if op_types.get(node.name, "").startswith(("MatMul", "BatchMatMul"))
+            else 0
+        )
         return own + sum(matmul_flops(child) for child in node.children)
 
     return int(matmul_flops(profile))

@@ -17,7 +17,17 @@ import platform
 from pathlib import Path
 
 # The flags of /proc/cpuinfo that bear on float32 matrix throughput, in the order they are reported.
-VECTOR_EXTENSIONS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "neon", "sve")
+VECTOR_EXTENSIONS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_bf16",
+    "neon",
+    "sve",
+)
 CPUINFO = Path("/proc/cpuinfo")
 
 
@@ -34,7 +44,10 @@ def parse_cpuinfo(text: str) -> dict:
             flags = set(value.split())
         elif not line.strip() and (model or flags):
             break  # the end of the first processor's block
-    return {"cpu_model": model, "cpu_vector_extensions": [name for name in VECTOR_EXTENSIONS if name in flags]}
+    return {
+        "cpu_model": model,
+        "cpu_vector_extensions": [name for name in VECTOR_EXTENSIONS if name in flags],
+    }
 
 
 def describe_processor(cpuinfo: Path = CPUINFO) -> dict:

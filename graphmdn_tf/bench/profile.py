@@ -16,7 +16,9 @@ import tensorflow as tf
 
 XLA_OP_TRACE_FLAG = "--xla_cpu_enable_xprof_traceme=true"
 _PRODUCTS = re.compile(r"^(MatMul|BatchMatMul|Einsum|dot|convolution)")
-_RUNTIME = re.compile(r"^end: |Thunk|Threadpool|SlinkyThreadPool|Executor|Eigen|Await|BlockUntilReady")
+_RUNTIME = re.compile(
+    r"^end: |Thunk|Threadpool|SlinkyThreadPool|Executor|Eigen|Await|BlockUntilReady"
+)
 CATEGORIES = ("matrix products", "elementwise fusions", "reductions", "layout copies")
 
 
@@ -64,7 +66,9 @@ def summarize_trace(log_dir) -> dict:
 
     paths = sorted(Path(log_dir).glob("plugins/profile/*/*.xplane.pb"))
     if not paths:
-        raise FileNotFoundError(f"Expected a TF profiler trace (plugins/profile/*/*.xplane.pb) under {log_dir}")
+        raise FileNotFoundError(
+            f"Expected a TF profiler trace (plugins/profile/*/*.xplane.pb) under {log_dir}"
+        )
     space = xplane_pb2.XSpace()
     space.ParseFromString(paths[-1].read_bytes())
     per_op = _op_milliseconds(space)

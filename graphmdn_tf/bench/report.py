@@ -12,7 +12,12 @@ INFERENCE_PATHS = ("keras_predict", "saved_model", "saved_model_xla")
 def format_markdown(report: dict) -> str:
     """The report as Markdown: the peak, one row per preset, the run's settings, the cores kept busy and,
     for presets measured with `--profile`, where a training step's XLA op time goes."""
-    lines = _header(report) + _preset_table(report["presets"]) + _settings(report) + _cores_table(report["presets"])
+    lines = (
+        _header(report)
+        + _preset_table(report["presets"])
+        + _settings(report)
+        + _cores_table(report["presets"])
+    )
     lines.append("")
     profiled = [r for r in report["presets"] if "profile" in r]
     if profiled:
@@ -27,12 +32,17 @@ def _header(report: dict) -> list[str]:
     return [
         f"# graphmdn-tf bench ({report['device']}, TensorFlow {report['tensorflow']})",
         "",
-        f"Processor: {processor_label(report)}" + (f"; GPU: {report['gpu_model']}" if report.get("gpu_model") else ""),
+        f"Processor: {processor_label(report)}"
+        + (f"; GPU: {report['gpu_model']}" if report.get("gpu_model") else ""),
         "",
         f"float32 matmul peak ({report['settings']['matmul_size']}^2): **{report['matmul_peak_gflops']:.1f} GFLOP/s**"
         + (" (TF32 matmuls enabled, TensorFlow's GPU default)" if tf32 else "")
-        + (f"; {report['matmul_peak_gflops_after']:.1f} GFLOP/s measured again after the presets (the presets'"
-           " percentages are against the first, the epochs' against this one)" if "matmul_peak_gflops_after" in report else ""),
+        + (
+            f"; {report['matmul_peak_gflops_after']:.1f} GFLOP/s measured again after the presets (the presets'"
+            " percentages are against the first, the epochs' against this one)"
+            if "matmul_peak_gflops_after" in report
+            else ""
+        ),
         "",
     ]
 
@@ -45,7 +55,11 @@ def _preset_table(presets: list[dict]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in presets:
-        check = "ok" if r["profiler_matmul_flops_batch1"] == r["analytic_matmul_flops_batch1"] else "MISMATCH"
+        check = (
+            "ok"
+            if r["profiler_matmul_flops_batch1"] == r["analytic_matmul_flops_batch1"]
+            else "MISMATCH"
+        )
         inference = "".join(
             f" | {r[f'inference_{path}_samples_per_s']:.0f} | {r[f'inference_{path}_percent_of_peak']:.0f}%"
             for path in INFERENCE_PATHS
@@ -98,8 +112,16 @@ def _profile_table(profiled: list[dict]) -> list[str]:
     for r in profiled:
         shares = r["profile"]["category_share"]
         top = ", ".join(f"{name} {ms:.1f}" for name, ms in r["profile"]["top_ops_ms"][:4])
-        lines.append(f"| {r['preset']} | " + " | ".join(f"{100 * shares.get(k, 0):.0f}%" for k in CATEGORIES) + f" | {top} |")
-    lines += ["", "Traces: `tensorboard --logdir <out>/profile` (profile tab; needs tensorboard-plugin-profile).", ""]
+        lines.append(
+            f"| {r['preset']} | "
+            + " | ".join(f"{100 * shares.get(k, 0):.0f}%" for k in CATEGORIES)
+            + f" | {top} |"
+        )
+    lines += [
+        "",
+        "Traces: `tensorboard --logdir <out>/profile` (profile tab; needs tensorboard-plugin-profile).",
+        "",
+    ]
     return lines
 
 

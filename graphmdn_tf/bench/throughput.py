@@ -35,7 +35,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from graphmdn_tf.bench.epochs import EpochParts, EpochSettings, check_epoch_settings, epoch_benchmark
+from graphmdn_tf.bench.epochs import (
+    EpochParts,
+    EpochSettings,
+    check_epoch_settings,
+    epoch_benchmark,
+)
 from graphmdn_tf.bench.flops import analytic_forward_flops, profiler_matmul_flops
 from graphmdn_tf.bench.machine import describe_gpu, describe_processor
 from graphmdn_tf.bench.peak import measure_matmul_peak
@@ -70,14 +75,27 @@ class BenchSettings:
     epoch_overrides: tuple = ()  # further TrainingConfig (field, value) pairs
 
     def epoch_settings(self) -> EpochSettings:
-        return EpochSettings(preset=self.presets[0], dataset=self.epoch_dataset, data_dir=self.epoch_data_dir,
-                             epochs=self.epoch_epochs, overrides=tuple(map(tuple, self.epoch_overrides)))
+        return EpochSettings(
+            preset=self.presets[0],
+            dataset=self.epoch_dataset,
+            data_dir=self.epoch_data_dir,
+            epochs=self.epoch_epochs,
+            overrides=tuple(map(tuple, self.epoch_overrides)),
+        )
 
 
 # `--quick`: a tiny run that only proves the benchmark works.
 QUICK = BenchSettings(
-    presets=("standard",), batch_size=32, inference_batch_size=64, train_steps=4, inference_batches=2,
-    repeats=2, latency_calls=3, steps_per_execution=2, matmul_size=256, matmul_iterations=2,
+    presets=("standard",),
+    batch_size=32,
+    inference_batch_size=64,
+    train_steps=4,
+    inference_batches=2,
+    repeats=2,
+    latency_calls=3,
+    steps_per_execution=2,
+    matmul_size=256,
+    matmul_iterations=2,
     epoch_overrides=(("stride", 40), ("validation_frames", 300)),
 )
 
@@ -99,7 +117,9 @@ def _training_stream(model: GraphMDN, settings: BenchSettings, rng) -> tf.data.D
     )
 
 
-def training_throughput(model: GraphMDN, settings: BenchSettings, rng) -> tuple[list[float], list[float]]:
+def training_throughput(
+    model: GraphMDN, settings: BenchSettings, rng
+) -> tuple[list[float], list[float]]:
     """samples/s of `model.fit` and the CPU cores it kept busy (process CPU time / wall time), one figure
     per timed epoch (the first, compiling, epoch is dropped)."""
     dataset = _training_stream(model, settings, rng)
@@ -110,11 +130,17 @@ def training_throughput(model: GraphMDN, settings: BenchSettings, rng) -> tuple[
     )
     parts = EpochParts()
     model.fit(
-        dataset, epochs=settings.repeats + 1, steps_per_epoch=settings.train_steps, verbose=0, callbacks=[parts],
+        dataset,
+        epochs=settings.repeats + 1,
+        steps_per_epoch=settings.train_steps,
+        verbose=0,
+        callbacks=[parts],
         shuffle=False,
     )
     timed = list(zip(parts.batches, parts.training))[1:]
-    return [b * settings.batch_size / wall for b, (wall, _) in timed], [cpu / wall for _, (wall, cpu) in timed]
+    return [b * settings.batch_size / wall for b, (wall, _) in timed], [
+        cpu / wall for _, (wall, cpu) in timed
+    ]
 
 
 def _time_calls(call, repeats) -> tuple[list[float], list[float]]:
@@ -138,7 +164,8 @@ def inference_throughput(model: GraphMDN, settings: BenchSettings, rng) -> tuple
     count = settings.inference_batch_size * settings.inference_batches
     inputs, _ = _random_poses(rng, count, model.graph.num_nodes)
     keras_durations, keras_cores = _time_calls(
-        lambda: model.predict(inputs, batch_size=settings.inference_batch_size, verbose=0), settings.repeats
+        lambda: model.predict(inputs, batch_size=settings.inference_batch_size, verbose=0),
+        settings.repeats,
     )
     batches = [tf.constant(b) for b in np.split(inputs, settings.inference_batches)]
     one = tf.constant(inputs[:1])  # the batch-1 request
@@ -149,16 +176,24 @@ def inference_throughput(model: GraphMDN, settings: BenchSettings, rng) -> tuple
             signature = tf.saved_model.load(str(path)).signatures["serving_default"]
 
             def run_signature(signature=signature):
-                return [{k: v.numpy() for k, v in signature(keypoints=batch).items()} for batch in batches]
+                return [
+                    {k: v.numpy() for k, v in signature(keypoints=batch).items()}
+                    for batch in batches
+                ]
 
             def run_one(signature=signature):
                 return {k: v.numpy() for k, v in signature(keypoints=one).items()}
 
             saved[name] = _time_calls(run_signature, settings.repeats)
-            latencies[name] = 1e3 * statistics.median(_time_calls(run_one, settings.latency_calls)[0])
+            latencies[name] = 1e3 * statistics.median(
+                _time_calls(run_one, settings.latency_calls)[0]
+            )
     rates = {
         "keras_predict": ([count / d for d in keras_durations], keras_cores),
-        **{name: ([count / d for d in durations], cores) for name, (durations, cores) in saved.items()},
+        **{
+            name: ([count / d for d in durations], cores)
+            for name, (durations, cores) in saved.items()
+        },
     }
     return rates, latencies
 
@@ -171,13 +206,19 @@ def _flop_fields(model: GraphMDN, settings: BenchSettings) -> dict:
     return {
         "forward_flops_per_sample": forward_flops,
         "train_flops_per_sample": 3 * forward_flops,
-        "flops_breakdown_batch1": {"matmul": at_one.matmul, "einsum": at_one.einsum, "batched": at_one.batched},
+        "flops_breakdown_batch1": {
+            "matmul": at_one.matmul,
+            "einsum": at_one.einsum,
+            "batched": at_one.batched,
+        },
         "profiler_matmul_flops_batch1": profiler_matmul_flops(model, batch=1),
         "analytic_matmul_flops_batch1": at_one.matmul + at_one.batched,
     }
 
 
-def benchmark_preset(preset: str, settings: BenchSettings, peak: float, seed: int = 0, profile_dir=None) -> dict:
+def benchmark_preset(
+    preset: str, settings: BenchSettings, peak: float, seed: int = 0, profile_dir=None
+) -> dict:
     """One preset's entry of bench.json: its model, FLOPs, training and inference samples/s, % of `peak`
     and cores kept busy; with `profile_dir`, also a profiler trace of training in `profile_dir/<preset>`."""
     rng = np.random.default_rng(seed)
@@ -187,7 +228,10 @@ def benchmark_preset(preset: str, settings: BenchSettings, peak: float, seed: in
     flops = _flop_fields(model, settings)
     training, training_cores = training_throughput(model, settings, rng)
     inference, latencies = inference_throughput(model, settings, rng)
-    inference_flops = analytic_forward_flops(model, settings.inference_batch_size).total / settings.inference_batch_size
+    inference_flops = (
+        analytic_forward_flops(model, settings.inference_batch_size).total
+        / settings.inference_batch_size
+    )
     train_rate = statistics.median(training)
     train_flops = flops["train_flops_per_sample"]
     result = {
@@ -204,7 +248,9 @@ def benchmark_preset(preset: str, settings: BenchSettings, peak: float, seed: in
     }
     if profile_dir is not None:
         dataset = _training_stream(model, settings, rng)
-        result["profile"] = profile_training(model, dataset, settings.train_steps, Path(profile_dir) / preset)
+        result["profile"] = profile_training(
+            model, dataset, settings.train_steps, Path(profile_dir) / preset
+        )
     for name, (rates, cores) in inference.items():
         rate = statistics.median(rates)
         result[f"inference_{name}_cpu_cores_busy"] = statistics.median(cores)
@@ -222,16 +268,22 @@ def run_benchmark(out_dir, settings: BenchSettings | None = None, profile: bool 
     settings = settings or BenchSettings()
     out_dir = Path(out_dir)
     if settings.epoch_epochs:
-        check_epoch_settings(settings.epoch_settings())  # a bad --epochs or --data-dir fails before minutes of work
+        check_epoch_settings(
+            settings.epoch_settings()
+        )  # a bad --epochs or --data-dir fails before minutes of work
     out_dir.mkdir(parents=True, exist_ok=True)
     if profile:
         enable_xla_op_tracing()
     peak = measure_matmul_peak(settings.matmul_size, settings.matmul_iterations, settings.repeats)
     report = {
         "settings": asdict(settings),
-        "device": tf.config.list_logical_devices("GPU")[0].name if tf.config.list_logical_devices("GPU") else "CPU",
+        "device": tf.config.list_logical_devices("GPU")[0].name
+        if tf.config.list_logical_devices("GPU")
+        else "CPU",
         "cpu_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
-        "cpu_cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_cores_available": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
         **describe_processor(),  # cpu_model, cpu_vector_extensions: percentages compare only on one processor
         "gpu_model": describe_gpu(),
         "tensorflow": tf.__version__,
@@ -240,13 +292,17 @@ def run_benchmark(out_dir, settings: BenchSettings | None = None, profile: bool 
         "tensor_float_32": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
         "matmul_peak_gflops": peak / 1e9,
         "presets": [
-            benchmark_preset(p, settings, peak, profile_dir=out_dir / "profile" if profile else None)
+            benchmark_preset(
+                p, settings, peak, profile_dir=out_dir / "profile" if profile else None
+            )
             for p in settings.presets
         ],
     }
     # Measured again after the presets: on a shared machine the peak drifts, and the two figures show how much.
     # The presets' percentages are against the first, the epochs' (run next) against this one, the nearer.
-    peak_after = measure_matmul_peak(settings.matmul_size, settings.matmul_iterations, settings.repeats)
+    peak_after = measure_matmul_peak(
+        settings.matmul_size, settings.matmul_iterations, settings.repeats
+    )
     report["matmul_peak_gflops_after"] = peak_after / 1e9
     if settings.epoch_epochs:
         report["epochs"] = epoch_benchmark(settings.epoch_settings(), peak_after)

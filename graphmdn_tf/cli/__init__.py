@@ -22,7 +22,8 @@ COMMAND_MODULES = (data, train, evaluate, quickstart, export, lift, bench)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="graphmdn-tf", description="GraphMDN: graph mixture density networks for 2D->3D pose lifting."
+        prog="graphmdn-tf",
+        description="GraphMDN: graph mixture density networks for 2D->3D pose lifting.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True

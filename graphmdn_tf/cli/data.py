@@ -31,26 +31,46 @@ def register(subparsers) -> None:
     commands.required = True
 
     synth = commands.add_parser("synth", help="write the built-in synthetic data set")
-    synth.add_argument("--out", required=True, help="folder for the three data_*_synthetic.npz files")
-    synth.add_argument("--frames", type=int, default=DEFAULT_FRAMES_PER_SEQUENCE,
-                       help=f"frames per sequence, 30 sequences per subject (default {DEFAULT_FRAMES_PER_SEQUENCE})")
+    synth.add_argument(
+        "--out", required=True, help="folder for the three data_*_synthetic.npz files"
+    )
+    synth.add_argument(
+        "--frames",
+        type=int,
+        default=DEFAULT_FRAMES_PER_SEQUENCE,
+        help=f"frames per sequence, 30 sequences per subject (default {DEFAULT_FRAMES_PER_SEQUENCE})",
+    )
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.set_defaults(handler=run_synth)
 
     check = commands.add_parser("check", help="load, validate and summarise a data set")
-    check.add_argument("data_dir", metavar="DIR",
-                       help="folder with data_3d_<NAME>.npz and data_2d_<NAME>_<KEYPOINTS>.npz")
-    check.add_argument("--dataset", required=True, help=f"the <NAME> in the file names (built in: {', '.join(DATASETS)})")
-    check.add_argument("--keypoints", default="gt", choices=KEYPOINT_KINDS, help="which 2D file (default gt)")
-    check.add_argument("--cache-dir", default=None,
-                       help="where converted files are cached (default ~/.cache/graphmdn_tf)")
+    check.add_argument(
+        "data_dir",
+        metavar="DIR",
+        help="folder with data_3d_<NAME>.npz and data_2d_<NAME>_<KEYPOINTS>.npz",
+    )
+    check.add_argument(
+        "--dataset",
+        required=True,
+        help=f"the <NAME> in the file names (built in: {', '.join(DATASETS)})",
+    )
+    check.add_argument(
+        "--keypoints", default="gt", choices=KEYPOINT_KINDS, help="which 2D file (default gt)"
+    )
+    check.add_argument(
+        "--cache-dir",
+        default=None,
+        help="where converted files are cached (default ~/.cache/graphmdn_tf)",
+    )
     check.set_defaults(handler=run_check)
 
 
 @_data_errors
 def run_synth(args: argparse.Namespace) -> int:
     out_dir = write_synthetic_dataset(args.out, frames_per_sequence=args.frames, seed=args.seed)
-    print(f"wrote the synthetic data set ({args.frames} frames per sequence, seed {args.seed}) to {out_dir}")
+    print(
+        f"wrote the synthetic data set ({args.frames} frames per sequence, seed {args.seed}) to {out_dir}"
+    )
     return 0
 
 

@@ -19,12 +19,20 @@ from graphmdn_tf.runs import RunNotWritableError
 
 # What `train`, `evaluate`, `quickstart` and `bench` report as a user error (exit code 2): also a file where
 # a folder is expected (or the reverse), and a full or read-only disk under a run directory.
-USER_ERRORS = (FileExistsError, FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError,
-               RunNotWritableError)
+USER_ERRORS = (
+    FileExistsError,
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+    ValueError,
+    RunNotWritableError,
+)
 MESSAGE = "graphmdn-tf {command}: error: {error}"
 
 
-def user_errors(handler=None, /, *, catch: tuple = USER_ERRORS, exit_code: int = 2, message: str = MESSAGE):
+def user_errors(
+    handler=None, /, *, catch: tuple = USER_ERRORS, exit_code: int = 2, message: str = MESSAGE
+):
     """Wrap a subcommand handler `handler(args) -> int` so that the exceptions in `catch` print
     `message` (formatted with `command=args.command` and `error`) on stderr and return `exit_code`.
 

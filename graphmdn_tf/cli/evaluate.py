@@ -16,7 +16,13 @@ from pathlib import Path
 from graphmdn_tf.cli.errors import user_errors
 from graphmdn_tf.cli.options import add_cache_dir, comma_names
 from graphmdn_tf.data.h36m import KEYPOINT_KINDS
-from graphmdn_tf.evaluation import DATA_FIELDS, combine_results, default_results_dir, evaluate_run, evaluation_data
+from graphmdn_tf.evaluation import (
+    DATA_FIELDS,
+    combine_results,
+    default_results_dir,
+    evaluate_run,
+    evaluation_data,
+)
 from graphmdn_tf.runs import LOGS_DIR, RESULTS_FILES, RESULTS_STEM, RESULTS_SUFFIXES, RunDirectory
 from graphmdn_tf.scoring import CONVENTIONS
 from graphmdn_tf.written import refuse_foreign
@@ -25,30 +31,57 @@ from graphmdn_tf.written import refuse_foreign
 def register(subparsers) -> None:
     """Add `evaluate` to the `graphmdn-tf` command line."""
     parser = subparsers.add_parser(
-        "evaluate", help="paper tables (Protocol #1/#2 per action) for one or more finished runs",
+        "evaluate",
+        help="paper tables (Protocol #1/#2 per action) for one or more finished runs",
         description="Writes results.md, results.csv, results.json and results_per_action.png in each run "
-                    "directory and prints the tables; with several runs, also a comparison table.",
+        "directory and prints the tables; with several runs, also a comparison table.",
     )
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
-    parser.add_argument("--num-samples", type=int, default=200, help="N for the best-of-N sampled poses row (0: none)")
+    parser.add_argument(
+        "--num-samples",
+        type=int,
+        default=200,
+        help="N for the best-of-N sampled poses row (0: none)",
+    )
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
-    parser.add_argument("--stride", type=int, default=None, help="test frame stride (default: the run's)")
-    parser.add_argument("--output-dir", default="runs", help="where the comparison of several runs goes")
+    parser.add_argument(
+        "--stride", type=int, default=None, help="test frame stride (default: the run's)"
+    )
+    parser.add_argument(
+        "--output-dir", default="runs", help="where the comparison of several runs goes"
+    )
     data = parser.add_argument_group("data (default: each run's own)")
     data.add_argument("--dataset", default=None, help="the <NAME> in data_3d_<NAME>.npz")
-    data.add_argument("--data-dir", default=None, help="folder with data_3d_<NAME>.npz and data_2d_<NAME>_<KEYPOINTS>.npz")
+    data.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with data_3d_<NAME>.npz and data_2d_<NAME>_<KEYPOINTS>.npz",
+    )
     data.add_argument("--keypoints", default=None, choices=KEYPOINT_KINDS)
-    data.add_argument("--test-subjects", default=None, type=comma_names,
-                      help="comma-separated (default: the run's, or the new data set's default split)")
-    data.add_argument("--actions", default=None, type=comma_names, help="comma-separated action classes")
-    parser.add_argument("--results-dir", default=None,
-                        help="where each run's results go (default: the run directory for its own data, "
-                             "RUN_DIR/evaluations/<data> for other data)")
-    parser.add_argument("--convention", choices=tuple(CONVENTIONS), default="paper",
-                        help="how poses are scored: 'paper' (the authors' evaluation scripts, which made the "
-                             "paper's tables: each kernel's root joint at the origin, Protocol #2 Oracle chosen "
-                             "after alignment) or 'raw' (the outputs as they are)")
+    data.add_argument(
+        "--test-subjects",
+        default=None,
+        type=comma_names,
+        help="comma-separated (default: the run's, or the new data set's default split)",
+    )
+    data.add_argument(
+        "--actions", default=None, type=comma_names, help="comma-separated action classes"
+    )
+    parser.add_argument(
+        "--results-dir",
+        default=None,
+        help="where each run's results go (default: the run directory for its own data, "
+        "RUN_DIR/evaluations/<data> for other data)",
+    )
+    parser.add_argument(
+        "--convention",
+        choices=tuple(CONVENTIONS),
+        default="paper",
+        help="how poses are scored: 'paper' (the authors' evaluation scripts, which made the "
+        "paper's tables: each kernel's root joint at the origin, Protocol #2 Oracle chosen "
+        "after alignment) or 'raw' (the outputs as they are)",
+    )
     add_cache_dir(parser)
     parser.set_defaults(handler=run_evaluate)
 
@@ -67,18 +100,30 @@ def run_evaluate(args) -> int:
     if len(args.run_dirs) > 1:
         refuse_foreign(args.output_dir, [f"comparison{suffix}" for suffix in RESULTS_SUFFIXES])
     for run_dir, destination in destinations:
-        result = evaluate_run(run_dir, num_samples=args.num_samples, batch_size=args.batch_size, seed=args.seed,
-                              stride=args.stride, convention=args.convention, results_dir=destination, **overrides)
+        result = evaluate_run(
+            run_dir,
+            num_samples=args.num_samples,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            stride=args.stride,
+            convention=args.convention,
+            results_dir=destination,
+            **overrides,
+        )
         print(f"\n## {run_dir}\n\n{result.to_markdown()}")
-        print(f"Written in {destination}: {', '.join(result.file_names(RESULTS_STEM))}; "
-              f"TensorBoard: {destination / LOGS_DIR / 'evaluation'}")
+        print(
+            f"Written in {destination}: {', '.join(result.file_names(RESULTS_STEM))}; "
+            f"TensorBoard: {destination / LOGS_DIR / 'evaluation'}"
+        )
         results.append(result)
     if len(results) > 1:
         combined = combine_results(results)
         output = Path(args.output_dir)
         paths = combined.write(output, "comparison")
-        print(f"\n## Comparison\n\n{combined.to_markdown()}\nWritten in {output}: "
-              + ", ".join(path.name for path in paths.values()))
+        print(
+            f"\n## Comparison\n\n{combined.to_markdown()}\nWritten in {output}: "
+            + ", ".join(path.name for path in paths.values())
+        )
     return 0
 
 

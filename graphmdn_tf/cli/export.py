@@ -33,10 +33,14 @@ def register(subparsers) -> None:
         description="Write RUN_DIR/model.keras as BASE_DIR/NAME/VERSION (TF Serving's layout) with the "
         "serving_default, from_pixels and sample signatures. An existing version is never overwritten.",
     )
-    export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a training run directory holding model.keras")
+    export.add_argument(
+        "run_dir", type=Path, metavar="RUN_DIR", help="a training run directory holding model.keras"
+    )
     export.add_argument("--name", required=True, help="model name (TF Serving's MODEL_NAME)")
     export.add_argument("--version", type=int, help="version number (default: the next free one)")
-    export.add_argument("--base-dir", type=Path, default=Path("saved_models"), help="default: saved_models")
+    export.add_argument(
+        "--base-dir", type=Path, default=Path("saved_models"), help="default: saved_models"
+    )
     export.add_argument(
         "--num-samples",
         type=int,
@@ -59,12 +63,20 @@ def register(subparsers) -> None:
     )
     predict.add_argument("--server", required=True, help="REST: http://HOST:8501; gRPC: HOST:8500")
     protocol = predict.add_mutually_exclusive_group(required=True)
-    protocol.add_argument("--rest", dest="protocol", action="store_const", const="rest", help="use the REST API")
-    protocol.add_argument("--grpc", dest="protocol", action="store_const", const="grpc", help="use the gRPC API")
-    predict.add_argument("--input", required=True, type=Path, help=".npy (single input) or .npz (keyed by input)")
+    protocol.add_argument(
+        "--rest", dest="protocol", action="store_const", const="rest", help="use the REST API"
+    )
+    protocol.add_argument(
+        "--grpc", dest="protocol", action="store_const", const="grpc", help="use the gRPC API"
+    )
+    predict.add_argument(
+        "--input", required=True, type=Path, help=".npy (single input) or .npz (keyed by input)"
+    )
     predict.add_argument("--out", required=True, type=Path, help="result .npz (must not exist)")
     predict.add_argument("--signature", default=SERVING_DEFAULT, help=f"default: {SERVING_DEFAULT}")
-    predict.add_argument("--model", default="graphmdn", help="served model name (default: graphmdn)")
+    predict.add_argument(
+        "--model", default="graphmdn", help="served model name (default: graphmdn)"
+    )
     routing = predict.add_mutually_exclusive_group()
     routing.add_argument("--version", type=int, help="model version (default: the latest served)")
     routing.add_argument("--label", help="version label from the server's models.config")
@@ -111,7 +123,9 @@ def _read_inputs(path: Path):
             ) from None
         raise ValueError(f"{path}: not a readable .npy/.npz file ({error})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path}: not a readable .npy/.npz file ({type(error).__name__}: {error})") from None
+        raise ValueError(
+            f"{path}: not a readable .npy/.npz file ({type(error).__name__}: {error})"
+        ) from None
 
 
 @user_errors(catch=(ServingError, OSError, ValueError), exit_code=1)

@@ -27,25 +27,50 @@ def register(subparsers) -> None:
         description="Read KEYPOINTS, map them onto the model's 16 joints (filling and reporting low-confidence "
         "joints), normalise them with the image size and lift them with SOURCE.",
     )
-    parser.add_argument("source", type=Path, metavar="SOURCE", help="a run directory or a SavedModel version folder")
-    parser.add_argument("keypoints", type=Path, metavar="KEYPOINTS", help="a keypoint file (JSON, .npy, .npz)")
+    parser.add_argument(
+        "source", type=Path, metavar="SOURCE", help="a run directory or a SavedModel version folder"
+    )
+    parser.add_argument(
+        "keypoints", type=Path, metavar="KEYPOINTS", help="a keypoint file (JSON, .npy, .npz)"
+    )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--format", choices=FORMATS, help="the file's format (default: detected from its content)")
+    parser.add_argument(
+        "--format", choices=FORMATS, help="the file's format (default: detected from its content)"
+    )
     parser.add_argument("--key", help="the keypoint array of an .npz holding several")
-    parser.add_argument("--image-size", type=float, nargs=2, metavar=("W", "H"),
-                        help="frame size in pixels (needed unless the file holds it)")
-    parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE,
-                        help=f"joints scored below this are filled (default: {DEFAULT_MIN_SCORE})")
-    parser.add_argument("--plot", action="store_true", help="also write a contact sheet of the first frames (.png)")
+    parser.add_argument(
+        "--image-size",
+        type=float,
+        nargs=2,
+        metavar=("W", "H"),
+        help="frame size in pixels (needed unless the file holds it)",
+    )
+    parser.add_argument(
+        "--min-score",
+        type=float,
+        default=DEFAULT_MIN_SCORE,
+        help=f"joints scored below this are filled (default: {DEFAULT_MIN_SCORE})",
+    )
+    parser.add_argument(
+        "--plot", action="store_true", help="also write a contact sheet of the first frames (.png)"
+    )
     parser.set_defaults(handler=run_lift)
 
 
 @user_errors
 def run_lift(args: argparse.Namespace) -> int:
-    result = lift(args.source, args.keypoints, image_size=args.image_size, format=args.format,
-                  min_score=args.min_score, key=args.key)
+    result = lift(
+        args.source,
+        args.keypoints,
+        image_size=args.image_size,
+        format=args.format,
+        min_score=args.min_score,
+        key=args.key,
+    )
     paths = write_lift_results(result, args.out, args.keypoints.stem, plot=args.plot)
     filled = sum(bool(fills) for fills in result.filled)
-    print(f"Lifted {len(result.record_ids)} records ({filled} with filled joints, {len(result.refused)} refused): "
-          + ", ".join(map(str, paths)))
+    print(
+        f"Lifted {len(result.record_ids)} records ({filled} with filled joints, {len(result.refused)} refused): "
+        + ", ".join(map(str, paths))
+    )
     return 0

@@ -17,14 +17,19 @@ def comma_names(text: str) -> tuple:
     try:
         return name_list(text, "names")
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated names, e.g. S9,S11. Received: {text!r} "
-                                         "(an empty name; leave the flag out for the default)") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated names, e.g. S9,S11. Received: {text!r} "
+            "(an empty name; leave the flag out for the default)"
+        ) from None
 
 
 def add_cache_dir(parser) -> None:
-    parser.add_argument("--cache-dir", default=None,
-                        help=f"where converted data files and the built-in synthetic set are cached (default: "
-                             f"${CACHE_ENV}, else ~/.cache/graphmdn_tf)")
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help=f"where converted data files and the built-in synthetic set are cached (default: "
+        f"${CACHE_ENV}, else ~/.cache/graphmdn_tf)",
+    )
 
 
 @contextlib.contextmanager

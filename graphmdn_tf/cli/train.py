@@ -26,9 +26,9 @@ _HELP = {
     "train_subjects": "comma-separated, e.g. S1,S5,S6,S7,S8 (default: the data set's split)",
     "test_subjects": "comma-separated, e.g. S9,S11 (default: the data set's split)",
     "validation_subjects": "comma-separated subjects of the per-epoch validation curves (default: the test "
-                           "subjects, as the paper; a separate split when tuning hyper-parameters)",
+    "subjects, as the paper; a separate split when tuning hyper-parameters)",
     "dataset": "the <NAME> in data_3d_<NAME>.npz: h36m, cmu, synthetic (built-in splits) or your own (give "
-               "--train-subjects and --test-subjects)",
+    "--train-subjects and --test-subjects)",
     "actions": "comma-separated action classes (default: all)",
     "stride": "keep every stride-th frame (train and test)",
     "validation_frames": "validation samples (frame x camera) used per epoch and in TensorBoard (0: all)",
@@ -48,8 +48,12 @@ _COMMA_LISTS = ("train_subjects", "test_subjects", "validation_subjects", "actio
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per `TrainingConfig` field, plus --preset; absent flags stay out of the namespace."""
     group = parser.add_argument_group("training config (defaults: the preset's values)")
-    group.add_argument("--preset", choices=sorted(MODEL_PRESETS), default="standard",
-                       help="the paper's preset (default: standard)")
+    group.add_argument(
+        "--preset",
+        choices=sorted(MODEL_PRESETS),
+        default="standard",
+        help="the paper's preset (default: standard)",
+    )
     for field in fields(TrainingConfig):
         if field.name == "preset":
             continue
@@ -68,8 +72,11 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainingConfig:
     """The `TrainingConfig` of a parsed command line."""
-    overrides = {field.name: getattr(args, field.name) for field in fields(TrainingConfig)
-                 if field.name != "preset" and hasattr(args, field.name)}
+    overrides = {
+        field.name: getattr(args, field.name)
+        for field in fields(TrainingConfig)
+        if field.name != "preset" and hasattr(args, field.name)
+    }
     if "jit_compile" in overrides:
         overrides["jit_compile"] = _JIT_FLAGS[overrides["jit_compile"]]
     return TrainingConfig.from_preset(args.preset, **overrides)
@@ -85,21 +92,30 @@ def run_train(args) -> int:
     config = config_from_args(args)
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(config)
     result = train(config, run_dir, overwrite=args.overwrite, verbose=args.verbose)
-    print(f"Finished: {result.model_path} ({result.total_steps} steps). "
-          f"Evaluate with: graphmdn-tf evaluate {run_dir}\nTensorBoard: tensorboard --logdir {run_dir / 'logs'}")
+    print(
+        f"Finished: {result.model_path} ({result.total_steps} steps). "
+        f"Evaluate with: graphmdn-tf evaluate {run_dir}\nTensorBoard: tensorboard --logdir {run_dir / 'logs'}"
+    )
     return 0
 
 
 def register(subparsers) -> None:
     """Add `train` to the `graphmdn-tf` command line."""
     parser = subparsers.add_parser(
-        "train", help="train a GraphMDN or SemGCN (resumes an unfinished run directory)",
+        "train",
+        help="train a GraphMDN or SemGCN (resumes an unfinished run directory)",
         description="Train with model.fit: Adam, gradient clipping, the paper's one-cycle schedule, backup "
-                    "checkpoints (a killed run resumes when restarted with the same command) and TensorBoard logs.",
+        "checkpoints (a killed run resumes when restarted with the same command) and TensorBoard logs.",
     )
     add_config_arguments(parser)
-    parser.add_argument("--run-dir", help="run directory (default: runs/<model>-<preset>-<dataset>)")
-    parser.add_argument("--overwrite", action="store_true", help="start over in a run directory that holds a run")
-    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity (default: 1)")
+    parser.add_argument(
+        "--run-dir", help="run directory (default: runs/<model>-<preset>-<dataset>)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="start over in a run directory that holds a run"
+    )
+    parser.add_argument(
+        "--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity (default: 1)"
+    )
     add_cache_dir(parser)
     parser.set_defaults(handler=run_train)

@@ -17,7 +17,13 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphmdn_tf.data.h36m import Keypoints2D, Poses3D, data_file_paths, load_keypoints_2d, load_poses_3d
+from graphmdn_tf.data.h36m import (
+    Keypoints2D,
+    Poses3D,
+    data_file_paths,
+    load_keypoints_2d,
+    load_poses_3d,
+)
 from graphmdn_tf.data.pipeline import PoseSamples, load_samples
 
 LAYOUT_DESCRIPTIONS = {
@@ -41,15 +47,22 @@ class DataSetCheck:
     def summary(self) -> str:
         """One line per file (valid, joints or joint order), then `format_summary` of the samples."""
         layout = self.keypoints_2d.layout
-        return "\n".join([
-            f"{self.path_3d}: valid, {self.poses_3d.num_joints} joints",
-            f"{self.path_2d}: valid, joint order {layout} ({LAYOUT_DESCRIPTIONS[layout]})",
-            format_summary(self.samples),
-        ])
+        return "\n".join(
+            [
+                f"{self.path_3d}: valid, {self.poses_3d.num_joints} joints",
+                f"{self.path_2d}: valid, joint order {layout} ({LAYOUT_DESCRIPTIONS[layout]})",
+                format_summary(self.samples),
+            ]
+        )
 
 
-def check_dataset(data_dir: str | Path, dataset: str, keypoints: str = "gt", *,
-                  cache_dir: str | Path | None = None) -> DataSetCheck:
+def check_dataset(
+    data_dir: str | Path,
+    dataset: str,
+    keypoints: str = "gt",
+    *,
+    cache_dir: str | Path | None = None,
+) -> DataSetCheck:
     """Load and validate `data_3d_<dataset>.npz` and `data_2d_<dataset>_<keypoints>.npz` in `data_dir`.
 
     Raises:
@@ -61,30 +74,52 @@ def check_dataset(data_dir: str | Path, dataset: str, keypoints: str = "gt", *,
         poses_3d = load_poses_3d(path_3d, cache_dir=cache_dir, progress=True)
         keypoints_2d = load_keypoints_2d(path_2d, cache_dir=cache_dir, progress=True)
         subjects = list(poses_3d.positions)
-        samples = load_samples(dataset, data_dir, keypoints=keypoints, subjects=subjects, cache_dir=cache_dir)
-    messages = [str(warning.message) for warning in caught] + refused_subjects(poses_3d, keypoints_2d)
+        samples = load_samples(
+            dataset, data_dir, keypoints=keypoints, subjects=subjects, cache_dir=cache_dir
+        )
+    messages = [str(warning.message) for warning in caught] + refused_subjects(
+        poses_3d, keypoints_2d
+    )
     return DataSetCheck(path_3d, path_2d, poses_3d, keypoints_2d, samples, tuple(messages))
 
 
 def format_summary(samples: PoseSamples) -> str:
     """A table of frames per subject and action (one column per camera), with totals."""
-    counts = Counter(zip(samples.subjects.tolist(), samples.actions.tolist(), samples.cameras.tolist()))
+    counts = Counter(
+        zip(samples.subjects.tolist(), samples.actions.tolist(), samples.cameras.tolist())
+    )
     cameras = sorted({camera for _, _, camera in counts})
-    sequences = sorted({(subject, action) for subject, action, _ in counts},
-                       key=lambda key: (_subject_order(key[0]), key[1]))
+    sequences = sorted(
+        {(subject, action) for subject, action, _ in counts},
+        key=lambda key: (_subject_order(key[0]), key[1]),
+    )
     width = max([len(action) for _, action in sequences] + [6])
-    header = f"{'subject':<8} {'action':<{width}} " + " ".join(f"{f'cam{camera}':>8}" for camera in cameras)
+    header = f"{'subject':<8} {'action':<{width}} " + " ".join(
+        f"{f'cam{camera}':>8}" for camera in cameras
+    )
     lines = [header, "-" * len(header)]
     for index, (subject, action) in enumerate(sequences):
         cells = " ".join(f"{counts[subject, action, camera]:>8}" for camera in cameras)
         lines.append(f"{subject:<8} {action:<{width}} {cells}")
         if index + 1 == len(sequences) or sequences[index + 1][0] != subject:
-            totals = [sum(counts[subject, a, camera] for s, a in sequences if s == subject) for camera in cameras]
-            lines.append(f"{subject:<8} {'(total)':<{width}} " + " ".join(f"{total:>8}" for total in totals))
-    lines.append(f"{'all':<8} {'(total)':<{width}} " + " ".join(
-        f"{sum(count for (_, _, c), count in counts.items() if c == camera):>8}" for camera in cameras))
-    lines.append(f"{len(samples)} samples (frame x camera) in {len(sequences)} sequences of "
-                 f"{len(set(samples.subjects.tolist()))} subjects")
+            totals = [
+                sum(counts[subject, a, camera] for s, a in sequences if s == subject)
+                for camera in cameras
+            ]
+            lines.append(
+                f"{subject:<8} {'(total)':<{width}} " + " ".join(f"{total:>8}" for total in totals)
+            )
+    lines.append(
+        f"{'all':<8} {'(total)':<{width}} "
+        + " ".join(
+            f"{sum(count for (_, _, c), count in counts.items() if c == camera):>8}"
+            for camera in cameras
+        )
+    )
+    lines.append(
+        f"{len(samples)} samples (frame x camera) in {len(sequences)} sequences of "
+        f"{len(set(samples.subjects.tolist()))} subjects"
+    )
     return "\n".join(lines)
 
 

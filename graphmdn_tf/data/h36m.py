@@ -63,7 +63,9 @@ DEFAULT_SPLITS = {
     "cmu": (("S1", "S5", "S6"), ("S7",)),
     "synthetic": (("S1", "S5", "S6", "S7", "S8"), ("S9", "S11")),
 }
-DATASETS = tuple(DEFAULT_SPLITS)  # the built-in names; any other <name> works with explicit subjects
+DATASETS = tuple(
+    DEFAULT_SPLITS
+)  # the built-in names; any other <name> works with explicit subjects
 _DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -75,11 +77,30 @@ def check_dataset_name(dataset: str) -> str:
             f"built in: {DATASETS}). Received: dataset={dataset!r}"
         )
     return dataset
+
+
 KEYPOINT_KINDS = ("gt", "sh_pt_mpii")
 # The 15 Human3.6M action classes, in the order of the paper's tables.
-H36M_ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases",
-                "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether")
-CACHE_VERSION = 3  # 2: content-keyed, complex/timedelta refused, finite as float32; 3: empty_subjects
+H36M_ACTIONS = (
+    "Directions",
+    "Discussion",
+    "Eating",
+    "Greeting",
+    "Phoning",
+    "Photo",
+    "Posing",
+    "Purchases",
+    "Sitting",
+    "SittingDown",
+    "Smoking",
+    "Waiting",
+    "WalkDog",
+    "Walking",
+    "WalkTogether",
+)
+CACHE_VERSION = (
+    3  # 2: content-keyed, complex/timedelta refused, finite as float32; 3: empty_subjects
+)
 
 # keypoints_symmetry ([left joints], [right joints]) of each 2D joint order (facts sections 5, 6, 8).
 KEYPOINT_LAYOUTS = {
@@ -115,8 +136,10 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
             origin = f"--cache-dir or ${CACHE_ENV}"
         else:
             origin = "the default"
-        raise NotADirectoryError(f"The data cache {root} (given by {origin}) is not a folder. Expected a folder, "
-                                 f"or a path where one can be made (choose one with --cache-dir or ${CACHE_ENV})")
+        raise NotADirectoryError(
+            f"The data cache {root} (given by {origin}) is not a folder. Expected a folder, "
+            f"or a path where one can be made (choose one with --cache-dir or ${CACHE_ENV})"
+        )
     return root
 
 
@@ -124,7 +147,9 @@ def data_file_paths(data_dir: str | Path, dataset: str, keypoints: str = "gt") -
     """`(data_dir/data_3d_<dataset>.npz, data_dir/data_2d_<dataset>_<keypoints>.npz)`."""
     check_dataset_name(dataset)
     if keypoints not in KEYPOINT_KINDS:
-        raise ValueError(f"Expected keypoints to be one of {KEYPOINT_KINDS}. Received: keypoints={keypoints!r}")
+        raise ValueError(
+            f"Expected keypoints to be one of {KEYPOINT_KINDS}. Received: keypoints={keypoints!r}"
+        )
     data_dir = Path(data_dir)
     return data_dir / f"data_3d_{dataset}.npz", data_dir / f"data_2d_{dataset}_{keypoints}.npz"
 
@@ -172,7 +197,9 @@ def _require_key(path: Path, contents: dict, key: str):
 
 def _require_dict(path: Path, value, what: str) -> dict:
     if not isinstance(value, dict):
-        raise DataFileError(f"{path}: expected {what} to be a dict. Received: {type(value).__name__}")
+        raise DataFileError(
+            f"{path}: expected {what} to be a dict. Received: {type(value).__name__}"
+        )
     return value
 
 
@@ -192,13 +219,17 @@ def _check_array(path: Path, array, where: str, last_dim: int, num_joints: set[i
     1e4000) are refused as the Inf they become rather than reaching training.
     """
     if not isinstance(array, np.ndarray):
-        raise DataFileError(f"{path}: {where}: expected a numeric array. Received: {type(array).__name__}")
+        raise DataFileError(
+            f"{path}: {where}: expected a numeric array. Received: {type(array).__name__}"
+        )
     if array.dtype.kind not in "iuf":
         raise DataFileError(
             f"{path}: {where}: expected a real numeric array (integers or floats). Received: {array.dtype}"
         )
     if array.ndim != 3 or array.shape[2] != last_dim or array.shape[0] < 1:
-        raise DataFileError(f"{path}: {where}: expected shape [frames, joints, {last_dim}]. Received: {array.shape}")
+        raise DataFileError(
+            f"{path}: {where}: expected shape [frames, joints, {last_dim}]. Received: {array.shape}"
+        )
     if array.shape[1] not in num_joints:
         raise DataFileError(
             f"{path}: {where}: expected {' or '.join(map(str, sorted(num_joints)))} joints. "
@@ -231,7 +262,9 @@ def _iter_sequences(path: Path, positions, what: str, progress: bool):
         actions = _require_dict(path, actions, f"{what}[{subject!r}]")
         for action, value in actions.items():
             if not isinstance(action, str) or not action:
-                raise DataFileError(f"{path}: {what}[{subject!r}]: expected action names (str). Received: {action!r}")
+                raise DataFileError(
+                    f"{path}: {what}[{subject!r}]: expected action names (str). Received: {action!r}"
+                )
             items.append((subject, action, value))
     if not items:
         raise DataFileError(f"{path}: {what} holds no sequences.")
@@ -249,13 +282,17 @@ def _convert_3d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]
     positions = _require_key(path, contents, "positions_3d")
     arrays, entries, joint_counts = {}, [], set()
     for subject, action, value in _iter_sequences(path, positions, "positions_3d", progress):
-        array = _check_array(path, value, f"positions_3d[{subject!r}][{action!r}]", 3, set(_JOINTS_3D))
+        array = _check_array(
+            path, value, f"positions_3d[{subject!r}][{action!r}]", 3, set(_JOINTS_3D)
+        )
         joint_counts.add(array.shape[1])
         name = f"a{len(entries)}"
         arrays[name] = array
         entries.append({"subject": subject, "action": action, "array": name})
     if len(joint_counts) > 1:
-        raise DataFileError(f"{path}: expected one joint count for every sequence. Received: {sorted(joint_counts)}")
+        raise DataFileError(
+            f"{path}: expected one joint count for every sequence. Received: {sorted(joint_counts)}"
+        )
     index = {"kind": "3d", "num_joints": joint_counts.pop(), "entries": entries}
     return {**index, "empty_subjects": _empty_subjects(positions)}, arrays
 
@@ -282,28 +319,38 @@ def _plain(path: Path, value, where: str = "metadata"):
 def _detect_layout(path: Path, metadata: dict, num_joints: int) -> str:
     declared = metadata.get("num_joints", num_joints)
     if declared != num_joints:
-        raise DataFileError(f"{path}: metadata num_joints={declared} but the arrays have {num_joints} joints.")
+        raise DataFileError(
+            f"{path}: metadata num_joints={declared} but the arrays have {num_joints} joints."
+        )
     received = metadata.get("keypoints_symmetry")
     for layout, (count, expected) in KEYPOINT_LAYOUTS.items():
-        if count == num_joints and received == [list(side) for side in expected]:  # _plain made lists
+        if count == num_joints and received == [
+            list(side) for side in expected
+        ]:  # _plain made lists
             return layout
     raise DataFileError(
         f"{path}: cannot tell the joint order from num_joints={num_joints} and "
         f"keypoints_symmetry={received}. Expected one of: "
-        + "; ".join(f"{name}: {count} joints, {[list(side) for side in symmetry]}"
-                    for name, (count, symmetry) in KEYPOINT_LAYOUTS.items())
+        + "; ".join(
+            f"{name}: {count} joints, {[list(side) for side in symmetry]}"
+            for name, (count, symmetry) in KEYPOINT_LAYOUTS.items()
+        )
     )
 
 
 def _convert_2d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]:
     positions = _require_key(path, contents, "positions_2d")
-    metadata = _plain(path, _require_dict(path, _require_key(path, contents, "metadata"), "metadata"))
+    metadata = _plain(
+        path, _require_dict(path, _require_key(path, contents, "metadata"), "metadata")
+    )
     arrays, entries, joint_counts = {}, [], set()
     for subject, action, value in _iter_sequences(path, positions, "positions_2d", progress):
         where = f"positions_2d[{subject!r}][{action!r}]"
         if not isinstance(value, (list, tuple)) or len(value) != NUM_CAMERAS:
             count = len(value) if isinstance(value, (list, tuple)) else type(value).__name__
-            raise DataFileError(f"{path}: {where}: expected a list of {NUM_CAMERAS} camera arrays. Received: {count}")
+            raise DataFileError(
+                f"{path}: {where}: expected a list of {NUM_CAMERAS} camera arrays. Received: {count}"
+            )
         for camera, keypoints in enumerate(value):
             array = _check_array(path, keypoints, f"{where}[camera {camera}]", 2, {16, 17})
             joint_counts.add(array.shape[1])
@@ -311,7 +358,9 @@ def _convert_2d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]
             arrays[name] = array
             entries.append({"subject": subject, "action": action, "camera": camera, "array": name})
     if len(joint_counts) > 1:
-        raise DataFileError(f"{path}: expected one joint count for every sequence. Received: {sorted(joint_counts)}")
+        raise DataFileError(
+            f"{path}: expected one joint count for every sequence. Received: {sorted(joint_counts)}"
+        )
     layout = _detect_layout(path, metadata, joint_counts.pop())
     index = {"kind": "2d", "layout": layout, "metadata": metadata, "entries": entries}
     return {**index, "empty_subjects": _empty_subjects(positions)}, arrays
@@ -351,17 +400,30 @@ def _read_cache(cache_file: Path) -> tuple[dict, dict]:
 def _load_converted(path, kind: str, cache_dir, progress: bool) -> tuple[Path, dict, dict]:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file (expected a Human3.6M-format {kind.upper()} .npz).")
+        raise FileNotFoundError(
+            f"{path}: no such file (expected a Human3.6M-format {kind.upper()} .npz)."
+        )
     cache_file = _cache_file(path, cache_dir)
     if cache_file.is_file():
         try:
             index, arrays = _read_cache(cache_file)
             if index.get("kind") == kind:
                 return path, index, arrays
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            EOFError,
+            zipfile.BadZipFile,
+            zlib.error,
+        ) as error:
             # truncated, damaged or foreign: the entry is ours to rebuild (written atomically below)
-            warnings.warn(f"{cache_file}: unreadable cache ({type(error).__name__}: {error}); converting {path} "
-                          "again.", stacklevel=3)
+            warnings.warn(
+                f"{cache_file}: unreadable cache ({type(error).__name__}: {error}); converting {path} "
+                "again.",
+                stacklevel=3,
+            )
     contents = load_npz_safely(path, progress=progress)
     convert = _convert_3d if kind == "3d" else _convert_2d
     index, arrays = convert(path, contents, progress)
@@ -370,7 +432,9 @@ def _load_converted(path, kind: str, cache_dir, progress: bool) -> tuple[Path, d
     return path, index, arrays
 
 
-def load_poses_3d(path: str | Path, *, cache_dir: str | Path | None = None, progress: bool = False) -> Poses3D:
+def load_poses_3d(
+    path: str | Path, *, cache_dir: str | Path | None = None, progress: bool = False
+) -> Poses3D:
     """Read and validate a `data_3d_<name>.npz` (through the pickle-free cache).
 
     Raises:
@@ -382,11 +446,17 @@ def load_poses_3d(path: str | Path, *, cache_dir: str | Path | None = None, prog
     positions = {}
     for entry in index["entries"]:
         positions.setdefault(entry["subject"], {})[entry["action"]] = arrays[entry["array"]]
-    return Poses3D(path=path, num_joints=index["num_joints"], positions=positions,
-                   empty_subjects=tuple(index["empty_subjects"]))
+    return Poses3D(
+        path=path,
+        num_joints=index["num_joints"],
+        positions=positions,
+        empty_subjects=tuple(index["empty_subjects"]),
+    )
 
 
-def load_keypoints_2d(path: str | Path, *, cache_dir: str | Path | None = None, progress: bool = False) -> Keypoints2D:
+def load_keypoints_2d(
+    path: str | Path, *, cache_dir: str | Path | None = None, progress: bool = False
+) -> Keypoints2D:
     """Read and validate a `data_2d_<name>_<keypoints>.npz` (through the pickle-free cache).
 
     Raises:
@@ -400,8 +470,13 @@ def load_keypoints_2d(path: str | Path, *, cache_dir: str | Path | None = None, 
     for entry in index["entries"]:
         cameras = positions.setdefault(entry["subject"], {}).setdefault(entry["action"], [])
         cameras.append(arrays[entry["array"]])
-    return Keypoints2D(path=path, layout=index["layout"], metadata=index["metadata"], positions=positions,
-                       empty_subjects=tuple(index["empty_subjects"]))
+    return Keypoints2D(
+        path=path,
+        layout=index["layout"],
+        metadata=index["metadata"],
+        positions=positions,
+        empty_subjects=tuple(index["empty_subjects"]),
+    )
 
 
 # ------------------------------------------------------------------------------------------ samples
@@ -411,7 +486,10 @@ def action_class(action: str) -> str:
 
 
 def select_sequences(
-    poses_3d: Poses3D, keypoints_2d: Keypoints2D, subjects: Sequence[str], actions: Sequence[str] | None = None
+    poses_3d: Poses3D,
+    keypoints_2d: Keypoints2D,
+    subjects: Sequence[str],
+    actions: Sequence[str] | None = None,
 ) -> list[tuple[str, str]]:
     """The (subject, action) pairs to load, in file order.
 
@@ -423,9 +501,13 @@ def select_sequences(
         ValueError: a subject missing from either file, or a requested action that matches nothing.
     """
     if isinstance(subjects, str) or not len(subjects):
-        raise ValueError(f"Expected subjects to be a non-empty sequence of names. Received: subjects={subjects!r}")
+        raise ValueError(
+            f"Expected subjects to be a non-empty sequence of names. Received: subjects={subjects!r}"
+        )
     if isinstance(actions, str):
-        raise ValueError(f"Expected actions to be a sequence of names or None. Received: actions={actions!r}")
+        raise ValueError(
+            f"Expected actions to be a sequence of names or None. Received: actions={actions!r}"
+        )
     selected, matched = [], set()
     for subject in subjects:
         for source in (poses_3d, keypoints_2d):
@@ -440,18 +522,26 @@ def select_sequences(
                 continue
             matched.update({action, action_class(action)})
             if action not in actions_2d:
-                warnings.warn(f"{keypoints_2d.path}: no 2D for {subject} {action!r} (in {poses_3d.path.name}); "
-                              "skipped.", stacklevel=2)
+                warnings.warn(
+                    f"{keypoints_2d.path}: no 2D for {subject} {action!r} (in {poses_3d.path.name}); "
+                    "skipped.",
+                    stacklevel=2,
+                )
                 continue
             selected.append((subject, action))
         for action in actions_2d:
             wanted = actions is None or action in actions or action_class(action) in actions
             if wanted and action not in actions_3d:
-                warnings.warn(f"{poses_3d.path}: no 3D for {subject} {action!r} (in {keypoints_2d.path.name}); "
-                              "skipped.", stacklevel=2)
+                warnings.warn(
+                    f"{poses_3d.path}: no 3D for {subject} {action!r} (in {keypoints_2d.path.name}); "
+                    "skipped.",
+                    stacklevel=2,
+                )
     missing = [action for action in (actions or ()) if action not in matched]
     if missing:
-        available = sorted({action_class(a) for subject in subjects for a in poses_3d.positions[subject]})
+        available = sorted(
+            {action_class(a) for subject in subjects for a in poses_3d.positions[subject]}
+        )
         raise ValueError(
             f"{poses_3d.path}: unknown action(s) {missing} for subjects {list(subjects)}; "
             f"action classes there: {', '.join(available)}."
@@ -479,7 +569,9 @@ def camera_samples(
                 f"but {poses_3d.path.name} has {len(world)} of 3D; trimming both to {frames}.",
                 stacklevel=2,
             )
-        positions = world_to_camera(world[:frames:stride], camera["orientation"], camera["translation"])
+        positions = world_to_camera(
+            world[:frames:stride], camera["orientation"], camera["translation"]
+        )
         targets = positions - positions[:, :1]
         pixels = keypoints[:frames:stride].astype(np.float64)
         inputs = normalize_screen_coordinates(pixels, camera["res_w"], camera["res_h"])

@@ -23,15 +23,23 @@ _INDEX = {name: index for index, name in enumerate(H36M_16.joint_names)}
 _COCO = {name: index for index, name in enumerate(COCO_17)}
 _HIP, _SPINE, _THORAX, _HEAD = (_INDEX[name] for name in ("Hip", "Spine", "Thorax", "Head"))
 _LIMBS = H36M_16.joints_left + H36M_16.joints_right
-_MIRROR = {**dict(zip(H36M_16.joints_left, H36M_16.joints_right)),
-           **dict(zip(H36M_16.joints_right, H36M_16.joints_left))}
+_MIRROR = {
+    **dict(zip(H36M_16.joints_left, H36M_16.joints_right)),
+    **dict(zip(H36M_16.joints_right, H36M_16.joints_left)),
+}
 _HIPS = (_INDEX["LHip"], _INDEX["RHip"])
 _SHOULDERS = (_INDEX["LShoulder"], _INDEX["RShoulder"])
 # A hip (shoulder) -> the other pair, whose left-to-right step it copies (see `to_h36m16`, rule 2).
 _OTHER_PAIR = {**{joint: _SHOULDERS for joint in _HIPS}, **{joint: _HIPS for joint in _SHOULDERS}}
 # A knee's (elbow's) neighbours along the limb: its hip and foot (shoulder and wrist); a foot's (wrist's): its knee (elbow).
-_NEIGHBOURS = {joint: tuple(other for other in _LIMBS if H36M_16.parents[other] == joint or H36M_16.parents[joint]
-                            == other) for joint in _LIMBS}
+_NEIGHBOURS = {
+    joint: tuple(
+        other
+        for other in _LIMBS
+        if H36M_16.parents[other] == joint or H36M_16.parents[joint] == other
+    )
+    for joint in _LIMBS
+}
 
 
 @dataclass
@@ -51,7 +59,9 @@ class MappedKeypoints:
     @property
     def accepted(self) -> np.ndarray:
         """Indices of the records not refused."""
-        return np.array([index for index in range(len(self.keypoints)) if index not in self.refused], np.int64)
+        return np.array(
+            [index for index in range(len(self.keypoints)) if index not in self.refused], np.int64
+        )
 
 
 def _reflect(points, axis_start, axis_end):
@@ -68,7 +78,9 @@ def _fill_limb(points, valid, filled, joint: int, rule: str) -> None:
     name, partner = H36M_16.joint_names[joint], _MIRROR[joint]
     if rule == "mirror":
         hips, shoulders = points[:, list(_HIPS)].mean(1), points[:, list(_SHOULDERS)].mean(1)
-        usable = valid[:, list(_HIPS + _SHOULDERS)].all(1) & (np.linalg.norm(shoulders - hips, axis=-1) > 0)
+        usable = valid[:, list(_HIPS + _SHOULDERS)].all(1) & (
+            np.linalg.norm(shoulders - hips, axis=-1) > 0
+        )
         rows = ~valid[:, joint] & valid[:, partner] & usable
         values = _reflect(points[rows, partner], hips[rows], shoulders[rows])
         how = f"mirror of {H36M_16.joint_names[partner]} about the body axis"
@@ -93,12 +105,18 @@ def _fill_limb(points, valid, filled, joint: int, rule: str) -> None:
 def _face_point(records: KeypointRecords, min_score: float, filled: list):
     """COCO: the nose, else the mean of the confident eyes, else of the ears: points [R, 2], valid [R]."""
     points, valid = np.zeros((len(records), 2)), np.zeros(len(records), bool)
-    for group, label in ((("nose",), None), (("left_eye", "right_eye"), "eyes"), (("left_ear", "right_ear"), "ears")):
+    for group, label in (
+        (("nose",), None),
+        (("left_eye", "right_eye"), "eyes"),
+        (("left_ear", "right_ear"), "ears"),
+    ):
         indices = [_COCO[name] for name in group]
         weights = (records.scores[:, indices] >= min_score).astype(np.float64)
         rows = ~valid & (weights.sum(1) > 0)
         coordinates = records.keypoints[rows][:, indices].astype(np.float64)
-        points[rows] = np.einsum("rn,rnd->rd", weights[rows], coordinates) / weights[rows].sum(1)[:, None]
+        points[rows] = (
+            np.einsum("rn,rnd->rd", weights[rows], coordinates) / weights[rows].sum(1)[:, None]
+        )
         valid[rows] = True
         for row in np.flatnonzero(rows) if label else ():
             filled[row]["Head"] = f"from the {label} (nose below min_score)"
@@ -139,7 +157,10 @@ def to_h36m16(records: KeypointRecords, *, min_score: float = DEFAULT_MIN_SCORE)
     confident = records.scores >= min_score
     if records.layout == "coco17":
         for name, coco in COCO_FOR_H36M16.items():
-            points[:, _INDEX[name]], valid[:, _INDEX[name]] = records.keypoints[:, coco], confident[:, coco]
+            points[:, _INDEX[name]], valid[:, _INDEX[name]] = (
+                records.keypoints[:, coco],
+                confident[:, coco],
+            )
     else:
         subset = list(H36M_16_FROM_17) if records.layout == "h36m17" else list(range(16))
         points, valid = records.keypoints[:, subset].astype(np.float64), confident[:, subset].copy()
@@ -149,16 +170,23 @@ def to_h36m16(records: KeypointRecords, *, min_score: float = DEFAULT_MIN_SCORE)
             _fill_limb(points, valid, filled, joint, rule)
     for joint, (first, second) in ((_HIP, _HIPS), (_THORAX, _SHOULDERS), (_SPINE, (_HIP, _THORAX))):
         rows = ~valid[:, joint] & valid[:, first] & valid[:, second]
-        points[rows, joint], valid[rows, joint] = (points[rows, first] + points[rows, second]) / 2, True
+        points[rows, joint], valid[rows, joint] = (
+            (points[rows, first] + points[rows, second]) / 2,
+            True,
+        )
     if records.layout == "coco17":
         face, has_face = _face_point(records, min_score, filled)
         rows = has_face & valid[:, _THORAX]
-        points[rows, _HEAD] = points[rows, _THORAX] + HEAD_FROM_NOSE * (face[rows] - points[rows, _THORAX])
+        points[rows, _HEAD] = points[rows, _THORAX] + HEAD_FROM_NOSE * (
+            face[rows] - points[rows, _THORAX]
+        )
         valid[rows, _HEAD] = True
     else:
         for joint in (_HIP, _THORAX, _SPINE):
             for row in np.flatnonzero(~direct[:, joint] & valid[:, joint]):
                 filled[row][H36M_16.joint_names[joint]] = "midpoint rule of the COCO mapping"
-    refused = {int(row): "no rule could fill " + ", ".join(np.array(H36M_16.joint_names)[~valid[row]])
-               for row in np.flatnonzero(~valid.all(1))}
+    refused = {
+        int(row): "no rule could fill " + ", ".join(np.array(H36M_16.joint_names)[~valid[row]])
+        for row in np.flatnonzero(~valid.all(1))
+    }
     return MappedKeypoints(points, filled, refused)

@@ -26,9 +26,25 @@ import numpy as np
 
 from graphmdn_tf.data.safe_npz import DataFileError
 
-COCO_17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-           "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
-           "right_knee", "left_ankle", "right_ankle")
+COCO_17 = (
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+)
 # OpenPose's layouts, as indices into COCO-17 order: COCO-17 joint i is OpenPose joint OPENPOSE_TO_COCO[...][i].
 OPENPOSE_TO_COCO = {
     25: (0, 16, 15, 18, 17, 5, 2, 6, 3, 7, 4, 12, 9, 13, 10, 14, 11),  # BODY_25
@@ -41,8 +57,20 @@ JSON_FORMATS = ("coco", "openpose", "mmpose")
 FORMATS = JSON_FORMATS + tuple(LAYOUT_JOINTS)
 
 # H36M_16 joint -> its COCO-17 joint, for the joints both skeletons have (Human3.6M's Foot is the ankle).
-COCO_FOR_H36M16 = {"RHip": 12, "RKnee": 14, "RFoot": 16, "LHip": 11, "LKnee": 13, "LFoot": 15,
-                   "LShoulder": 5, "LElbow": 7, "LWrist": 9, "RShoulder": 6, "RElbow": 8, "RWrist": 10}
+COCO_FOR_H36M16 = {
+    "RHip": 12,
+    "RKnee": 14,
+    "RFoot": 16,
+    "LHip": 11,
+    "LKnee": 13,
+    "LFoot": 15,
+    "LShoulder": 5,
+    "LElbow": 7,
+    "LWrist": 9,
+    "RShoulder": 6,
+    "RElbow": 8,
+    "RWrist": 10,
+}
 
 
 class KeypointFileError(DataFileError):
@@ -76,34 +104,50 @@ class KeypointRecords:
 def _records(rows, layout: str, source: str, image_size=None) -> KeypointRecords:
     """rows: (frame, person, [J, 3] x/y/score) -> checked `KeypointRecords`."""
     if not rows:
-        raise KeypointFileError(f"{source}: holds no detections (an empty file or no people in any frame)")
+        raise KeypointFileError(
+            f"{source}: holds no detections (an empty file or no people in any frame)"
+        )
     arrays = np.stack([np.asarray(values, np.float64) for _, _, values in rows])
     ids = np.array([(frame, person) for frame, person, _ in rows], np.int64)
-    return checked(KeypointRecords(arrays[..., :2].astype(np.float32), arrays[..., 2].astype(np.float32),
-                                   layout, ids, image_size, source))
+    return checked(
+        KeypointRecords(
+            arrays[..., :2].astype(np.float32),
+            arrays[..., 2].astype(np.float32),
+            layout,
+            ids,
+            image_size,
+            source,
+        )
+    )
 
 
 def checked(records: KeypointRecords) -> KeypointRecords:
     """`records` after checking shapes against its layout and that every coordinate is finite."""
     joints, source = LAYOUT_JOINTS[records.layout], records.source
     if records.keypoints.ndim != 3 or records.keypoints.shape[1:] != (joints, 2):
-        raise KeypointFileError(f"{source}: expected keypoints [records, {joints}, 2] for the {records.layout} "
-                                f"layout. Received: shape {records.keypoints.shape}")
+        raise KeypointFileError(
+            f"{source}: expected keypoints [records, {joints}, 2] for the {records.layout} "
+            f"layout. Received: shape {records.keypoints.shape}"
+        )
     bad = ~np.isfinite(records.keypoints).all(axis=(1, 2))
     if bad.any():
         first = int(np.argmax(bad))
         frame, person = records.record_ids[first]
-        raise KeypointFileError(f"{source}: record {first} (frame {frame}, person {person}) has NaN or infinite "
-                                f"coordinates ({int(bad.sum())} record(s) in all); expected finite pixels, with a "
-                                "low score for a missing joint")
+        raise KeypointFileError(
+            f"{source}: record {first} (frame {frame}, person {person}) has NaN or infinite "
+            f"coordinates ({int(bad.sum())} record(s) in all); expected finite pixels, with a "
+            "low score for a missing joint"
+        )
     return records
 
 
 def _triples(flat, joints_allowed, source: str, where: str) -> np.ndarray:
     values = np.asarray(flat, np.float64).reshape(-1) if flat is not None else np.zeros(0)
     if values.size % 3 or values.size // 3 not in joints_allowed:
-        raise KeypointFileError(f"{source}: {where}: expected [x, y, score] x {' or '.join(map(str, joints_allowed))}"
-                                f" joints. Received: {values.size} numbers")
+        raise KeypointFileError(
+            f"{source}: {where}: expected [x, y, score] x {' or '.join(map(str, joints_allowed))}"
+            f" joints. Received: {values.size} numbers"
+        )
     return values.reshape(-1, 3)
 
 
@@ -113,8 +157,13 @@ def _read_coco(data, source: str) -> KeypointRecords:
         image_id = int(entry["image_id"])
         person = people.setdefault(image_id, 0)
         people[image_id] += 1
-        rows.append((image_id, person, _triples(entry["keypoints"], (17,), source, f"record {index} (image "
-                                                                                       f"{image_id})")))
+        rows.append(
+            (
+                image_id,
+                person,
+                _triples(entry["keypoints"], (17,), source, f"record {index} (image {image_id})"),
+            )
+        )
     return _records(rows, "coco17", source)
 
 
@@ -122,8 +171,12 @@ def _read_openpose(frames, source: str) -> KeypointRecords:
     rows = []
     for frame, (name, data) in enumerate(frames):
         for person, entry in enumerate(data["people"]):
-            values = _triples(entry.get("pose_keypoints_2d"), tuple(OPENPOSE_TO_COCO), source,
-                              f"{name} person {person} (OpenPose BODY_25 or COCO-18)")
+            values = _triples(
+                entry.get("pose_keypoints_2d"),
+                tuple(OPENPOSE_TO_COCO),
+                source,
+                f"{name} person {person} (OpenPose BODY_25 or COCO-18)",
+            )
             rows.append((frame, person, values[list(OPENPOSE_TO_COCO[len(values)])]))
     return _records(rows, "coco17", source)
 
@@ -136,12 +189,17 @@ def _read_mmpose(data, source: str) -> KeypointRecords:
         for person, instance in enumerate(frame["instances"]):
             points = np.asarray(instance["keypoints"], np.float64)
             scores = np.asarray(instance.get("keypoint_scores", np.ones(len(points))), np.float64)
-            if points.ndim != 2 or points.shape[1] != 2 or len(points) not in MMPOSE_JOINT_COUNTS \
-                    or scores.shape != (len(points),):
+            if (
+                points.ndim != 2
+                or points.shape[1] != 2
+                or len(points) not in MMPOSE_JOINT_COUNTS
+                or scores.shape != (len(points),)
+            ):
                 raise KeypointFileError(
                     f"{source}: frame {frame_id} instance {person}: expected keypoints [[x, y]] x 17 (COCO; or "
                     f"26 Halpe / 133 WholeBody) and one score each. Received: keypoints {points.shape}, "
-                    f"scores {scores.shape}")
+                    f"scores {scores.shape}"
+                )
             rows.append((frame_id, person, np.concatenate([points, scores[:, None]], axis=1)[:17]))
     return _records(rows, "coco17", source)
 
@@ -154,7 +212,9 @@ def _json_format(data) -> str | None:
         return None
     if all("image_id" in entry and "keypoints" in entry for entry in data):
         return "coco"
-    if all("instances" in entry for entry in data) or all("keypoint_scores" in entry for entry in data):
+    if all("instances" in entry for entry in data) or all(
+        "keypoint_scores" in entry for entry in data
+    ):
         return "mmpose"
     return None
 
@@ -170,7 +230,9 @@ def _read_json(path: Path, format: str | None) -> KeypointRecords:
     if path.is_dir():
         files = sorted(path.glob("*.json"))
         if not files:
-            raise KeypointFileError(f"{path}: a folder without .json files (expected OpenPose per-frame files)")
+            raise KeypointFileError(
+                f"{path}: a folder without .json files (expected OpenPose per-frame files)"
+            )
         documents = [(file.name, _load_json(file)) for file in files]
     else:
         documents = [(path.name, _load_json(path))]
@@ -182,7 +244,8 @@ def _read_json(path: Path, format: str | None) -> KeypointRecords:
         raise KeypointFileError(
             f"{path}: a JSON file of none of the keypoint formats: expected COCO results (a list of "
             "{image_id, keypoints}), OpenPose ({people: [{pose_keypoints_2d}]}) or MMPose (a list of "
-            "{instances: [{keypoints, keypoint_scores}]}); name one with format=")
+            "{instances: [{keypoints, keypoint_scores}]}); name one with format="
+        )
     try:
         if chosen == "openpose":
             return _read_openpose(documents, str(path))
@@ -191,7 +254,9 @@ def _read_json(path: Path, format: str | None) -> KeypointRecords:
         reader = _read_coco if chosen == "coco" else _read_mmpose
         return reader(documents[0][1], str(path))
     except (KeyError, TypeError, AttributeError, IndexError) as error:
-        raise KeypointFileError(f"{path}: not a {chosen} keypoint file ({type(error).__name__}: {error})") from None
+        raise KeypointFileError(
+            f"{path}: not a {chosen} keypoint file ({type(error).__name__}: {error})"
+        ) from None
 
 
 def _read_numpy(path: Path, format: str | None, key: str | None) -> KeypointRecords:
@@ -203,37 +268,64 @@ def _read_numpy(path: Path, format: str | None, key: str | None) -> KeypointReco
             with np.load(path, allow_pickle=False) as archive:
                 names = [name for name in archive.files if name != "image_size"]
                 if key is None and len(names) != 1:
-                    raise KeypointFileError(f"{path}: holds arrays {names}; name the keypoints with key=")
+                    raise KeypointFileError(
+                        f"{path}: holds arrays {names}; name the keypoints with key="
+                    )
                 array = archive[key or names[0]]
                 if "image_size" in archive.files:
-                    image_size = tuple(float(value) for value in archive["image_size"].reshape(-1)[:2])
+                    image_size = tuple(
+                        float(value) for value in archive["image_size"].reshape(-1)[:2]
+                    )
     except (ValueError, OSError, KeyError) as error:
         if isinstance(error, KeypointFileError):
             raise
-        raise KeypointFileError(f"{path}: not a readable NumPy file of float keypoints ({error})") from None
+        raise KeypointFileError(
+            f"{path}: not a readable NumPy file of float keypoints ({error})"
+        ) from None
     return records_from_array(array, format, str(path), image_size)
 
 
-def records_from_array(array, layout: str | None = None, source: str = "<array>", image_size=None) -> KeypointRecords:
+def records_from_array(
+    array, layout: str | None = None, source: str = "<array>", image_size=None
+) -> KeypointRecords:
     """`KeypointRecords` of an array [frames, joints, 2 or 3] (x, y[, score]) in pixels, one person per frame.
 
     `layout`: 'coco17', 'h36m17' or 'h36m16'; None reads 16 joints as 'h36m16' and refuses 17 (ambiguous).
     """
     array = np.asarray(array, np.float64)
-    if array.ndim != 3 or array.shape[-1] not in (2, 3) or array.shape[1] not in (16, 17) or not len(array):
-        raise KeypointFileError(f"{source}: expected keypoints [frames, 16 or 17 joints, 2 or 3] (x, y[, score]). "
-                                f"Received: shape {array.shape}")
+    if (
+        array.ndim != 3
+        or array.shape[-1] not in (2, 3)
+        or array.shape[1] not in (16, 17)
+        or not len(array)
+    ):
+        raise KeypointFileError(
+            f"{source}: expected keypoints [frames, 16 or 17 joints, 2 or 3] (x, y[, score]). "
+            f"Received: shape {array.shape}"
+        )
     layout = layout or ("h36m16" if array.shape[1] == 16 else None)
     if layout is None:
-        raise KeypointFileError(f"{source}: 17 joints are COCO-17 or Human3.6M-17 (VideoPose3D order); say which "
-                                "with format='coco17' or format='h36m17'")
+        raise KeypointFileError(
+            f"{source}: 17 joints are COCO-17 or Human3.6M-17 (VideoPose3D order); say which "
+            "with format='coco17' or format='h36m17'"
+        )
     if LAYOUT_JOINTS.get(layout) != array.shape[1]:
-        raise KeypointFileError(f"{source}: the {layout} layout has {LAYOUT_JOINTS.get(layout)} joints. Received: "
-                                f"{array.shape[1]} joints")
+        raise KeypointFileError(
+            f"{source}: the {layout} layout has {LAYOUT_JOINTS.get(layout)} joints. Received: "
+            f"{array.shape[1]} joints"
+        )
     scores = array[..., 2] if array.shape[-1] == 3 else np.ones(array.shape[:2])
     ids = np.stack([np.arange(len(array)), np.zeros(len(array), np.int64)], axis=1)
-    return checked(KeypointRecords(array[..., :2].astype(np.float32), scores.astype(np.float32), layout, ids,
-                                   image_size, source))
+    return checked(
+        KeypointRecords(
+            array[..., :2].astype(np.float32),
+            scores.astype(np.float32),
+            layout,
+            ids,
+            image_size,
+            source,
+        )
+    )
 
 
 def read_keypoints(path, format: str | None = None, *, key: str | None = None) -> KeypointRecords:
@@ -246,15 +338,21 @@ def read_keypoints(path, format: str | None = None, *, key: str | None = None) -
     """
     path = Path(path)
     if format is not None and format not in FORMATS:
-        raise KeypointFileError(f"Expected format to be one of {FORMATS}. Received: format={format!r}")
+        raise KeypointFileError(
+            f"Expected format to be one of {FORMATS}. Received: format={format!r}"
+        )
     if not path.exists():
         raise FileNotFoundError(f"No keypoint file {path}")
     if path.is_file() and path.stat().st_size == 0:
         raise KeypointFileError(f"{path}: an empty file")
     if path.suffix in (".npy", ".npz"):
         if format in JSON_FORMATS:
-            raise KeypointFileError(f"{path}: a NumPy file is read with format 'coco17', 'h36m17' or 'h36m16'")
+            raise KeypointFileError(
+                f"{path}: a NumPy file is read with format 'coco17', 'h36m17' or 'h36m16'"
+            )
         return _read_numpy(path, format, key)
     if format in LAYOUT_JOINTS:
-        raise KeypointFileError(f"{path}: format {format!r} is for .npy/.npz files; a JSON file takes {JSON_FORMATS}")
+        raise KeypointFileError(
+            f"{path}: format {format!r} is for .npy/.npz files; a JSON file takes {JSON_FORMATS}"
+        )
     return _read_json(path, format)

@@ -56,7 +56,10 @@ class PoseSamples:
 
     def __post_init__(self):
         count = len(self.inputs_2d)
-        if np.shape(self.inputs_2d)[1:] != (NUM_JOINTS, 2) or np.shape(self.targets_3d)[1:] != (NUM_JOINTS, 3):
+        if np.shape(self.inputs_2d)[1:] != (NUM_JOINTS, 2) or np.shape(self.targets_3d)[1:] != (
+            NUM_JOINTS,
+            3,
+        ):
             raise ValueError(
                 f"Expected inputs_2d [samples, {NUM_JOINTS}, 2] and targets_3d [samples, {NUM_JOINTS}, 3]. "
                 f"Received: inputs_2d.shape={np.shape(self.inputs_2d)}, targets_3d.shape={np.shape(self.targets_3d)}"
@@ -80,18 +83,28 @@ class PoseSamples:
         """The rows picked by a boolean mask [samples] or an array of indices (copies)."""
         selector = np.asarray(mask_or_indices)
         if selector.dtype == bool and selector.shape != (len(self),):
-            raise ValueError(f"Expected a boolean mask of shape ({len(self)},). Received: shape {selector.shape}")
+            raise ValueError(
+                f"Expected a boolean mask of shape ({len(self)},). Received: shape {selector.shape}"
+            )
         if selector.dtype != bool and not np.issubdtype(selector.dtype, np.integer):
-            raise ValueError(f"Expected a boolean mask or integer indices. Received: dtype {selector.dtype}")
-        return PoseSamples(**{field.name: getattr(self, field.name)[selector] for field in fields(self)})
+            raise ValueError(
+                f"Expected a boolean mask or integer indices. Received: dtype {selector.dtype}"
+            )
+        return PoseSamples(
+            **{field.name: getattr(self, field.name)[selector] for field in fields(self)}
+        )
 
     @classmethod
     def concatenate(cls, parts: Sequence[PoseSamples]) -> PoseSamples:
         """Rows of several `PoseSamples`, in order."""
         if not parts:
             raise ValueError("Expected at least one PoseSamples to concatenate.")
-        return cls(**{field.name: np.concatenate([getattr(part, field.name) for part in parts])
-                      for field in fields(cls)})
+        return cls(
+            **{
+                field.name: np.concatenate([getattr(part, field.name) for part in parts])
+                for field in fields(cls)
+            }
+        )
 
 
 def load_samples(
@@ -143,18 +156,29 @@ def load_samples(
     keypoints_2d = load_keypoints_2d(path_2d, cache_dir=cache_dir, progress=progress)
     sequences = select_sequences(poses_3d, keypoints_2d, subjects, actions)
     parts = []
-    frames = sum(len(poses_3d.positions[subject][action]) for subject, action in sequences) // stride
-    bar = tqdm(sequences, desc="building samples", disable=not progress or frames < PROGRESS_MIN_FRAMES, leave=False)
+    frames = (
+        sum(len(poses_3d.positions[subject][action]) for subject, action in sequences) // stride
+    )
+    bar = tqdm(
+        sequences,
+        desc="building samples",
+        disable=not progress or frames < PROGRESS_MIN_FRAMES,
+        leave=False,
+    )
     for subject, action in bar:
-        for camera, inputs_2d, targets_3d in camera_samples(poses_3d, keypoints_2d, subject, action, stride):
+        for camera, inputs_2d, targets_3d in camera_samples(
+            poses_3d, keypoints_2d, subject, action, stride
+        ):
             count = len(inputs_2d)
-            parts.append(PoseSamples(
-                inputs_2d=inputs_2d,
-                targets_3d=targets_3d,
-                subjects=np.full(count, subject),
-                actions=np.full(count, action),
-                cameras=np.full(count, camera, dtype=np.int32),
-            ))
+            parts.append(
+                PoseSamples(
+                    inputs_2d=inputs_2d,
+                    targets_3d=targets_3d,
+                    subjects=np.full(count, subject),
+                    actions=np.full(count, action),
+                    cameras=np.full(count, camera, dtype=np.int32),
+                )
+            )
     return PoseSamples.concatenate(parts)
 
 
@@ -184,11 +208,19 @@ def make_dataset(
         with_indices: yield `(inputs_2d, targets_3d, indices [batch] int64)`, so that a shuffled
             evaluation can find each row's subject, action and camera in `samples`.
     """
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}")
+    if (
+        not isinstance(batch_size, (int, np.integer))
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}"
+        )
     if len(samples) == 0:
         raise ValueError("Expected at least one sample. Received: an empty PoseSamples")
-    with tf.device("/CPU:0"):  # tf.data gathers on the host: keep the arrays there, not in GPU memory
+    with tf.device(
+        "/CPU:0"
+    ):  # tf.data gathers on the host: keep the arrays there, not in GPU memory
         inputs_2d = tf.convert_to_tensor(np.asarray(samples.inputs_2d, dtype=np.float32))
         targets_3d = tf.convert_to_tensor(np.asarray(samples.targets_3d, dtype=np.float32))
     indices = tf.data.Dataset.range(len(samples))
@@ -202,4 +234,6 @@ def make_dataset(
         batch = (tf.gather(inputs_2d, batch_indices), tf.gather(targets_3d, batch_indices))
         return batch + (batch_indices,) if with_indices else batch
 
-    return indices.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    return indices.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(
+        tf.data.AUTOTUNE
+    )

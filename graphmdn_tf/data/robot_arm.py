@@ -79,7 +79,9 @@ class RobotArmSamples:
 def _check_link_lengths(link_lengths) -> tuple:
     lengths = tuple(float(length) for length in link_lengths)
     if not lengths or not all(np.isfinite(length) and length > 0 for length in lengths):
-        raise ValueError(f"Expected one or more positive, finite link lengths. Received: link_lengths={link_lengths!r}")
+        raise ValueError(
+            f"Expected one or more positive, finite link lengths. Received: link_lengths={link_lengths!r}"
+        )
     return lengths
 
 
@@ -87,7 +89,11 @@ def _check_angle_limits(angle_limits, num_links: int) -> np.ndarray:
     if angle_limits is None:
         return np.tile([-np.pi, np.pi], (num_links, 1))
     limits = np.asarray(angle_limits, dtype=np.float64)
-    if limits.shape != (num_links, 2) or not np.all(np.isfinite(limits)) or np.any(limits[:, 0] >= limits[:, 1]):
+    if (
+        limits.shape != (num_links, 2)
+        or not np.all(np.isfinite(limits))
+        or np.any(limits[:, 0] >= limits[:, 1])
+    ):
         raise ValueError(
             f"Expected angle_limits as {num_links} finite (low, high) pairs with low < high, one per link. "
             f"Received: angle_limits={angle_limits!r}"
@@ -99,7 +105,9 @@ def arm_graph(num_links: int, num_arms: int = 1) -> Graph:
     """The arm as a `Graph`: node 0 the base, then each arm's joints out to its end effector (a chain;
     a star of chains sharing the base for `num_arms` > 1). No node groups (every node its own group)."""
     if int(num_links) < 1 or int(num_arms) < 1:
-        raise ValueError(f"Expected num_links >= 1 and num_arms >= 1. Received: {num_links=}, {num_arms=}")
+        raise ValueError(
+            f"Expected num_links >= 1 and num_arms >= 1. Received: {num_links=}, {num_arms=}"
+        )
     parents, names = [-1], ["base"]
     for arm in range(num_arms):
         for joint in range(1, num_links + 1):
@@ -117,11 +125,19 @@ def forward_kinematics(angles, link_lengths, base=None) -> np.ndarray:
     lengths = np.asarray(_check_link_lengths(link_lengths))
     angles = np.asarray(angles, dtype=np.float64)
     if angles.shape[-1:] != lengths.shape:
-        raise ValueError(f"Expected angles [..., {len(lengths)}] (one per link). Received: angles.shape={angles.shape}")
+        raise ValueError(
+            f"Expected angles [..., {len(lengths)}] (one per link). Received: angles.shape={angles.shape}"
+        )
     absolute = np.cumsum(angles, axis=-1)  # phi_k
-    steps = lengths * np.stack([np.cos(absolute), np.sin(absolute)], axis=-1).swapaxes(-1, -2)  # [..., 2, L]
-    offsets = np.concatenate([np.zeros(steps.shape[:-1] + (1,)), np.cumsum(steps, axis=-1)], axis=-1)
-    base = np.zeros(angles.shape[:-1] + (2,)) if base is None else np.asarray(base, dtype=np.float64)
+    steps = lengths * np.stack([np.cos(absolute), np.sin(absolute)], axis=-1).swapaxes(
+        -1, -2
+    )  # [..., 2, L]
+    offsets = np.concatenate(
+        [np.zeros(steps.shape[:-1] + (1,)), np.cumsum(steps, axis=-1)], axis=-1
+    )
+    base = (
+        np.zeros(angles.shape[:-1] + (2,)) if base is None else np.asarray(base, dtype=np.float64)
+    )
     return base[..., None, :] + offsets.swapaxes(-1, -2)  # [..., L + 1, 2]
 
 
@@ -144,7 +160,9 @@ def two_link_elbows(base, end_effector, link_lengths) -> tuple[np.ndarray, np.nd
             f"{first + second}]. Received: d in [{distance.min()}, {distance.max()}]"
         )
     direction = reach / np.maximum(distance, 1e-12)  # u
-    normal = np.stack([-direction[..., 1], direction[..., 0]], axis=-1)  # n, u rotated by +90 degrees
+    normal = np.stack(
+        [-direction[..., 1], direction[..., 0]], axis=-1
+    )  # n, u rotated by +90 degrees
     along = (first**2 - second**2 + distance**2) / (2 * np.maximum(distance, 1e-12))  # a
     height = np.sqrt(np.maximum(first**2 - along**2, 0.0))  # h
     foot = base + along * direction
@@ -154,8 +172,10 @@ def two_link_elbows(base, end_effector, link_lengths) -> tuple[np.ndarray, np.nd
 def _observed_nodes(observed_nodes, graph: Graph, num_links: int, num_arms: int) -> tuple:
     if observed_nodes is None:
         return (0, *(arm * num_links + num_links for arm in range(num_arms)))
-    nodes = tuple(int(node) % graph.num_nodes if -graph.num_nodes <= int(node) < graph.num_nodes else None
-                  for node in observed_nodes)
+    nodes = tuple(
+        int(node) % graph.num_nodes if -graph.num_nodes <= int(node) < graph.num_nodes else None
+        for node in observed_nodes
+    )
     if not nodes or None in nodes or len(set(nodes)) != len(nodes):
         raise ValueError(
             f"Expected distinct node indices in [-{graph.num_nodes}, {graph.num_nodes}) for observed_nodes. "
@@ -189,7 +209,9 @@ def make_robot_arm(
         `RobotArmSamples` (inputs [F, nodes, 3], targets [F, nodes, 2], ...).
     """
     if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-        raise ValueError(f"Expected num_samples to be a positive integer. Received: num_samples={num_samples!r}")
+        raise ValueError(
+            f"Expected num_samples to be a positive integer. Received: num_samples={num_samples!r}"
+        )
     lengths = _check_link_lengths(link_lengths)
     limits = _check_angle_limits(angle_limits, len(lengths))
     if not (np.isfinite(base_spread) and base_spread >= 0):
@@ -199,11 +221,19 @@ def make_robot_arm(
     rng = np.random.default_rng(seed)
     angles = rng.uniform(limits[:, 0], limits[:, 1], size=(num_samples, num_arms, len(lengths)))
     base = rng.uniform(-base_spread, base_spread, size=(num_samples, 2))
-    joints = forward_kinematics(angles, lengths, np.repeat(base[:, None], num_arms, axis=1))  # [F, arms, L + 1, 2]
+    joints = forward_kinematics(
+        angles, lengths, np.repeat(base[:, None], num_arms, axis=1)
+    )  # [F, arms, L + 1, 2]
     targets = np.concatenate([base[:, None], joints[:, :, 1:].reshape(num_samples, -1, 2)], axis=1)
     mask = np.zeros((graph.num_nodes, 1))
     mask[list(observed)] = 1.0
-    inputs = np.concatenate([np.where(mask > 0, targets, 0.0), np.broadcast_to(mask, (num_samples, graph.num_nodes, 1))], axis=-1)
+    inputs = np.concatenate(
+        [
+            np.where(mask > 0, targets, 0.0),
+            np.broadcast_to(mask, (num_samples, graph.num_nodes, 1)),
+        ],
+        axis=-1,
+    )
     return RobotArmSamples(
         inputs.astype(np.float32), targets.astype(np.float32), angles, lengths, observed, graph
     )
@@ -220,8 +250,12 @@ def elbow_distances(elbows, base, end_effector, link_lengths) -> np.ndarray:
     elbows = np.asarray(elbows, dtype=np.float64)
     up, down = two_link_elbows(base, end_effector, link_lengths)
     if elbows.ndim < 2 or elbows.shape[0] != up.shape[0] or elbows.shape[-1] != 2:
-        raise ValueError(f"Expected elbows [{up.shape[0]}, ..., 2]. Received: elbows.shape={elbows.shape}")
-    answers = np.stack([up, down], axis=-2).reshape((up.shape[0],) + (1,) * (elbows.ndim - 2) + (2, 2))
+        raise ValueError(
+            f"Expected elbows [{up.shape[0]}, ..., 2]. Received: elbows.shape={elbows.shape}"
+        )
+    answers = np.stack([up, down], axis=-2).reshape(
+        (up.shape[0],) + (1,) * (elbows.ndim - 2) + (2, 2)
+    )
     return np.linalg.norm(elbows[..., None, :] - answers, axis=-1)
 
 

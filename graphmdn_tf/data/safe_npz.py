@@ -52,6 +52,8 @@ class UnsafePickleError(DataFileError):
 _RECONSTRUCT = np.zeros(1).__reduce__()[0]
 _FROMBUFFER = np.zeros(1).__reduce_ex__(5)[0]
 _SCALAR = np.float32(0).__reduce__()[0]
+
+
 class _ArrayType:
     """Stands for `numpy.ndarray` in a pickle: reconstruction may name the type, but calling it is refused.
 
@@ -89,14 +91,16 @@ for _package in ("numpy.core", "numpy._core"):
     _ALLOWED_GLOBALS[(f"{_package}.multiarray", "_reconstruct")] = _reconstruct
     _ALLOWED_GLOBALS[(f"{_package}.multiarray", "scalar")] = _SCALAR
     _ALLOWED_GLOBALS[(f"{_package}.numeric", "_frombuffer")] = _FROMBUFFER
-_ALLOWED_GLOBALS.update({
-    # Containers a protocol-2 pickle builds by calling their type.
-    ("builtins", "list"): list,
-    ("builtins", "dict"): dict,
-    ("builtins", "tuple"): tuple,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-})
+_ALLOWED_GLOBALS.update(
+    {
+        # Containers a protocol-2 pickle builds by calling their type.
+        ("builtins", "list"): list,
+        ("builtins", "dict"): dict,
+        ("builtins", "tuple"): tuple,
+        ("builtins", "set"): set,
+        ("builtins", "frozenset"): frozenset,
+    }
+)
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -112,7 +116,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.source = source
 
     def find_class(self, module: str, name: str):
-        module = "builtins" if module == "__builtin__" else module  # protocol 2 writes Python 2 names
+        module = (
+            "builtins" if module == "__builtin__" else module
+        )  # protocol 2 writes Python 2 names
         if (module, name) == ("numpy", "ndarray"):
             return _ArrayType(self.source)
         allowed = _ALLOWED_GLOBALS.get((module, name))
@@ -159,13 +165,19 @@ def _check_zip_member(info: zipfile.ZipInfo, source: str) -> None:
     """Refuse, before reading, a member that is encrypted, compressed other than as np.savez does, or
     that claims more bytes than its compressed data can expand to (deflate's ratio is at most 1032:1)."""
     if info.flag_bits & 0x1:
-        raise DataFileError(f"{source}: the member is encrypted; expected a plain .npy array (as numpy.savez writes).")
+        raise DataFileError(
+            f"{source}: the member is encrypted; expected a plain .npy array (as numpy.savez writes)."
+        )
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise DataFileError(
             f"{source}: unsupported compression method {info.compress_type} (expected {zipfile.ZIP_STORED} stored "
             f"or {zipfile.ZIP_DEFLATED} deflated, as numpy.savez writes)."
         )
-    most = info.compress_size if info.compress_type == zipfile.ZIP_STORED else info.compress_size * 1032 + 1024
+    most = (
+        info.compress_size
+        if info.compress_type == zipfile.ZIP_STORED
+        else info.compress_size * 1032 + 1024
+    )
     if info.file_size > most:
         raise DataFileError(
             f"{source}: the member claims {info.file_size} bytes from {info.compress_size} compressed bytes, more "
@@ -205,7 +217,9 @@ def _check_structure(value, budget: int, source: str) -> None:
                 "hold without repeated references; refused (a crafted or damaged file)."
             )
         if depth > MAX_NESTING:
-            raise DataFileError(f"{source}: the pickled object is nested more than {MAX_NESTING} levels deep.")
+            raise DataFileError(
+                f"{source}: the pickled object is nested more than {MAX_NESTING} levels deep."
+            )
         if isinstance(item, dict):
             children = [child for pair in item.items() for child in pair]
         elif isinstance(item, (list, tuple, set, frozenset)):
@@ -225,15 +239,26 @@ def _read_member(archive: zipfile.ZipFile, member: str, source: str, progress: b
     except DataFileError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as error:
-        raise DataFileError(f"{source}: damaged zip member ({type(error).__name__}: {error}).") from error
+        raise DataFileError(
+            f"{source}: damaged zip member ({type(error).__name__}: {error})."
+        ) from error
 
 
-def _parse_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str, progress: bool) -> Any:
+def _parse_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str, progress: bool
+) -> Any:
     size = info.file_size
-    with archive.open(info) as compressed, tqdm(
-        total=size, unit="B", unit_scale=True, desc=f"reading {info.filename}", leave=False,
-        disable=not progress or size < _PROGRESS_MIN_BYTES,
-    ) as bar:
+    with (
+        archive.open(info) as compressed,
+        tqdm(
+            total=size,
+            unit="B",
+            unit_scale=True,
+            desc=f"reading {info.filename}",
+            leave=False,
+            disable=not progress or size < _PROGRESS_MIN_BYTES,
+        ) as bar,
+    ):
         stream = _ProgressReader(compressed, bar)
         try:
             version = npy_format.read_magic(stream)
@@ -292,16 +317,24 @@ def load_npz_safely(path: str | Path, *, progress: bool = False) -> dict[str, An
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise DataFileError(f"{path}: damaged zip archive ({type(error).__name__}: {error}).") from error
+        raise DataFileError(
+            f"{path}: damaged zip archive ({type(error).__name__}: {error})."
+        ) from error
     with archive:
         compressed = sum(info.compress_size for info in archive.infolist())
-        if compressed > path.stat().st_size:  # overlapping members: one stretch of data read many times
+        if (
+            compressed > path.stat().st_size
+        ):  # overlapping members: one stretch of data read many times
             raise DataFileError(
                 f"{path}: the members claim {compressed} compressed bytes, more than the file's "
                 f"{path.stat().st_size}; the archive is damaged or crafted."
             )
         for member in archive.namelist():
             if not member.endswith(".npy"):
-                raise DataFileError(f"{path}: unexpected member {member!r} (an .npz holds only .npy arrays).")
-            contents[member[: -len(".npy")]] = _read_member(archive, member, f"{path} [{member}]", progress)
+                raise DataFileError(
+                    f"{path}: unexpected member {member!r} (an .npz holds only .npy arrays)."
+                )
+            contents[member[: -len(".npy")]] = _read_member(
+                archive, member, f"{path} [{member}]", progress
+            )
     return contents

@@ -42,7 +42,11 @@ from graphmdn_tf.skeletons import H36M_16_FROM_17, H36M_17_FROM_32
 GENERATOR_VERSION = 2  # bump whenever the generated data changes: the default set is cached by it
 DEFAULT_FRAMES_PER_SEQUENCE = 24
 SEQUENCES_PER_ACTION = 2
-FILE_NAMES = ("data_3d_synthetic.npz", "data_2d_synthetic_gt.npz", "data_2d_synthetic_sh_pt_mpii.npz")
+FILE_NAMES = (
+    "data_3d_synthetic.npz",
+    "data_2d_synthetic_gt.npz",
+    "data_2d_synthetic_sh_pt_mpii.npz",
+)
 _PROGRESS_MIN_FRAMES = 20_000
 
 
@@ -74,15 +78,28 @@ def _walk_together(m):
 
 def _directions(m):
     m.weight_shift()
-    m.arms(flex=(20, 110), abd=(0, 70), rot=(-20, 40), elbow=(0, 40), sides=m.rng.choice(["r", "l"]),
-           rest_probability=0.4)
+    m.arms(
+        flex=(20, 110),
+        abd=(0, 70),
+        rot=(-20, 40),
+        elbow=(0, 40),
+        sides=m.rng.choice(["r", "l"]),
+        rest_probability=0.4,
+    )
     m.head(40)
     return 0.0, 120.0
 
 
 def _discussion(m):
     m.weight_shift()
-    m.arms(flex=(-10, 60), abd=(-10, 45), rot=(-30, 50), elbow=(40, 120), hold=(0.6, 1.5), rest_probability=0.3)
+    m.arms(
+        flex=(-10, 60),
+        abd=(-10, 45),
+        rot=(-30, 50),
+        elbow=(40, 120),
+        hold=(0.6, 1.5),
+        rest_probability=0.3,
+    )
     m.add(spine_twist=m.keyframes(-15, 15))
     m.head(40)
     return 0.0, 40.0
@@ -99,10 +116,14 @@ def _greeting(m):
     m.weight_shift()
     side = m.rng.choice(["r", "l"])
     wave = np.sin(2 * np.pi * m.rng.uniform(1.5, 2.5) * m.t)
-    m.set(**{
-        f"{side}_shoulder_abd": m.keyframes(80, 140), f"{side}_shoulder_flex": m.keyframes(0, 40),
-        f"{side}_shoulder_rot": -70 + 10 * wave, f"{side}_elbow": 70 + 30 * wave,
-    })
+    m.set(
+        **{
+            f"{side}_shoulder_abd": m.keyframes(80, 140),
+            f"{side}_shoulder_flex": m.keyframes(0, 40),
+            f"{side}_shoulder_rot": -70 + 10 * wave,
+            f"{side}_elbow": 70 + 30 * wave,
+        }
+    )
     m.add(spine_flex=m.keyframes(0, 35, hold=(1.5, 3.0), dwell=0.5))
     m.head(30)
     return 0.0, 60.0
@@ -112,8 +133,14 @@ def _phoning(m):
     m.weight_shift()
     phone, other = m.rng.permutation(["r", "l"])
     m.arms(flex=(-10, 50), abd=(0, 40), elbow=(20, 100), sides=other)
-    m.set(**{f"{phone}_shoulder_flex": m.keyframes(25, 45), f"{phone}_shoulder_abd": m.keyframes(30, 50),
-             f"{phone}_elbow": m.keyframes(128, 145), f"{phone}_shoulder_rot": m.keyframes(-10, 20)})
+    m.set(
+        **{
+            f"{phone}_shoulder_flex": m.keyframes(25, 45),
+            f"{phone}_shoulder_abd": m.keyframes(30, 50),
+            f"{phone}_elbow": m.keyframes(128, 145),
+            f"{phone}_shoulder_rot": m.keyframes(-10, 20),
+        }
+    )
     m.head(30, 15)
     return 0.0, 60.0
 
@@ -130,7 +157,9 @@ def _photo(m):
 
 
 def _posing(m):
-    m.arms(flex=(-40, 170), abd=(-10, 150), rot=(-60, 60), elbow=(0, 130), hold=(1.5, 3.0), dwell=0.5)
+    m.arms(
+        flex=(-40, 170), abd=(-10, 150), rot=(-60, 60), elbow=(0, 130), hold=(1.5, 3.0), dwell=0.5
+    )
     m.both("hip_flex", lambda: m.keyframes(-15, 50, hold=(1.5, 3.0), dwell=0.5))
     m.both("knee", lambda: m.keyframes(0, 60, hold=(1.5, 3.0), dwell=0.5))
     m.both("hip_abd", lambda: m.keyframes(0, 35, hold=(1.5, 3.0), dwell=0.5))
@@ -161,7 +190,11 @@ def _sitting_down(m):
     m.both("hip_flex", lambda: 5 + 100 * level + m.sway(3))
     m.both("knee", lambda: 5 + 125 * level + m.sway(3))
     m.both("shoulder_flex", lambda: 20 + 40 * np.sin(np.pi * level) + m.sway(5))
-    m.set(spine_flex=10 + 30 * np.sin(np.pi * level) + 10 * level, r_hip_abd=15 * level, l_hip_abd=15 * level)
+    m.set(
+        spine_flex=10 + 30 * np.sin(np.pi * level) + 10 * level,
+        r_hip_abd=15 * level,
+        l_hip_abd=15 * level,
+    )
     return 0.0, 30.0
 
 
@@ -176,15 +209,42 @@ def _smoking(m):
 
 def _waiting(m):
     m.weight_shift()
-    m.arms(flex=(-40, 60), abd=(0, 60), rot=(-60, 60), elbow=(0, 110), hold=(2.0, 5.0), dwell=0.5, rest_probability=0.5)
+    m.arms(
+        flex=(-40, 60),
+        abd=(0, 60),
+        rot=(-60, 60),
+        elbow=(0, 110),
+        hold=(2.0, 5.0),
+        dwell=0.5,
+        rest_probability=0.5,
+    )
     m.head(50)
     return 0.0, 90.0
 
 
-ACTIONS = dict(zip(H36M_ACTIONS, (
-    _directions, _discussion, _eating, _greeting, _phoning, _photo, _posing, _purchases, _sitting,
-    _sitting_down, _smoking, _waiting, _walk_dog, _walking, _walk_together,
-), strict=True))
+ACTIONS = dict(
+    zip(
+        H36M_ACTIONS,
+        (
+            _directions,
+            _discussion,
+            _eating,
+            _greeting,
+            _phoning,
+            _photo,
+            _posing,
+            _purchases,
+            _sitting,
+            _sitting_down,
+            _smoking,
+            _waiting,
+            _walk_dog,
+            _walking,
+            _walk_together,
+        ),
+        strict=True,
+    )
+)
 """The 15 Human3.6M action classes and the motion program that generates each."""
 
 
@@ -194,7 +254,9 @@ def capture_centre(subject: str) -> np.ndarray:
     return np.mean([camera["translation"][:2] for camera in h36m_cameras(subject)], axis=0)
 
 
-def generate_sequence(rng: np.random.Generator, body: Body, action: str, frames: int, centre: np.ndarray) -> np.ndarray:
+def generate_sequence(
+    rng: np.random.Generator, body: Body, action: str, frames: int, centre: np.ndarray
+) -> np.ndarray:
     """World positions float64 [frames, 32, 3] of one sequence of an action class (see `ACTIONS`)."""
     t = rng.uniform(0, 60) + np.arange(frames) / FPS
     motion = MotionBuilder(rng, t)
@@ -208,7 +270,11 @@ def generate_sequence(rng: np.random.Generator, body: Body, action: str, frames:
         direction = rng.uniform(0, 2 * np.pi)
         offset = rng.uniform(0, 0.7) * np.array([np.cos(direction), np.sin(direction)])
         root_xy = np.broadcast_to(centre + offset, (frames, 2))
-        yaw = rng.uniform(-180, 180) + motion.keyframes(-turning, turning, hold=(2.0, 4.0)) + motion.sway(3)
+        yaw = (
+            rng.uniform(-180, 180)
+            + motion.keyframes(-turning, turning, hold=(2.0, 4.0))
+            + motion.sway(3)
+        )
     return forward_kinematics(body, motion.tracks, yaw, root_xy)
 
 
@@ -223,7 +289,10 @@ def _detections(rng: np.random.Generator, keypoints: np.ndarray) -> np.ndarray:
     taps = 0.8 ** np.arange(30)
     taps /= np.sqrt(np.sum(taps**2))
     white = rng.normal(size=(frames + len(taps) - 1, 16, 2))
-    noise = sum(tap * white[len(taps) - 1 - lag: len(taps) - 1 - lag + frames] for lag, tap in enumerate(taps))
+    noise = sum(
+        tap * white[len(taps) - 1 - lag : len(taps) - 1 - lag + frames]
+        for lag, tap in enumerate(taps)
+    )
     detections = keypoints + sigma[:, None] * noise + rng.normal(scale=1.0, size=keypoints.shape)
     outliers = rng.random((frames, 16)) < 0.01
     detections[outliers] += rng.normal(scale=35.0, size=(int(outliers.sum()), 2))
@@ -244,7 +313,11 @@ def _save_npz(path: Path, **objects) -> None:
 
 def _metadata(layout: str) -> dict:
     count, (left, right) = KEYPOINT_LAYOUTS[layout]
-    return {"layout_name": "h36m", "num_joints": count, "keypoints_symmetry": [list(left), list(right)]}
+    return {
+        "layout_name": "h36m",
+        "num_joints": count,
+        "keypoints_symmetry": [list(left), list(right)],
+    }
 
 
 def write_synthetic_dataset(
@@ -269,26 +342,53 @@ def write_synthetic_dataset(
     Returns:
         `out_dir` as a `Path`.
     """
-    if (not isinstance(frames_per_sequence, (int, np.integer)) or isinstance(frames_per_sequence, bool)
-            or frames_per_sequence < 1):
-        raise ValueError(f"Expected frames_per_sequence to be a positive integer. Received: {frames_per_sequence!r}")
-    if isinstance(subjects, str) or not subjects or any(subject not in H36M_SUBJECTS for subject in subjects):
+    if (
+        not isinstance(frames_per_sequence, (int, np.integer))
+        or isinstance(frames_per_sequence, bool)
+        or frames_per_sequence < 1
+    ):
+        raise ValueError(
+            f"Expected frames_per_sequence to be a positive integer. Received: {frames_per_sequence!r}"
+        )
+    if (
+        isinstance(subjects, str)
+        or not subjects
+        or any(subject not in H36M_SUBJECTS for subject in subjects)
+    ):
         raise ValueError(f"Expected subjects from {H36M_SUBJECTS}. Received: subjects={subjects!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(subject, action, repetition) for subject in subjects for action in ACTIONS
-            for repetition in range(1, SEQUENCES_PER_ACTION + 1)]
+    jobs = [
+        (subject, action, repetition)
+        for subject in subjects
+        for action in ACTIONS
+        for repetition in range(1, SEQUENCES_PER_ACTION + 1)
+    ]
     total_frames = len(jobs) * frames_per_sequence
     positions_3d, keypoints_gt, keypoints_detected = {}, {}, {}
-    bodies = {subject: Body.sample(np.random.default_rng([seed, H36M_SUBJECTS.index(subject)])) for subject in subjects}
-    for subject, action, repetition in tqdm(jobs, desc="synthetic data", unit="seq",
-                                            disable=not progress or total_frames < _PROGRESS_MIN_FRAMES):
+    bodies = {
+        subject: Body.sample(np.random.default_rng([seed, H36M_SUBJECTS.index(subject)]))
+        for subject in subjects
+    }
+    for subject, action, repetition in tqdm(
+        jobs,
+        desc="synthetic data",
+        unit="seq",
+        disable=not progress or total_frames < _PROGRESS_MIN_FRAMES,
+    ):
         key = [seed, H36M_SUBJECTS.index(subject), list(ACTIONS).index(action), repetition]
-        world = generate_sequence(np.random.default_rng(key), bodies[subject], action, frames_per_sequence,
-                                  capture_centre(subject))
+        world = generate_sequence(
+            np.random.default_rng(key),
+            bodies[subject],
+            action,
+            frames_per_sequence,
+            capture_centre(subject),
+        )
         name = f"{action} {repetition}"
         positions_3d.setdefault(subject, {})[name] = world.astype(np.float32)
-        pixels = [project_to_pixels(world[:, H36M_17_FROM_32], camera) for camera in h36m_cameras(subject)]
+        pixels = [
+            project_to_pixels(world[:, H36M_17_FROM_32], camera) for camera in h36m_cameras(subject)
+        ]
         keypoints_gt.setdefault(subject, {})[name] = [view.astype(np.float32) for view in pixels]
         noise_rng = np.random.default_rng(key + [1])
         keypoints_detected.setdefault(subject, {})[name] = [
@@ -296,7 +396,9 @@ def write_synthetic_dataset(
         ]
     _save_npz(out_dir / FILE_NAMES[0], positions_3d=positions_3d)
     _save_npz(out_dir / FILE_NAMES[1], positions_2d=keypoints_gt, metadata=_metadata("h36m17"))
-    _save_npz(out_dir / FILE_NAMES[2], positions_2d=keypoints_detected, metadata=_metadata("h36m16"))
+    _save_npz(
+        out_dir / FILE_NAMES[2], positions_2d=keypoints_detected, metadata=_metadata("h36m16")
+    )
     return out_dir
 
 
@@ -306,8 +408,12 @@ def default_synthetic_dir(cache_dir: str | Path | None = None, *, progress: bool
     Lives in `<cache_dir>/synthetic-<hash of the generator version and parameters>`; generated into a
     temporary folder and renamed, so concurrent runs never see a half-written set.
     """
-    parameters = {"version": GENERATOR_VERSION, "frames_per_sequence": DEFAULT_FRAMES_PER_SEQUENCE,
-                  "seed": 0, "subjects": list(H36M_SUBJECTS)}
+    parameters = {
+        "version": GENERATOR_VERSION,
+        "frames_per_sequence": DEFAULT_FRAMES_PER_SEQUENCE,
+        "seed": 0,
+        "subjects": list(H36M_SUBJECTS),
+    }
     digest = hashlib.sha1(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:12]
     root = cache_root(cache_dir)
     target = root / f"synthetic-{digest}"

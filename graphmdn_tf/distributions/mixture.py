@@ -60,7 +60,9 @@ def _check_params(params: Mapping) -> str:
     level = mixture_level(params)
     mu_shape = tuple(params["mu"].shape)
     if len(mu_shape) != 4:
-        raise ValueError(f"Expected mu of shape [batch, kernels, nodes, dims]. Received: mu.shape={mu_shape}")
+        raise ValueError(
+            f"Expected mu of shape [batch, kernels, nodes, dims]. Received: mu.shape={mu_shape}"
+        )
     expected = mu_shape[:2] if level == "pose" else mu_shape[:3]
     for name in ("sigma", "pi_logits"):
         shape = tuple(params[name].shape)
@@ -96,7 +98,9 @@ def mixture_distribution(params: Mapping) -> tfd.Distribution:
         return tfd.MixtureSameFamily(tfd.Categorical(logits=pi_logits), components)
     node_mu = tf.transpose(mu, (0, 2, 1, 3))  # [B, N, M, D]
     node_sigma = tf.transpose(sigma, (0, 2, 1))[..., None]  # [B, N, M, 1]
-    components = tfd.Independent(tfd.Normal(loc=node_mu, scale=node_sigma), reinterpreted_batch_ndims=1)
+    components = tfd.Independent(
+        tfd.Normal(loc=node_mu, scale=node_sigma), reinterpreted_batch_ndims=1
+    )
     per_node = tfd.MixtureSameFamily(
         tfd.Categorical(logits=tf.transpose(pi_logits, (0, 2, 1))), components
     )  # batch [B, N], event [D]

@@ -46,8 +46,10 @@ def sequence_index(subjects, actions, cameras) -> tuple[np.ndarray, np.ndarray]:
     """(sequence id [samples] int, frame index within the sequence [samples] int) for rows ordered by
     subject, sequence, camera, frame (as `load_samples` returns them); one sequence per (subject,
     action, camera) run of rows."""
-    keys = np.char.add(np.char.add(np.asarray(subjects, str), "\x00"),
-                       np.char.add(np.asarray(actions, str), np.char.add("\x00", np.asarray(cameras).astype(str))))
+    keys = np.char.add(
+        np.char.add(np.asarray(subjects, str), "\x00"),
+        np.char.add(np.asarray(actions, str), np.char.add("\x00", np.asarray(cameras).astype(str))),
+    )
     starts = np.ones(len(keys), bool)
     starts[1:] = keys[1:] != keys[:-1]
     ids = np.cumsum(starts) - 1
@@ -87,22 +89,39 @@ class _Accumulator:
             self.diversity.append(uncertainty.diversity(outputs))
 
     def result(self) -> FrameEvaluation:
-        errors = {name: {metric: np.concatenate(parts) for metric, parts in by_metric.items()}
-                  for name, by_metric in self.errors.items()}
+        errors = {
+            name: {metric: np.concatenate(parts) for metric, parts in by_metric.items()}
+            for name, by_metric in self.errors.items()
+        }
         if not self.nll:
             return FrameEvaluation(errors)
         return FrameEvaluation(
             errors,
             nll=np.concatenate(self.nll),
             joint_nll=np.concatenate(self.joint_nll),
-            calibration=uncertainty.Calibration.from_counts(uncertainty.CalibrationCounts.merge(self.calibration)),
-            diversity={key: np.concatenate([part[key] for part in self.diversity]) for key in self.diversity[0]},
+            calibration=uncertainty.Calibration.from_counts(
+                uncertainty.CalibrationCounts.merge(self.calibration)
+            ),
+            diversity={
+                key: np.concatenate([part[key] for part in self.diversity])
+                for key in self.diversity[0]
+            },
         )
 
 
-def evaluate_model(model, inputs_2d, targets_3d, *, sequence_ids=None, priors: Mapping | None = None,
-                   num_samples: int = 0, batch_size: int = 4096, seed: int = 0, convention: str = "paper",
-                   progress: bool = True) -> FrameEvaluation:
+def evaluate_model(
+    model,
+    inputs_2d,
+    targets_3d,
+    *,
+    sequence_ids=None,
+    priors: Mapping | None = None,
+    num_samples: int = 0,
+    batch_size: int = 4096,
+    seed: int = 0,
+    convention: str = "paper",
+    progress: bool = True,
+) -> FrameEvaluation:
     """Per-frame scores of every selection over a whole test set, scored under `convention` (`CONVENTIONS`).
 
     Args:
@@ -118,18 +137,30 @@ def evaluate_model(model, inputs_2d, targets_3d, *, sequence_ids=None, priors: M
     """
     check_convention(convention)
     count = len(inputs_2d)
-    chunks = (sequence_chunks(sequence_ids, batch_size) if sequence_ids is not None
-              else [slice(start, start + batch_size) for start in range(0, count, batch_size)])
+    chunks = (
+        sequence_chunks(sequence_ids, batch_size)
+        if sequence_ids is not None
+        else [slice(start, start + batch_size) for start in range(0, count, batch_size)]
+    )
     accumulator = _Accumulator()
-    for index, rows in enumerate(tqdm(chunks, desc="evaluating", unit="chunk", disable=not progress)):
+    for index, rows in enumerate(
+        tqdm(chunks, desc="evaluating", unit="chunk", disable=not progress)
+    ):
         inputs = np.asarray(inputs_2d[rows], np.float32)
         targets = np.asarray(targets_3d[rows], np.float32)
         outputs = keras.tree.map_structure(np.asarray, model.predict_on_batch(inputs))
         context = {"inputs_2d": inputs, **(priors or {})}
         if sequence_ids is not None:
             context["sequence_ids"] = np.asarray(sequence_ids[rows])
-        scores = score_outputs(outputs, targets, convention=convention, num_samples=num_samples, seed=(seed, index),
-                               metrics=tuple(METRICS), **context)
+        scores = score_outputs(
+            outputs,
+            targets,
+            convention=convention,
+            num_samples=num_samples,
+            seed=(seed, index),
+            metrics=tuple(METRICS),
+            **context,
+        )
         accumulator.add(outputs, targets, scores)
     return accumulator.result()
 
@@ -141,6 +172,7 @@ def ambiguous_subset(inputs_2d, targets_3d, sequence_ids, frame_index, cameras) 
     cameras = np.asarray(cameras)
     for camera in np.unique(cameras):
         rows = np.flatnonzero(cameras == camera)
-        mask[rows] = uncertainty.ambiguous_samples(inputs_2d[rows], targets_3d[rows], sequence_ids[rows],
-                                                   frame_index[rows])
+        mask[rows] = uncertainty.ambiguous_samples(
+            inputs_2d[rows], targets_3d[rows], sequence_ids[rows], frame_index[rows]
+        )
     return mask

@@ -26,14 +26,22 @@ def uncertainty_summary(frames, ambiguous, joint_names) -> dict:
     return {
         "nll": float(frames.nll.mean()),
         "nll_ambiguous": float(frames.nll[ambiguous].mean()) if ambiguous.any() else None,
-        "nll_per_joint": {name: float(value) for name, value in zip(joint_names, frames.joint_nll.mean(axis=0))},
+        "nll_per_joint": {
+            name: float(value) for name, value in zip(joint_names, frames.joint_nll.mean(axis=0))
+        },
         "ece": float(calibration.ece),
-        "ece_per_joint": {name: float(value) for name, value in zip(joint_names, calibration.ece_per_joint)},
-        "sharpness_mm": {f"{round(100 * level)}": MILLIMETRES * float(radius)
-                         for level, radius in calibration.sharpness.items()},
-        "calibration": {"levels": [float(level) for level in calibration.levels],
-                        "observed": [float(value) for value in calibration.observed],
-                        "observed_per_joint": np.asarray(calibration.observed_per_joint).round(5).tolist()},
+        "ece_per_joint": {
+            name: float(value) for name, value in zip(joint_names, calibration.ece_per_joint)
+        },
+        "sharpness_mm": {
+            f"{round(100 * level)}": MILLIMETRES * float(radius)
+            for level, radius in calibration.sharpness.items()
+        },
+        "calibration": {
+            "levels": [float(level) for level in calibration.levels],
+            "observed": [float(value) for value in calibration.observed],
+            "observed_per_joint": np.asarray(calibration.observed_per_joint).round(5).tolist(),
+        },
         "pairwise_distance_mm": MILLIMETRES * float(frames.diversity["pairwise_distance"].mean()),
         "effective_kernels": float(frames.diversity["effective_kernels"].mean()),
     }
@@ -43,10 +51,15 @@ def calibration_of(summary: Mapping) -> uncertainty.Calibration:
     """The `uncertainty.Calibration` a summary was made of (what the reliability diagram draws)."""
     curve = summary["calibration"]
     return uncertainty.Calibration(
-        levels=np.asarray(curve["levels"]), observed=np.asarray(curve["observed"]),
-        observed_per_joint=np.asarray(curve["observed_per_joint"]), ece=summary["ece"],
+        levels=np.asarray(curve["levels"]),
+        observed=np.asarray(curve["observed"]),
+        observed_per_joint=np.asarray(curve["observed_per_joint"]),
+        ece=summary["ece"],
         ece_per_joint=np.asarray(list(summary["ece_per_joint"].values())),
-        sharpness={int(level) / 100: radius / MILLIMETRES for level, radius in summary["sharpness_mm"].items()},
+        sharpness={
+            int(level) / 100: radius / MILLIMETRES
+            for level, radius in summary["sharpness_mm"].items()
+        },
     )
 
 
@@ -55,10 +68,16 @@ def plot_uncertainty(result, directory: Path, stem: str) -> dict:
     of `result` (the diversity plot when their per-frame diversity is at hand); {} for none."""
     paths = {}
     if result.uncertainty:
-        calibrations = {label: calibration_of(summary) for label, summary in result.uncertainty.items()}
-        paths["calibration"] = uncertainty.plot_reliability(calibrations, directory / f"{stem}_calibration.png")
+        calibrations = {
+            label: calibration_of(summary) for label, summary in result.uncertainty.items()
+        }
+        paths["calibration"] = uncertainty.plot_reliability(
+            calibrations, directory / f"{stem}_calibration.png"
+        )
     if result.diversity:
-        paths["diversity"] = uncertainty.plot_diversity(result.diversity, directory / f"{stem}_diversity.png")
+        paths["diversity"] = uncertainty.plot_diversity(
+            result.diversity, directory / f"{stem}_diversity.png"
+        )
     return paths
 
 
@@ -79,7 +98,9 @@ def tensorboard_scalars(result) -> dict:
     return scalars
 
 
-def write_tensorboard(result, log_dir: str | Path, images: Mapping[str, Path], *, ours: bool = False) -> Path:
+def write_tensorboard(
+    result, log_dir: str | Path, images: Mapping[str, Path], *, ours: bool = False
+) -> Path:
     """Write `result`'s scalars (step 0) and the PNG `images` into the TensorBoard run `log_dir`,
     replacing the event files an earlier evaluation wrote there: with `ours` (a run directory's
     logs/evaluation) every event file of `log_dir`, else only those its manifest lists as written by
@@ -95,16 +116,19 @@ def write_tensorboard(result, log_dir: str | Path, images: Mapping[str, Path], *
         old.unlink()
         before.discard(old)
     if not ours:
-        forget(log_dir, [old.name for old in replaced])  # the manifest lists only event files that exist
+        forget(
+            log_dir, [old.name for old in replaced]
+        )  # the manifest lists only event files that exist
     writer = tf.summary.create_file_writer(str(log_dir))
     with writer.as_default():
         for tag, value in tensorboard_scalars(result).items():
             tf.summary.scalar(tag, value, step=0)
         for name, path in images.items():
-            tf.summary.image(f"evaluation/{name}", tf.image.decode_png(Path(path).read_bytes())[None], step=0)
+            tf.summary.image(
+                f"evaluation/{name}", tf.image.decode_png(Path(path).read_bytes())[None], step=0
+            )
         tf.summary.text("evaluation/results", result.to_markdown(), step=0)
     writer.close()
     if not ours:
         record(log_dir, [path.name for path in set(log_dir.glob(events)) - before])
     return log_dir
-

@@ -17,7 +17,13 @@ from graphmdn_tf.data.h36m import DEFAULT_SPLITS
 from graphmdn_tf.data.pipeline import load_samples
 from graphmdn_tf.evaluation.frames import ambiguous_subset, evaluate_model, sequence_index
 from graphmdn_tf.evaluation.probabilistic import uncertainty_summary, write_tensorboard
-from graphmdn_tf.evaluation.tables import EvaluationResult, action_order, method_names, model_label, result_rows
+from graphmdn_tf.evaluation.tables import (
+    EvaluationResult,
+    action_order,
+    method_names,
+    model_label,
+    result_rows,
+)
 from graphmdn_tf.runs import LOGS_DIR, RESULTS_STEM, RunDirectory
 from graphmdn_tf.selectors import MotionPrior, SkeletonPrior
 from graphmdn_tf.skeletons import H36M_16
@@ -46,10 +52,23 @@ def data_tag(config: TrainingConfig) -> str:
     return f"{config.dataset}-{config.keypoints}-{'+'.join(config.test_subjects)}{actions}"
 
 
-def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int = 4096, seed: int = 0,
-                 stride: int | None = None, convention: str = "paper", write: bool = True, progress: bool = True,
-                 dataset: str | None = None, data_dir: str | Path | None = None, keypoints: str | None = None,
-                 test_subjects=None, actions=None, results_dir: str | Path | None = None) -> EvaluationResult:
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    num_samples: int = 200,
+    batch_size: int = 4096,
+    seed: int = 0,
+    stride: int | None = None,
+    convention: str = "paper",
+    write: bool = True,
+    progress: bool = True,
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
+    keypoints: str | None = None,
+    test_subjects=None,
+    actions=None,
+    results_dir: str | Path | None = None,
+) -> EvaluationResult:
     """Evaluate a finished run (RUN_DIR/config.json and model.keras) on its test subjects, or on other data.
 
     Args:
@@ -74,30 +93,64 @@ def evaluate_run(run_dir: str | Path, *, num_samples: int = 200, batch_size: int
     run = RunDirectory(run_dir)
     run.require_finished()
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
-        raise ValueError(f"Expected num_samples to be an integer >= 0. Received: num_samples={num_samples!r}")
+        raise ValueError(
+            f"Expected num_samples to be an integer >= 0. Received: num_samples={num_samples!r}"
+        )
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}")
+        raise ValueError(
+            f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}"
+        )
     config = run.load_config()
-    data = evaluation_data(config, dataset=dataset, data_dir=data_dir, keypoints=keypoints,
-                           test_subjects=test_subjects, actions=actions)
+    data = evaluation_data(
+        config,
+        dataset=dataset,
+        data_dir=data_dir,
+        keypoints=keypoints,
+        test_subjects=test_subjects,
+        actions=actions,
+    )
     samples = load_samples(
-        data.dataset, data.data_dir, keypoints=data.keypoints, subjects=data.test_subjects,
-        actions=data.actions, stride=stride or data.stride, progress=progress,
+        data.dataset,
+        data.data_dir,
+        keypoints=data.keypoints,
+        subjects=data.test_subjects,
+        actions=data.actions,
+        stride=stride or data.stride,
+        progress=progress,
     )
     model = run.load_model()
     sequence_ids, frame_index = sequence_index(samples.subjects, samples.actions, samples.cameras)
-    priors = training_priors(config, stride or data.stride, progress) if model_is_mixture(config) else None
-    frames = evaluate_model(model, samples.inputs_2d, samples.targets_3d, sequence_ids=sequence_ids, priors=priors,
-                            num_samples=num_samples, batch_size=batch_size, seed=seed, convention=convention,
-                            progress=progress)
-    ambiguous = ambiguous_subset(samples.inputs_2d, samples.targets_3d, sequence_ids, frame_index, samples.cameras)
+    priors = (
+        training_priors(config, stride or data.stride, progress)
+        if model_is_mixture(config)
+        else None
+    )
+    frames = evaluate_model(
+        model,
+        samples.inputs_2d,
+        samples.targets_3d,
+        sequence_ids=sequence_ids,
+        priors=priors,
+        num_samples=num_samples,
+        batch_size=batch_size,
+        seed=seed,
+        convention=convention,
+        progress=progress,
+    )
+    ambiguous = ambiguous_subset(
+        samples.inputs_2d, samples.targets_3d, sequence_ids, frame_index, samples.cameras
+    )
     result = _run_result(config, data, run, samples, frames, ambiguous, convention)
     if write:
         default = default_results_dir(run, config, data)
         destination = Path(results_dir) if results_dir is not None else default
-        ours = destination.resolve() == default.resolve()  # the run's own folders; elsewhere, only our files are replaced
+        ours = (
+            destination.resolve() == default.resolve()
+        )  # the run's own folders; elsewhere, only our files are replaced
         paths = result.write(destination, RESULTS_STEM, ours=ours)
-        images = {name: paths[name] for name in ("png", "calibration", "diversity") if name in paths}
+        images = {
+            name: paths[name] for name in ("png", "calibration", "diversity") if name in paths
+        }
         write_tensorboard(result, destination / LOGS_DIR / "evaluation", images, ours=ours)
     return result
 
@@ -109,12 +162,21 @@ def model_is_mixture(config: TrainingConfig) -> bool:
 def training_priors(config: TrainingConfig, stride: int, progress: bool = True) -> dict:
     """{'skeleton_prior', 'motion_prior'} learned from the run's training poses (camera 0's rows: bone
     lengths and speeds do not depend on the camera), at the evaluation's frame stride."""
-    train = load_samples(config.dataset, config.data_dir, keypoints=config.keypoints, subjects=config.train_subjects,
-                         actions=config.actions, stride=stride, progress=progress)
+    train = load_samples(
+        config.dataset,
+        config.data_dir,
+        keypoints=config.keypoints,
+        subjects=config.train_subjects,
+        actions=config.actions,
+        stride=stride,
+        progress=progress,
+    )
     train = train.subset(train.cameras == train.cameras.min())
     sequence_ids, _ = sequence_index(train.subjects, train.actions, train.cameras)
-    return {"skeleton_prior": SkeletonPrior.fit(train.targets_3d, H36M_16),
-            "motion_prior": MotionPrior.fit(train.targets_3d, sequence_ids)}
+    return {
+        "skeleton_prior": SkeletonPrior.fit(train.targets_3d, H36M_16),
+        "motion_prior": MotionPrior.fit(train.targets_3d, sequence_ids),
+    }
 
 
 def default_results_dir(run: RunDirectory, config: TrainingConfig, data: TrainingConfig) -> Path:
@@ -125,7 +187,11 @@ def default_results_dir(run: RunDirectory, config: TrainingConfig, data: Trainin
 
 def _run_result(config, data, run, samples, frames, ambiguous, convention) -> EvaluationResult:
     label = model_label(config.model, config.preset, config.mixture)
-    on = "" if data == config else f"; evaluated on {data.dataset} {','.join(data.test_subjects)} ({data.keypoints})"
+    on = (
+        ""
+        if data == config
+        else f"; evaluated on {data.dataset} {','.join(data.test_subjects)} ({data.keypoints})"
+    )
     names = method_names(config.model, config.preset, frames.errors, config.mixture)
     mixture = frames.nll is not None
     return EvaluationResult(
@@ -133,10 +199,14 @@ def _run_result(config, data, run, samples, frames, ambiguous, convention) -> Ev
         rows=result_rows(frames.errors, samples.action_classes, names, ambiguous),
         test_nll={label: float(frames.nll.mean())} if mixture else {},
         num_ambiguous=int(np.sum(ambiguous)),
-        uncertainty={label: uncertainty_summary(frames, ambiguous, H36M_16.joint_names)} if mixture else {},
+        uncertainty={label: uncertainty_summary(frames, ambiguous, H36M_16.joint_names)}
+        if mixture
+        else {},
         diversity={label: frames.diversity} if mixture else {},
         num_frames=len(samples),
-        notes=(f"{label}: {run.path} ({config.dataset}, train {','.join(config.train_subjects)}, test "
-               f"{','.join(config.test_subjects)}, {config.epochs} epochs{on}).",),
+        notes=(
+            f"{label}: {run.path} ({config.dataset}, train {','.join(config.train_subjects)}, test "
+            f"{','.join(config.test_subjects)}, {config.epochs} epochs{on}).",
+        ),
         convention=convention,
     )

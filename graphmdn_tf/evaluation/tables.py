@@ -34,10 +34,29 @@ PROTOCOL_NAMES = METRICS
 AMBIGUOUS = "Ambig."
 
 # The paper's column order and abbreviations (Tables 1-3); other action classes follow, sorted.
-ACTION_ABBREVIATIONS = dict(zip(H36M_ACTIONS, (
-    "Direct.", "Discuss", "Eating", "Greet", "Phone", "Photo", "Posing", "Purch.", "Sitting", "SittingD.",
-    "Smoke", "Wait", "WalkD", "Walk", "WalkT.",
-), strict=True))
+ACTION_ABBREVIATIONS = dict(
+    zip(
+        H36M_ACTIONS,
+        (
+            "Direct.",
+            "Discuss",
+            "Eating",
+            "Greet",
+            "Phone",
+            "Photo",
+            "Posing",
+            "Purch.",
+            "Sitting",
+            "SittingD.",
+            "Smoke",
+            "Wait",
+            "WalkD",
+            "Walk",
+            "WalkT.",
+        ),
+        strict=True,
+    )
+)
 AVERAGE = "Avg."
 
 
@@ -57,7 +76,9 @@ class ResultRow:
 
 
 def _cell(value) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
+    return (
+        "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
+    )
 
 
 @dataclass(frozen=True)
@@ -90,8 +111,10 @@ class EvaluationResult:
         for row in self.rows:
             if row.protocol == protocol and row.method == method:
                 return row
-        raise KeyError(f"No row {method!r} under {METRICS.get(protocol, protocol)}. "
-                       f"Rows: {[r.method for r in self.rows]}")
+        raise KeyError(
+            f"No row {method!r} under {METRICS.get(protocol, protocol)}. "
+            f"Rows: {[r.method for r in self.rows]}"
+        )
 
     def methods(self) -> list[str]:
         return list(dict.fromkeys(row.method for row in self.rows))
@@ -102,24 +125,38 @@ class EvaluationResult:
         return [metric for metric in METRICS if metric in present]
 
     def to_markdown(self) -> str:
-        headers = [ACTION_ABBREVIATIONS.get(action, action) for action in self.actions] + [AVERAGE, AMBIGUOUS]
+        headers = [ACTION_ABBREVIATIONS.get(action, action) for action in self.actions] + [
+            AVERAGE,
+            AMBIGUOUS,
+        ]
         lines = []
         for metric in self.metrics():
-            lines += [f"### {METRICS[metric]}", "", "| Method | " + " | ".join(headers) + " |",
-                      "|---|" + "---:|" * len(headers)]
+            lines += [
+                f"### {METRICS[metric]}",
+                "",
+                "| Method | " + " | ".join(headers) + " |",
+                "|---|" + "---:|" * len(headers),
+            ]
             for row in (row for row in self.rows if row.protocol == metric):
-                values = [row.per_action[action] for action in self.actions] + [row.average, row.ambiguous]
-                lines.append(f"| {row.method} | " + " | ".join(_cell(value) for value in values) + " |")
+                values = [row.per_action[action] for action in self.actions] + [
+                    row.average,
+                    row.ambiguous,
+                ]
+                lines.append(
+                    f"| {row.method} | " + " | ".join(_cell(value) for value in values) + " |"
+                )
             lines.append("")
         if self.test_nll:
             lines += ["| Model | Test NLL (nats per pose) |", "|---|---:|"]
             lines += [f"| {label} | {value:.2f} |" for label, value in self.test_nll.items()]
             lines.append("")
         lines += uncertainty_markdown(self.uncertainty)
-        lines += [f"{self.num_frames} test samples (frame x camera). Average: unweighted mean over actions of the per-action means.",
-                  f"{AMBIGUOUS}: mean over the {self.num_ambiguous} ambiguous test samples (2D input within 6 px RMS "
-                  "of another sample's, 3D poses 50 mm or more apart; '-' when there are none).",
-                  f"Scoring convention '{self.convention}': {CONVENTIONS[self.convention]}."]
+        lines += [
+            f"{self.num_frames} test samples (frame x camera). Average: unweighted mean over actions of the per-action means.",
+            f"{AMBIGUOUS}: mean over the {self.num_ambiguous} ambiguous test samples (2D input within 6 px RMS "
+            "of another sample's, 3D poses 50 mm or more apart; '-' when there are none).",
+            f"Scoring convention '{self.convention}': {CONVENTIONS[self.convention]}.",
+        ]
         lines += list(self.notes)
         return "\n".join(lines) + "\n"
 
@@ -128,17 +165,35 @@ class EvaluationResult:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["protocol", "method", *self.actions, "average", "ambiguous"])
         for row in self.rows:
-            ambiguous = "" if row.ambiguous is None or math.isnan(row.ambiguous) else f"{row.ambiguous:.3f}"
-            writer.writerow([row.protocol, row.method, *(f"{row.per_action[a]:.3f}" for a in self.actions),
-                             f"{row.average:.3f}", ambiguous])
+            ambiguous = (
+                "" if row.ambiguous is None or math.isnan(row.ambiguous) else f"{row.ambiguous:.3f}"
+            )
+            writer.writerow(
+                [
+                    row.protocol,
+                    row.method,
+                    *(f"{row.per_action[a]:.3f}" for a in self.actions),
+                    f"{row.average:.3f}",
+                    ambiguous,
+                ]
+            )
         return buffer.getvalue()
 
     def to_dict(self) -> dict:
         return {
             "actions": list(self.actions),
-            "rows": [{"protocol": r.protocol, "method": r.method, "per_action": r.per_action, "average": r.average,
-                      "ambiguous": None if r.ambiguous is None or math.isnan(r.ambiguous) else r.ambiguous}
-                     for r in self.rows],
+            "rows": [
+                {
+                    "protocol": r.protocol,
+                    "method": r.method,
+                    "per_action": r.per_action,
+                    "average": r.average,
+                    "ambiguous": None
+                    if r.ambiguous is None or math.isnan(r.ambiguous)
+                    else r.ambiguous,
+                }
+                for r in self.rows
+            ],
             "test_nll": self.test_nll,
             "num_frames": self.num_frames,
             "notes": list(self.notes),
@@ -164,7 +219,10 @@ class EvaluationResult:
     def file_names(self, stem: str = "results") -> list[str]:
         """The names `write(directory, stem)` writes: `<stem>.md`, `.csv`, `.json`, `_per_action.png` and,
         for mixture models, `_calibration.png` and (with per-frame diversity) `_diversity.png`."""
-        present = {"_calibration.png": bool(self.uncertainty), "_diversity.png": bool(self.diversity)}
+        present = {
+            "_calibration.png": bool(self.uncertainty),
+            "_diversity.png": bool(self.diversity),
+        }
         return [f"{stem}{suffix}" for suffix in RESULTS_SUFFIXES if present.get(suffix, True)]
 
     def write(self, directory: str | Path, stem: str = "results", *, ours: bool = False) -> dict:
@@ -198,24 +256,53 @@ def uncertainty_markdown(summaries: Mapping) -> list[str]:
     """The uncertainty tables of `EvaluationResult.uncertainty`: one row per mixture model, then NLL per joint."""
     if not summaries:
         return []
-    lines = ["### Uncertainty (the mixture's own distribution)", "",
-             "| Model | NLL | NLL, ambiguous | ECE | radius 50% (mm) | radius 90% (mm) | kernel distance (mm) "
-             "| effective kernels |", "|---|" + "---:|" * 7]
+    lines = [
+        "### Uncertainty (the mixture's own distribution)",
+        "",
+        "| Model | NLL | NLL, ambiguous | ECE | radius 50% (mm) | radius 90% (mm) | kernel distance (mm) "
+        "| effective kernels |",
+        "|---|" + "---:|" * 7,
+    ]
     for label, summary in summaries.items():
-        values = (summary["nll"], summary.get("nll_ambiguous"), summary["ece"], summary["sharpness_mm"]["50"],
-                  summary["sharpness_mm"]["90"], summary["pairwise_distance_mm"], summary["effective_kernels"])
+        values = (
+            summary["nll"],
+            summary.get("nll_ambiguous"),
+            summary["ece"],
+            summary["sharpness_mm"]["50"],
+            summary["sharpness_mm"]["90"],
+            summary["pairwise_distance_mm"],
+            summary["effective_kernels"],
+        )
         formats = ("{:.2f}", "{:.2f}", "{:.3f}", "{:.1f}", "{:.1f}", "{:.1f}", "{:.2f}")
-        lines.append(f"| {label} | " + " | ".join("-" if value is None else form.format(value)
-                                                  for form, value in zip(formats, values)) + " |")
+        lines.append(
+            f"| {label} | "
+            + " | ".join(
+                "-" if value is None else form.format(value) for form, value in zip(formats, values)
+            )
+            + " |"
+        )
     joints = list(next(iter(summaries.values()))["nll_per_joint"])
-    lines += ["", "NLL per joint (nats, metres; the joint's marginal under the mixture):", "",
-              "| Model | " + " | ".join(joints) + " |", "|---|" + "---:|" * len(joints)]
+    lines += [
+        "",
+        "NLL per joint (nats, metres; the joint's marginal under the mixture):",
+        "",
+        "| Model | " + " | ".join(joints) + " |",
+        "|---|" + "---:|" * len(joints),
+    ]
     for label, summary in summaries.items():
-        lines.append(f"| {label} | " + " | ".join(f"{summary['nll_per_joint'][joint]:.2f}" for joint in joints) + " |")
-    lines += ["", "ECE: mean |observed - predicted| over probability levels 5%-95% of each joint's mass within a "
-              "radius of its mixture mean; radius p%: the mean radius holding p% of a joint's predicted mass "
-              "(sharpness); kernel distance: pi-weighted mean MPJPE between kernel means; effective kernels: "
-              "exp(entropy of pi).", ""]
+        lines.append(
+            f"| {label} | "
+            + " | ".join(f"{summary['nll_per_joint'][joint]:.2f}" for joint in joints)
+            + " |"
+        )
+    lines += [
+        "",
+        "ECE: mean |observed - predicted| over probability levels 5%-95% of each joint's mass within a "
+        "radius of its mixture mean; radius p%: the mean radius holding p% of a joint's predicted mass "
+        "(sharpness); kernel distance: pi-weighted mean MPJPE between kernel means; effective kernels: "
+        "exp(entropy of pi).",
+        "",
+    ]
     return lines
 
 
@@ -236,7 +323,11 @@ def result_rows(errors: Mapping, action_labels, method_names: Mapping, ambiguous
         for hypothesis, method in method_names.items():
             values = np.asarray(errors[hypothesis][metric])
             table, average = per_action_errors(values, action_labels)
-            subset = float(values[ambiguous].mean()) if ambiguous is not None and np.any(ambiguous) else math.nan
+            subset = (
+                float(values[ambiguous].mean())
+                if ambiguous is not None and np.any(ambiguous)
+                else math.nan
+            )
             rows.append(ResultRow(metric, method, table, average, subset))
     return tuple(rows)
 
@@ -247,7 +338,11 @@ def method_names(model: str, preset: str, hypothesis_names, mixture: str = "pose
     Node-level GraphMDNs are marked 'Node' (the paper reports pose level only, unmarked).
     """
     base = "GraphMDN" if model == "graphmdn" else "SemGCN"
-    suffix = [] if preset == "standard" else [preset.capitalize() if preset == "wide" else preset.upper()]
+    suffix = (
+        []
+        if preset == "standard"
+        else [preset.capitalize() if preset == "wide" else preset.upper()]
+    )
     if model == "graphmdn" and mixture == "node":
         suffix.append("Node")
     names = {}
@@ -268,13 +363,23 @@ def combine_results(results: Sequence[EvaluationResult]) -> EvaluationResult:
     actions = results[0].actions
     for result in results[1:]:
         if set(result.actions) != set(actions):
-            raise ValueError(f"Expected results over the same actions. Received: {actions} and {result.actions}")
+            raise ValueError(
+                f"Expected results over the same actions. Received: {actions} and {result.actions}"
+            )
     conventions = sorted({result.convention for result in results})
     if len(conventions) > 1:
         raise ValueError(f"Expected results scored under one convention. Received: {conventions}")
-    rows = tuple(row for metric in METRICS for result in results for row in result.rows if row.protocol == metric)
+    rows = tuple(
+        row
+        for metric in METRICS
+        for result in results
+        for row in result.rows
+        if row.protocol == metric
+    )
     labels = [(row.protocol, row.method) for row in rows]
-    repeated = sorted({method for protocol, method in labels if labels.count((protocol, method)) > 1})
+    repeated = sorted(
+        {method for protocol, method in labels if labels.count((protocol, method)) > 1}
+    )
     if repeated:
         raise ValueError(
             f"Expected distinct method names across the combined results. Repeated: {repeated} "
@@ -288,7 +393,9 @@ def combine_results(results: Sequence[EvaluationResult]) -> EvaluationResult:
         notes=tuple(note for result in results for note in result.notes),
         convention=conventions[0],
         num_ambiguous=results[0].num_ambiguous,
-        uncertainty={label: value for result in results for label, value in result.uncertainty.items()},
+        uncertainty={
+            label: value for result in results for label, value in result.uncertainty.items()
+        },
         diversity={label: value for result in results for label, value in result.diversity.items()},
     )
 
@@ -297,7 +404,9 @@ def plot_per_action(result: EvaluationResult, path: str | Path) -> Path:
     """Grouped bars of every method's per-action error, one panel per protocol; saved as PNG."""
     columns = list(result.actions) + [AVERAGE]
     methods = result.methods()
-    width_inches = min(20.0, max(6.0, 0.35 * len(columns) * (1 + len(methods)) / 2) + 2.5)  # + the legend
+    width_inches = min(
+        20.0, max(6.0, 0.35 * len(columns) * (1 + len(methods)) / 2) + 2.5
+    )  # + the legend
     figure, axes = plt.subplots(len(PROTOCOLS), 1, figsize=(width_inches, 7))
     width = 0.8 / len(methods)
     positions = np.arange(len(columns))
@@ -305,8 +414,12 @@ def plot_per_action(result: EvaluationResult, path: str | Path) -> Path:
         for index, method in enumerate(methods):
             row = result.row(protocol, method)
             values = [row.per_action[action] for action in result.actions] + [row.average]
-            axis.bar(positions + (index - (len(methods) - 1) / 2) * width, values, width, label=method)
-        axis.set_xticks(positions, [ACTION_ABBREVIATIONS.get(c, c) for c in columns], rotation=45, ha="right")
+            axis.bar(
+                positions + (index - (len(methods) - 1) / 2) * width, values, width, label=method
+            )
+        axis.set_xticks(
+            positions, [ACTION_ABBREVIATIONS.get(c, c) for c in columns], rotation=45, ha="right"
+        )
         axis.set_ylabel("error (mm)")
         axis.set_title(PROTOCOL_NAMES[protocol])
         axis.grid(axis="y", alpha=0.3)

@@ -6,4 +6,11 @@ from graphmdn_tf.layers.hash_dropout import HashDropout
 from graphmdn_tf.layers.mixture_head import GraphMixtureHead
 from graphmdn_tf.layers.sem_graph_conv import SemGraphConv
 
-__all__ = ["SemGraphConv", "GraphNonLocal", "GraphConvBlock", "ResidualGraphBlock", "GraphMixtureHead", "HashDropout"]
+__all__ = [
+    "SemGraphConv",
+    "GraphNonLocal",
+    "GraphConvBlock",
+    "ResidualGraphBlock",
+    "GraphMixtureHead",
+    "HashDropout",
+]

@@ -31,7 +31,9 @@ class GraphConvBlock(keras.layers.Layer):
         SemGCN `_GraphConv`; GraphMDN Figure 1.
     """
 
-    def __init__(self, graph, units, dropout=0.0, batch_norm_epsilon=1e-5, batch_norm_momentum=0.9, **kwargs):
+    def __init__(
+        self, graph, units, dropout=0.0, batch_norm_epsilon=1e-5, batch_norm_momentum=0.9, **kwargs
+    ):
         super().__init__(**kwargs)
         self.graph = as_graph(graph)
         self.units = int(units)
@@ -120,5 +122,7 @@ class ResidualGraphBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"graph": self.graph.get_config(), "units": self.units, "dropout": self.dropout})
+        config.update(
+            {"graph": self.graph.get_config(), "units": self.units, "dropout": self.dropout}
+        )
         return config

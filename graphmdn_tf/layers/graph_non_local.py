@@ -12,7 +12,9 @@ from graphmdn_tf.graphs import as_graph, check_node_count
 
 def _kaiming_normal():
     # PyTorch's kaiming_normal_ (fan_in, gain sqrt(2), untruncated), as in the reference.
-    return keras.initializers.VarianceScaling(scale=2.0, mode="fan_in", distribution="untruncated_normal")
+    return keras.initializers.VarianceScaling(
+        scale=2.0, mode="fan_in", distribution="untruncated_normal"
+    )
 
 
 @keras.saving.register_keras_serializable(package="graphmdn_tf")
@@ -52,11 +54,17 @@ class GraphNonLocal(keras.layers.Layer):
         Section 4.2; GraphMDN Figure 1.
     """
 
-    def __init__(self, graph, inter_dim=None, batch_norm_epsilon=1e-5, batch_norm_momentum=0.9, **kwargs):
+    def __init__(
+        self, graph, inter_dim=None, batch_norm_epsilon=1e-5, batch_norm_momentum=0.9, **kwargs
+    ):
         super().__init__(**kwargs)
         self.graph = as_graph(graph)
-        if inter_dim is not None and (not isinstance(inter_dim, (int, np.integer)) or inter_dim < 1):
-            raise ValueError(f"Expected inter_dim to be None or a positive integer. Received: inter_dim={inter_dim!r}")
+        if inter_dim is not None and (
+            not isinstance(inter_dim, (int, np.integer)) or inter_dim < 1
+        ):
+            raise ValueError(
+                f"Expected inter_dim to be None or a positive integer. Received: inter_dim={inter_dim!r}"
+            )
         self.inter_dim = None if inter_dim is None else int(inter_dim)
         self.batch_norm_epsilon = float(batch_norm_epsilon)
         self.batch_norm_momentum = float(batch_norm_momentum)
@@ -80,16 +88,28 @@ class GraphNonLocal(keras.layers.Layer):
         channels = input_shape[-1]
         inter = self.inter_dim or max(channels // 2, 1)
         self._inter = inter
-        self.theta_kernel = self.add_weight(name="theta_kernel", shape=(channels, inter), initializer=_kaiming_normal())
+        self.theta_kernel = self.add_weight(
+            name="theta_kernel", shape=(channels, inter), initializer=_kaiming_normal()
+        )
         self.theta_bias = self.add_weight(name="theta_bias", shape=(inter,), initializer="zeros")
-        self.g_kernel = self.add_weight(name="g_kernel", shape=(channels, inter), initializer=_kaiming_normal())
+        self.g_kernel = self.add_weight(
+            name="g_kernel", shape=(channels, inter), initializer=_kaiming_normal()
+        )
         self.g_bias = self.add_weight(name="g_bias", shape=(inter,), initializer="zeros")
-        self.phi_kernel = self.add_weight(name="phi_kernel", shape=(channels, inter), initializer=_kaiming_normal())
+        self.phi_kernel = self.add_weight(
+            name="phi_kernel", shape=(channels, inter), initializer=_kaiming_normal()
+        )
         self.phi_bias = self.add_weight(name="phi_bias", shape=(inter,), initializer="zeros")
         # [w_theta ; w_phi] of the concatenation projection (a 1x1 conv from 2*inter to 1, no bias).
-        self.concat_kernel = self.add_weight(name="concat_kernel", shape=(2 * inter,), initializer=_kaiming_normal())
-        self.output_kernel = self.add_weight(name="output_kernel", shape=(inter, channels), initializer=_kaiming_normal())
-        self.output_bias = self.add_weight(name="output_bias", shape=(channels,), initializer="zeros")
+        self.concat_kernel = self.add_weight(
+            name="concat_kernel", shape=(2 * inter,), initializer=_kaiming_normal()
+        )
+        self.output_kernel = self.add_weight(
+            name="output_kernel", shape=(inter, channels), initializer=_kaiming_normal()
+        )
+        self.output_bias = self.add_weight(
+            name="output_bias", shape=(channels,), initializer="zeros"
+        )
         self.output_norm.build((input_shape[0], input_shape[1], channels))
 
     def call(self, inputs, training=None):
@@ -100,11 +120,15 @@ class GraphNonLocal(keras.layers.Layer):
         # theta only enters through w_theta . theta_i: fold it into one [C] vector.
         theta_vector = ops.matmul(self.theta_kernel, concat_theta[:, None])  # [C, 1]
         theta_offset = ops.sum(self.theta_bias * concat_theta)
-        theta_score = ops.matmul(inputs, ops.cast(theta_vector, dtype))[..., 0] + ops.cast(theta_offset, dtype)  # [B, N]
+        theta_score = ops.matmul(inputs, ops.cast(theta_vector, dtype))[..., 0] + ops.cast(
+            theta_offset, dtype
+        )  # [B, N]
 
         kernel = ops.concatenate([self.g_kernel, self.phi_kernel], axis=-1)  # [C, 2*inter]
         bias = ops.concatenate([self.g_bias, self.phi_bias], axis=-1)
-        g_phi = ops.matmul(inputs, ops.cast(kernel, dtype)) + ops.cast(bias, dtype)  # [B, N, 2*inter]
+        g_phi = ops.matmul(inputs, ops.cast(kernel, dtype)) + ops.cast(
+            bias, dtype
+        )  # [B, N, 2*inter]
         if self._group_size > 1:
             g_phi = ops.einsum("pn,bnc->bpc", ops.cast(self._group_permutation, dtype), g_phi)
             # tf.reduce_max, not ops.max: Keras' eager ops.max refuses an empty batch, though the pooled axis never is.
@@ -113,9 +137,13 @@ class GraphNonLocal(keras.layers.Layer):
             )  # [B, P, 2*inter]
         g_pooled, phi_pooled = g_phi[..., :inter], g_phi[..., inter:]
         phi_score = ops.matmul(phi_pooled, ops.cast(concat_phi[:, None], dtype))[..., 0]  # [B, P]
-        affinity = ops.relu(theta_score[:, :, None] + phi_score[:, None, :]) / float(self._num_groups)  # [B, N, P]
+        affinity = ops.relu(theta_score[:, :, None] + phi_score[:, None, :]) / float(
+            self._num_groups
+        )  # [B, N, P]
         context = ops.matmul(affinity, g_pooled)  # [B, N, inter]
-        projected = ops.matmul(context, ops.cast(self.output_kernel, dtype)) + ops.cast(self.output_bias, dtype)
+        projected = ops.matmul(context, ops.cast(self.output_kernel, dtype)) + ops.cast(
+            self.output_bias, dtype
+        )
         return self.output_norm(projected, training=training) + inputs
 
     def compute_output_shape(self, input_shape):

@@ -79,7 +79,9 @@ class HashDropout(keras.layers.Layer):
         store[_SEED_STATE] = self.seed_generator.state.numpy()
 
     def load_own_variables(self, store):
-        if _SEED_STATE in store.keys():  # files written before the state was saved keep the fresh one
+        if (
+            _SEED_STATE in store.keys()
+        ):  # files written before the state was saved keep the fresh one
             self.seed_generator.state.assign(store[_SEED_STATE])
 
     def get_config(self):

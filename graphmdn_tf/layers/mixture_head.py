@@ -18,7 +18,9 @@ MIXTURE_LEVELS = ("pose", "node")
 
 def check_mixture_level(mixture: str) -> str:
     if mixture not in MIXTURE_LEVELS:
-        raise ValueError(f"Expected mixture to be one of {MIXTURE_LEVELS}. Received: mixture={mixture!r}")
+        raise ValueError(
+            f"Expected mixture to be one of {MIXTURE_LEVELS}. Received: mixture={mixture!r}"
+        )
     return mixture
 
 
@@ -29,7 +31,9 @@ def split_raw(raw, num_nodes: int, num_kernels: int, target_dim: int):
     return mean_logits, raw[..., d * k : (d + 1) * k], raw[..., (d + 1) * k :]
 
 
-def mixture_parameters(raw, num_nodes: int, num_kernels: int, target_dim: int, mixture: str, min_sigma: float) -> dict:
+def mixture_parameters(
+    raw, num_nodes: int, num_kernels: int, target_dim: int, mixture: str, min_sigma: float
+) -> dict:
     """{'mu', 'sigma', 'pi_logits'} from the head's raw projection [B, N, (D+2)M] (see `GraphMixtureHead`)."""
     mean_logits, sigma_logits, pi_logits = split_raw(raw, num_nodes, num_kernels, target_dim)
     mu = ops.transpose(ops.tanh(mean_logits), (0, 2, 1, 3))  # [B, M, N, D]
@@ -83,7 +87,9 @@ class GraphMixtureHead(keras.layers.Layer):
         self.graph = as_graph(graph)
         for argument, value in (("num_kernels", num_kernels), ("target_dim", target_dim)):
             if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Expected {argument} to be a positive integer. Received: {argument}={value!r}")
+                raise ValueError(
+                    f"Expected {argument} to be a positive integer. Received: {argument}={value!r}"
+                )
         self.num_kernels = int(num_kernels)
         self.target_dim = int(target_dim)
         self.mixture = check_mixture_level(mixture)
@@ -107,12 +113,22 @@ class GraphMixtureHead(keras.layers.Layer):
 
     def parameters_from_raw(self, raw):
         """The mixture parameters of the raw projection [B, N, (D+2)M] (`mixture_parameters`)."""
-        return mixture_parameters(raw, self.graph.num_nodes, self.num_kernels, self.target_dim, self.mixture,
-                                  self.min_sigma)
+        return mixture_parameters(
+            raw,
+            self.graph.num_nodes,
+            self.num_kernels,
+            self.target_dim,
+            self.mixture,
+            self.min_sigma,
+        )
 
     def compute_output_shape(self, input_shape):
         batch, nodes = input_shape[0], input_shape[1]
-        per_kernel = (batch, self.num_kernels) if self.mixture == "pose" else (batch, self.num_kernels, nodes)
+        per_kernel = (
+            (batch, self.num_kernels)
+            if self.mixture == "pose"
+            else (batch, self.num_kernels, nodes)
+        )
         return {
             "mu": (batch, self.num_kernels, nodes, self.target_dim),
             "sigma": per_kernel,

@@ -55,15 +55,21 @@ class SemGraphConv(keras.layers.Layer):
         CVPR 2019, Eq. 3-4; GraphMDN (Oikarinen et al. 2020) Section 2.4.
     """
 
-    def __init__(self, graph, units, use_bias=True, kernel_initializer=None, bias_initializer=None, **kwargs):
+    def __init__(
+        self, graph, units, use_bias=True, kernel_initializer=None, bias_initializer=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.graph = as_graph(graph)
         if not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Expected units to be a positive integer. Received: units={units!r}")
         self.units = int(units)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = None if kernel_initializer is None else keras.initializers.get(kernel_initializer)
-        self.bias_initializer = None if bias_initializer is None else keras.initializers.get(bias_initializer)
+        self.kernel_initializer = (
+            None if kernel_initializer is None else keras.initializers.get(kernel_initializer)
+        )
+        self.bias_initializer = (
+            None if bias_initializer is None else keras.initializers.get(bias_initializer)
+        )
         mask = self.graph.adjacency_with_self_loops() > 0
         # Row-major positions of the non-zeros of A + I: the order of the reference's `e` vector.
         self._edge_rows, self._edge_cols = np.nonzero(mask)
@@ -74,7 +80,9 @@ class SemGraphConv(keras.layers.Layer):
         check_node_count(self.graph, input_shape)
         in_features = input_shape[-1]
         if in_features is None:
-            raise ValueError(f"Expected a known feature dimension. Received: input_shape={tuple(input_shape)}")
+            raise ValueError(
+                f"Expected a known feature dimension. Received: input_shape={tuple(input_shape)}"
+            )
         self_init, neighbor_init = self._kernel_initializers(in_features)
         self.self_kernel = self.add_weight(
             name="self_kernel", shape=(in_features, self.units), initializer=self_init
@@ -83,7 +91,9 @@ class SemGraphConv(keras.layers.Layer):
             name="neighbor_kernel", shape=(in_features, self.units), initializer=neighbor_init
         )
         self.edge_logits = self.add_weight(
-            name="edge_logits", shape=(self.num_edges,), initializer=keras.initializers.Constant(1.0)
+            name="edge_logits",
+            shape=(self.num_edges,),
+            initializer=keras.initializers.Constant(1.0),
         )
         if self.use_bias:
             bias_init = self.bias_initializer
@@ -95,7 +105,9 @@ class SemGraphConv(keras.layers.Layer):
             self.bias = None
         # Constant one-hot map from the edge-logit vector to the dense [nodes, nodes] matrix.
         scatter = np.zeros((self.num_edges, self.graph.num_nodes**2), dtype=np.float32)
-        scatter[np.arange(self.num_edges), self._edge_rows * self.graph.num_nodes + self._edge_cols] = 1.0
+        scatter[
+            np.arange(self.num_edges), self._edge_rows * self.graph.num_nodes + self._edge_cols
+        ] = 1.0
         self._scatter = scatter
         self._off_mask_logits = np.where(self._mask, 0.0, _MASKED_LOGIT).astype(np.float32)
 
@@ -108,7 +120,10 @@ class SemGraphConv(keras.layers.Layer):
         """
         if self.kernel_initializer is None:
             bound = 1.414 * math.sqrt(6.0 / ((in_features + 2) * self.units))
-            return (keras.initializers.RandomUniform(-bound, bound), keras.initializers.RandomUniform(-bound, bound))
+            return (
+                keras.initializers.RandomUniform(-bound, bound),
+                keras.initializers.RandomUniform(-bound, bound),
+            )
         config = keras.initializers.serialize(self.kernel_initializer)
         neighbor = keras.initializers.deserialize(config)
         seed = getattr(neighbor, "seed", None)
@@ -122,7 +137,8 @@ class SemGraphConv(keras.layers.Layer):
         """softmax(M) [nodes, nodes] in float32: row i holds node i's weights over its neighbourhood."""
         n = self.graph.num_nodes
         logits = ops.reshape(
-            ops.matmul(ops.expand_dims(ops.cast(self.edge_logits, "float32"), 0), self._scatter), (n, n)
+            ops.matmul(ops.expand_dims(ops.cast(self.edge_logits, "float32"), 0), self._scatter),
+            (n, n),
         )
         return ops.softmax(logits + self._off_mask_logits, axis=-1)
 
@@ -135,7 +151,9 @@ class SemGraphConv(keras.layers.Layer):
         kernel = ops.concatenate([self.self_kernel, self.neighbor_kernel], axis=-1)  # [in, 2*units]
         hidden = ops.matmul(inputs, ops.cast(kernel, self.compute_dtype))  # [B, N, 2*units]
         h_self, h_neighbor = hidden[..., : self.units], hidden[..., self.units :]
-        outputs = h_self * self_weight[:, None] + ops.einsum("ij,bjf->bif", neighbor_weights, h_neighbor)
+        outputs = h_self * self_weight[:, None] + ops.einsum(
+            "ij,bjf->bif", neighbor_weights, h_neighbor
+        )
         if self.bias is not None:
             outputs = outputs + ops.cast(self.bias, self.compute_dtype)
         return outputs

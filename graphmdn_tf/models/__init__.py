@@ -6,4 +6,13 @@ from graphmdn_tf.models.graphmdn import GraphMDN
 from graphmdn_tf.models.presets import MODEL_PRESETS, TRAINING_PRESETS, model_preset
 from graphmdn_tf.models.semgcn import SemGCN
 
-__all__ = ["build_model", "load_model", "GraphMDN", "SemGCN", "SemGCNBackbone", "MODEL_PRESETS", "TRAINING_PRESETS", "model_preset"]
+__all__ = [
+    "build_model",
+    "load_model",
+    "GraphMDN",
+    "SemGCN",
+    "SemGCNBackbone",
+    "MODEL_PRESETS",
+    "TRAINING_PRESETS",
+    "model_preset",
+]

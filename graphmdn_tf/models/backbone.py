@@ -41,10 +41,16 @@ class SemGCNBackbone(keras.layers.Layer):
         self.num_blocks = int(num_blocks)
         self.dropout = float(dropout)
         self.non_local = bool(non_local)
-        self.input_block = GraphConvBlock(self.graph, self.hidden_dim, self.dropout, name="input_block")
-        self.input_non_local = GraphNonLocal(self.graph, name="input_non_local") if self.non_local else None
+        self.input_block = GraphConvBlock(
+            self.graph, self.hidden_dim, self.dropout, name="input_block"
+        )
+        self.input_non_local = (
+            GraphNonLocal(self.graph, name="input_non_local") if self.non_local else None
+        )
         self.residual_blocks = [
-            ResidualGraphBlock(self.graph, self.hidden_dim, self.dropout, name=f"residual_block_{i}")
+            ResidualGraphBlock(
+                self.graph, self.hidden_dim, self.dropout, name=f"residual_block_{i}"
+            )
             for i in range(self.num_blocks)
         ]
         self.non_local_blocks = (

@@ -68,7 +68,10 @@ class GraphPoseModel(keras.Model):
         self.error_scale = float(error_scale)
         # Selection name -> Mean tracker; Keras tracks metrics held in attributes, so they are reported and reset.
         self.error_trackers = (
-            {selection: keras.metrics.Mean(name=f"mpjpe_{selection}") for selection in self.selection_names()}
+            {
+                selection: keras.metrics.Mean(name=f"mpjpe_{selection}")
+                for selection in self.selection_names()
+            }
             if self.track_errors
             else {}
         )
@@ -77,7 +80,12 @@ class GraphPoseModel(keras.Model):
         self.dropout = float(dropout)
         self.non_local = bool(non_local)
         self.backbone = SemGCNBackbone(
-            self.graph, self.hidden_dim, self.num_blocks, self.dropout, self.non_local, name="backbone"
+            self.graph,
+            self.hidden_dim,
+            self.num_blocks,
+            self.dropout,
+            self.non_local,
+            name="backbone",
         )
         self.create_head()
 
@@ -88,7 +96,11 @@ class GraphPoseModel(keras.Model):
         Preset fields in `ignored_preset_fields` are dropped (SemGCN has no kernels). An unknown preset
         or override raises ValueError naming it.
         """
-        arguments = {key: value for key, value in model_preset(name).items() if key not in cls.ignored_preset_fields}
+        arguments = {
+            key: value
+            for key, value in model_preset(name).items()
+            if key not in cls.ignored_preset_fields
+        }
         return cls(**{**arguments, **overrides})
 
     def create_head(self):
@@ -139,7 +151,9 @@ class GraphPoseModel(keras.Model):
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Keras `predict`; a NumPy array or tensor `x` is batched without tf.data autotuning (`batching.predict`)."""
-        return batching.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
+        return batching.predict(
+            self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks
+        )
 
     def predict_step(self, data):
         """`predict`'s step: the batch in sequential blocks of at most `predict_block_size` rows.
@@ -172,7 +186,9 @@ class GraphPoseModel(keras.Model):
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if self.track_errors and y is not None:
             for name, pose in self.select(y_pred, y).items():
-                self.error_trackers[name].update_state(mpjpe_tf(pose, y) * self.error_scale, sample_weight=sample_weight)
+                self.error_trackers[name].update_state(
+                    mpjpe_tf(pose, y) * self.error_scale, sample_weight=sample_weight
+                )
         return super().compute_metrics(x, y, y_pred, sample_weight)
 
     def get_config(self):
@@ -194,4 +210,3 @@ class GraphPoseModel(keras.Model):
 def regularization_loss(model: keras.Model):
     """Sum of the layers' added losses (weight regularizers), 0 when there are none."""
     return tf.add_n([tf.cast(loss, tf.float32) for loss in model.losses]) if model.losses else 0.0
-

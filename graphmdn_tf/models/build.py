@@ -26,8 +26,12 @@ def build_model(config, *, build: bool = True) -> keras.Model:
         >>> model = build_model(TrainingConfig.from_preset("wide", num_kernels=8))
     """
     if config.model not in MODEL_CLASSES:
-        raise ValueError(f"Expected model to be one of {tuple(MODEL_CLASSES)}. Received: model={config.model!r}")
-    model = MODEL_CLASSES[config.model](**{name: getattr(config, name) for name in MODEL_FIELDS[config.model]})
+        raise ValueError(
+            f"Expected model to be one of {tuple(MODEL_CLASSES)}. Received: model={config.model!r}"
+        )
+    model = MODEL_CLASSES[config.model](
+        **{name: getattr(config, name) for name in MODEL_FIELDS[config.model]}
+    )
     if build:
         model.build((None, model.graph.num_nodes, model.input_dim))
     return model
@@ -44,7 +48,9 @@ def load_model(path) -> GraphPoseModel:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # a damaged or hostile file can fail anywhere inside Keras' loader
         reason = " ".join(str(error).split())[:300]
-        raise ValueError(f"{path}: not a graphmdn_tf model file ({type(error).__name__}: {reason})") from None
+        raise ValueError(
+            f"{path}: not a graphmdn_tf model file ({type(error).__name__}: {reason})"
+        ) from None
     if not isinstance(model, GraphPoseModel):
         raise ValueError(
             f"{path}: not a graphmdn_tf model file: it holds a {type(model).__name__}; expected a GraphMDN or SemGCN"

@@ -101,5 +101,7 @@ class GraphMDN(GraphPoseModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"num_kernels": self.num_kernels, "mixture": self.mixture, "min_sigma": self.min_sigma})
+        config.update(
+            {"num_kernels": self.num_kernels, "mixture": self.mixture, "min_sigma": self.min_sigma}
+        )
         return config

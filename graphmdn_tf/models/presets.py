@@ -11,13 +11,21 @@ from types import MappingProxyType
 MODEL_PRESETS = MappingProxyType(
     {
         # 4 residual blocks x 128, 5 kernels (Table 1 "Ours").
-        "standard": MappingProxyType({"hidden_dim": 128, "num_blocks": 4, "num_kernels": 5, "dropout": 0.1}),
+        "standard": MappingProxyType(
+            {"hidden_dim": 128, "num_blocks": 4, "num_kernels": 5, "dropout": 0.1}
+        ),
         # 3 residual blocks x 512, 5 kernels (Tables 1-3 "Wide").
-        "wide": MappingProxyType({"hidden_dim": 512, "num_blocks": 3, "num_kernels": 5, "dropout": 0.1}),
+        "wide": MappingProxyType(
+            {"hidden_dim": 512, "num_blocks": 3, "num_kernels": 5, "dropout": 0.1}
+        ),
         # Standard backbone, 8 kernels (Table 3 "Ours (8)").
-        "k8": MappingProxyType({"hidden_dim": 128, "num_blocks": 4, "num_kernels": 8, "dropout": 0.1}),
+        "k8": MappingProxyType(
+            {"hidden_dim": 128, "num_blocks": 4, "num_kernels": 8, "dropout": 0.1}
+        ),
         # Wide backbone, 200 kernels, dropout 0.5 (Table 3 "Ours (Wide, 200)", Section 5.2).
-        "k200": MappingProxyType({"hidden_dim": 512, "num_blocks": 3, "num_kernels": 200, "dropout": 0.5}),
+        "k200": MappingProxyType(
+            {"hidden_dim": 512, "num_blocks": 3, "num_kernels": 200, "dropout": 0.5}
+        ),
     }
 )
 

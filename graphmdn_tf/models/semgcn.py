@@ -35,7 +35,9 @@ class SemGCN(GraphPoseModel):
     ignored_preset_fields = ("num_kernels",)  # the presets' mixture size; SemGCN predicts one pose
 
     def create_head(self):
-        self.output_conv = SemGraphConv(self.graph, self.target_dim, name="output_conv", dtype="float32")
+        self.output_conv = SemGraphConv(
+            self.graph, self.target_dim, name="output_conv", dtype="float32"
+        )
 
     def output_block(self):
         return self.output_conv

@@ -17,6 +17,11 @@ from graphmdn_tf.training.one_cycle import (
 )
 
 __all__ = [
-    "TrainingConfig", "OneCycle", "StepLearningRate", "one_cycle_learning_rate", "exponential_learning_rate",
-    "train", "TrainResult",
+    "TrainingConfig",
+    "OneCycle",
+    "StepLearningRate",
+    "one_cycle_learning_rate",
+    "exponential_learning_rate",
+    "train",
+    "TrainResult",
 ]

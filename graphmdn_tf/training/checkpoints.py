@@ -54,7 +54,9 @@ class BackupCheckpoint(keras.callbacks.Callback):
         self.position = 0
         self._epoch_start = 0
         self._last_saved = 0
-        self._metric_state = None  # a restored mid-epoch checkpoint's running means, assigned when its epoch begins
+        self._metric_state = (
+            None  # a restored mid-epoch checkpoint's running means, assigned when its epoch begins
+        )
 
     def checkpoints(self) -> list[tuple[int, Path]]:
         """(position, path) of the checkpoints in the folder, oldest first."""
@@ -86,11 +88,15 @@ class BackupCheckpoint(keras.callbacks.Callback):
         starts its means afresh). Written by NumPy through Python's file I/O, so that a full or read-only
         disk raises a plain OSError (HDF5 fails on one without raising)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        arrays = {f"{group}/{index:05d}": variable.numpy()
-                  for group, variables in _state_groups(self.model, with_metrics=mid_epoch)
-                  for index, variable in enumerate(variables)}
+        arrays = {
+            f"{group}/{index:05d}": variable.numpy()
+            for group, variables in _state_groups(self.model, with_metrics=mid_epoch)
+            for index, variable in enumerate(variables)
+        }
         name = f"step-{self.position:09d}.npz"
-        write_atomically(self.directory / name, lambda stream: np.savez(stream, **arrays), unique=False)
+        write_atomically(
+            self.directory / name, lambda stream: np.savez(stream, **arrays), unique=False
+        )
         for path in self.directory.glob("step-*"):
             if path.name != name:
                 path.unlink()
@@ -113,7 +119,9 @@ class BackupCheckpoint(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.position = self._epoch_start + batch + 1  # `batch` is the last batch of this execution
         self._check_finite(logs)
-        last_of_epoch = batch + 1 >= self.params.get("steps", np.inf)  # saved at the epoch end instead
+        last_of_epoch = batch + 1 >= self.params.get(
+            "steps", np.inf
+        )  # saved at the epoch end instead
         if not last_of_epoch and self.position - self._last_saved >= self.save_every_steps:
             self.save(mid_epoch=True)
 
@@ -137,9 +145,11 @@ def _assign(variables, state: dict, group: str, path: Path | None) -> None:
     if shapes != [tuple(variable.shape) for variable in variables]:
         if path is None:
             return
-        raise ValueError(f"{path}: not a checkpoint of this model ({len(stored)} {group} variables, expected "
-                         f"{len(variables)} of the model's shapes); resume with the same settings, or start over "
-                         "with --overwrite")
+        raise ValueError(
+            f"{path}: not a checkpoint of this model ({len(stored)} {group} variables, expected "
+            f"{len(variables)} of the model's shapes); resume with the same settings, or start over "
+            "with --overwrite"
+        )
     for key, variable in zip(stored, variables):
         variable.assign(state[key])
 

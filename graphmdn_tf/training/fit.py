@@ -67,9 +67,13 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         return tf.distribute.get_strategy()
     if name == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
-        devices = [device.name for device in gpus] or [device.name for device in tf.config.list_logical_devices("CPU")]
+        devices = [device.name for device in gpus] or [
+            device.name for device in tf.config.list_logical_devices("CPU")
+        ]
         return tf.distribute.MirroredStrategy(devices=devices)
-    raise ValueError(f"Expected strategy to be 'default' or 'mirrored'. Received: strategy={name!r}")
+    raise ValueError(
+        f"Expected strategy to be 'default' or 'mirrored'. Received: strategy={name!r}"
+    )
 
 
 def whole_executions(steps_per_epoch: int, steps_per_execution: int) -> int:
@@ -98,7 +102,9 @@ def whole_executions(steps_per_epoch: int, steps_per_execution: int) -> int:
 
 def _validation_subset(samples, config: TrainingConfig):
     if config.validation_frames and len(samples) > config.validation_frames:
-        rows = np.random.default_rng(config.seed).choice(len(samples), config.validation_frames, replace=False)
+        rows = np.random.default_rng(config.seed).choice(
+            len(samples), config.validation_frames, replace=False
+        )
         samples = samples.subset(np.sort(rows))
     return samples
 
@@ -119,8 +125,14 @@ def _set_runtime(config: TrainingConfig) -> str:
     return previous
 
 
-def train(config: TrainingConfig, run_dir: str | Path, *, overwrite: bool = False, verbose: int = 1,
-          callbacks=()) -> TrainResult:
+def train(
+    config: TrainingConfig,
+    run_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    verbose: int = 1,
+    callbacks=(),
+) -> TrainResult:
     """Train the model `config` describes and leave a finished run in `run_dir` (see `graphmdn_tf.runs`).
 
     Restarting an unfinished run with the same config resumes it; a finished run is refused unless
@@ -148,13 +160,17 @@ def train(config: TrainingConfig, run_dir: str | Path, *, overwrite: bool = Fals
     try:
         return _train_locked(config, run, overwrite, verbose, callbacks)
     except OSError as error:
-        translated = not_writable(error, run.path)  # a full or read-only disk: one line, and the run resumes
+        translated = not_writable(
+            error, run.path
+        )  # a full or read-only disk: one line, and the run resumes
         if translated is None:
             raise
         raise translated from error
 
 
-def _train_locked(config: TrainingConfig, run: RunDirectory, overwrite: bool, verbose: int, callbacks) -> TrainResult:
+def _train_locked(
+    config: TrainingConfig, run: RunDirectory, overwrite: bool, verbose: int, callbacks
+) -> TrainResult:
     with run.lock():
         started = time.time()
         data = TrainingData.load(config, progress=verbose > 0)
@@ -164,8 +180,11 @@ def _train_locked(config: TrainingConfig, run: RunDirectory, overwrite: bool, ve
             model, checkpoint, start_step = _compiled_model(config, run, overwrite, strategy)
             if verbose > 0:
                 state = f"resuming at step {start_step}" if start_step else "starting"
-                print(f"{config.model} ({config.preset}) on {config.dataset}: {data.describe(config)}, "
-                      f"{strategy.num_replicas_in_sync} replica(s); {state}. Run directory: {run.path}", flush=True)
+                print(
+                    f"{config.model} ({config.preset}) on {config.dataset}: {data.describe(config)}, "
+                    f"{strategy.num_replicas_in_sync} replica(s); {state}. Run directory: {run.path}",
+                    flush=True,
+                )
             if start_step == 0:
                 write_hparams(run.logs_dir, config.to_dict(), trial_id=run.path.name)
             all_callbacks = _callbacks(config, run, data, checkpoint, callbacks)
@@ -186,11 +205,18 @@ class TrainingData:
 
     @classmethod
     def load(cls, config: TrainingConfig, progress: bool = True) -> TrainingData:
-        data = {"keypoints": config.keypoints, "actions": config.actions, "stride": config.stride,
-                "progress": progress}
-        train_samples = load_samples(config.dataset, config.data_dir, subjects=config.train_subjects, **data)
+        data = {
+            "keypoints": config.keypoints,
+            "actions": config.actions,
+            "stride": config.stride,
+            "progress": progress,
+        }
+        train_samples = load_samples(
+            config.dataset, config.data_dir, subjects=config.train_subjects, **data
+        )
         validation = _validation_subset(
-            load_samples(config.dataset, config.data_dir, subjects=config.validation_split, **data), config
+            load_samples(config.dataset, config.data_dir, subjects=config.validation_split, **data),
+            config,
         )
         steps_per_epoch = len(train_samples) // config.batch_size
         if steps_per_epoch < 1:
@@ -202,13 +228,21 @@ class TrainingData:
         return cls(train_samples, validation, steps_per_epoch, config.epochs * steps_per_epoch)
 
     def describe(self, config: TrainingConfig) -> str:
-        return (f"{len(self.train)} training and {len(self.validation)} validation samples (frame x camera), "
-                f"{self.steps_per_epoch} steps/epoch x {config.epochs} epochs")
+        return (
+            f"{len(self.train)} training and {len(self.validation)} validation samples (frame x camera), "
+            f"{self.steps_per_epoch} steps/epoch x {config.epochs} epochs"
+        )
 
     def stream(self, config: TrainingConfig, position: int) -> tf.data.Dataset:
         """The seeded, repeating training stream from batch `position` on (the same order on every resume)."""
-        return make_dataset(self.train, batch_size=config.batch_size, shuffle=True, seed=config.seed,
-                            drop_remainder=True, repeat=True).skip(position)
+        return make_dataset(
+            self.train,
+            batch_size=config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            drop_remainder=True,
+            repeat=True,
+        ).skip(position)
 
 
 def _compiled_model(config: TrainingConfig, run: RunDirectory, overwrite: bool, strategy):
@@ -216,23 +250,40 @@ def _compiled_model(config: TrainingConfig, run: RunDirectory, overwrite: bool, 
     with strategy.scope():
         model = build_model(config)
         run.prepare(config, overwrite)  # the data and model are good: now the folder may change
-        optimizer = keras.optimizers.Adam(learning_rate=config.initial_learning_rate, global_clipnorm=config.clipnorm)
-        model.compile(optimizer=optimizer, jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution)
+        optimizer = keras.optimizers.Adam(
+            learning_rate=config.initial_learning_rate, global_clipnorm=config.clipnorm
+        )
+        model.compile(
+            optimizer=optimizer,
+            jit_compile=config.jit_compile,
+            steps_per_execution=config.steps_per_execution,
+        )
         checkpoint = BackupCheckpoint(run.backup_dir, config.save_every_steps)
         start_step = checkpoint.restore(model)
     return model, checkpoint, start_step
 
 
-def _callbacks(config: TrainingConfig, run: RunDirectory, data: TrainingData, checkpoint, extra) -> list:
+def _callbacks(
+    config: TrainingConfig, run: RunDirectory, data: TrainingData, checkpoint, extra
+) -> list:
     """The schedule, summaries and logs, the user's callbacks, and last the checkpoint (see its docstring)."""
     epochs_done = checkpoint.position // data.steps_per_epoch
-    trim_history(run.history_path, epochs_done)  # rows a killed run wrote after its checkpoint are redone
+    trim_history(
+        run.history_path, epochs_done
+    )  # rows a killed run wrote after its checkpoint are redone
     return [
         schedule_callback(config, data.total_steps),
         StepSummaries(run.logs_dir / "train", config.log_every_steps),
-        ValidationSummaries(run.logs_dir / "validation", data.validation.inputs_2d, data.validation.targets_3d,
-                            labels=data.validation.action_classes, image_frames=config.image_frames),
-        keras.callbacks.TensorBoard(log_dir=str(run.logs_dir), update_freq="epoch", write_graph=False, profile_batch=0),
+        ValidationSummaries(
+            run.logs_dir / "validation",
+            data.validation.inputs_2d,
+            data.validation.targets_3d,
+            labels=data.validation.action_classes,
+            image_frames=config.image_frames,
+        ),
+        keras.callbacks.TensorBoard(
+            log_dir=str(run.logs_dir), update_freq="epoch", write_graph=False, profile_batch=0
+        ),
         EpochTimes(),  # after the validation work it times, before the history row it writes
         keras.callbacks.CSVLogger(str(run.history_path), append=True),
         *extra,
@@ -240,15 +291,24 @@ def _callbacks(config: TrainingConfig, run: RunDirectory, data: TrainingData, ch
     ]
 
 
-def _fit_remaining_epochs(model, config: TrainingConfig, data: TrainingData, checkpoint, callbacks, verbose, run):
+def _fit_remaining_epochs(
+    model, config: TrainingConfig, data: TrainingData, checkpoint, callbacks, verbose, run
+):
     """`model.fit` from the checkpoint's position to the last step: a half-done epoch first, then the rest.
 
     No `validation_data`: `ValidationSummaries` runs the one validation pass and logs Keras' val_* too."""
     while checkpoint.position < data.total_steps:
         epoch, offset = divmod(checkpoint.position, data.steps_per_epoch)
         last_epoch = epoch + 1 if offset else config.epochs
-        model.fit(data.stream(config, checkpoint.position), epochs=last_epoch, initial_epoch=epoch,
-                  steps_per_epoch=data.steps_per_epoch - offset, callbacks=callbacks, verbose=verbose, shuffle=False)  # the tf.data stream shuffles itself
+        model.fit(
+            data.stream(config, checkpoint.position),
+            epochs=last_epoch,
+            initial_epoch=epoch,
+            steps_per_epoch=data.steps_per_epoch - offset,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )  # the tf.data stream shuffles itself
         if checkpoint.position < last_epoch * data.steps_per_epoch:
             raise RuntimeError(
                 f"Training stopped at step {checkpoint.position} before step {last_epoch * data.steps_per_epoch} "
@@ -264,21 +324,41 @@ def _epoch_times(run: RunDirectory) -> list:
     keys = ("train_seconds", "validation_seconds")
     if not all(key in history for key in keys):
         return []
-    return [{"epoch": int(epoch), **{key: float(history[key][row]) for key in keys}}
-            for row, epoch in enumerate(history["epoch"])]
+    return [
+        {"epoch": int(epoch), **{key: float(history[key][row]) for key in keys}}
+        for row, epoch in enumerate(history["epoch"])
+    ]
 
 
-def _finish(config, run: RunDirectory, model, checkpoint, data: TrainingData, start_step, started) -> TrainResult:
+def _finish(
+    config, run: RunDirectory, model, checkpoint, data: TrainingData, start_step, started
+) -> TrainResult:
     seconds = time.time() - started
-    summary = {"steps_per_epoch": data.steps_per_epoch, "total_steps": data.total_steps,
-               "resumed_from_step": start_step, "final_step": checkpoint.position,
-               "optimizer_iterations": int(model.optimizer.iterations.numpy()),
-               "seconds_this_session": round(seconds, 1), "epochs": _epoch_times(run)}
+    summary = {
+        "steps_per_epoch": data.steps_per_epoch,
+        "total_steps": data.total_steps,
+        "resumed_from_step": start_step,
+        "final_step": checkpoint.position,
+        "optimizer_iterations": int(model.optimizer.iterations.numpy()),
+        "seconds_this_session": round(seconds, 1),
+        "epochs": _epoch_times(run),
+    }
     write_text_atomically(run.training_path, json.dumps(summary, indent=2) + "\n")
     if run.history_path.is_file():
-        plot_training_curves(run.history_path, run.curves_path, learning_rate_curve(config, data.total_steps))
+        plot_training_curves(
+            run.history_path, run.curves_path, learning_rate_curve(config, data.total_steps)
+        )
     with atomic_file(run.model_path) as temporary:
         model.save(temporary)  # the run is finished once this file is in place
     shutil.rmtree(checkpoint.directory, ignore_errors=True)
-    return TrainResult(run.path, config, model, data.steps_per_epoch, data.total_steps, start_step, seconds,
-                       len(data.train), len(data.validation))
+    return TrainResult(
+        run.path,
+        config,
+        model,
+        data.steps_per_epoch,
+        data.total_steps,
+        start_step,
+        seconds,
+        len(data.train),
+        len(data.validation),
+    )

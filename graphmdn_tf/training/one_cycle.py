@@ -41,10 +41,18 @@ def one_cycle_learning_rate(
 
     Steps outside [0, total_steps - 1] are clamped. Returns a float, or an array like `step`.
     """
-    if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) or total_steps < 1:
-        raise ValueError(f"Expected total_steps to be a positive integer. Received: total_steps={total_steps!r}")
+    if (
+        isinstance(total_steps, bool)
+        or not isinstance(total_steps, (int, np.integer))
+        or total_steps < 1
+    ):
+        raise ValueError(
+            f"Expected total_steps to be a positive integer. Received: total_steps={total_steps!r}"
+        )
     if shape not in ("triangular", "cosine"):
-        raise ValueError(f"Expected shape to be 'triangular' or 'cosine'. Received: shape={shape!r}")
+        raise ValueError(
+            f"Expected shape to be 'triangular' or 'cosine'. Received: shape={shape!r}"
+        )
     if not 0.0 < pct_start < 1.0:
         raise ValueError(f"Expected 0 < pct_start < 1. Received: pct_start={pct_start!r}")
     if not peak > 0 or div_factor < 1 or final_div_factor < 1:
@@ -64,14 +72,18 @@ def one_cycle_learning_rate(
     return float(rates) if rates.ndim == 0 else rates
 
 
-def exponential_learning_rate(step, initial: float = 1e-3, decay_rate: float = 0.96, decay_steps: int = 100_000):
+def exponential_learning_rate(
+    step, initial: float = 1e-3, decay_rate: float = 0.96, decay_steps: int = 100_000
+):
     """Staircase exponential decay: initial * decay_rate ** floor(step / decay_steps)."""
     if not initial > 0 or not decay_rate > 0 or decay_steps < 1:
         raise ValueError(
             "Expected initial > 0, decay_rate > 0 and decay_steps >= 1. "
             f"Received: initial={initial!r}, decay_rate={decay_rate!r}, decay_steps={decay_steps!r}"
         )
-    rates = initial * decay_rate ** np.floor(np.maximum(np.asarray(step, np.float64), 0) / decay_steps)
+    rates = initial * decay_rate ** np.floor(
+        np.maximum(np.asarray(step, np.float64), 0) / decay_steps
+    )
     return float(rates) if rates.ndim == 0 else rates
 
 
@@ -110,16 +122,36 @@ class OneCycle(StepLearningRate):
         >>> model.fit(dataset, epochs=2, callbacks=[OneCycle(total_steps=2 * len(dataset))])
     """
 
-    def __init__(self, total_steps, peak=6e-3, shape="triangular", *, pct_start=0.5, div_factor=25.0,
-                 final_div_factor=1e4):
-        one_cycle_learning_rate(0, total_steps, peak, shape, pct_start=pct_start, div_factor=div_factor,
-                                final_div_factor=final_div_factor)  # validates the arguments
+    def __init__(
+        self,
+        total_steps,
+        peak=6e-3,
+        shape="triangular",
+        *,
+        pct_start=0.5,
+        div_factor=25.0,
+        final_div_factor=1e4,
+    ):
+        one_cycle_learning_rate(
+            0,
+            total_steps,
+            peak,
+            shape,
+            pct_start=pct_start,
+            div_factor=div_factor,
+            final_div_factor=final_div_factor,
+        )  # validates the arguments
         self.total_steps = int(total_steps)
         self.peak = float(peak)
         self.shape = shape
         super().__init__(
             lambda step: one_cycle_learning_rate(
-                step, self.total_steps, self.peak, self.shape, pct_start=pct_start, div_factor=div_factor,
+                step,
+                self.total_steps,
+                self.peak,
+                self.shape,
+                pct_start=pct_start,
+                div_factor=div_factor,
                 final_div_factor=final_div_factor,
             )
         )
@@ -129,8 +161,11 @@ def schedule_callback(config, total_steps: int) -> StepLearningRate:
     """The learning-rate callback a `TrainingConfig` asks for, over `total_steps` steps."""
     if config.schedule == "one_cycle":
         return OneCycle(
-            total_steps, config.peak_learning_rate, config.one_cycle_shape,
-            div_factor=config.div_factor, final_div_factor=config.final_div_factor,
+            total_steps,
+            config.peak_learning_rate,
+            config.one_cycle_shape,
+            div_factor=config.div_factor,
+            final_div_factor=config.final_div_factor,
         )
     if config.schedule == "exponential":
         return StepLearningRate(

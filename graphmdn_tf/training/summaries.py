@@ -57,7 +57,11 @@ class StepSummaries(keras.callbacks.Callback):
         # At every multiple of `every_steps` (or the first step past one, with steps_per_execution > 1):
         # the same steps whether or not the run was resumed in between.
         previous = self._previous_step.get(tag)
-        due = step % self.every_steps == 0 if previous is None else step // self.every_steps > previous // self.every_steps
+        due = (
+            step % self.every_steps == 0
+            if previous is None
+            else step // self.every_steps > previous // self.every_steps
+        )
         if due:
             with self._writer.as_default():
                 tf.summary.scalar(tag, value, step=step)
@@ -65,11 +69,17 @@ class StepSummaries(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         optimizer = self.model.optimizer
-        self._write("step/learning_rate", float(optimizer.learning_rate.numpy()), int(optimizer.iterations.numpy()))
+        self._write(
+            "step/learning_rate",
+            float(optimizer.learning_rate.numpy()),
+            int(optimizer.iterations.numpy()),
+        )
 
     def on_train_batch_end(self, batch, logs=None):
         if logs and "loss" in logs:
-            self._write("step/loss", float(logs["loss"]), int(self.model.optimizer.iterations.numpy()))
+            self._write(
+                "step/loss", float(logs["loss"]), int(self.model.optimizer.iterations.numpy())
+            )
 
     def on_train_end(self, logs=None):
         if self._writer is not None:
@@ -92,7 +102,9 @@ def mixture_diagnostics(outputs, targets_3d) -> dict:
     oracle = np.argmin(hypotheses.kernel_errors(outputs, targets_3d).numpy(), axis=1)
     return {
         "pi_entropy": float(entropy.mean()),
-        "pi_entropy_fraction": float(entropy.mean() / np.log(num_kernels)) if num_kernels > 1 else 0.0,
+        "pi_entropy_fraction": float(entropy.mean() / np.log(num_kernels))
+        if num_kernels > 1
+        else 0.0,
         "mean_sigma_mm": float(1000.0 * np.mean(np.sum(weights * sigma, axis=1))),
         "mean_sigma_all_kernels_mm": float(1000.0 * np.mean(sigma)),
         "highest_share": np.bincount(highest, minlength=num_kernels) / highest.size,
@@ -103,13 +115,20 @@ def mixture_diagnostics(outputs, targets_3d) -> dict:
 def validation_scalars(outputs, targets_3d) -> dict:
     """Tag -> value: 'protocol{1,2}/<hypothesis>' errors in mm, 'nll', and 'mixture/...' diagnostics."""
     scalars = {}
-    for name, by_protocol in score_outputs(outputs, targets_3d).items():  # the 'paper' convention, as evaluate
+    for name, by_protocol in score_outputs(
+        outputs, targets_3d
+    ).items():  # the 'paper' convention, as evaluate
         for protocol, errors in by_protocol.items():
             scalars[f"protocol{protocol}/{name}"] = float(errors.mean())
     if is_mixture(outputs):
         scalars["nll"] = float(frame_nll(outputs, targets_3d).mean())
         diagnostics = mixture_diagnostics(outputs, targets_3d)
-        for key in ("pi_entropy", "pi_entropy_fraction", "mean_sigma_mm", "mean_sigma_all_kernels_mm"):
+        for key in (
+            "pi_entropy",
+            "pi_entropy_fraction",
+            "mean_sigma_mm",
+            "mean_sigma_all_kernels_mm",
+        ):
             scalars[f"mixture/{key}"] = diagnostics[key]
         for key in ("highest_share", "oracle_share"):
             for kernel, share in enumerate(diagnostics[key]):
@@ -125,7 +144,9 @@ def keras_validation_logs(model, outputs, targets_3d) -> dict:
     logs = {"val_loss": float(model.compute_loss(y=targets, y_pred=y_pred, training=False))}
     if getattr(model, "track_errors", False):
         for name, pose in model.select(y_pred, targets).items():
-            logs[f"val_mpjpe_{name}"] = float(tf.reduce_mean(mpjpe_tf(pose, targets)) * model.error_scale)
+            logs[f"val_mpjpe_{name}"] = float(
+                tf.reduce_mean(mpjpe_tf(pose, targets)) * model.error_scale
+            )
     return logs
 
 
@@ -140,14 +161,25 @@ class ValidationSummaries(keras.callbacks.Callback):
         batch_size: prediction batch size.
     """
 
-    def __init__(self, log_dir, inputs_2d, targets_3d, *, labels=None, image_frames: int = 3, batch_size: int = 1024):
+    def __init__(
+        self,
+        log_dir,
+        inputs_2d,
+        targets_3d,
+        *,
+        labels=None,
+        image_frames: int = 3,
+        batch_size: int = 1024,
+    ):
         super().__init__()
         self.log_dir = str(log_dir)
         self.inputs_2d = np.asarray(inputs_2d, np.float32)
         self.targets_3d = np.asarray(targets_3d, np.float32)
         self.labels = None if labels is None else np.asarray(labels)
         count = min(int(image_frames), len(self.inputs_2d))
-        self.image_indices = np.linspace(0, len(self.inputs_2d) - 1, count).round().astype(int) if count else []
+        self.image_indices = (
+            np.linspace(0, len(self.inputs_2d) - 1, count).round().astype(int) if count else []
+        )
         self.batch_size = int(batch_size)
         self._writer = None
         self._forward = None
@@ -160,8 +192,11 @@ class ValidationSummaries(keras.callbacks.Callback):
         for the same time per batch afterwards. It is traced without AutoGraph, as Keras traces the model
         in its own step functions: the standard preset's first call took 0.9-1.1 s instead of 1.4 s."""
         super().set_model(model)
-        self._forward = tf.function(lambda inputs: model(inputs, training=False), autograph=False,
-                                    jit_compile=bool(getattr(model, "jit_compile", False)))
+        self._forward = tf.function(
+            lambda inputs: model(inputs, training=False),
+            autograph=False,
+            jit_compile=bool(getattr(model, "jit_compile", False)),
+        )
 
     def on_train_begin(self, logs=None):
         self._writer = self._writer or tf.summary.create_file_writer(self.log_dir)
@@ -173,9 +208,18 @@ class ValidationSummaries(keras.callbacks.Callback):
         count = len(self.inputs_2d)
         batch_size = min(self.batch_size, count)
         padding = -count % batch_size
-        inputs = np.concatenate([self.inputs_2d, np.repeat(self.inputs_2d[-1:], padding, axis=0)]) if padding else self.inputs_2d
-        batches = [self._forward(tf.constant(inputs[start:start + batch_size])) for start in range(0, len(inputs), batch_size)]
-        return tf.nest.map_structure(lambda *parts: np.concatenate([np.asarray(part) for part in parts])[:count], *batches)
+        inputs = (
+            np.concatenate([self.inputs_2d, np.repeat(self.inputs_2d[-1:], padding, axis=0)])
+            if padding
+            else self.inputs_2d
+        )
+        batches = [
+            self._forward(tf.constant(inputs[start : start + batch_size]))
+            for start in range(0, len(inputs), batch_size)
+        ]
+        return tf.nest.map_structure(
+            lambda *parts: np.concatenate([np.asarray(part) for part in parts])[:count], *batches
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         outputs = self._predict()
@@ -187,7 +231,9 @@ class ValidationSummaries(keras.callbacks.Callback):
                 tf.summary.scalar(tag, value, step=epoch)
             if is_mixture(outputs):
                 winners = np.argmax(hypotheses.mixture_weights(outputs).numpy(), axis=1).ravel()
-                tf.summary.histogram("mixture/highest_kernel", winners, step=epoch, buckets=outputs["mu"].shape[1])
+                tf.summary.histogram(
+                    "mixture/highest_kernel", winners, step=epoch, buckets=outputs["mu"].shape[1]
+                )
             if len(self.image_indices):
                 tf.summary.image("figure2/hypotheses", self._image(outputs)[None], step=epoch)
         self._writer.flush()
@@ -195,11 +241,17 @@ class ValidationSummaries(keras.callbacks.Callback):
     def _image(self, outputs):
         rows = self.image_indices
         if is_mixture(outputs):
-            mu, weights = outputs["mu"][rows], hypotheses.mixture_weights({k: v[rows] for k, v in outputs.items()})
+            mu, weights = (
+                outputs["mu"][rows],
+                hypotheses.mixture_weights({k: v[rows] for k, v in outputs.items()}),
+            )
         else:
             mu, weights = np.asarray(outputs)[rows][:, None], np.ones((len(rows), 1))
         figure = hypotheses_figure(
-            self.inputs_2d[rows], mu, np.asarray(weights), self.targets_3d[rows],
+            self.inputs_2d[rows],
+            mu,
+            np.asarray(weights),
+            self.targets_3d[rows],
             row_titles=None if self.labels is None else [str(label) for label in self.labels[rows]],
         )
         return tf.io.decode_png(figure_to_png(figure))
@@ -279,7 +331,13 @@ def plot_training_curves(history_csv: str | Path, path: str | Path, learning_rat
     axes[0].set_xlabel("epoch")
     axes[0].set_title("loss (NLL for GraphMDN)")
     for key in sorted(k for k in history if "mpjpe" in k):
-        axes[1].plot(epochs, history[key], marker="o", label=key, linestyle="--" if key.startswith("val_") else "-")
+        axes[1].plot(
+            epochs,
+            history[key],
+            marker="o",
+            label=key,
+            linestyle="--" if key.startswith("val_") else "-",
+        )
     axes[1].set_xlabel("epoch")
     axes[1].set_ylabel("mm")
     axes[1].set_title("MPJPE")

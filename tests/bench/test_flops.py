@@ -5,12 +5,19 @@ import keras
 import pytest
 
 from graphmdn_tf import Graph, GraphMDN, SemGCN
-from graphmdn_tf.bench.flops import BATCH_INDEPENDENT, FlopCount, analytic_forward_flops, profiler_matmul_flops
+from graphmdn_tf.bench.flops import (
+    BATCH_INDEPENDENT,
+    FlopCount,
+    analytic_forward_flops,
+    profiler_matmul_flops,
+)
 from graphmdn_tf.layers.graph_non_local import GraphNonLocal
 from graphmdn_tf.layers.sem_graph_conv import SemGraphConv
 
 # 6 nodes, 6 edges: A + I has 12 + 6 = 18 non-zeros; 3 groups of 2 nodes.
-RING = Graph(6, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0)], node_groups=[(0, 3), (1, 4), (2, 5)])
+RING = Graph(
+    6, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0)], node_groups=[(0, 3), (1, 4), (2, 5)]
+)
 
 
 def _built(model):
@@ -25,8 +32,15 @@ def _built(model):
         lambda: GraphMDN(hidden_dim=64, num_blocks=2, num_kernels=3, mixture="node"),
         lambda: GraphMDN(non_local=False, num_blocks=1),
         lambda: SemGCN(hidden_dim=32, num_blocks=1),
-        lambda: GraphMDN(graph=RING, input_dim=1, target_dim=2, num_kernels=3, hidden_dim=4, num_blocks=1,
-                         track_errors=False),
+        lambda: GraphMDN(
+            graph=RING,
+            input_dim=1,
+            target_dim=2,
+            num_kernels=3,
+            hidden_dim=4,
+            num_blocks=1,
+            track_errors=False,
+        ),
     ],
 )
 def test_analytic_flops_agree_with_the_profiler(model):
@@ -38,11 +52,22 @@ def test_analytic_flops_agree_with_the_profiler(model):
 def test_small_model_flops_by_hand():
     # Ring graph (N = 6, E = 18, P = 3 groups of 2), input 1, hidden C = 4 (non-local I = 2), one residual
     # block, 3 kernels of 2-D targets (head: 4 -> (2 + 2) * 3 = 12), batch B = 2.
-    model = _built(GraphMDN(graph=RING, input_dim=1, target_dim=2, num_kernels=3, hidden_dim=4, num_blocks=1,
-                            track_errors=False))
+    model = _built(
+        GraphMDN(
+            graph=RING,
+            input_dim=1,
+            target_dim=2,
+            num_kernels=3,
+            hidden_dim=4,
+            num_blocks=1,
+            track_errors=False,
+        )
+    )
     count = analytic_forward_flops(model, batch=2)
     scatter = 2 * 18 * 36  # per SemGraphConv: edge logits [1, 18] x [18, 36]; 4 convolutions
-    conv_products = 2 * 2 * 6 * 1 * 8 + 2 * (2 * 2 * 6 * 4 * 8) + 2 * 2 * 6 * 4 * 24  # X [W0 | W1]: 192 + 1536 + 2304
+    conv_products = (
+        2 * 2 * 6 * 1 * 8 + 2 * (2 * 2 * 6 * 4 * 8) + 2 * 2 * 6 * 4 * 24
+    )  # X [W0 | W1]: 192 + 1536 + 2304
     neighbour = 3 * (2 * 2 * 36 * 4) + 2 * 2 * 36 * 12  # [N, N] x H1: 1728 + 1728
     # Per non-local block (2): theta fold 2*4*2, x.theta 2*2*6*4, x [Wg | Wphi] 2*2*6*4*4, pooled phi 2*2*3*2,
     # output 2*2*6*2*4; the permutation 2*2*36*4 (einsum); affinity x g 2*2*6*3*2 (batched).
@@ -61,7 +86,14 @@ def test_standard_preset_flops_by_hand():
     conv = [(2, c)] + [(c, c)] * 8 + [(c, 25)]
     dense = sum(2 * n * a * 2 * b for a, b in conv)
     neighbour = sum(2 * n * n * b for _, b in conv)
-    non_local = 5 * (2 * n * c + 2 * n * c * 2 * i + 2 * n * n * 2 * i + 2 * p * i + 2 * n * p * i + 2 * n * i * c)
+    non_local = 5 * (
+        2 * n * c
+        + 2 * n * c * 2 * i
+        + 2 * n * n * 2 * i
+        + 2 * p * i
+        + 2 * n * p * i
+        + 2 * n * i * c
+    )
     batch = 1 << 20  # batch-independent terms vanish
     per_sample = analytic_forward_flops(model, batch).total / batch
     assert per_sample == pytest.approx(dense + neighbour + non_local, rel=1e-6)
@@ -80,7 +112,9 @@ def test_count_follows_a_changed_layer_size():
     # units 4 -> 8: X [W0 | W1] 2*6*3*(2*4) more, the non-local's C doubles, the output conv reads 8 features.
     assert wider_conv.matmul - base.matmul == (
         2 * 6 * 3 * 8  # first conv
-        + (2 * 4 * 2 + 2 * 6 * 4 + 2 * 6 * 4 * 4 + 2 * 6 * 2 * 4)  # non-local theta fold, x.theta, x [Wg|Wphi], output
+        + (
+            2 * 4 * 2 + 2 * 6 * 4 + 2 * 6 * 4 * 4 + 2 * 6 * 2 * 4
+        )  # non-local theta fold, x.theta, x [Wg|Wphi], output
         + 2 * 6 * 4 * 10  # output conv X [W0 | W1]
     )
     assert wider_conv.einsum - base.einsum == 2 * 36 * 4  # first conv's neighbour product
@@ -103,10 +137,12 @@ def test_graphmdn_count_reads_the_non_local_width_from_the_layer():
 
 @pytest.mark.parametrize(
     ("unbuilt", "layer"),
-    [(lambda: GraphMDN(num_blocks=1), "(SemGraphConv|GraphNonLocal) '"),
-     (lambda: SemGCN(num_blocks=1), "(SemGraphConv|GraphNonLocal) '"),
-     (lambda: SemGraphConv(RING, 4, name="lonely"), "SemGraphConv 'lonely'"),
-     (lambda: GraphNonLocal(RING, name="nl"), "GraphNonLocal 'nl'")],
+    [
+        (lambda: GraphMDN(num_blocks=1), "(SemGraphConv|GraphNonLocal) '"),
+        (lambda: SemGCN(num_blocks=1), "(SemGraphConv|GraphNonLocal) '"),
+        (lambda: SemGraphConv(RING, 4, name="lonely"), "SemGraphConv 'lonely'"),
+        (lambda: GraphNonLocal(RING, name="nl"), "GraphNonLocal 'nl'"),
+    ],
 )
 def test_an_unbuilt_model_is_refused(unbuilt, layer):
     with pytest.raises(ValueError, match=f"Expected a built model.*Received: {layer}.* not built"):
@@ -114,6 +150,8 @@ def test_an_unbuilt_model_is_refused(unbuilt, layer):
 
 
 def test_flop_counts_add_by_kind():
-    total = FlopCount(1, 2, 3, {BATCH_INDEPENDENT: 1}) + FlopCount(10, 20, 30, {BATCH_INDEPENDENT: 5, "other": 2})
+    total = FlopCount(1, 2, 3, {BATCH_INDEPENDENT: 1}) + FlopCount(
+        10, 20, 30, {BATCH_INDEPENDENT: 5, "other": 2}
+    )
     assert (total.matmul, total.einsum, total.batched, total.total) == (11, 22, 33, 66)
     assert total.notes == {BATCH_INDEPENDENT: 6, "other": 2}

@@ -2,7 +2,12 @@
 
 import platform
 
-from graphmdn_tf.bench.machine import VECTOR_EXTENSIONS, describe_processor, parse_cpuinfo, processor_label
+from graphmdn_tf.bench.machine import (
+    VECTOR_EXTENSIONS,
+    describe_processor,
+    parse_cpuinfo,
+    processor_label,
+)
 
 # Two logical processors of an x86 machine, abridged; the second has other flags so that reading past
 # the first block would show.
@@ -49,7 +54,8 @@ def test_this_machine_is_described_from_its_cpuinfo(tmp_path):
     assert describe_processor(tmp_path / "cpuinfo") == parse_cpuinfo(X86)
     # No readable cpuinfo: the platform's processor string (or None), no extensions.
     assert describe_processor(tmp_path / "missing") == {
-        "cpu_model": platform.processor() or None, "cpu_vector_extensions": []
+        "cpu_model": platform.processor() or None,
+        "cpu_vector_extensions": [],
     }
 
 

@@ -17,7 +17,11 @@ class _ScriptedClock:
 
 @pytest.mark.parametrize(
     ("readings", "median_seconds"),
-    [([0.0, 1.0, 10.0, 13.0, 20.0, 22.0], 2.0), ([5.0, 5.5], 0.5), ([0.0, 4.0, 4.0, 5.0, 5.0, 8.0, 8.0, 8.25], 2.0)],
+    [
+        ([0.0, 1.0, 10.0, 13.0, 20.0, 22.0], 2.0),
+        ([5.0, 5.5], 0.5),
+        ([0.0, 4.0, 4.0, 5.0, 5.0, 8.0, 8.0, 8.25], 2.0),
+    ],
 )
 def test_peak_is_the_loops_flops_over_the_median_repeat(monkeypatch, readings, median_seconds):
     clock = _ScriptedClock(readings)
@@ -25,4 +29,6 @@ def test_peak_is_the_loops_flops_over_the_median_repeat(monkeypatch, readings, m
     size, iterations, repeats = 16, 3, len(readings) // 2
     flops_per_second = peak.measure_matmul_peak(size=size, iterations=iterations, repeats=repeats)
     assert flops_per_second == pytest.approx(2 * size**3 * iterations / median_seconds)
-    assert clock.readings == []  # two readings (start, end) per timed repeat, none for the warm-up call
+    assert (
+        clock.readings == []
+    )  # two readings (start, end) per timed repeat, none for the warm-up call

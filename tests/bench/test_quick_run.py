@@ -29,23 +29,59 @@ from graphmdn_tf.models.build import build_model
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_FIELDS = [
-    "settings", "device", "cpu_threads", "cpu_cores_available", "cpu_model", "cpu_vector_extensions", "gpu_model",
-    "tensorflow", "tensor_float_32",
-    "matmul_peak_gflops", "presets", "matmul_peak_gflops_after", "epochs",
+    "settings",
+    "device",
+    "cpu_threads",
+    "cpu_cores_available",
+    "cpu_model",
+    "cpu_vector_extensions",
+    "gpu_model",
+    "tensorflow",
+    "tensor_float_32",
+    "matmul_peak_gflops",
+    "presets",
+    "matmul_peak_gflops_after",
+    "epochs",
 ]
 EPOCH_FIELDS = [
-    "preset", "dataset", "data_dir", "model", "mixture", "batch_size", "jit_compile", "steps_per_execution",
-    "train_samples", "steps_per_epoch", "validation_frames", "image_frames", "train_flops_per_sample", "peak_gflops",
+    "preset",
+    "dataset",
+    "data_dir",
+    "model",
+    "mixture",
+    "batch_size",
+    "jit_compile",
+    "steps_per_execution",
+    "train_samples",
+    "steps_per_epoch",
+    "validation_frames",
+    "image_frames",
+    "train_flops_per_sample",
+    "peak_gflops",
     "epochs",
 ]
 PRESET_FIELDS = [
-    "preset", "arguments", "parameters", "predict_block_size", "forward_flops_per_sample",
-    "train_flops_per_sample", "flops_breakdown_batch1", "profiler_matmul_flops_batch1",
-    "analytic_matmul_flops_batch1", "train_samples_per_s", "train_samples_per_s_repeats", "train_gflops",
-    "train_percent_of_peak", "train_cpu_cores_busy",
-    *(f"inference_{path}_{field}" for path in INFERENCE_PATHS
-      for field in ("cpu_cores_busy", "samples_per_s", "samples_per_s_repeats", "percent_of_peak")),
-    "inference_saved_model_batch1_ms", "inference_saved_model_xla_batch1_ms",
+    "preset",
+    "arguments",
+    "parameters",
+    "predict_block_size",
+    "forward_flops_per_sample",
+    "train_flops_per_sample",
+    "flops_breakdown_batch1",
+    "profiler_matmul_flops_batch1",
+    "analytic_matmul_flops_batch1",
+    "train_samples_per_s",
+    "train_samples_per_s_repeats",
+    "train_gflops",
+    "train_percent_of_peak",
+    "train_cpu_cores_busy",
+    *(
+        f"inference_{path}_{field}"
+        for path in INFERENCE_PATHS
+        for field in ("cpu_cores_busy", "samples_per_s", "samples_per_s_repeats", "percent_of_peak")
+    ),
+    "inference_saved_model_batch1_ms",
+    "inference_saved_model_xla_batch1_ms",
 ]
 
 
@@ -53,7 +89,16 @@ PRESET_FIELDS = [
 def quick_bench(tmp_path_factory) -> tuple[Path, str]:
     """(the --out folder, what the command printed) of `bench --quick --profile`, which must exit 0."""
     out = tmp_path_factory.mktemp("quick_bench") / "bench"
-    command = [sys.executable, "-m", "graphmdn_tf.cli", "bench", "--quick", "--profile", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "graphmdn_tf.cli",
+        "bench",
+        "--quick",
+        "--profile",
+        "--out",
+        str(out),
+    ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr[-3000:]
     return out, completed.stdout
@@ -65,46 +110,85 @@ def test_bench_command_writes_json_and_markdown(quick_bench):
     assert list(report) == REPORT_FIELDS
     assert report["settings"] == json.loads(json.dumps(asdict(QUICK)))
     assert report["tensor_float_32"] is tf.config.experimental.tensor_float_32_execution_enabled()
-    assert {key: report[key] for key in ("cpu_model", "cpu_vector_extensions")} == describe_processor()
+    assert {
+        key: report[key] for key in ("cpu_model", "cpu_vector_extensions")
+    } == describe_processor()
     assert report["gpu_model"] == describe_gpu()
     (preset,) = report["presets"]
-    assert [key for key in preset if key != "profile"] == PRESET_FIELDS and "profile" in preset  # a profiled run
+    assert [
+        key for key in preset if key != "profile"
+    ] == PRESET_FIELDS and "profile" in preset  # a profiled run
     assert preset["preset"] == "standard"
-    assert preset["arguments"] == {"hidden_dim": 128, "num_blocks": 4, "num_kernels": 5, "mixture": "pose", "dropout": 0.1}
+    assert preset["arguments"] == {
+        "hidden_dim": 128,
+        "num_blocks": 4,
+        "num_kernels": 5,
+        "mixture": "pose",
+        "dropout": 0.1,
+    }
     assert preset["profiler_matmul_flops_batch1"] == preset["analytic_matmul_flops_batch1"]
     assert preset["train_flops_per_sample"] == 3 * preset["forward_flops_per_sample"]
     for key in ("train", *(f"inference_{path}" for path in INFERENCE_PATHS)):
         assert len(preset[f"{key}_samples_per_s_repeats"]) == QUICK.repeats
-        assert preset[f"{key}_samples_per_s"] == pytest.approx(float(np.median(preset[f"{key}_samples_per_s_repeats"])))
+        assert preset[f"{key}_samples_per_s"] == pytest.approx(
+            float(np.median(preset[f"{key}_samples_per_s_repeats"]))
+        )
         assert isinstance(preset[f"{key}_cpu_cores_busy"], float)
     assert report["matmul_peak_gflops"] > 0 and report["matmul_peak_gflops_after"] > 0
-    peak = report["matmul_peak_gflops"] * 1e9  # the presets' percentages are against the first measurement
+    peak = (
+        report["matmul_peak_gflops"] * 1e9
+    )  # the presets' percentages are against the first measurement
     assert preset["train_percent_of_peak"] == pytest.approx(
         100 * preset["train_flops_per_sample"] * preset["train_samples_per_s"] / peak
     )
     assert preset["predict_block_size"] == GraphMDN.predict_block_size
-    assert all(preset[f"inference_{path}_batch1_ms"] > 0 for path in ("saved_model", "saved_model_xla"))
-    run = report["epochs"]  # the quick run: the synthetic set at stride 40, 300 validation frames asked for
+    assert all(
+        preset[f"inference_{path}_batch1_ms"] > 0 for path in ("saved_model", "saved_model_xla")
+    )
+    run = report[
+        "epochs"
+    ]  # the quick run: the synthetic set at stride 40, 300 validation frames asked for
     assert list(run) == EPOCH_FIELDS
-    assert (run["dataset"], run["data_dir"], run["preset"], run["batch_size"]) == ("synthetic", None, "standard", 256)
+    assert (run["dataset"], run["data_dir"], run["preset"], run["batch_size"]) == (
+        "synthetic",
+        None,
+        "standard",
+        256,
+    )
     config = TrainingConfig.from_preset("standard", **dict(QUICK.epoch_overrides))
-    assert run["train_samples"] == len(load_samples("synthetic", subjects=config.train_subjects, stride=40, progress=False))
+    assert run["train_samples"] == len(
+        load_samples("synthetic", subjects=config.train_subjects, stride=40, progress=False)
+    )
     assert run["steps_per_epoch"] == run["train_samples"] // 256 and run["validation_frames"] <= 300
-    forward = analytic_forward_flops(build_model(config), 256).total / 256  # the default model at batch 256
+    forward = (
+        analytic_forward_flops(build_model(config), 256).total / 256
+    )  # the default model at batch 256
     assert run["train_flops_per_sample"] == pytest.approx(3 * forward, rel=1e-9)
-    assert run["peak_gflops"] == report["matmul_peak_gflops_after"]  # the epochs' against the one just before them
+    assert (
+        run["peak_gflops"] == report["matmul_peak_gflops_after"]
+    )  # the epochs' against the one just before them
     assert [row["epoch"] for row in run["epochs"]] == list(range(QUICK.epoch_epochs))
     for row in run["epochs"]:
         total = row["train_seconds"] + row["validation_seconds"]
-        assert row["validation_percent_of_epoch"] == pytest.approx(100 * row["validation_seconds"] / total)
-        assert row["train_samples_per_s"] == pytest.approx(run["steps_per_epoch"] * 256 / row["train_seconds"])
+        assert row["validation_percent_of_epoch"] == pytest.approx(
+            100 * row["validation_seconds"] / total
+        )
+        assert row["train_samples_per_s"] == pytest.approx(
+            run["steps_per_epoch"] * 256 / row["train_seconds"]
+        )
         assert row["train_percent_of_peak"] == pytest.approx(
-            100 * run["train_flops_per_sample"] * row["train_samples_per_s"] / (run["peak_gflops"] * 1e9)
+            100
+            * run["train_flops_per_sample"]
+            * row["train_samples_per_s"]
+            / (run["peak_gflops"] * 1e9)
         )
     markdown = (out / "bench.md").read_text()
     assert markdown == format_markdown(report)
     assert "| validation s | validation % of epoch |" in markdown
-    assert f"Train % peak is against {run['peak_gflops']:.1f} GFLOP/s, the peak measured just before" in markdown
+    assert (
+        f"Train % peak is against {run['peak_gflops']:.1f} GFLOP/s, the peak measured just before"
+        in markdown
+    )
     assert f"in blocks of {GraphMDN.predict_block_size} rows" in markdown
     assert markdown in printed
 

@@ -14,14 +14,18 @@ def _raising(error):
     return handler
 
 
-@pytest.mark.parametrize("error", [ValueError("bad --epochs"), FileNotFoundError("no x.npz"), FileExistsError("a run")])
+@pytest.mark.parametrize(
+    "error", [ValueError("bad --epochs"), FileNotFoundError("no x.npz"), FileExistsError("a run")]
+)
 def test_user_errors_print_one_line_and_return_2(error, capsys):
     assert user_errors(_raising(error))(argparse.Namespace(command="train")) == 2
     assert capsys.readouterr().err == f"graphmdn-tf train: error: {error}\n"
 
 
 def test_options_choose_the_errors_the_code_and_the_message(capsys):
-    wrapped = user_errors(catch=(OSError,), exit_code=1, message="error: {error}")(_raising(OSError("disk full")))
+    wrapped = user_errors(catch=(OSError,), exit_code=1, message="error: {error}")(
+        _raising(OSError("disk full"))
+    )
     assert wrapped(argparse.Namespace(command="data")) == 1
     assert capsys.readouterr().err == "error: disk full\n"
 
@@ -44,15 +48,48 @@ def _exit_codes_of_unusable_inputs(tmp_path):
     """(argv, exit code the README's 'Command-line errors' gives) for an input each command cannot use."""
     missing = tmp_path / "missing"
     return [
-        (["train", "--dataset", "cmu", "--data-dir", str(missing), "--run-dir", str(tmp_path / "run")], 2),
+        (
+            [
+                "train",
+                "--dataset",
+                "cmu",
+                "--data-dir",
+                str(missing),
+                "--run-dir",
+                str(tmp_path / "run"),
+            ],
+            2,
+        ),
         (["evaluate", str(missing)], 2),
         (["lift", str(missing), str(missing / "k.json"), "--out", str(tmp_path / "lifted")], 2),
         (["quickstart", "--epochs", "0", "--output", str(tmp_path / "quick")], 2),
         (["bench", "--quick", "--data-dir", str(missing), "--out", str(tmp_path / "bench")], 2),
-        (["bench", "accuracy", "--quick", "--data-dir", str(missing), "--out", str(tmp_path / "accuracy")], 2),
+        (
+            [
+                "bench",
+                "accuracy",
+                "--quick",
+                "--data-dir",
+                str(missing),
+                "--out",
+                str(tmp_path / "accuracy"),
+            ],
+            2,
+        ),
         (["export", str(missing), "--name", "graphmdn", "--base-dir", str(tmp_path / "models")], 1),
-        (["predict", "--server", "http://127.0.0.1:9", "--rest", "--input", str(missing / "x.npy"), "--out",
-          str(tmp_path / "out.npz")], 1),
+        (
+            [
+                "predict",
+                "--server",
+                "http://127.0.0.1:9",
+                "--rest",
+                "--input",
+                str(missing / "x.npy"),
+                "--out",
+                str(tmp_path / "out.npz"),
+            ],
+            1,
+        ),
         (["data", "check", str(missing), "--dataset", "cmu"], 1),
     ]
 

@@ -14,7 +14,9 @@ DOCUMENTED = {"quickstart", "data", "train", "evaluate", "export", "predict", "l
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict:
-    (action,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    (action,) = [
+        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+    ]
     return action.choices
 
 
@@ -26,10 +28,13 @@ def test_exactly_the_documented_subcommands():
 
 def test_every_subcommand_has_a_handler():
     parser = build_parser()
-    minimal = {"data": ["data", "synth", "--out", "x"], "evaluate": ["evaluate", "r"],
-               "export": ["export", "r", "--name", "n"],
-               "predict": ["predict", "--server", "s", "--rest", "--input", "i", "--out", "o"],
-               "lift": ["lift", "run", "k.json", "--out", "o"]}
+    minimal = {
+        "data": ["data", "synth", "--out", "x"],
+        "evaluate": ["evaluate", "r"],
+        "export": ["export", "r", "--name", "n"],
+        "predict": ["predict", "--server", "s", "--rest", "--input", "i", "--out", "o"],
+        "lift": ["lift", "run", "k.json", "--out", "o"],
+    }
     for command in DOCUMENTED:
         args = parser.parse_args(minimal.get(command, [command]))
         assert args.command == command and callable(args.handler)
@@ -41,9 +46,18 @@ def test_quickstart_exports_by_default():
 
 
 def test_python_dash_m_prints_the_help():
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run([sys.executable, "-m", "graphmdn_tf.cli", "--help"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "graphmdn_tf.cli", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: graphmdn-tf [-h] COMMAND ...")
     for command in DOCUMENTED:

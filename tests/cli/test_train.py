@@ -19,35 +19,84 @@ def test_flags_not_given_keep_the_preset():
 
 
 def test_every_kind_of_flag():
-    config = _config("--preset", "wide", "--model", "semgcn", "--dataset", "h36m", "--data-dir", "/data/h36m",
-                     "--keypoints", "sh_pt_mpii", "--train-subjects", "S1,S5", "--actions", "Walking,Sitting",
-                     "--epochs", "3", "--peak-learning-rate", "3e-3", "--one-cycle-shape", "cosine",
-                     "--deterministic", "--no-mixed-precision", "--jit-compile", "on", "--strategy", "mirrored")
+    config = _config(
+        "--preset",
+        "wide",
+        "--model",
+        "semgcn",
+        "--dataset",
+        "h36m",
+        "--data-dir",
+        "/data/h36m",
+        "--keypoints",
+        "sh_pt_mpii",
+        "--train-subjects",
+        "S1,S5",
+        "--actions",
+        "Walking,Sitting",
+        "--epochs",
+        "3",
+        "--peak-learning-rate",
+        "3e-3",
+        "--one-cycle-shape",
+        "cosine",
+        "--deterministic",
+        "--no-mixed-precision",
+        "--jit-compile",
+        "on",
+        "--strategy",
+        "mirrored",
+    )
     assert config == TrainingConfig.from_preset(
-        "wide", model="semgcn", dataset="h36m", data_dir="/data/h36m", keypoints="sh_pt_mpii",
-        train_subjects=("S1", "S5"), actions=("Walking", "Sitting"), epochs=3, peak_learning_rate=3e-3,
-        one_cycle_shape="cosine", deterministic=True, mixed_precision=False, jit_compile=True, strategy="mirrored")
+        "wide",
+        model="semgcn",
+        dataset="h36m",
+        data_dir="/data/h36m",
+        keypoints="sh_pt_mpii",
+        train_subjects=("S1", "S5"),
+        actions=("Walking", "Sitting"),
+        epochs=3,
+        peak_learning_rate=3e-3,
+        one_cycle_shape="cosine",
+        deterministic=True,
+        mixed_precision=False,
+        jit_compile=True,
+        strategy="mirrored",
+    )
     assert _config("--jit-compile", "off").jit_compile is False
 
 
-@pytest.mark.parametrize("flags", [["--epochs", "two"], ["--schedule", "cyclic"], ["--preset", "huge"]])
+@pytest.mark.parametrize(
+    "flags", [["--epochs", "two"], ["--schedule", "cyclic"], ["--preset", "huge"]]
+)
 def test_bad_flags_exit_with_usage(flags, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(["train", *flags])
     assert exit_info.value.code == 2 and "invalid" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("command", "flag"), [
-    (["train"], "--train-subjects"), (["train"], "--test-subjects"), (["train"], "--validation-subjects"),
-    (["train"], "--actions"), (["evaluate", "runs/a"], "--test-subjects"), (["evaluate", "runs/a"], "--actions"),
-    (["bench", "accuracy"], "--train-subjects"), (["bench", "accuracy"], "--test-subjects"),
-])
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        (["train"], "--train-subjects"),
+        (["train"], "--test-subjects"),
+        (["train"], "--validation-subjects"),
+        (["train"], "--actions"),
+        (["evaluate", "runs/a"], "--test-subjects"),
+        (["evaluate", "runs/a"], "--actions"),
+        (["bench", "accuracy"], "--train-subjects"),
+        (["bench", "accuracy"], "--test-subjects"),
+    ],
+)
 @pytest.mark.parametrize("value", ["", ",", "S1,,S5", "S1,S5,", " "])
 def test_a_list_flag_with_an_empty_name_exits_with_usage(command, flag, value, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([*command, f"{flag}={value}"])
     assert exit_info.value.code == 2
-    assert f"argument {flag}: expected comma-separated names, e.g. S9,S11. Received: {value!r}" in capsys.readouterr().err
+    assert (
+        f"argument {flag}: expected comma-separated names, e.g. S9,S11. Received: {value!r}"
+        in capsys.readouterr().err
+    )
 
 
 def test_list_flags_keep_every_name_in_order():
@@ -55,24 +104,42 @@ def test_list_flags_keep_every_name_in_order():
     assert config.validation_subjects == ("S11", "S9") and config.actions == ("Walking",)
 
 
-@pytest.mark.parametrize("flag", ["--peak-learning-rate", "--clipnorm", "--div-factor", "--final-div-factor"])
+@pytest.mark.parametrize(
+    "flag", ["--peak-learning-rate", "--clipnorm", "--div-factor", "--final-div-factor"]
+)
 @pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
 def test_non_finite_float_flags_are_rejected(flag, value):
     name = flag[2:].replace("-", "_")
-    with pytest.raises(ValueError, match=rf"Expected {name} to be a finite number. Received: {name}={value}"):
+    with pytest.raises(
+        ValueError, match=rf"Expected {name} to be a finite number. Received: {name}={value}"
+    ):
         _config(f"{flag}={value}")
 
 
 def test_default_run_dir():
     assert default_run_dir(TrainingConfig.from_preset("k8")) == Path("runs/graphmdn-k8-synthetic")
-    assert default_run_dir(_config("--dataset", "h36m", "--data-dir", "d", "--keypoints", "sh_pt_mpii")) == Path(
-        "runs/graphmdn-standard-h36m-sh_pt_mpii")
+    assert default_run_dir(
+        _config("--dataset", "h36m", "--data-dir", "d", "--keypoints", "sh_pt_mpii")
+    ) == Path("runs/graphmdn-standard-h36m-sh_pt_mpii")
 
 
 def test_a_file_given_as_the_cache_folder_is_one_line_and_exit_2(tmp_path, capsys):
     not_a_folder = tmp_path / "notes.txt"
     not_a_folder.write_text("the user's file")
-    assert main(["train", "--cache-dir", str(not_a_folder), "--run-dir", str(tmp_path / "run"), "--epochs", "1"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--cache-dir",
+                str(not_a_folder),
+                "--run-dir",
+                str(tmp_path / "run"),
+                "--epochs",
+                "1",
+            ]
+        )
+        == 2
+    )
     assert capsys.readouterr().err == (
         f"graphmdn-tf train: error: The data cache {not_a_folder} (given by --cache-dir or $GRAPHMDN_TF_CACHE) is not "
         "a folder. Expected a folder, or a path where one can be made (choose one with --cache-dir or "

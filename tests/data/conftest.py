@@ -24,8 +24,12 @@ def facts(shared_dir):
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory) -> Path:
     """A tiny synthetic set: S1 and S9, 8 frames per sequence (30 sequences each)."""
-    return write_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), frames_per_sequence=8,
-                                   subjects=("S1", "S9"), progress=False)
+    return write_synthetic_dataset(
+        tmp_path_factory.mktemp("synthetic"),
+        frames_per_sequence=8,
+        subjects=("S1", "S9"),
+        progress=False,
+    )
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ class Facts:
             depth += {"[": 1, "]": -1}.get(body[end], 0)
             if depth == 0:
                 break
-        literal = body[opening:end + 1]
+        literal = body[opening : end + 1]
         try:
             return ast.literal_eval(literal)
         except (ValueError, SyntaxError):  # bare names: [RFoot, RKnee, ...]
@@ -53,17 +53,23 @@ class Facts:
         body = self.sections[1]
         cameras = []
         for block in re.split(r"cam idx \d+:", body)[1:5]:
+
             def numbers(key, block=block):
-                return [float(v) for v in re.search(key + r" \[([^\]]+)\]", block).group(1).split(",")]
-            cameras.append({
-                "id": re.search(r"id '(\d+)'", block).group(1),
-                "center": numbers("center"),
-                "focal_length": numbers("focal_length"),
-                "radial_distortion": numbers("radial_distortion"),
-                "tangential_distortion": numbers("tangential_distortion"),
-                "res_w": int(re.search(r"res_w (\d+)", block).group(1)),
-                "res_h": int(re.search(r"res_h (\d+)", block).group(1)),
-            })
+                return [
+                    float(v) for v in re.search(key + r" \[([^\]]+)\]", block).group(1).split(",")
+                ]
+
+            cameras.append(
+                {
+                    "id": re.search(r"id '(\d+)'", block).group(1),
+                    "center": numbers("center"),
+                    "focal_length": numbers("focal_length"),
+                    "radial_distortion": numbers("radial_distortion"),
+                    "tangential_distortion": numbers("tangential_distortion"),
+                    "res_w": int(re.search(r"res_w (\d+)", block).group(1)),
+                    "res_h": int(re.search(r"res_h (\d+)", block).group(1)),
+                }
+            )
         return cameras
 
     def extrinsics(self) -> dict[str, list[tuple[list[float], list[float]]]]:
@@ -75,7 +81,9 @@ class Facts:
                 subject = match.group(1)
             match = re.search(r"c\d q \[([^\]]+)\]\s+t \[([^\]]+)\]", line)
             if match:
-                quaternion, translation = ([float(v) for v in group.split(",")] for group in match.groups())
+                quaternion, translation = (
+                    [float(v) for v in group.split(",")] for group in match.groups()
+                )
                 result.setdefault(subject, []).append((quaternion, translation))
         return result
 

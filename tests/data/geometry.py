@@ -6,16 +6,20 @@ import numpy as np
 def rotation_matrix(q):
     """The rotation matrix of a unit quaternion [w, x, y, z] (textbook formula, independent of qrot)."""
     w, x, y, z = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def to_camera(points_world, quaternion, translation_m):
     """X_cam = R^T (X - t) for points [..., 3] (row vectors: (X - t) @ R)."""
-    return (np.asarray(points_world, dtype=np.float64) - translation_m) @ rotation_matrix(quaternion)
+    return (np.asarray(points_world, dtype=np.float64) - translation_m) @ rotation_matrix(
+        quaternion
+    )
 
 
 def project_pixels_by_hand(point_camera, intrinsics):

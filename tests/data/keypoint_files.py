@@ -12,12 +12,28 @@ from graphmdn_tf.skeletons import H36M_17
 
 _H17 = {name: index for index, name in enumerate(H36M_17.joint_names)}
 # COCO-17 joint -> the Human3.6M-17 joint at the same place (face points: see `coco_from_h36m17`).
-_H36M17_FOR_COCO = {"left_shoulder": "LShoulder", "right_shoulder": "RShoulder", "left_elbow": "LElbow",
-                    "right_elbow": "RElbow", "left_wrist": "LWrist", "right_wrist": "RWrist", "left_hip": "LHip",
-                    "right_hip": "RHip", "left_knee": "LKnee", "right_knee": "RKnee", "left_ankle": "LFoot",
-                    "right_ankle": "RFoot", "nose": "Neck/Nose"}
+_H36M17_FOR_COCO = {
+    "left_shoulder": "LShoulder",
+    "right_shoulder": "RShoulder",
+    "left_elbow": "LElbow",
+    "right_elbow": "RElbow",
+    "left_wrist": "LWrist",
+    "right_wrist": "RWrist",
+    "left_hip": "LHip",
+    "right_hip": "RHip",
+    "left_knee": "LKnee",
+    "right_knee": "RKnee",
+    "left_ankle": "LFoot",
+    "right_ankle": "RFoot",
+    "nose": "Neck/Nose",
+}
 # Eyes and ears, which Human3.6M lacks: fixed pixel offsets from the nose.
-FACE_OFFSETS = {"left_eye": (6.0, -5.0), "right_eye": (-6.0, -5.0), "left_ear": (12.0, -2.0), "right_ear": (-12.0, -2.0)}
+FACE_OFFSETS = {
+    "left_eye": (6.0, -5.0),
+    "right_eye": (-6.0, -5.0),
+    "left_ear": (12.0, -2.0),
+    "right_ear": (-12.0, -2.0),
+}
 
 
 def cmu_pixels(shared_dir, frames: int = 40) -> np.ndarray:
@@ -41,9 +57,15 @@ def coco_results(coco: np.ndarray, scores: np.ndarray | None = None, image_ids=N
     """A COCO keypoint results list: one entry per frame."""
     scores = np.ones(coco.shape[:2]) if scores is None else scores
     image_ids = range(len(coco)) if image_ids is None else image_ids
-    return [{"image_id": int(image_id), "category_id": 1, "score": 0.9,
-             "keypoints": np.concatenate([points, score[:, None]], axis=1).reshape(-1).tolist()}
-            for image_id, points, score in zip(image_ids, coco, scores)]
+    return [
+        {
+            "image_id": int(image_id),
+            "category_id": 1,
+            "score": 0.9,
+            "keypoints": np.concatenate([points, score[:, None]], axis=1).reshape(-1).tolist(),
+        }
+        for image_id, points, score in zip(image_ids, coco, scores)
+    ]
 
 
 def openpose_frame(coco_people: list, joints: int = 25) -> dict:
@@ -57,9 +79,20 @@ def openpose_frame(coco_people: list, joints: int = 25) -> dict:
 
 
 def mmpose_frames(coco: np.ndarray, scores: np.ndarray) -> list:
-    return [{"frame_id": frame, "instances": [{"keypoints": points.tolist(), "keypoint_scores": score.tolist(),
-                                               "bbox": [[0, 0, 10, 10]], "bbox_score": 0.9}]}
-            for frame, (points, score) in enumerate(zip(coco, scores))]
+    return [
+        {
+            "frame_id": frame,
+            "instances": [
+                {
+                    "keypoints": points.tolist(),
+                    "keypoint_scores": score.tolist(),
+                    "bbox": [[0, 0, 10, 10]],
+                    "bbox_score": 0.9,
+                }
+            ],
+        }
+        for frame, (points, score) in enumerate(zip(coco, scores))
+    ]
 
 
 def write_json(path, data):

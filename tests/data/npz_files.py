@@ -4,12 +4,21 @@ from pathlib import Path
 
 import numpy as np
 
-METADATA_17 = {"layout_name": "h36m", "num_joints": 17,
-               "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
-METADATA_16 = {"layout_name": "h36m", "num_joints": 16,
-               "keypoints_symmetry": [[4, 5, 6, 10, 11, 12], [1, 2, 3, 13, 14, 15]]}
-METADATA_MPII = {"layout_name": "h36m", "num_joints": 16,
-                 "keypoints_symmetry": [[3, 4, 5, 13, 14, 15], [0, 1, 2, 10, 11, 12]]}
+METADATA_17 = {
+    "layout_name": "h36m",
+    "num_joints": 17,
+    "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]],
+}
+METADATA_16 = {
+    "layout_name": "h36m",
+    "num_joints": 16,
+    "keypoints_symmetry": [[4, 5, 6, 10, 11, 12], [1, 2, 3, 13, 14, 15]],
+}
+METADATA_MPII = {
+    "layout_name": "h36m",
+    "num_joints": 16,
+    "keypoints_symmetry": [[3, 4, 5, 13, 14, 15], [0, 1, 2, 10, 11, 12]],
+}
 
 
 def write_npz(path: Path, **objects) -> Path:

@@ -36,19 +36,39 @@ def test_human36m_layouts_are_exact(pixels_17):
 def test_coco_gives_back_shared_joints_and_synthesises_by_the_rule(pixels_17):
     mapped = to_h36m16(_coco_records(pixels_17))
     pixels = pixels_17.astype(np.float32).astype(np.float64)
-    shared = ["RHip", "RKnee", "RFoot", "LHip", "LKnee", "LFoot", "LShoulder", "LElbow", "LWrist", "RShoulder",
-              "RElbow", "RWrist"]
-    np.testing.assert_array_equal(mapped.keypoints[:, [J16[n] for n in shared]], pixels[:, [J17[n] for n in shared]])
+    shared = [
+        "RHip",
+        "RKnee",
+        "RFoot",
+        "LHip",
+        "LKnee",
+        "LFoot",
+        "LShoulder",
+        "LElbow",
+        "LWrist",
+        "RShoulder",
+        "RElbow",
+        "RWrist",
+    ]
+    np.testing.assert_array_equal(
+        mapped.keypoints[:, [J16[n] for n in shared]], pixels[:, [J17[n] for n in shared]]
+    )
     mid_hips = (pixels[:, J17["LHip"]] + pixels[:, J17["RHip"]]) / 2
     thorax = (pixels[:, J17["LShoulder"]] + pixels[:, J17["RShoulder"]]) / 2
     np.testing.assert_allclose(mapped.keypoints[:, J16["Hip"]], mid_hips, rtol=1e-12)
     np.testing.assert_allclose(mapped.keypoints[:, J16["Thorax"]], thorax, rtol=1e-12)
-    np.testing.assert_allclose(mapped.keypoints[:, J16["Spine"]], (mid_hips + thorax) / 2, rtol=1e-12)
+    np.testing.assert_allclose(
+        mapped.keypoints[:, J16["Spine"]], (mid_hips + thorax) / 2, rtol=1e-12
+    )
     head = thorax + HEAD_FROM_NOSE * (pixels[:, J17["Neck/Nose"]] - thorax)
     np.testing.assert_allclose(mapped.keypoints[:, J16["Head"]], head, rtol=1e-12)
     # The rule's reason (docstring): on real poses it lands nearer Human3.6M's Head than the nose does.
-    error = np.median(np.linalg.norm(mapped.keypoints[:, J16["Head"]] - pixels[:, J17["Head"]], axis=-1))
-    assert error < np.median(np.linalg.norm(pixels[:, J17["Neck/Nose"]] - pixels[:, J17["Head"]], axis=-1))
+    error = np.median(
+        np.linalg.norm(mapped.keypoints[:, J16["Head"]] - pixels[:, J17["Head"]], axis=-1)
+    )
+    assert error < np.median(
+        np.linalg.norm(pixels[:, J17["Neck/Nose"]] - pixels[:, J17["Head"]], axis=-1)
+    )
     assert mapped.refused == {} and all(fills == {} for fills in mapped.filled)
 
 
@@ -65,12 +85,19 @@ def test_fills_follow_the_rules_and_are_reported(pixels_17):
     scores[2, [COCO["left_wrist"], COCO["right_wrist"]]] = 0.0  # no partner: the neighbour (elbow)
     scores[3, COCO["nose"]] = 0.0  # head from the eyes
     scores[4, :5] = 0.0  # no face point: refused
-    scores[5, [COCO["left_knee"], COCO["left_ankle"], COCO["right_knee"], COCO["right_ankle"]]] = 0.0  # legless
+    scores[5, [COCO["left_knee"], COCO["left_ankle"], COCO["right_knee"], COCO["right_ankle"]]] = (
+        0.0  # legless
+    )
     mapped = to_h36m16(_coco_records(pixels_17, scores))
-    points, coco = mapped.keypoints, coco_from_h36m17(pixels_17.astype(np.float32).astype(np.float64))
+    points, coco = (
+        mapped.keypoints,
+        coco_from_h36m17(pixels_17.astype(np.float32).astype(np.float64)),
+    )
     hips = (points[0, J16["LHip"]] + points[0, J16["RHip"]]) / 2
     shoulders = (points[0, J16["LShoulder"]] + points[0, J16["RShoulder"]]) / 2
-    np.testing.assert_allclose(points[0, J16["LWrist"]], _reflect(points[0, J16["RWrist"]], hips, shoulders))
+    np.testing.assert_allclose(
+        points[0, J16["LWrist"]], _reflect(points[0, J16["RWrist"]], hips, shoulders)
+    )
     assert mapped.filled[0] == {"LWrist": "mirror of RWrist about the body axis"}
     step = coco[1, COCO["left_shoulder"]] - coco[1, COCO["right_shoulder"]]
     np.testing.assert_allclose(points[1, J16["LHip"]], coco[1, COCO["right_hip"]] + step)
@@ -81,8 +108,15 @@ def test_fills_follow_the_rules_and_are_reported(pixels_17):
     thorax = points[3, J16["Thorax"]]
     np.testing.assert_allclose(points[3, J16["Head"]], thorax + 2 * (eyes - thorax))
     assert mapped.filled[3] == {"Head": "from the eyes (nose below min_score)"}
-    assert mapped.refused == {4: "no rule could fill Head", 5: "no rule could fill RKnee, RFoot, LKnee, LFoot"}
-    assert 4 not in mapped.accepted and 6 in mapped.accepted and len(mapped.accepted) == len(pixels_17) - 2
+    assert mapped.refused == {
+        4: "no rule could fill Head",
+        5: "no rule could fill RKnee, RFoot, LKnee, LFoot",
+    }
+    assert (
+        4 not in mapped.accepted
+        and 6 in mapped.accepted
+        and len(mapped.accepted) == len(pixels_17) - 2
+    )
     assert all(fills == {} for fills in mapped.filled[6:])
 
 

@@ -55,9 +55,17 @@ def test_mmpose_frames_and_single_image(tmp_path, coco):
     instances = mmpose_frames(points, scores)[0]["instances"] * 2
     records = read_keypoints(write_json(tmp_path / "image.json", instances))
     assert records.record_ids.tolist() == [[0, 0], [0, 1]]
-    wholebody = [{"keypoints": np.vstack([points[0], np.zeros((116, 2))]).tolist(),
-                  "keypoint_scores": np.concatenate([scores[0], np.zeros(116)]).tolist()}]
-    _check(read_keypoints(write_json(tmp_path / "wb.json", wholebody), "mmpose"), points[:1], scores[:1])
+    wholebody = [
+        {
+            "keypoints": np.vstack([points[0], np.zeros((116, 2))]).tolist(),
+            "keypoint_scores": np.concatenate([scores[0], np.zeros(116)]).tolist(),
+        }
+    ]
+    _check(
+        read_keypoints(write_json(tmp_path / "wb.json", wholebody), "mmpose"),
+        points[:1],
+        scores[:1],
+    )
 
 
 def test_numpy_layouts(tmp_path, rng):
@@ -76,21 +84,33 @@ def test_numpy_layouts(tmp_path, rng):
     assert read_keypoints(tmp_path / "c.npz", key="second").keypoints.shape == (4, 16, 2)
 
 
-@pytest.mark.parametrize("content, match", [
-    ("", "an empty file"),
-    ("[]", "empty JSON document"),
-    ("{}", "empty JSON document"),
-    ("not json", "not a JSON file"),
-    ('{"frames": []}', "none of the keypoint formats"),
-    ('[{"id": 1, "points": []}]', "none of the keypoint formats"),
-    ('[1, 2, 3]', "none of the keypoint formats"),
-    ('{"people": []}', "holds no detections"),
-    ('[{"image_id": 1, "keypoints": [1, 2, 1]}]', r"record 0 \(image 1\): expected \[x, y, score\] x 17 joints"),
-    ('[{"image_id": 1, "keypoints": "abc"}]', "could not convert|expected"),
-    ('{"people": [{"pose_keypoints_2d": [0, 0, 1, 1, 1, 1]}]}', "person 0 .*BODY_25 or COCO-18"),
-    ('[{"instances": [{"keypoints": [[1, 2]], "keypoint_scores": [1]}]}]', "frame 0 instance 0: expected keypoints"),
-    ('[{"instances": [{"bbox": []}]}]', "not a mmpose keypoint file"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("", "an empty file"),
+        ("[]", "empty JSON document"),
+        ("{}", "empty JSON document"),
+        ("not json", "not a JSON file"),
+        ('{"frames": []}', "none of the keypoint formats"),
+        ('[{"id": 1, "points": []}]', "none of the keypoint formats"),
+        ("[1, 2, 3]", "none of the keypoint formats"),
+        ('{"people": []}', "holds no detections"),
+        (
+            '[{"image_id": 1, "keypoints": [1, 2, 1]}]',
+            r"record 0 \(image 1\): expected \[x, y, score\] x 17 joints",
+        ),
+        ('[{"image_id": 1, "keypoints": "abc"}]', "could not convert|expected"),
+        (
+            '{"people": [{"pose_keypoints_2d": [0, 0, 1, 1, 1, 1]}]}',
+            "person 0 .*BODY_25 or COCO-18",
+        ),
+        (
+            '[{"instances": [{"keypoints": [[1, 2]], "keypoint_scores": [1]}]}]',
+            "frame 0 instance 0: expected keypoints",
+        ),
+        ('[{"instances": [{"bbox": []}]}]', "not a mmpose keypoint file"),
+    ],
+)
 def test_bad_json_files(tmp_path, content, match):
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -101,22 +121,29 @@ def test_bad_json_files(tmp_path, content, match):
 def test_nan_coordinates_name_the_record(tmp_path, coco):
     points, scores = coco
     points[1, 4] = np.nan
-    path = write_json(tmp_path / "nan.json", coco_results(points, scores, image_ids=[3, 4, 5]))  # json writes NaN
+    path = write_json(
+        tmp_path / "nan.json", coco_results(points, scores, image_ids=[3, 4, 5])
+    )  # json writes NaN
     assert "NaN" in path.read_text()
-    with pytest.raises(KeypointFileError, match=r"nan.json: record 1 \(frame 4, person 0\) has NaN"):
+    with pytest.raises(
+        KeypointFileError, match=r"nan.json: record 1 \(frame 4, person 0\) has NaN"
+    ):
         read_keypoints(path)
 
 
-@pytest.mark.parametrize("shape, format, match", [
-    ((3, 15, 2), None, r"expected keypoints \[frames, 16 or 17 joints, 2 or 3\].*\(3, 15, 2\)"),
-    ((3, 16, 4), None, "Received: shape"),
-    ((0, 16, 2), None, "Received: shape"),
-    ((16, 2), None, "Received: shape"),
-    ((3, 17, 2), None, "format='coco17' or format='h36m17'"),
-    ((3, 17, 2), "h36m16", "the h36m16 layout has 16 joints. Received: 17"),
-    ((3, 16, 2), "coco17", "the coco17 layout has 17 joints. Received: 16"),
-    ((3, 16, 2), "coco", "a NumPy file is read with format"),
-])
+@pytest.mark.parametrize(
+    "shape, format, match",
+    [
+        ((3, 15, 2), None, r"expected keypoints \[frames, 16 or 17 joints, 2 or 3\].*\(3, 15, 2\)"),
+        ((3, 16, 4), None, "Received: shape"),
+        ((0, 16, 2), None, "Received: shape"),
+        ((16, 2), None, "Received: shape"),
+        ((3, 17, 2), None, "format='coco17' or format='h36m17'"),
+        ((3, 17, 2), "h36m16", "the h36m16 layout has 16 joints. Received: 17"),
+        ((3, 16, 2), "coco17", "the coco17 layout has 17 joints. Received: 16"),
+        ((3, 16, 2), "coco", "a NumPy file is read with format"),
+    ],
+)
 def test_bad_arrays(tmp_path, shape, format, match):
     np.save(tmp_path / "bad.npy", np.ones(shape))
     with pytest.raises(KeypointFileError, match=match):
@@ -135,7 +162,9 @@ def test_other_errors(tmp_path):
     with pytest.raises(KeypointFileError, match="not a readable NumPy file"):
         read_keypoints(tmp_path / "objects.npy")
     np.savez(tmp_path / "two.npz", a=np.ones((2, 16, 2)), b=np.ones((2, 16, 2)))
-    with pytest.raises(KeypointFileError, match=r"holds arrays \['a', 'b'\]; name the keypoints with key="):
+    with pytest.raises(
+        KeypointFileError, match=r"holds arrays \['a', 'b'\]; name the keypoints with key="
+    ):
         read_keypoints(tmp_path / "two.npz")
     bad = np.ones((2, 16, 2))
     bad[0, 0, 0] = np.inf

@@ -41,16 +41,24 @@ def test_pose_samples_labels_subset_and_concatenate():
     assert by_index.subjects.tolist() == [samples.subjects[9], samples.subjects[0]]
     np.testing.assert_array_equal(by_index.targets_3d, samples.targets_3d[[9, 0]])
     joined = PoseSamples.concatenate([by_index, by_mask])
-    assert len(joined) == 5 and joined.actions.tolist() == by_index.actions.tolist() + by_mask.actions.tolist()
+    assert (
+        len(joined) == 5
+        and joined.actions.tolist() == by_index.actions.tolist() + by_mask.actions.tolist()
+    )
 
 
 @pytest.mark.parametrize(
     "change, match",
     [
-        ({"inputs_2d": np.zeros((10, 17, 2), np.float32)},
-         r"inputs_2d \[samples, 16, 2\] .* inputs_2d.shape=\(10, 17, 2\)"),
+        (
+            {"inputs_2d": np.zeros((10, 17, 2), np.float32)},
+            r"inputs_2d \[samples, 16, 2\] .* inputs_2d.shape=\(10, 17, 2\)",
+        ),
         ({"targets_3d": np.zeros((10, 16, 2), np.float32)}, r"targets_3d.shape=\(10, 16, 2\)"),
-        ({"targets_3d": np.zeros((9, 16, 3), np.float32)}, "Expected 10 rows in every field .* targets_3d has 9"),
+        (
+            {"targets_3d": np.zeros((9, 16, 3), np.float32)},
+            "Expected 10 rows in every field .* targets_3d has 9",
+        ),
         ({"cameras": np.zeros(11, np.int32)}, "Expected 10 rows in every field .* cameras has 11"),
         ({"subjects": np.array(["S1"])}, "subjects has 1"),
     ],
@@ -65,7 +73,9 @@ def test_bad_subsets_and_concatenation_raise():
     samples = make_samples(10)
     with pytest.raises(ValueError, match=r"boolean mask of shape \(10,\). Received: shape \(3,\)"):
         samples.subset(np.array([True, False, True]))
-    with pytest.raises(ValueError, match="boolean mask or integer indices. Received: dtype float64"):
+    with pytest.raises(
+        ValueError, match="boolean mask or integer indices. Received: dtype float64"
+    ):
         samples.subset(np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match="at least one PoseSamples"):
         PoseSamples.concatenate([])
@@ -93,7 +103,9 @@ def test_shuffling_is_a_seeded_permutation_reshuffled_every_epoch():
     (inputs, targets, order), _ = collect(first)
     assert sorted(order.tolist()) == list(range(64))  # every row exactly once per epoch
     assert order.tolist() != list(range(64))
-    np.testing.assert_array_equal(inputs, samples.inputs_2d[order])  # inputs, targets and indices stay paired
+    np.testing.assert_array_equal(
+        inputs, samples.inputs_2d[order]
+    )  # inputs, targets and indices stay paired
     np.testing.assert_array_equal(targets, samples.targets_3d[order])
     assert collect(second)[0][2].tolist() == order.tolist()  # same seed, same order
     assert collect(other)[0][2].tolist() != order.tolist()
@@ -104,14 +116,20 @@ def test_shuffling_is_a_seeded_permutation_reshuffled_every_epoch():
 
 def test_repeat_runs_past_one_epoch():
     samples = make_samples(10)
-    batches = list(make_dataset(samples, batch_size=4, shuffle=True, seed=0, repeat=True, drop_remainder=True)
-                   .take(7).as_numpy_iterator())
+    batches = list(
+        make_dataset(samples, batch_size=4, shuffle=True, seed=0, repeat=True, drop_remainder=True)
+        .take(7)
+        .as_numpy_iterator()
+    )
     assert len(batches) == 7 and all(inputs.shape == (4, 16, 2) for inputs, _ in batches)
 
 
 @pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, None])
 def test_bad_batch_size_raises(batch_size):
-    with pytest.raises(ValueError, match=f"batch_size to be a positive integer. Received: batch_size={batch_size!r}"):
+    with pytest.raises(
+        ValueError,
+        match=f"batch_size to be a positive integer. Received: batch_size={batch_size!r}",
+    ):
         make_dataset(make_samples(4), batch_size=batch_size, shuffle=False)
 
 
@@ -124,12 +142,17 @@ def test_full_h36m_training_size_fits():
     """1.56 M poses: the arrays are held once (about 0.5 GB) and shuffled by index."""
     count = H36M_TRAIN_POSES
     samples = PoseSamples(
-        inputs_2d=np.zeros((count, 16, 2), np.float32), targets_3d=np.zeros((count, 16, 3), np.float32),
-        subjects=np.full(count, "S1"), actions=np.full(count, "Walking 1"), cameras=np.zeros(count, np.int32),
+        inputs_2d=np.zeros((count, 16, 2), np.float32),
+        targets_3d=np.zeros((count, 16, 3), np.float32),
+        subjects=np.full(count, "S1"),
+        actions=np.full(count, "Walking 1"),
+        cameras=np.zeros(count, np.int32),
     )
     samples.inputs_2d[-1] = 7.0
     dataset = make_dataset(samples, batch_size=4096, shuffle=True, seed=0, with_indices=True)
     assert int(dataset.cardinality()) == -(-count // 4096)
     for inputs, targets, indices in dataset.take(3).as_numpy_iterator():
         assert inputs.shape == (4096, 16, 2) and targets.shape == (4096, 16, 3)
-        assert np.all(inputs[indices == count - 1] == 7.0) and np.all(inputs[indices != count - 1] == 0.0)
+        assert np.all(inputs[indices == count - 1] == 7.0) and np.all(
+            inputs[indices != count - 1] == 0.0
+        )

@@ -45,13 +45,19 @@ def test_several_arms_form_a_star_tree_sharing_the_base():
         nodes = [0, 1 + 2 * arm, 2 + 2 * arm]
         assert {(nodes[1], 0), (nodes[2], nodes[1])} <= set(samples.graph.edges)
         for row in range(20):
-            expected = reference_chain(samples.targets[row, 0], samples.angles[row, arm], (0.3, 0.2))
+            expected = reference_chain(
+                samples.targets[row, 0], samples.angles[row, arm], (0.3, 0.2)
+            )
             np.testing.assert_allclose(samples.targets[row, nodes], expected, atol=1e-6)
 
 
 def test_input_encoding_positions_and_mask_on_observed_nodes_zeros_elsewhere():
     samples = make_robot_arm(30, link_lengths=(0.4, 0.3, 0.2), observed_nodes=(0, -1), seed=1)
-    assert samples.inputs.shape == (30, 4, INPUT_DIM) and samples.targets.shape == (30, 4, TARGET_DIM)
+    assert samples.inputs.shape == (30, 4, INPUT_DIM) and samples.targets.shape == (
+        30,
+        4,
+        TARGET_DIM,
+    )
     assert samples.inputs.dtype == np.float32 and samples.targets.dtype == np.float32
     np.testing.assert_array_equal(samples.inputs[:, [0, 3], :2], samples.targets[:, [0, 3]])
     np.testing.assert_array_equal(samples.inputs[:, [0, 3], 2], 1.0)
@@ -81,8 +87,12 @@ def test_two_link_elbows_are_the_true_elbow_and_its_mirror():
     truth = samples.targets[:, 1]
     np.testing.assert_allclose(np.where((bend < 0)[:, None], up, down), truth, atol=1e-5)
     for elbow in (up, down):  # both are answers: links of the right lengths
-        np.testing.assert_allclose(np.linalg.norm(elbow - samples.targets[:, 0], axis=-1), 0.55, atol=1e-5)
-        np.testing.assert_allclose(np.linalg.norm(samples.targets[:, 2] - elbow, axis=-1), 0.35, atol=1e-5)
+        np.testing.assert_allclose(
+            np.linalg.norm(elbow - samples.targets[:, 0], axis=-1), 0.55, atol=1e-5
+        )
+        np.testing.assert_allclose(
+            np.linalg.norm(samples.targets[:, 2] - elbow, axis=-1), 0.35, atol=1e-5
+        )
     # The other answer, from the angles: theta_2 -> -theta_2 and theta_1 turned by twice the angle at the base.
     for row in range(20):
         theta_1, theta_2 = samples.angles[row, 0]
@@ -147,12 +157,18 @@ def test_elbow_distances_and_link_lengths():
     distances = elbow_distances(samples.targets[:, 1], base, end_effector, samples.link_lengths)
     assert distances.shape == (40, 2)
     np.testing.assert_allclose(distances.min(axis=-1), 0.0, atol=1e-5)
-    np.testing.assert_allclose(distances.max(axis=-1), np.linalg.norm(up - down, axis=-1), atol=1e-5)
-    per_kernel = elbow_distances(np.stack([up, down, (up + down) / 2], axis=1), base, end_effector, (0.55, 0.35))
+    np.testing.assert_allclose(
+        distances.max(axis=-1), np.linalg.norm(up - down, axis=-1), atol=1e-5
+    )
+    per_kernel = elbow_distances(
+        np.stack([up, down, (up + down) / 2], axis=1), base, end_effector, (0.55, 0.35)
+    )
     assert per_kernel.shape == (40, 3, 2)
     np.testing.assert_allclose(per_kernel[:, 0, 0], 0.0, atol=1e-9)
     np.testing.assert_allclose(per_kernel[:, 1, 1], 0.0, atol=1e-9)
     np.testing.assert_allclose(per_kernel[:, 2, 0], per_kernel[:, 2, 1], atol=1e-9)
-    np.testing.assert_allclose(chain_link_lengths(samples.targets), np.tile([0.55, 0.35], (40, 1)), atol=1e-6)
+    np.testing.assert_allclose(
+        chain_link_lengths(samples.targets), np.tile([0.55, 0.35], (40, 1)), atol=1e-6
+    )
     with pytest.raises(ValueError, match=r"Expected elbows \[40, \.\.\., 2\]"):
         elbow_distances(np.zeros((39, 2)), base, end_effector, (0.55, 0.35))

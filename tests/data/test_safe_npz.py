@@ -12,7 +12,12 @@ import pytest
 from numpy.lib import format as npy_format
 
 from graphmdn_tf.data.h36m import load_keypoints_2d, load_poses_3d
-from graphmdn_tf.data.safe_npz import DataFileError, UnsafePickleError, load_npz_safely, restricted_loads
+from graphmdn_tf.data.safe_npz import (
+    DataFileError,
+    UnsafePickleError,
+    load_npz_safely,
+    restricted_loads,
+)
 from tests.data.npz_files import METADATA_17, read_npz_trusted, write_npz
 
 
@@ -59,9 +64,14 @@ def test_reads_the_shared_cmu_files_like_np_load(cmu_dir):
 
 def test_crafted_file_is_refused_and_its_payload_does_not_run(tmp_path, cache_dir):
     marker = tmp_path / "payload-ran"
-    crafted = write_npz(tmp_path / "data" / "data_3d_h36m.npz", positions_3d={"S1": {"Walking": TouchFile(marker)}})
-    with pytest.raises(UnsafePickleError, match=r"data_3d_h36m.npz \[positions_3d.npy\]: refused to unpickle the "
-                                                r"global '(posix|os)\.system'"):
+    crafted = write_npz(
+        tmp_path / "data" / "data_3d_h36m.npz", positions_3d={"S1": {"Walking": TouchFile(marker)}}
+    )
+    with pytest.raises(
+        UnsafePickleError,
+        match=r"data_3d_h36m.npz \[positions_3d.npy\]: refused to unpickle the "
+        r"global '(posix|os)\.system'",
+    ):
         load_npz_safely(crafted)
     with pytest.raises(UnsafePickleError, match="refused to unpickle"):
         load_poses_3d(crafted, cache_dir=cache_dir)
@@ -85,7 +95,9 @@ def test_crafted_file_is_refused_and_its_payload_does_not_run(tmp_path, cache_di
     ],
 )
 def test_other_globals_are_refused(tmp_path, payload, refused):
-    path = write_npz(tmp_path / "data_2d_h36m_gt.npz", positions_2d={"S1": payload}, metadata=METADATA_17)
+    path = write_npz(
+        tmp_path / "data_2d_h36m_gt.npz", positions_2d={"S1": payload}, metadata=METADATA_17
+    )
     with pytest.raises(UnsafePickleError, match=f"refused to unpickle the global '{refused}'"):
         load_npz_safely(path)
     with pytest.raises(UnsafePickleError, match=f"global '{refused}'"):
@@ -117,14 +129,19 @@ def test_plain_numeric_members_are_read_without_pickle(tmp_path):
 def test_missing_file_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.npz: no such file"):
         load_npz_safely(tmp_path / "nothing.npz")
-    with pytest.raises(FileNotFoundError, match=r"data_2d_h36m_gt.npz: no such file \(expected a Human3.6M-format 2D"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"data_2d_h36m_gt.npz: no such file \(expected a Human3.6M-format 2D",
+    ):
         load_keypoints_2d(tmp_path / "data_2d_h36m_gt.npz", cache_dir=tmp_path)
 
 
 def test_not_an_npz_raises(tmp_path):
     path = tmp_path / "data_3d_h36m.npz"
     path.write_text("positions_3d = {}")
-    with pytest.raises(DataFileError, match=r"data_3d_h36m.npz: not an .npz file \(expected a zip archive"):
+    with pytest.raises(
+        DataFileError, match=r"data_3d_h36m.npz: not an .npz file \(expected a zip archive"
+    ):
         load_npz_safely(path)
     with pytest.raises(DataFileError, match="not an .npz file"):
         load_poses_3d(path, cache_dir=tmp_path / "cache")
@@ -139,18 +156,25 @@ def test_malformed_members_raise(tmp_path):
     path = tmp_path / "garbage.npz"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("positions_3d.npy", b"not an npy header at all")
-    with pytest.raises(DataFileError, match=r"garbage.npz \[positions_3d.npy\]: not a valid .npy member"):
+    with pytest.raises(
+        DataFileError, match=r"garbage.npz \[positions_3d.npy\]: not a valid .npy member"
+    ):
         load_npz_safely(path)
 
 
 def test_truncated_pickle_raises(tmp_path):
-    complete = write_npz(tmp_path / "complete.npz", positions_3d={"S1": {"Walking": np.zeros((5, 17, 3))}})
+    complete = write_npz(
+        tmp_path / "complete.npz", positions_3d={"S1": {"Walking": np.zeros((5, 17, 3))}}
+    )
     with zipfile.ZipFile(complete) as archive:
         member = archive.read("positions_3d.npy")
     path = tmp_path / "truncated.npz"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("positions_3d.npy", member[: len(member) // 2])
-    with pytest.raises(DataFileError, match=r"truncated.npz \[positions_3d.npy\]: could not unpickle the object array"):
+    with pytest.raises(
+        DataFileError,
+        match=r"truncated.npz \[positions_3d.npy\]: could not unpickle the object array",
+    ):
         load_npz_safely(path)
 
 
@@ -186,7 +210,7 @@ def patch_central_directory(path, member: str, **fields):
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo(member)
     start = data.find(b"PK\x01\x02", 0)
-    while data[start + 46: start + 46 + len(member)] != member.encode():
+    while data[start + 46 : start + 46 + len(member)] != member.encode():
         start = data.find(b"PK\x01\x02", start + 1)
     for name, value in fields.items():
         offset, layout = offsets[name]
@@ -208,16 +232,31 @@ def _valid_member() -> bytes:
 @pytest.mark.parametrize(
     "members, match",
     [
-        ({"huge.npy": npy_member({**_FLOAT64, "shape": (10**6, 10**6)}, b"\0" * 64)},
-         r"\[huge.npy\]: the header declares shape \(1000000, 1000000\) of float64 \(8000000000000 bytes\), "
-         r"but the member holds 64 bytes of data"),
-        ({"values.npy": _valid_member(), "unused.npy": npy_member({**_FLOAT64, "shape": (10**12,)})},
-         r"\[unused.npy\]: the header declares shape \(1000000000000,\) of float64"),
-        ({"short.npy": npy_member({**_FLOAT64, "shape": (100, 17, 3)}, b"\0" * 10)},
-         r"\[short.npy\]: the header declares shape \(100, 17, 3\) of float64 \(40800 bytes\), but the member "
-         r"holds 10 bytes"),
-        ({"objects.npy": npy_member({**_OBJECT, "shape": (10**12,)}, pickle.dumps(np.empty(3, object), 2))},
-         r"\[objects.npy\]: the header declares shape \(1000000000000,\) of object"),
+        (
+            {"huge.npy": npy_member({**_FLOAT64, "shape": (10**6, 10**6)}, b"\0" * 64)},
+            r"\[huge.npy\]: the header declares shape \(1000000, 1000000\) of float64 \(8000000000000 bytes\), "
+            r"but the member holds 64 bytes of data",
+        ),
+        (
+            {
+                "values.npy": _valid_member(),
+                "unused.npy": npy_member({**_FLOAT64, "shape": (10**12,)}),
+            },
+            r"\[unused.npy\]: the header declares shape \(1000000000000,\) of float64",
+        ),
+        (
+            {"short.npy": npy_member({**_FLOAT64, "shape": (100, 17, 3)}, b"\0" * 10)},
+            r"\[short.npy\]: the header declares shape \(100, 17, 3\) of float64 \(40800 bytes\), but the member "
+            r"holds 10 bytes",
+        ),
+        (
+            {
+                "objects.npy": npy_member(
+                    {**_OBJECT, "shape": (10**12,)}, pickle.dumps(np.empty(3, object), 2)
+                )
+            },
+            r"\[objects.npy\]: the header declares shape \(1000000000000,\) of object",
+        ),
     ],
 )
 def test_headers_declaring_more_than_the_member_holds_are_refused(tmp_path, members, match):
@@ -232,7 +271,9 @@ def test_a_member_that_fails_its_crc_is_refused(tmp_path):
     data = bytearray(path.read_bytes())
     data[data.index(np.arange(6.0).tobytes()) + 9] ^= 0xFF  # one flipped byte in the array data
     path.write_bytes(bytes(data))
-    with pytest.raises(DataFileError, match=r"data.npz \[values.npy\]: damaged zip member \(BadZipFile: Bad CRC-32"):
+    with pytest.raises(
+        DataFileError, match=r"data.npz \[values.npy\]: damaged zip member \(BadZipFile: Bad CRC-32"
+    ):
         load_npz_safely(path)
 
 
@@ -240,14 +281,20 @@ def test_a_member_that_fails_its_crc_is_refused(tmp_path):
     "fields, match",
     [
         ({"flag_bits": 0x1}, r"\[values.npy\]: the member is encrypted; expected a plain .npy"),
-        ({"compress_type": 99}, r"\[values.npy\]: unsupported compression method 99 \(expected 0 stored or "
-                                r"8 deflated, as numpy.savez writes\)"),
+        (
+            {"compress_type": 99},
+            r"\[values.npy\]: unsupported compression method 99 \(expected 0 stored or "
+            r"8 deflated, as numpy.savez writes\)",
+        ),
         ({"compress_type": zipfile.ZIP_BZIP2}, r"unsupported compression method 12"),
     ],
 )
 def test_encrypted_and_unsupported_members_are_refused(tmp_path, fields, match):
-    path = patch_central_directory(write_members(tmp_path / "data.npz", {"values.npy": _valid_member()}),
-                                   "values.npy", **fields)
+    path = patch_central_directory(
+        write_members(tmp_path / "data.npz", {"values.npy": _valid_member()}),
+        "values.npy",
+        **fields,
+    )
     with pytest.raises(DataFileError, match=match):
         load_npz_safely(path)
 
@@ -257,22 +304,31 @@ def test_a_member_declaring_more_than_its_compressed_bytes_can_hold_is_refused(t
     member = npy_member({**_FLOAT64, "shape": (2**29 - 32,)}, b"\0" * 4096)
     path = write_members(tmp_path / "data.npz", {"bomb.npy": member}, zipfile.ZIP_DEFLATED)
     patch_central_directory(path, "bomb.npy", file_size=2**32 - 1)
-    with pytest.raises(DataFileError, match=r"\[bomb.npy\]: the member claims 4294967295 bytes from \d+ "
-                                            r"compressed bytes, more than deflate can expand to"):
+    with pytest.raises(
+        DataFileError,
+        match=r"\[bomb.npy\]: the member claims 4294967295 bytes from \d+ "
+        r"compressed bytes, more than deflate can expand to",
+    ):
         load_npz_safely(path)
 
 
 def test_a_pickle_calling_numpy_ndarray_to_allocate_is_refused(tmp_path):
     shape = b"J" + struct.pack("<i", 10**9) + b"J" + struct.pack("<i", 10**4)
     opcodes = b"cnumpy\nndarray\n((" + shape + b"ttR"  # numpy.ndarray((10**9, 10**4)): 80 TB
-    path = write_members(tmp_path / "data.npz", {"positions_3d.npy": npy_member(
-        {**_OBJECT, "shape": ()}, holder_pickle(opcodes))})
-    with pytest.raises(UnsafePickleError, match=r"\[positions_3d.npy\]: refused to call numpy.ndarray"):
+    path = write_members(
+        tmp_path / "data.npz",
+        {"positions_3d.npy": npy_member({**_OBJECT, "shape": ()}, holder_pickle(opcodes))},
+    )
+    with pytest.raises(
+        UnsafePickleError, match=r"\[positions_3d.npy\]: refused to call numpy.ndarray"
+    ):
         load_npz_safely(path)
 
 
 def _nested_lists(depth: int) -> bytes:
-    return b"]" * depth + b"a" * (depth - 1)  # EMPTY_LIST x depth, then APPEND each into the one before
+    return b"]" * depth + b"a" * (
+        depth - 1
+    )  # EMPTY_LIST x depth, then APPEND each into the one before
 
 
 def _doubling_lists(levels: int) -> bytes:
@@ -280,19 +336,29 @@ def _doubling_lists(levels: int) -> bytes:
     opcodes = b"]q\xc8"  # the empty list, memo 200
     for level in range(levels):
         memo = bytes([200 + level])
-        opcodes += b"0(h" + memo + b"h" + memo + b"lq" + bytes([201 + level])  # POP; [m, m] -> memo m + 1
+        opcodes += (
+            b"0(h" + memo + b"h" + memo + b"lq" + bytes([201 + level])
+        )  # POP; [m, m] -> memo m + 1
     return opcodes
 
 
 @pytest.mark.parametrize(
     "opcodes, match",
     [
-        (_nested_lists(5000), r"\[metadata.npy\]: the pickled object is nested more than 32 levels deep"),
-        (_doubling_lists(22), r"\[metadata.npy\]: the pickled object unfolds into more than \d+ items"),
+        (
+            _nested_lists(5000),
+            r"\[metadata.npy\]: the pickled object is nested more than 32 levels deep",
+        ),
+        (
+            _doubling_lists(22),
+            r"\[metadata.npy\]: the pickled object unfolds into more than \d+ items",
+        ),
     ],
 )
 def test_deep_or_exponentially_large_objects_are_refused_quickly(tmp_path, opcodes, match):
-    path = write_members(tmp_path / "data_2d_h36m_gt.npz", {"metadata.npy": npy_member(
-        {**_OBJECT, "shape": ()}, holder_pickle(opcodes))})
+    path = write_members(
+        tmp_path / "data_2d_h36m_gt.npz",
+        {"metadata.npy": npy_member({**_OBJECT, "shape": ()}, holder_pickle(opcodes))},
+    )
     with pytest.raises(DataFileError, match=match):
         load_npz_safely(path)

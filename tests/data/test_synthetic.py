@@ -1,6 +1,5 @@
 """The synthetic data set: file formats, projection, seeding, human-like motion, depth ambiguity, size."""
 
-
 import numpy as np
 import pytest
 
@@ -23,8 +22,10 @@ FOOT_JOINTS_32 = [3, 4, 5, 8, 9, 10]
 
 @pytest.fixture(scope="module")
 def files(synthetic_dir):
-    return {kind: read_npz_trusted(synthetic_dir / f"data_{kind}.npz")
-            for kind in ("3d_synthetic", "2d_synthetic_gt", "2d_synthetic_sh_pt_mpii")}
+    return {
+        kind: read_npz_trusted(synthetic_dir / f"data_{kind}.npz")
+        for kind in ("3d_synthetic", "2d_synthetic_gt", "2d_synthetic_sh_pt_mpii")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +56,22 @@ def test_files_have_the_human36m_layout(files, facts):
     positions_3d = files["3d_synthetic"]["positions_3d"]
     gt, detected = files["2d_synthetic_gt"], files["2d_synthetic_sh_pt_mpii"]
     assert gt["metadata"] == METADATA_17 and detected["metadata"] == METADATA_16
-    assert list(positions_3d) == list(gt["positions_2d"]) == list(detected["positions_2d"]) == ["S1", "S9"]
+    assert (
+        list(positions_3d)
+        == list(gt["positions_2d"])
+        == list(detected["positions_2d"])
+        == ["S1", "S9"]
+    )
     for subject, actions in positions_3d.items():
-        assert sorted(actions) == sorted(f"{name} {repetition}" for name in classes for repetition in (1, 2))
+        assert sorted(actions) == sorted(
+            f"{name} {repetition}" for name in classes for repetition in (1, 2)
+        )
         for action, world in actions.items():
             assert world.dtype == np.float32 and world.shape == (8, 32, 3)
-            views, noisy = gt["positions_2d"][subject][action], detected["positions_2d"][subject][action]
+            views, noisy = (
+                gt["positions_2d"][subject][action],
+                detected["positions_2d"][subject][action],
+            )
             assert isinstance(views, list) and len(views) == 4 and len(noisy) == 4
             assert all(view.dtype == np.float32 and view.shape == (8, 17, 2) for view in views)
             assert all(view.dtype == np.float32 and view.shape == (8, 16, 2) for view in noisy)
@@ -72,10 +83,16 @@ def test_ground_truth_2d_is_the_distorted_projection_through_the_real_cameras(fi
     for subject in ("S1", "S9"):
         for action in ("Greeting 1", "Photo 2", "WalkDog 1"):
             world = files["3d_synthetic"]["positions_3d"][subject][action][:, kept17]
-            for camera, views in enumerate(files["2d_synthetic_gt"]["positions_2d"][subject][action]):
+            for camera, views in enumerate(
+                files["2d_synthetic_gt"]["positions_2d"][subject][action]
+            ):
                 quaternion, translation_mm = extrinsics[subject][camera]
-                points = to_camera(world, quaternion, np.array(translation_mm) / 1000).reshape(-1, 3)
-                by_hand = np.array([project_pixels_by_hand(point, intrinsics[camera]) for point in points])
+                points = to_camera(world, quaternion, np.array(translation_mm) / 1000).reshape(
+                    -1, 3
+                )
+                by_hand = np.array(
+                    [project_pixels_by_hand(point, intrinsics[camera]) for point in points]
+                )
                 np.testing.assert_allclose(views.reshape(-1, 2), by_hand, atol=2e-3)
 
 
@@ -89,12 +106,15 @@ def test_everyone_stays_in_view_and_in_front_of_every_camera(files, facts):
 
 
 def test_seeded_and_independent_of_the_other_subjects(synthetic_dir, files, tmp_path):
-    alone = write_synthetic_dataset(tmp_path / "s9", frames_per_sequence=8, subjects=("S9",), progress=False)
+    alone = write_synthetic_dataset(
+        tmp_path / "s9", frames_per_sequence=8, subjects=("S9",), progress=False
+    )
     again = read_npz_trusted(alone / "data_3d_synthetic.npz")["positions_3d"]
     for action, world in files["3d_synthetic"]["positions_3d"]["S9"].items():
         np.testing.assert_array_equal(again["S9"][action], world)
-    other_seed = write_synthetic_dataset(tmp_path / "seed1", frames_per_sequence=8, subjects=("S9",), seed=1,
-                                         progress=False)
+    other_seed = write_synthetic_dataset(
+        tmp_path / "seed1", frames_per_sequence=8, subjects=("S9",), seed=1, progress=False
+    )
     different = read_npz_trusted(other_seed / "data_3d_synthetic.npz")["positions_3d"]["S9"]
     assert not np.allclose(different["Walking 1"], again["S9"]["Walking 1"])
 
@@ -116,10 +136,21 @@ def test_bone_lengths_are_rigid_per_subject_and_near_real_ones(motion, cmu_dir, 
             real_length = np.linalg.norm(real[:, child] - real[:, parent], axis=-1).mean()
             # Legs, spine and upper arms within 20% of real people (CMU); hips, shoulders and forearms
             # differ more (a real difference between CMU and Human3.6M skeletons), but within 60%.
-            tolerance = 0.2 if names[child] in ("RKnee", "RFoot", "LKnee", "LFoot", "Spine", "Thorax",
-                                                "LElbow", "RElbow") else 0.6
-            assert abs(bone.mean() / real_length - 1) < tolerance, (subject, names[child], bone.mean(), real_length)
-    assert abs(lengths["S1", "RKnee"] - lengths["S9", "RKnee"]) > 1e-3  # every subject has its own body
+            tolerance = (
+                0.2
+                if names[child]
+                in ("RKnee", "RFoot", "LKnee", "LFoot", "Spine", "Thorax", "LElbow", "RElbow")
+                else 0.6
+            )
+            assert abs(bone.mean() / real_length - 1) < tolerance, (
+                subject,
+                names[child],
+                bone.mean(),
+                real_length,
+            )
+    assert (
+        abs(lengths["S1", "RKnee"] - lengths["S9", "RKnee"]) > 1e-3
+    )  # every subject has its own body
 
 
 def test_joint_angles_respect_anatomical_limits(motion):
@@ -170,12 +201,18 @@ def test_motion_families_differ_as_they_should(motion):
 
     for world in of("Walking"):
         assert world[:, 0, 2].min() > 0.85
-        assert np.linalg.norm(np.diff(world[:, 0, :2], axis=0), axis=-1).sum() > 2.0  # walked > 2 m in 3 s
+        assert (
+            np.linalg.norm(np.diff(world[:, 0, :2], axis=0), axis=-1).sum() > 2.0
+        )  # walked > 2 m in 3 s
     for world in of("Sitting") + of("Eating"):
         assert world[:, 0, 2].max() < 0.75
         assert np.ptp(world[:, 0, :2], axis=0).max() < 0.05  # stays put
-    trunk = [np.degrees(np.arccos((w[:, 8, 2] - w[:, 0, 2]) / np.linalg.norm(w[:, 8] - w[:, 0], axis=-1)))
-             for w in of("Purchases")]
+    trunk = [
+        np.degrees(
+            np.arccos((w[:, 8, 2] - w[:, 0, 2]) / np.linalg.norm(w[:, 8] - w[:, 0], axis=-1))
+        )
+        for w in of("Purchases")
+    ]
     assert max(t.max() for t in trunk) > 30  # bending
     crouch = [180 - angle(w[:, 1], w[:, 2], w[:, 3]) for w in of("Photo")]
     assert max(c.max() for c in crouch) > 60  # crouching
@@ -188,7 +225,9 @@ def test_detections_are_noisy_correlated_and_sometimes_wrong(files, facts):
     errors, noise = [], []
     for subject, actions in files["2d_synthetic_gt"]["positions_2d"].items():
         for action, views in actions.items():
-            for view, detected in zip(views, files["2d_synthetic_sh_pt_mpii"]["positions_2d"][subject][action]):
+            for view, detected in zip(
+                views, files["2d_synthetic_sh_pt_mpii"]["positions_2d"][subject][action]
+            ):
                 difference = detected - view[:, pick]
                 errors.append(np.linalg.norm(difference, axis=-1).ravel())
                 noise.append(difference)
@@ -207,7 +246,9 @@ def test_depth_is_ambiguous(tmp_path, capsys):
     RMS over joints). Count pairs within 6 px (about a detector's noise) whose 3D poses differ by an
     MPJPE of at least 50 mm, and how much of that difference lies along the camera's depth axis.
     """
-    data_dir = write_synthetic_dataset(tmp_path, frames_per_sequence=200, subjects=("S1",), progress=False)
+    data_dir = write_synthetic_dataset(
+        tmp_path, frames_per_sequence=200, subjects=("S1",), progress=False
+    )
     samples = load_samples("synthetic", data_dir, subjects=["S1"], cache_dir=tmp_path / "cache")
     near_pairs = ambiguous = 0
     depth_shares, largest_depth_gap = [], 0.0
@@ -215,12 +256,18 @@ def test_depth_is_ambiguous(tmp_path, capsys):
         rows = samples.subset(samples.cameras == camera)
         frame = np.arange(len(rows)) % 200
         sequence = np.unique(rows.actions, return_inverse=True)[1]
-        pixels = ((rows.inputs_2d - rows.inputs_2d[:, :1]) * 500).reshape(len(rows), -1).astype(np.float64)
+        pixels = (
+            ((rows.inputs_2d - rows.inputs_2d[:, :1]) * 500)
+            .reshape(len(rows), -1)
+            .astype(np.float64)
+        )
         squared = np.sum(pixels**2, axis=1)
         for start in range(0, len(rows), 1500):
             block = slice(start, start + 1500)
             distance = squared[block, None] + squared[None] - 2 * pixels[block] @ pixels.T
-            excluded = (sequence[block, None] == sequence[None]) & (np.abs(frame[block, None] - frame[None]) < 50)
+            excluded = (sequence[block, None] == sequence[None]) & (
+                np.abs(frame[block, None] - frame[None]) < 50
+            )
             distance[excluded] = np.inf
             neighbour = distance.argmin(axis=1)
             rms = np.sqrt(np.maximum(distance[np.arange(len(neighbour)), neighbour], 0) / 16)
@@ -230,13 +277,19 @@ def test_depth_is_ambiguous(tmp_path, capsys):
             hits = near & (mpjpe >= 0.05)
             near_pairs += near.sum()
             ambiguous += hits.sum()
-            depth_shares.extend((np.sum(difference[..., 2]**2, axis=-1) / np.sum(difference**2, axis=(-1, -2)))[hits])
+            depth_shares.extend(
+                (np.sum(difference[..., 2] ** 2, axis=-1) / np.sum(difference**2, axis=(-1, -2)))[
+                    hits
+                ]
+            )
             if hits.any():
                 largest_depth_gap = max(largest_depth_gap, np.abs(difference[hits][..., 2]).max())
     with capsys.disabled():
-        print(f"\n[depth ambiguity] {ambiguous} of {near_pairs} samples whose 2D nearest neighbour is within 6 px "
-              f"differ by MPJPE >= 50 mm; median depth share {np.median(depth_shares):.2f}; "
-              f"largest depth gap {largest_depth_gap * 1000:.0f} mm")
+        print(
+            f"\n[depth ambiguity] {ambiguous} of {near_pairs} samples whose 2D nearest neighbour is within 6 px "
+            f"differ by MPJPE >= 50 mm; median depth share {np.median(depth_shares):.2f}; "
+            f"largest depth gap {largest_depth_gap * 1000:.0f} mm"
+        )
     assert ambiguous >= 60
     assert np.median(depth_shares) > 0.75  # the difference is along the line of sight
     assert largest_depth_gap > 0.2
@@ -249,7 +302,10 @@ def test_default_set_is_quick_cached_and_loadable(tmp_path, monkeypatch):
     assert data_dir.parent == tmp_path and data_dir.name.startswith("synthetic-")
     positions_3d = read_npz_trusted(data_dir / "data_3d_synthetic.npz")["positions_3d"]
     assert list(positions_3d) == list(H36M_SUBJECTS)
-    assert sum(len(world) for actions in positions_3d.values() for world in actions.values()) == 7 * 30 * 24
+    assert (
+        sum(len(world) for actions in positions_3d.values() for world in actions.values())
+        == 7 * 30 * 24
+    )
 
     def must_not_generate(*args, **kwargs):
         raise AssertionError("the cached default set was generated again")
@@ -273,8 +329,10 @@ def test_progress_bar_for_large_sets(tmp_path, monkeypatch, capsys):
     [
         ({"frames_per_sequence": 0}, "frames_per_sequence to be a positive integer. Received: 0"),
         ({"frames_per_sequence": 2.5}, "frames_per_sequence to be a positive integer"),
-        ({"subjects": ("S2",)},
-         r"subjects from \('S1', 'S5', 'S6', 'S7', 'S8', 'S9', 'S11'\). Received: subjects=\('S2',\)"),
+        (
+            {"subjects": ("S2",)},
+            r"subjects from \('S1', 'S5', 'S6', 'S7', 'S8', 'S9', 'S11'\). Received: subjects=\('S2',\)",
+        ),
         ({"subjects": "S1"}, "Expected subjects from"),
         ({"subjects": ()}, "Expected subjects from"),
     ],

@@ -18,7 +18,9 @@ def _params(rng, mixture, batch=6, kernels=4, nodes=16, dims=3):
 def test_pose_level_log_prob_is_eq9(rng):
     params = _params(rng, "pose")
     y = rng.uniform(-0.8, 0.8, size=(6, 16, 3)).astype("float32")
-    expected = ref.pose_level_nll(y.astype(np.float64), *(params[k].astype(np.float64) for k in ("mu", "sigma", "pi_logits")))
+    expected = ref.pose_level_nll(
+        y.astype(np.float64), *(params[k].astype(np.float64) for k in ("mu", "sigma", "pi_logits"))
+    )
     got = -mixture_distribution(params).log_prob(y).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     np.testing.assert_allclose(mixture_nll(y, params).numpy(), expected.mean(), rtol=1e-5)
@@ -27,7 +29,9 @@ def test_pose_level_log_prob_is_eq9(rng):
 def test_node_level_log_prob_is_eq5(rng):
     params = _params(rng, "node")
     y = rng.uniform(-0.8, 0.8, size=(6, 16, 3)).astype("float32")
-    expected = ref.node_level_nll(y.astype(np.float64), *(params[k].astype(np.float64) for k in ("mu", "sigma", "pi_logits")))
+    expected = ref.node_level_nll(
+        y.astype(np.float64), *(params[k].astype(np.float64) for k in ("mu", "sigma", "pi_logits"))
+    )
     got = -mixture_distribution(params).log_prob(y).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
@@ -37,7 +41,9 @@ def test_sample_weights_give_weighted_mean(rng):
     y = rng.uniform(-0.5, 0.5, size=(4, 16, 3)).astype("float32")
     per_example = -mixture_distribution(params).log_prob(y).numpy()
     weights = np.array([1.0, 0.0, 2.0, 1.0], "float32")
-    np.testing.assert_allclose(mixture_nll(y, params, weights).numpy(), (per_example * weights).sum() / 4.0, rtol=1e-5)
+    np.testing.assert_allclose(
+        mixture_nll(y, params, weights).numpy(), (per_example * weights).sum() / 4.0, rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("mixture", ["pose", "node"])
@@ -53,7 +59,11 @@ def test_samples_follow_the_mixture(rng):
     # Two well separated pose kernels, pi = (0.25, 0.75): sample frequencies and spread match.
     mu = np.zeros((1, 2, 16, 3), "float32")
     mu[0, 1] += 0.5
-    params = {"mu": mu, "sigma": np.array([[0.01, 0.02]], "float32"), "pi_logits": np.log([[0.25, 0.75]]).astype("float32")}
+    params = {
+        "mu": mu,
+        "sigma": np.array([[0.01, 0.02]], "float32"),
+        "pi_logits": np.log([[0.25, 0.75]]).astype("float32"),
+    }
     samples = mixture_distribution(params).sample(4000, seed=7).numpy()[:, 0]  # [S, 16, 3]
     from_second = samples.mean(axis=(1, 2)) > 0.25
     assert abs(from_second.mean() - 0.75) < 0.03
@@ -77,9 +87,15 @@ def test_loss_and_gradients_stay_finite_for_extreme_inputs(rng, mixture):
 
 def test_mismatched_parameter_shapes_raise(rng):
     params = _params(rng, "pose")
-    with pytest.raises(ValueError, match=r"Expected sigma of shape \(6, 4\) to match mu.shape=\(6, 4, 16, 3\) at pose level"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected sigma of shape \(6, 4\) to match mu.shape=\(6, 4, 16, 3\) at pose level",
+    ):
         mixture_distribution({**params, "sigma": params["sigma"][:, :3]})
-    with pytest.raises(ValueError, match=r"Expected pi_logits of shape \[batch, kernels\] .* Received: pi_logits.shape=\(6,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected pi_logits of shape \[batch, kernels\] .* Received: pi_logits.shape=\(6,\)",
+    ):
         mixture_distribution({**params, "pi_logits": params["pi_logits"][:, 0]})
     with pytest.raises(ValueError, match=r"Missing: \['sigma'\]"):
         mixture_distribution({"mu": params["mu"], "pi_logits": params["pi_logits"]})

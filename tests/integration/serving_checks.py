@@ -27,7 +27,10 @@ def pixel_inputs(rng: np.random.Generator, batch: int) -> dict:
     """`from_pixels` inputs: pixel keypoints inside images of mixed sizes, one size per example."""
     width = rng.choice([640.0, 1000.0, 1920.0], size=batch)
     height = rng.choice([480.0, 1002.0, 1080.0], size=batch)
-    pixels = rng.uniform(0.0, 1.0, size=(batch, NUM_NODES, 2)) * np.stack([width, height], axis=-1)[:, None, :]
+    pixels = (
+        rng.uniform(0.0, 1.0, size=(batch, NUM_NODES, 2))
+        * np.stack([width, height], axis=-1)[:, None, :]
+    )
     return {
         "keypoints_px": pixels.astype(np.float32),
         "image_width": width.astype(np.float32),
@@ -39,7 +42,9 @@ def normalise_on_client(inputs: dict) -> np.ndarray:
     """VideoPose3D's normalize_screen_coordinates, X / w * 2 - [1, h / w], one example at a time."""
     examples = [
         points / width * 2.0 - np.array([1.0, height / width])
-        for points, width, height in zip(inputs["keypoints_px"], inputs["image_width"], inputs["image_height"])
+        for points, width, height in zip(
+            inputs["keypoints_px"], inputs["image_width"], inputs["image_height"]
+        )
     ]
     return np.stack(examples).astype(np.float32)
 

@@ -49,7 +49,9 @@ _HTTP_STATUS = {
 _STATUS_BY_NUMBER = {status.value[0]: status for status in grpc.StatusCode}
 
 # What eager Python puts before a graph error's own message; TF Serving's C++ status has only the message.
-_PYTHON_ERROR_PREFIX = re.compile(r"^Graph execution error:\s*(Detected at node .*?<stack traces unavailable>\s*)?", re.S)
+_PYTHON_ERROR_PREFIX = re.compile(
+    r"^Graph execution error:\s*(Detected at node .*?<stack traces unavailable>\s*)?", re.S
+)
 
 _REST_PATH = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
@@ -69,7 +71,9 @@ class ServingStatus(Exception):
 def _served_versions(config) -> dict[int, Path]:
     """Version -> directory under `base_path`, filtered by the model's version policy (default: latest 1)."""
     base = Path(config.base_path)
-    available = sorted(int(path.name) for path in base.iterdir() if path.is_dir() and path.name.isdigit())
+    available = sorted(
+        int(path.name) for path in base.iterdir() if path.is_dir() and path.name.isdigit()
+    )
     policy = config.model_version_policy
     choice = policy.WhichOneof("policy_choice")
     if choice == "all":
@@ -78,7 +82,7 @@ def _served_versions(config) -> dict[int, Path]:
         wanted = set(policy.specific.versions)
         chosen = [version for version in available if version in wanted]
     else:
-        chosen = available[-(policy.latest.num_versions or 1):] if available else []
+        chosen = available[-(policy.latest.num_versions or 1) :] if available else []
     if not chosen:
         raise ValueError(f"No servable version of model {config.name!r} under {base}")
     return {version: base / str(version) for version in chosen}
@@ -94,34 +98,43 @@ class ModelRepository:
         for model in config.model_config_list.config:
             self.paths[model.name] = _served_versions(model)
             self.models[model.name] = {
-                version: tf.saved_model.load(str(path)) for version, path in self.paths[model.name].items()
+                version: tf.saved_model.load(str(path))
+                for version, path in self.paths[model.name].items()
             }
             for label, version in model.version_labels.items():
                 if version not in self.models[model.name]:
-                    raise ValueError(f"Label {label!r} of model {model.name!r} points at unloaded version {version}")
+                    raise ValueError(
+                        f"Label {label!r} of model {model.name!r} points at unloaded version {version}"
+                    )
             self.labels[model.name] = dict(model.version_labels)
 
     def resolve(self, name: str, version: int | None = None, label: str | None = None) -> int:
         if name not in self.models:
-            raise ServingStatus(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({name})")
+            raise ServingStatus(
+                grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({name})"
+            )
         if label:
             if label not in self.labels[name]:
                 raise ServingStatus(
-                    grpc.StatusCode.INVALID_ARGUMENT, f"Unrecognized servable version label: {label}"
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"Unrecognized servable version label: {label}",
                 )
             return self.labels[name][label]
         if version is None:
             return max(self.models[name])
         if version not in self.models[name]:
             raise ServingStatus(
-                grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Specific({name}, {version})"
+                grpc.StatusCode.NOT_FOUND,
+                f"Servable not found for request: Specific({name}, {version})",
             )
         return version
 
     def signature_def_map(self, name: str, version: int) -> get_model_metadata_pb2.SignatureDefMap:
         saved_model = saved_model_pb2.SavedModel()
         saved_model.ParseFromString((self.paths[name][version] / "saved_model.pb").read_bytes())
-        (meta_graph,) = [graph for graph in saved_model.meta_graphs if "serve" in graph.meta_info_def.tags]
+        (meta_graph,) = [
+            graph for graph in saved_model.meta_graphs if "serve" in graph.meta_info_def.tags
+        ]
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         for key, signature in meta_graph.signature_def.items():
             if not key.startswith("__"):
@@ -132,11 +145,14 @@ class ModelRepository:
         signatures = self.models[name][version].signatures
         if signature_name not in signatures:
             raise ServingStatus(
-                grpc.StatusCode.FAILED_PRECONDITION, f'Serving signature key "{signature_name}" not found.'
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f'Serving signature key "{signature_name}" not found.',
             )
         return signatures[signature_name]
 
-    def predict(self, name: str, version: int, signature_name: str, inputs: dict) -> dict[str, np.ndarray]:
+    def predict(
+        self, name: str, version: int, signature_name: str, inputs: dict
+    ) -> dict[str, np.ndarray]:
         function = self.signature(name, version, signature_name)
         expected = sorted(function.structured_input_signature[1])
         if sorted(inputs) != expected:
@@ -165,11 +181,17 @@ def _parse_rest_inputs(body, input_specs: dict) -> tuple[dict, bool]:
     data = body["instances"] if row_format else body["inputs"]
     if row_format and not isinstance(data, list):
         raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT, "'instances' must be a list")
-    named = (bool(data) and all(isinstance(row, dict) for row in data)) if row_format else isinstance(data, dict)
+    named = (
+        (bool(data) and all(isinstance(row, dict) for row in data))
+        if row_format
+        else isinstance(data, dict)
+    )
     if named:
         keys = set(data[0]) if row_format else set(data)
         if row_format and any(set(row) != keys for row in data):
-            raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT, "Every instance must have the same input keys")
+            raise ServingStatus(
+                grpc.StatusCode.INVALID_ARGUMENT, "Every instance must have the same input keys"
+            )
         values = {key: [row[key] for row in data] if row_format else data[key] for key in keys}
     elif len(input_specs) == 1:
         values = {next(iter(input_specs)): data}
@@ -184,7 +206,9 @@ def _parse_rest_inputs(body, input_specs: dict) -> tuple[dict, bool]:
         try:
             arrays[key] = np.asarray(value, dtype=dtype)
         except (TypeError, ValueError) as error:
-            raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT, f"Cannot read input {key!r}: {error}") from None
+            raise ServingStatus(
+                grpc.StatusCode.INVALID_ARGUMENT, f"Cannot read input {key!r}: {error}"
+            ) from None
     return arrays, row_format
 
 
@@ -198,9 +222,14 @@ def _rest_outputs(outputs: dict, row_format: bool) -> dict:
         return {"predictions": next(iter(outputs.values())).tolist()}
     batch = {value.shape[0] for value in outputs.values()}
     if len(batch) != 1:
-        raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT, "Outputs of the row format must share a batch size")
+        raise ServingStatus(
+            grpc.StatusCode.INVALID_ARGUMENT, "Outputs of the row format must share a batch size"
+        )
     return {
-        "predictions": [{key: value[row].tolist() for key, value in outputs.items()} for row in range(batch.pop())]
+        "predictions": [
+            {key: value[row].tolist() for key, value in outputs.items()}
+            for row in range(batch.pop())
+        ]
     }
 
 
@@ -238,10 +267,14 @@ class ServingTestServer:
     def start(self) -> ServingTestServer:
         self._http = ThreadingHTTPServer((LOOPBACK, 0), _rest_handler(self))
         self._http.daemon_threads = True
-        threading.Thread(target=self._http.serve_forever, name="rest-test-double", daemon=True).start()
+        threading.Thread(
+            target=self._http.serve_forever, name="rest-test-double", daemon=True
+        ).start()
         self.rest_url = f"http://{LOOPBACK}:{self._http.server_address[1]}"
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(_PredictionServicer(self), self._grpc)
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+            _PredictionServicer(self), self._grpc
+        )
         port = self._grpc.add_insecure_port(f"{LOOPBACK}:0")
         self._grpc.start()
         self.grpc_target = f"{LOOPBACK}:{port}"
@@ -281,7 +314,9 @@ def _rest_handler(server: ServingTestServer):
             """(path match, resolved version), or NOT_FOUND."""
             match = _REST_PATH.match(self.path)
             if match is None:
-                raise ServingStatus(grpc.StatusCode.NOT_FOUND, f"Malformed request: {self.command} {self.path}")
+                raise ServingStatus(
+                    grpc.StatusCode.NOT_FOUND, f"Malformed request: {self.command} {self.path}"
+                )
             version = int(match["version"]) if match["version"] else None
             return match, repository.resolve(match["name"], version, match["label"])
 
@@ -299,15 +334,23 @@ def _rest_handler(server: ServingTestServer):
                     return {
                         "model_spec": {"name": name, "signature_name": "", "version": str(version)},
                         "metadata": {
-                            "signature_def": json_format.MessageToDict(signature_map, preserving_proto_field_name=True)
+                            "signature_def": json_format.MessageToDict(
+                                signature_map, preserving_proto_field_name=True
+                            )
                         },
                     }
                 if match["action"] is not None:
-                    raise ServingStatus(grpc.StatusCode.NOT_FOUND, f"Malformed request: GET {self.path}")
+                    raise ServingStatus(
+                        grpc.StatusCode.NOT_FOUND, f"Malformed request: GET {self.path}"
+                    )
                 pinned = match["version"] is not None or match["label"] is not None
                 return {
                     "model_version_status": [
-                        {"version": str(v), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+                        {
+                            "version": str(v),
+                            "state": "AVAILABLE",
+                            "status": {"error_code": "OK", "error_message": ""},
+                        }
                         for v in ([version] if pinned else sorted(repository.models[name]))
                     ]
                 }
@@ -317,16 +360,24 @@ def _rest_handler(server: ServingTestServer):
         def do_POST(self):
             def respond(match, version):
                 if match["action"] != ":predict":
-                    raise ServingStatus(grpc.StatusCode.NOT_FOUND, f"Malformed request: POST {self.path}")
+                    raise ServingStatus(
+                        grpc.StatusCode.NOT_FOUND, f"Malformed request: POST {self.path}"
+                    )
                 try:
                     body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 except ValueError as error:
-                    raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT, f"JSON parse error: {error}") from None
+                    raise ServingStatus(
+                        grpc.StatusCode.INVALID_ARGUMENT, f"JSON parse error: {error}"
+                    ) from None
                 if not isinstance(body, dict):
-                    raise ServingStatus(grpc.StatusCode.INVALID_ARGUMENT, "The request body must be a JSON object")
+                    raise ServingStatus(
+                        grpc.StatusCode.INVALID_ARGUMENT, "The request body must be a JSON object"
+                    )
                 signature_name = body.get("signature_name") or "serving_default"
                 function = repository.signature(match["name"], version, signature_name)
-                inputs, row_format = _parse_rest_inputs(body, function.structured_input_signature[1])
+                inputs, row_format = _parse_rest_inputs(
+                    body, function.structured_input_signature[1]
+                )
                 server.stall()
                 outputs = repository.predict(match["name"], version, signature_name, inputs)
                 return _rest_outputs(outputs, row_format)
@@ -353,7 +404,9 @@ class _PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer)
             signature_name = request.model_spec.signature_name or "serving_default"
             inputs = {key: tf.make_ndarray(proto) for key, proto in request.inputs.items()}
             self.server.stall()
-            outputs = self.repository.predict(request.model_spec.name, version, signature_name, inputs)
+            outputs = self.repository.predict(
+                request.model_spec.name, version, signature_name, inputs
+            )
         except ServingStatus as error:
             context.abort(error.code, error.message)
         response = predict_pb2.PredictResponse()
@@ -367,7 +420,9 @@ class _PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer)
 
     def GetModelMetadata(self, request, context):
         if list(request.metadata_field) != ["signature_def"]:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Metadata field must be exactly ['signature_def']")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "Metadata field must be exactly ['signature_def']"
+            )
         try:
             version = self._resolve(request.model_spec, context)
         except ServingStatus as error:
@@ -375,5 +430,7 @@ class _PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer)
         response = get_model_metadata_pb2.GetModelMetadataResponse()
         response.model_spec.name = request.model_spec.name
         response.model_spec.version.value = version
-        response.metadata["signature_def"].Pack(self.repository.signature_def_map(request.model_spec.name, version))
+        response.metadata["signature_def"].Pack(
+            self.repository.signature_def_map(request.model_spec.name, version)
+        )
         return response

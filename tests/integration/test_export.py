@@ -49,7 +49,9 @@ def exported(tmp_path_factory, request):
 
 
 def _call(loaded, signature: str, **inputs) -> dict:
-    outputs = loaded.signatures[signature](**{key: tf.constant(value) for key, value in inputs.items()})
+    outputs = loaded.signatures[signature](
+        **{key: tf.constant(value) for key, value in inputs.items()}
+    )
     return {key: value.numpy() for key, value in outputs.items()}
 
 
@@ -57,13 +59,20 @@ def _call(loaded, signature: str, **inputs) -> dict:
 @pytest.mark.parametrize("kind", ["pose", "node"])
 def test_serving_default_equals_the_keras_model_and_hypotheses(exported, kind, batch):
     model, path, loaded = exported[kind]
-    assert path.name == "1" and (path / "saved_model.pb").is_file() and (path / "variables").is_dir()
+    assert (
+        path.name == "1" and (path / "saved_model.pb").is_file() and (path / "variables").is_dir()
+    )
     x = keypoints(np.random.default_rng(batch), batch)
     outputs = _call(loaded, "serving_default", keypoints=x)
 
     expected = expected_outputs(model, x)
     per_kernel = (batch, NUM_KERNELS) if kind == "pose" else (batch, NUM_KERNELS, 16)
-    assert expected["pi"].shape == per_kernel and expected["mu"].shape == (batch, NUM_KERNELS, 16, 3)
+    assert expected["pi"].shape == per_kernel and expected["mu"].shape == (
+        batch,
+        NUM_KERNELS,
+        16,
+        3,
+    )
     assert_outputs_close(outputs, expected)
 
     params = model(x, training=False)
@@ -74,7 +83,9 @@ def test_serving_default_equals_the_keras_model_and_hypotheses(exported, kind, b
         "mean_pose": hypotheses.mean(params),
         "highest_pose": hypotheses.highest(params),
     }
-    assert_outputs_close(outputs, {key: np.asarray(value) for key, value in from_hypotheses.items()})
+    assert_outputs_close(
+        outputs, {key: np.asarray(value) for key, value in from_hypotheses.items()}
+    )
 
 
 @pytest.mark.parametrize("kind", ["pose", "node"])
@@ -83,9 +94,15 @@ def test_sample_signature_draws_seeded_samples_from_the_mixture(exported, kind):
     x = keypoints(np.random.default_rng(3), 7)
     samples = _call(loaded, "sample", keypoints=x)
     assert list(samples) == ["samples"] and samples["samples"].shape == (7, NUM_SAMPLES, 16, 3)
-    np.testing.assert_array_equal(samples["samples"], _call(loaded, "sample", keypoints=x)["samples"])
-    expected = hypotheses.sample_poses(model(x, training=False), NUM_SAMPLES, seed=(SEED, 0)).numpy()
-    np.testing.assert_allclose(samples["samples"], expected.transpose(1, 0, 2, 3), rtol=0, atol=TOLERANCE)
+    np.testing.assert_array_equal(
+        samples["samples"], _call(loaded, "sample", keypoints=x)["samples"]
+    )
+    expected = hypotheses.sample_poses(
+        model(x, training=False), NUM_SAMPLES, seed=(SEED, 0)
+    ).numpy()
+    np.testing.assert_allclose(
+        samples["samples"], expected.transpose(1, 0, 2, 3), rtol=0, atol=TOLERANCE
+    )
     assert samples["samples"].std(axis=1).min() > 0  # S distinct draws, not S copies
 
 
@@ -115,47 +132,88 @@ def _bad(shape=(2, 16, 2), fill=0.0, where=None, value=np.nan):
 _WIDTHS = np.array([640.0, 1000.0], np.float32)
 _KEYPOINTS_SHAPE = r"Expected keypoints of shape \[batch, 16, 2\]\. Received shape"
 _INVALID = [
-    ("pose", "serving_default", {"keypoints": _bad(where=(1, 3, 0))}, "Expected keypoints to be finite"),
-    ("pose", "serving_default", {"keypoints": _bad(where=(0, 15, 1), value=np.inf)}, "keypoints to be finite"),
+    (
+        "pose",
+        "serving_default",
+        {"keypoints": _bad(where=(1, 3, 0))},
+        "Expected keypoints to be finite",
+    ),
+    (
+        "pose",
+        "serving_default",
+        {"keypoints": _bad(where=(0, 15, 1), value=np.inf)},
+        "keypoints to be finite",
+    ),
     ("pose", "serving_default", {"keypoints": _bad((2, 17, 2))}, _KEYPOINTS_SHAPE),
     ("pose", "serving_default", {"keypoints": _bad((16, 2))}, _KEYPOINTS_SHAPE),
     ("pose", "serving_default", {"keypoints": _bad((2, 16, 3))}, _KEYPOINTS_SHAPE),
     ("pose", "serving_default", {"keypoints": _bad((2, 16, 2, 1))}, _KEYPOINTS_SHAPE),
-    ("node", "serving_default", {"keypoints": _bad(where=(0, 0, 0), value=-np.inf)}, "keypoints to be finite"),
+    (
+        "node",
+        "serving_default",
+        {"keypoints": _bad(where=(0, 0, 0), value=-np.inf)},
+        "keypoints to be finite",
+    ),
     ("node", "sample", {"keypoints": _bad(where=(1, 2, 1))}, "Expected keypoints to be finite"),
     ("node", "sample", {"keypoints": _bad((3, 15, 2))}, _KEYPOINTS_SHAPE),
-    ("semgcn", "serving_default", {"keypoints": _bad(where=(1, 1, 1))}, "Expected keypoints to be finite"),
     (
-        "pose",
-        "from_pixels",
-        {"keypoints_px": _bad((2, 16, 2), 100.0), "image_width": np.array([640.0, 0.0], np.float32),
-         "image_height": _WIDTHS},
-        re.escape("Expected image_width within [1, 65536] pixels. Received values from] [0] [to] [640]"),
+        "semgcn",
+        "serving_default",
+        {"keypoints": _bad(where=(1, 1, 1))},
+        "Expected keypoints to be finite",
     ),
     (
         "pose",
         "from_pixels",
-        {"keypoints_px": _bad((2, 16, 2), 100.0), "image_width": _WIDTHS,
-         "image_height": np.array([-480.0, 480.0], np.float32)},
-        re.escape("Expected image_height within [1, 65536] pixels. Received values from] [-480] [to] [480]"),
+        {
+            "keypoints_px": _bad((2, 16, 2), 100.0),
+            "image_width": np.array([640.0, 0.0], np.float32),
+            "image_height": _WIDTHS,
+        },
+        re.escape(
+            "Expected image_width within [1, 65536] pixels. Received values from] [0] [to] [640]"
+        ),
     ),
     (
         "pose",
         "from_pixels",
-        {"keypoints_px": _bad((2, 16, 2), 100.0), "image_width": np.array([np.nan, 640.0], np.float32),
-         "image_height": _WIDTHS},
+        {
+            "keypoints_px": _bad((2, 16, 2), 100.0),
+            "image_width": _WIDTHS,
+            "image_height": np.array([-480.0, 480.0], np.float32),
+        },
+        re.escape(
+            "Expected image_height within [1, 65536] pixels. Received values from] [-480] [to] [480]"
+        ),
+    ),
+    (
+        "pose",
+        "from_pixels",
+        {
+            "keypoints_px": _bad((2, 16, 2), 100.0),
+            "image_width": np.array([np.nan, 640.0], np.float32),
+            "image_height": _WIDTHS,
+        },
         "Expected image_width to be finite",
     ),
     (
         "node",
         "from_pixels",
-        {"keypoints_px": _bad((2, 16, 2), 100.0), "image_width": _WIDTHS[:1], "image_height": _WIDTHS[:1]},
+        {
+            "keypoints_px": _bad((2, 16, 2), 100.0),
+            "image_width": _WIDTHS[:1],
+            "image_height": _WIDTHS[:1],
+        },
         "Expected one image_width per example of keypoints_px",
     ),
     (
         "node",
         "from_pixels",
-        {"keypoints_px": _bad((2, 16, 2), 100.0), "image_width": _WIDTHS[:, None], "image_height": _WIDTHS},
+        {
+            "keypoints_px": _bad((2, 16, 2), 100.0),
+            "image_width": _WIDTHS[:, None],
+            "image_height": _WIDTHS,
+        },
         r"Expected image_width of shape \[batch\]",
     ),
     (
@@ -176,7 +234,11 @@ def test_invalid_inputs_are_refused_inside_the_graph(exported, kind, signature, 
 
 def _absurd(value, where=None):
     """Keypoints [2, 16, 2] of 0.5, with `value` everywhere (where=None) or at one joint."""
-    return _bad(fill=0.5, where=where, value=value) if where is not None else np.full((2, 16, 2), value, np.float32)
+    return (
+        _bad(fill=0.5, where=where, value=value)
+        if where is not None
+        else np.full((2, 16, 2), value, np.float32)
+    )
 
 
 def _pixels(keypoints_px=None, width=640.0, height=480.0, batch=2):
@@ -192,22 +254,59 @@ def _pixels(keypoints_px=None, width=640.0, height=480.0, batch=2):
 _BOUND = re.escape(f"[-{export_module.MAX_ABS_KEYPOINT:g}, {export_module.MAX_ABS_KEYPOINT:g}]")
 _SIZES = re.escape(f"[{export_module.MIN_IMAGE_SIZE:g}, {export_module.MAX_IMAGE_SIZE:g}]")
 _ABSURD = [
-    ("pose", "serving_default", {"keypoints": _absurd(1e10)}, rf"Expected keypoints within {_BOUND}"),
-    ("pose", "serving_default", {"keypoints": _absurd(-1e10)}, rf"Expected keypoints within {_BOUND}"),
-    ("node", "serving_default", {"keypoints": _absurd(1e30, (1, 7, 0))}, rf"Expected keypoints within {_BOUND}"),
+    (
+        "pose",
+        "serving_default",
+        {"keypoints": _absurd(1e10)},
+        rf"Expected keypoints within {_BOUND}",
+    ),
+    (
+        "pose",
+        "serving_default",
+        {"keypoints": _absurd(-1e10)},
+        rf"Expected keypoints within {_BOUND}",
+    ),
+    (
+        "node",
+        "serving_default",
+        {"keypoints": _absurd(1e30, (1, 7, 0))},
+        rf"Expected keypoints within {_BOUND}",
+    ),
     ("pose", "sample", {"keypoints": _absurd(1e10)}, rf"Expected keypoints within {_BOUND}"),
-    ("node", "sample", {"keypoints": _absurd(1e30, (0, 3, 1))}, rf"Expected keypoints within {_BOUND}"),
-    ("semgcn", "serving_default", {"keypoints": _absurd(1e30, (0, 0, 0))}, rf"Expected keypoints within {_BOUND}"),
+    (
+        "node",
+        "sample",
+        {"keypoints": _absurd(1e30, (0, 3, 1))},
+        rf"Expected keypoints within {_BOUND}",
+    ),
+    (
+        "semgcn",
+        "serving_default",
+        {"keypoints": _absurd(1e30, (0, 0, 0))},
+        rf"Expected keypoints within {_BOUND}",
+    ),
     ("pose", "from_pixels", _pixels(width=1e-30), rf"Expected image_width within {_SIZES} pixels"),
     ("node", "from_pixels", _pixels(height=1e30), rf"Expected image_height within {_SIZES} pixels"),
     ("semgcn", "from_pixels", _pixels(width=1e30), rf"Expected image_width within {_SIZES} pixels"),
-    ("pose", "from_pixels", _pixels(_absurd(1e30, (1, 2, 0))), rf"Expected keypoints_px to normalise into {_BOUND}"),
-    ("pose", "from_pixels", _pixels(width=1.0, height=1e4), rf"Expected keypoints_px to normalise into {_BOUND}"),
+    (
+        "pose",
+        "from_pixels",
+        _pixels(_absurd(1e30, (1, 2, 0))),
+        rf"Expected keypoints_px to normalise into {_BOUND}",
+    ),
+    (
+        "pose",
+        "from_pixels",
+        _pixels(width=1.0, height=1e4),
+        rf"Expected keypoints_px to normalise into {_BOUND}",
+    ),
 ]
 
 
 @pytest.mark.parametrize("kind, signature, inputs, message", _ABSURD)
-def test_finite_but_absurd_inputs_are_refused_with_the_accepted_range(exported, kind, signature, inputs, message):
+def test_finite_but_absurd_inputs_are_refused_with_the_accepted_range(
+    exported, kind, signature, inputs, message
+):
     _, _, loaded = exported[kind]
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         _call(loaded, signature, **inputs)
@@ -220,7 +319,11 @@ def test_inputs_at_the_documented_bounds_are_answered(exported, kind):
     x = np.stack([np.full((16, 2), bound), np.full((16, 2), -bound)]).astype(np.float32)
     answers = [_call(loaded, "serving_default", keypoints=x)]
     sizes = np.array([export_module.MIN_IMAGE_SIZE, export_module.MAX_IMAGE_SIZE], np.float32)
-    pixels = {"keypoints_px": np.zeros((2, 16, 2), np.float32), "image_width": sizes, "image_height": sizes}
+    pixels = {
+        "keypoints_px": np.zeros((2, 16, 2), np.float32),
+        "image_width": sizes,
+        "image_height": sizes,
+    }
     answers.append(_call(loaded, "from_pixels", **pixels))
     if kind != "semgcn":
         answers.append(_call(loaded, "sample", keypoints=x))
@@ -237,7 +340,9 @@ def overflowing(tmp_path_factory):
         model = small_model(kind)
         model(keypoints(np.random.default_rng(0), 1))
         model.set_weights([np.full_like(weight, 1e18) for weight in model.get_weights()])
-        result[kind] = tf.saved_model.load(str(export_saved_model(model, base, name=kind, num_samples=2)))
+        result[kind] = tf.saved_model.load(
+            str(export_saved_model(model, base, name=kind, num_samples=2))
+        )
     return result
 
 
@@ -249,7 +354,9 @@ def test_non_finite_outputs_fail_the_request_instead_of_being_answered(overflowi
     if kind != "semgcn":
         requests.append(("sample", {"keypoints": x}))
     for signature, inputs in requests:
-        with pytest.raises(tf.errors.InvalidArgumentError, match=r"The model computed a non-finite \w+"):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=r"The model computed a non-finite \w+"
+        ):
             _call(loaded, signature, **inputs)
 
 
@@ -292,7 +399,11 @@ def test_saved_model_runs_in_a_process_without_graphmdn_or_tfp(exported, tmp_pat
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     completed = subprocess.run(
         [sys.executable, "load.py", json.dumps(paths), "inputs.npy", "out.npz"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == {
@@ -305,8 +416,12 @@ def test_saved_model_runs_in_a_process_without_graphmdn_or_tfp(exported, tmp_pat
         assert_outputs_close({key: results[f"{kind}/{key}"] for key in expected}, expected)
         assert "Expected keypoints to be finite" in str(results[f"{kind}/nan_error"])
         if kind != "semgcn":
-            samples = hypotheses.sample_poses(model(x, training=False), NUM_SAMPLES, seed=(SEED, 0)).numpy()
-            np.testing.assert_allclose(results[f"{kind}/samples"], samples.transpose(1, 0, 2, 3), atol=TOLERANCE)
+            samples = hypotheses.sample_poses(
+                model(x, training=False), NUM_SAMPLES, seed=(SEED, 0)
+            ).numpy()
+            np.testing.assert_allclose(
+                results[f"{kind}/samples"], samples.transpose(1, 0, 2, 3), atol=TOLERANCE
+            )
 
 
 def _saved_model_cli_signatures(text: str) -> dict:
@@ -314,9 +429,15 @@ def _saved_model_cli_signatures(text: str) -> dict:
     signatures = {}
     for section in re.split(r"^signature_def\['", text, flags=re.M)[1:]:
         name = section.split("'", 1)[0]
-        tensors = re.findall(r"(inputs|outputs)\['(\w+)'\] tensor_info:\s+dtype: (\w+)\s+shape: (\([^)]*\))", section)
+        tensors = re.findall(
+            r"(inputs|outputs)\['(\w+)'\] tensor_info:\s+dtype: (\w+)\s+shape: (\([^)]*\))", section
+        )
         method = re.search(r"Method name is: (\S*)", section)
-        signatures[name] = {"method": method.group(1) if method else None, "inputs": {}, "outputs": {}}
+        signatures[name] = {
+            "method": method.group(1) if method else None,
+            "inputs": {},
+            "outputs": {},
+        }
         for direction, key, dtype, shape in tensors:
             signatures[name][direction][key] = (dtype, shape)
     return signatures
@@ -324,11 +445,16 @@ def _saved_model_cli_signatures(text: str) -> dict:
 
 def test_saved_model_cli_shows_the_signatures(exported):
     saved_model_cli = Path(sys.executable).parent / "saved_model_cli"
-    assert saved_model_cli.is_file(), f"saved_model_cli (installed with tensorflow) not found beside {sys.executable}"
+    assert saved_model_cli.is_file(), (
+        f"saved_model_cli (installed with tensorflow) not found beside {sys.executable}"
+    )
     path = exported["pose"][1]
     completed = subprocess.run(
         [str(saved_model_cli), "show", "--all", "--dir", str(path)],
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "MetaGraphDef with tag-set: 'serve'" in completed.stdout
@@ -343,7 +469,9 @@ def test_saved_model_cli_shows_the_signatures(exported):
     }
     keypoints_input = {"keypoints": ("DT_FLOAT", "(-1, 16, 2)")}
     assert signatures["serving_default"] == {
-        "method": "tensorflow/serving/predict", "inputs": keypoints_input, "outputs": mixture_outputs,
+        "method": "tensorflow/serving/predict",
+        "inputs": keypoints_input,
+        "outputs": mixture_outputs,
     }
     assert signatures["from_pixels"] == {
         "method": "tensorflow/serving/predict",
@@ -393,7 +521,10 @@ def test_a_stray_file_named_like_a_version_is_skipped_and_kept(exported, tmp_pat
     path = export_saved_model(exported["pose"][0], tmp_path, name="graphmdn", num_samples=2)
     assert path == model_dir / "2" and (path / "saved_model.pb").is_file()
     (model_dir / "3").write_text("another file")
-    assert export_saved_model(exported["pose"][0], tmp_path, name="graphmdn", num_samples=2) == model_dir / "4"
+    assert (
+        export_saved_model(exported["pose"][0], tmp_path, name="graphmdn", num_samples=2)
+        == model_dir / "4"
+    )
     assert (model_dir / "1").read_text() == "a user's file, not a version"
     assert (model_dir / "3").read_text() == "another file"
     with pytest.raises(FileExistsError, match=re.escape(str(model_dir / "1"))):
@@ -408,7 +539,9 @@ def test_a_failed_export_leaves_no_partial_version(exported, tmp_path, monkeypat
             (Path(filepath) / "saved_model.pb").write_bytes(b"half")
             raise OSError("disk full")
 
-    monkeypatch.setattr(export_module._ServingFunctions, "archive", lambda self: HalfWrittenArchive())
+    monkeypatch.setattr(
+        export_module._ServingFunctions, "archive", lambda self: HalfWrittenArchive()
+    )
     with pytest.raises(OSError, match="disk full"):
         export_saved_model(exported["node"][0], tmp_path, name="graphmdn", version=2)
     assert os.listdir(tmp_path / "graphmdn") == []
@@ -436,7 +569,9 @@ def test_export_rejects_bad_arguments(exported, tmp_path, arguments, error, mess
 
 def test_export_rejects_a_model_that_is_not_a_pose_model(tmp_path):
     dense = keras.Sequential([keras.Input((16, 2)), keras.layers.Dense(3)])
-    with pytest.raises(TypeError, match="Expected a graphmdn_tf GraphMDN or SemGCN model. Received: Sequential"):
+    with pytest.raises(
+        TypeError, match="Expected a graphmdn_tf GraphMDN or SemGCN model. Received: Sequential"
+    ):
         export_saved_model(dense, tmp_path, name="dense")
 
 
@@ -447,7 +582,16 @@ def test_export_command_exports_a_run_directory(exported, tmp_path, capsys):
     model.save(run_dir / "model.keras")
     (run_dir / "config.json").write_text(json.dumps({"model": "graphmdn"}))
     base = tmp_path / "saved_models"
-    arguments = ["export", str(run_dir), "--name", "cli", "--base-dir", str(base), "--num-samples", "4"]
+    arguments = [
+        "export",
+        str(run_dir),
+        "--name",
+        "cli",
+        "--base-dir",
+        str(base),
+        "--num-samples",
+        "4",
+    ]
 
     assert main(arguments) == 0
     path = base / "cli" / "1"
@@ -459,8 +603,14 @@ def test_export_command_exports_a_run_directory(exported, tmp_path, capsys):
 
     assert main([*arguments, "--version", "1"]) == 1
     assert f"Refusing to overwrite the exported version {path}" in capsys.readouterr().err
-    assert main(["export", str(tmp_path / "runs" / "empty"), "--name", "cli", "--base-dir", str(base)]) == 1
-    assert f"Expected a finished training run with {tmp_path / 'runs' / 'empty' / 'model.keras'}" in capsys.readouterr().err
+    assert (
+        main(["export", str(tmp_path / "runs" / "empty"), "--name", "cli", "--base-dir", str(base)])
+        == 1
+    )
+    assert (
+        f"Expected a finished training run with {tmp_path / 'runs' / 'empty' / 'model.keras'}"
+        in capsys.readouterr().err
+    )
     assert sorted(os.listdir(base / "cli")) == ["1"]
 
 
@@ -476,7 +626,10 @@ def test_jit_compile_export_marks_the_forward_pass_for_xla(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     model.save(run_dir / "model.keras")
-    assert main(["export", str(run_dir), "--name", "x", "--base-dir", str(tmp_path), "--jit-compile"]) == 0
+    assert (
+        main(["export", str(run_dir), "--name", "x", "--base-dir", str(tmp_path), "--jit-compile"])
+        == 0
+    )
     assert xla_compiled_functions(tmp_path / "x" / "1")
     assert not xla_compiled_functions(export_saved_model(model, tmp_path, name="portable"))
     with pytest.raises(ValueError, match="Received: jit_compile='yes'"):

@@ -33,16 +33,37 @@ from graphmdn_tf.training.summaries import tensorboard_servers
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = ROOT / "notebooks"
 NOTEBOOKS = (
-    "01_quickstart.ipynb", "02_train_and_monitor.ipynb", "03_hypotheses.ipynb", "04_export_and_serve.ipynb",
+    "01_quickstart.ipynb",
+    "02_train_and_monitor.ipynb",
+    "03_hypotheses.ipynb",
+    "04_export_and_serve.ipynb",
     "05_beyond_poses.ipynb",
 )
-POSE_PARAMETERS = ("DATASET", "DATA_DIR", "KEYPOINTS", "PRESET", "EPOCHS", "STRIDE", "BATCH_SIZE", "RUN_ROOT")
+POSE_PARAMETERS = (
+    "DATASET",
+    "DATA_DIR",
+    "KEYPOINTS",
+    "PRESET",
+    "EPOCHS",
+    "STRIDE",
+    "BATCH_SIZE",
+    "RUN_ROOT",
+)
 #: The parameters each notebook's parameters cell must set (05 is the robot arm: no pose data set).
 # Notebook 05's default recipe (30 epochs) is what tests/test_beyond_poses.py checks the verdicts of;
 # here every notebook only has to run top to bottom and draw, so each trains less than its defaults.
-QUICKER = {name: {"EPOCHS": 1, "STRIDE": 16} for name in NOTEBOOKS} | {"05_beyond_poses.ipynb": {"EPOCHS": 2}}
+QUICKER = {name: {"EPOCHS": 1, "STRIDE": 16} for name in NOTEBOOKS} | {
+    "05_beyond_poses.ipynb": {"EPOCHS": 2}
+}
 PARAMETERS = {name: POSE_PARAMETERS for name in NOTEBOOKS} | {
-    "05_beyond_poses.ipynb": ("LINK_LENGTHS", "TRAIN_ARMS", "EPOCHS", "BATCH_SIZE", "SEED", "RUN_ROOT"),
+    "05_beyond_poses.ipynb": (
+        "LINK_LENGTHS",
+        "TRAIN_ARMS",
+        "EPOCHS",
+        "BATCH_SIZE",
+        "SEED",
+        "RUN_ROOT",
+    ),
 }
 KERNEL_NAME = "graphmdn-tf-tests"
 CELL_TIMEOUT_S = 600
@@ -54,7 +75,11 @@ def read_notebook(name: str) -> nbformat.NotebookNode:
 
 def inject_parameters(notebook: nbformat.NotebookNode, **values) -> None:
     """Papermill's convention: a new cell tagged "injected-parameters" right after the one tagged "parameters"."""
-    tagged = [index for index, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", [])]
+    tagged = [
+        index
+        for index, cell in enumerate(notebook.cells)
+        if "parameters" in cell.metadata.get("tags", [])
+    ]
     assert len(tagged) == 1, f"expected one cell tagged 'parameters', found {len(tagged)}"
     source = "# Parameters injected by tests/integration/test_notebooks.py\n"
     source += "".join(f"{name} = {value!r}\n" for name, value in values.items())
@@ -112,14 +137,18 @@ def test_committed_notebook_is_valid_and_has_no_outputs(name):
     nbformat.validate(notebook)
     assert notebook.metadata.kernelspec.name == "python3"
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert code_cells[0].metadata.get("tags") == ["parameters"], "the first code cell must be the parameters cell"
+    assert code_cells[0].metadata.get("tags") == ["parameters"], (
+        "the first code cell must be the parameters cell"
+    )
     for index, cell in enumerate(code_cells):
         assert cell.outputs == [] and cell.execution_count is None, (
             f"{name}: code cell {index} carries outputs; commit notebooks without outputs (notebooks/README.md)"
         )
     parameters = code_cells[0].source
     for parameter in PARAMETERS[name]:
-        assert f"\n{parameter} = " in f"\n{parameters}", f"{name}: no {parameter} in the parameters cell"
+        assert f"\n{parameter} = " in f"\n{parameters}", (
+            f"{name}: no {parameter} in the parameters cell"
+        )
 
 
 @pytest.mark.slow
@@ -133,19 +162,30 @@ def test_notebook_runs_top_to_bottom(name, tmp_path, jupyter_path, data_cache, m
     before = repository_files()
 
     client = NotebookClient(
-        notebook, kernel_name=KERNEL_NAME, timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(NOTEBOOKS_DIR)}}
+        notebook,
+        kernel_name=KERNEL_NAME,
+        timeout=CELL_TIMEOUT_S,
+        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
     )
     client.execute()  # raises CellExecutionError, naming the cell, on any error
 
-    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    outputs = [
+        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+    ]
     assert not [output for output in outputs if output.output_type == "error"]
     figures = [output for output in outputs if "image/png" in output.get("data", {})]
     assert figures, f"{name} rendered no figure (image/png output)"
     assert any(run_root.iterdir()), f"{name} wrote nothing under RUN_ROOT"
-    assert repository_files() == before, f"{name} left files in the repository: {repository_files() ^ before}"
-    left_running = [info for info in tensorboard_servers() if Path(info.logdir).is_relative_to(tmp_path)]
+    assert repository_files() == before, (
+        f"{name} left files in the repository: {repository_files() ^ before}"
+    )
+    left_running = [
+        info for info in tensorboard_servers() if Path(info.logdir).is_relative_to(tmp_path)
+    ]
     assert not left_running, f"{name} left TensorBoard running: {left_running}"
     if name == "04_export_and_serve.ipynb":
-        printed = "".join(output.get("text", "") for output in outputs if output.output_type == "stream")
+        printed = "".join(
+            output.get("text", "") for output in outputs if output.output_type == "stream"
+        )
         (command,) = docker_commands(printed)
         assert command in docker_commands((ROOT / "README.md").read_text()), command

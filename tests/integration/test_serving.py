@@ -25,7 +25,13 @@ import tensorflow as tf
 from graphmdn_tf import hypotheses
 from graphmdn_tf.cli import main
 from graphmdn_tf.export import export_saved_model
-from graphmdn_tf.serving import GrpcClient, RestClient, ServingError, ServingTimeoutError, ServingUnavailableError
+from graphmdn_tf.serving import (
+    GrpcClient,
+    RestClient,
+    ServingError,
+    ServingTimeoutError,
+    ServingUnavailableError,
+)
 from tests.integration.serving_checks import (
     NUM_KERNELS,
     TOLERANCE,
@@ -45,7 +51,9 @@ NUM_SAMPLES = 5
 
 def doc_blocks(language: str) -> list[str]:
     """The fenced code blocks in `language` of the "## Serving" section (of the README)."""
-    section = re.search(r"^## Serving\n(.*?)(?=^## |\Z)", SERVING_DOC.read_text(), flags=re.M | re.S)
+    section = re.search(
+        r"^## Serving\n(.*?)(?=^## |\Z)", SERVING_DOC.read_text(), flags=re.M | re.S
+    )
     assert section is not None, f'no "## Serving" section in {SERVING_DOC}'
     return re.findall(rf"^```{language}\n(.*?)^```", section.group(1), flags=re.M | re.S)
 
@@ -105,7 +113,9 @@ def test_rest_predict_in_both_formats_equals_the_model(served, request_format, n
     x = keypoints(np.random.default_rng(1), 7)
     inputs = {"keypoints": x} if named else x
     result = served.rest().predict(inputs, format=request_format)
-    assert_outputs_close(result, expected_outputs(served.models[2], x))  # latest version: node level
+    assert_outputs_close(
+        result, expected_outputs(served.models[2], x)
+    )  # latest version: node level
     assert result["pi"].shape == (7, NUM_KERNELS, 16)
 
 
@@ -119,7 +129,9 @@ def test_rest_routes_versions_and_labels(served):
     assert client.status() == {1: "AVAILABLE", 2: "AVAILABLE"}
     assert client.status(version=1) == {1: "AVAILABLE"}
     assert client.status(label="canary") == {2: "AVAILABLE"}
-    with pytest.raises(ServingError, match=r"HTTP 404 NOT_FOUND .*/versions/3:predict: .*Specific\(graphmdn, 3\)"):
+    with pytest.raises(
+        ServingError, match=r"HTTP 404 NOT_FOUND .*/versions/3:predict: .*Specific\(graphmdn, 3\)"
+    ):
         client.predict(x, version=3)  # on disk, but not in the version policy
     with pytest.raises(ServingError, match="Unrecognized servable version label: nightly") as error:
         client.predict(x, label="nightly")
@@ -136,14 +148,20 @@ def test_rest_names_a_single_output_from_the_metadata(served, request_format):
     x = keypoints(np.random.default_rng(3), 6)
     result = served.rest().predict(x, signature_name="sample", format=request_format, version=1)
     assert list(result) == ["samples"] and result["samples"].shape == (6, NUM_SAMPLES, 16, 3)
-    expected = hypotheses.sample_poses(served.models[1](x, training=False), NUM_SAMPLES, seed=(0, 0)).numpy()
-    np.testing.assert_allclose(result["samples"], expected.transpose(1, 0, 2, 3), rtol=0, atol=TOLERANCE)
+    expected = hypotheses.sample_poses(
+        served.models[1](x, training=False), NUM_SAMPLES, seed=(0, 0)
+    ).numpy()
+    np.testing.assert_allclose(
+        result["samples"], expected.transpose(1, 0, 2, 3), rtol=0, atol=TOLERANCE
+    )
 
 
 def test_rest_from_pixels_row_format_equals_normalising_on_the_client(served):
     client = served.rest()
     inputs = pixel_inputs(np.random.default_rng(4), 5)
-    from_pixels = client.predict(inputs, signature_name="from_pixels")  # row format: scalar sizes per instance
+    from_pixels = client.predict(
+        inputs, signature_name="from_pixels"
+    )  # row format: scalar sizes per instance
     assert_outputs_close(from_pixels, client.predict(normalise_on_client(inputs)))
     columnar = client.predict(inputs, signature_name="from_pixels", format="inputs", version=1)
     assert_outputs_close(columnar, client.predict(normalise_on_client(inputs), version=1))
@@ -154,12 +172,24 @@ def test_rest_metadata_lists_the_signatures(served):
     assert metadata["name"] == "graphmdn" and metadata["version"] == 1
     signatures = metadata["signatures"]
     assert sorted(signatures) == ["from_pixels", "sample", "serving_default"]
-    assert signatures["serving_default"]["inputs"] == {"keypoints": {"dtype": "DT_FLOAT", "shape": (-1, 16, 2)}}
-    assert signatures["serving_default"]["outputs"]["pi"] == {"dtype": "DT_FLOAT", "shape": (-1, NUM_KERNELS)}
-    assert signatures["sample"]["outputs"] == {"samples": {"dtype": "DT_FLOAT", "shape": (-1, NUM_SAMPLES, 16, 3)}}
-    assert signatures["from_pixels"]["inputs"]["image_width"] == {"dtype": "DT_FLOAT", "shape": (-1,)}
+    assert signatures["serving_default"]["inputs"] == {
+        "keypoints": {"dtype": "DT_FLOAT", "shape": (-1, 16, 2)}
+    }
+    assert signatures["serving_default"]["outputs"]["pi"] == {
+        "dtype": "DT_FLOAT",
+        "shape": (-1, NUM_KERNELS),
+    }
+    assert signatures["sample"]["outputs"] == {
+        "samples": {"dtype": "DT_FLOAT", "shape": (-1, NUM_SAMPLES, 16, 3)}
+    }
+    assert signatures["from_pixels"]["inputs"]["image_width"] == {
+        "dtype": "DT_FLOAT",
+        "shape": (-1,),
+    }
     assert all(s["method_name"] == "tensorflow/serving/predict" for s in signatures.values())
-    latest = served.rest().metadata(label="canary")["signatures"]["serving_default"]["outputs"]["pi"]
+    latest = served.rest().metadata(label="canary")["signatures"]["serving_default"]["outputs"][
+        "pi"
+    ]
     assert latest["shape"] == (-1, NUM_KERNELS, 16)
 
 
@@ -173,17 +203,23 @@ def test_rest_invalid_inputs_are_http_400_with_the_models_message(served):
     x[1, 4, 0] = np.inf
     with pytest.raises(ServingError, match="Expected keypoints to be finite"):
         client.predict({"keypoints": x}, format="inputs", version=1)
-    with pytest.raises(ServingError, match=r"Expected keypoints of shape \[batch, 16, 2\]\. Received shape") as error:
+    with pytest.raises(
+        ServingError, match=r"Expected keypoints of shape \[batch, 16, 2\]\. Received shape"
+    ) as error:
         client.predict(np.zeros((2, 17, 2), np.float32))
     assert error.value.http_status == 400
     inputs = pixel_inputs(np.random.default_rng(6), 2)
     inputs["image_height"][0] = 0.0
-    with pytest.raises(ServingError, match=r"Expected image_height within \[1, 65536\] pixels") as error:
+    with pytest.raises(
+        ServingError, match=r"Expected image_height within \[1, 65536\] pixels"
+    ) as error:
         client.predict(inputs, signature_name="from_pixels")
     assert error.value.http_status == 400
     x = keypoints(np.random.default_rng(5), 3)
     x[2, 9, 1] = 1e30
-    with pytest.raises(ServingError, match=re.escape("Expected keypoints within [-100, 100]")) as error:
+    with pytest.raises(
+        ServingError, match=re.escape("Expected keypoints within [-100, 100]")
+    ) as error:
         client.predict(x)
     assert (error.value.http_status, error.value.code) == (400, "INVALID_ARGUMENT")
     with pytest.raises(ServingError, match='Serving signature key "missing" not found') as error:
@@ -193,7 +229,9 @@ def test_rest_invalid_inputs_are_http_400_with_the_models_message(served):
 
 def test_rest_double_refuses_mixed_formats(served):
     body = json.dumps({"instances": [[[0.0, 0.0]] * 16], "inputs": [[[0.0, 0.0]] * 16]}).encode()
-    request = urllib.request.Request(f"{served.server.rest_url}/v1/models/graphmdn:predict", data=body)
+    request = urllib.request.Request(
+        f"{served.server.rest_url}/v1/models/graphmdn:predict", data=body
+    )
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(request, timeout=30)
     assert error.value.code == 400
@@ -202,7 +240,10 @@ def test_rest_double_refuses_mixed_formats(served):
 
 def test_grpc_predict_routes_versions_and_labels(served, grpc_client):
     x = keypoints(np.random.default_rng(7), 7)
-    node_level, pose_level = expected_outputs(served.models[2], x), expected_outputs(served.models[1], x)
+    node_level, pose_level = (
+        expected_outputs(served.models[2], x),
+        expected_outputs(served.models[1], x),
+    )
     assert_outputs_close(grpc_client.predict(x), node_level)
     assert_outputs_close(grpc_client.predict({"keypoints": x}, label="canary"), node_level)
     assert_outputs_close(grpc_client.predict(x, version=1), pose_level)
@@ -211,7 +252,8 @@ def test_grpc_predict_routes_versions_and_labels(served, grpc_client):
     assert samples.shape == (7, NUM_SAMPLES, 16, 3)
     inputs = pixel_inputs(np.random.default_rng(8), 7)
     assert_outputs_close(
-        grpc_client.predict(inputs, signature_name="from_pixels"), grpc_client.predict(normalise_on_client(inputs))
+        grpc_client.predict(inputs, signature_name="from_pixels"),
+        grpc_client.predict(normalise_on_client(inputs)),
     )
 
 
@@ -227,10 +269,14 @@ def test_grpc_errors_carry_the_status_code(served, grpc_client):
     with pytest.raises(ServingError, match="Expected keypoints to be finite") as error:
         grpc_client.predict(x)
     assert error.value.code == "INVALID_ARGUMENT" and error.value.http_status is None
-    with pytest.raises(ServingError, match=r"Expected keypoints of shape \[batch, 16, 2\]") as error:
+    with pytest.raises(
+        ServingError, match=r"Expected keypoints of shape \[batch, 16, 2\]"
+    ) as error:
         grpc_client.predict({"keypoints": np.zeros((2, 16, 3), np.float32)})
     assert error.value.code == "INVALID_ARGUMENT"
-    with pytest.raises(ServingError, match="expected to be a float tensor but is a double tensor") as error:
+    with pytest.raises(
+        ServingError, match="expected to be a float tensor but is a double tensor"
+    ) as error:
         grpc_client.predict({"keypoints": np.zeros((2, 16, 2), np.float64)})
     assert error.value.code == "INVALID_ARGUMENT"
     with pytest.raises(ServingError, match=r"Specific\(graphmdn, 3\)") as error:
@@ -260,7 +306,10 @@ def test_clients_time_out_on_a_slow_server(served):
     transport), never how fast the machine was."""
     x = keypoints(np.random.default_rng(10), 1)
     rest, grpc_client = served.rest(timeout=0.3), served.grpc(timeout=0.3)
-    rest._opener, grpc_client._stub = _RecordsTimeouts(rest._opener), _RecordsTimeouts(grpc_client._stub)
+    rest._opener, grpc_client._stub = (
+        _RecordsTimeouts(rest._opener),
+        _RecordsTimeouts(grpc_client._stub),
+    )
     served.server.delay_s = 60.0
     try:
         for client, transport in ((rest, rest._opener), (grpc_client, grpc_client._stub)):
@@ -277,7 +326,9 @@ def test_clients_report_a_refused_connection():
     with socket.socket() as probe:  # a loopback port with nobody listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(ServingUnavailableError, match=rf"127\.0\.0\.1:{port}/v1/models/graphmdn: cannot reach"):
+    with pytest.raises(
+        ServingUnavailableError, match=rf"127\.0\.0\.1:{port}/v1/models/graphmdn: cannot reach"
+    ):
         RestClient(f"http://127.0.0.1:{port}", timeout=5).status()
     with GrpcClient(f"127.0.0.1:{port}", timeout=5) as client:
         with pytest.raises(ServingUnavailableError) as error:
@@ -289,7 +340,14 @@ def test_predict_command_over_rest_and_grpc(served, tmp_path, capsys):
     x = keypoints(np.random.default_rng(12), 7)
     np.save(tmp_path / "poses.npy", x)
     rest_out = tmp_path / "rest.npz"
-    rest = ["predict", "--server", served.server.rest_url, "--rest", "--input", str(tmp_path / "poses.npy")]
+    rest = [
+        "predict",
+        "--server",
+        served.server.rest_url,
+        "--rest",
+        "--input",
+        str(tmp_path / "poses.npy"),
+    ]
     assert main([*rest, "--out", str(rest_out)]) == 0
     assert f"Wrote {rest_out}: highest_pose (7, 16, 3)" in capsys.readouterr().out
     with np.load(rest_out) as result:
@@ -299,12 +357,26 @@ def test_predict_command_over_rest_and_grpc(served, tmp_path, capsys):
     np.savez(tmp_path / "pixels.npz", **inputs)
     grpc_out = tmp_path / "grpc.npz"
     grpc_command = [
-        "predict", "--server", served.server.grpc_target, "--grpc", "--input", str(tmp_path / "pixels.npz"),
-        "--out", str(grpc_out), "--signature", "from_pixels", "--model", "graphmdn", "--version", "1",
+        "predict",
+        "--server",
+        served.server.grpc_target,
+        "--grpc",
+        "--input",
+        str(tmp_path / "pixels.npz"),
+        "--out",
+        str(grpc_out),
+        "--signature",
+        "from_pixels",
+        "--model",
+        "graphmdn",
+        "--version",
+        "1",
     ]
     assert main(grpc_command) == 0
     with np.load(grpc_out) as result:
-        assert_outputs_close(dict(result), expected_outputs(served.models[1], normalise_on_client(inputs)))
+        assert_outputs_close(
+            dict(result), expected_outputs(served.models[1], normalise_on_client(inputs))
+        )
 
     before = rest_out.read_bytes()
     assert main([*rest, "--out", str(rest_out)]) == 1
@@ -312,7 +384,14 @@ def test_predict_command_over_rest_and_grpc(served, tmp_path, capsys):
     assert rest_out.read_bytes() == before
     x[0, 0, 0] = np.nan
     np.save(tmp_path / "bad.npy", x)
-    bad = ["predict", "--server", served.server.grpc_target, "--grpc", "--input", str(tmp_path / "bad.npy")]
+    bad = [
+        "predict",
+        "--server",
+        served.server.grpc_target,
+        "--grpc",
+        "--input",
+        str(tmp_path / "bad.npy"),
+    ]
     assert main([*bad, "--out", str(tmp_path / "bad.npz")]) == 1
     assert "INVALID_ARGUMENT" in capsys.readouterr().err and not (tmp_path / "bad.npz").exists()
 
@@ -325,10 +404,20 @@ def test_predict_command_refuses_pickled_and_damaged_inputs_naming_the_file(tmp_
     (tmp_path / "damaged.npz").write_bytes(b"PK\x03\x04 not really a zip")
     for name in ("pickled.npy", "pickled.npz", "damaged.npz"):
         out = tmp_path / f"{name}.out.npz"
-        command = ["predict", "--server", "http://127.0.0.1:9", "--rest", "--input", str(tmp_path / name)]
+        command = [
+            "predict",
+            "--server",
+            "http://127.0.0.1:9",
+            "--rest",
+            "--input",
+            str(tmp_path / name),
+        ]
         assert main([*command, "--out", str(out)]) == 1
         error = capsys.readouterr().err
-        assert error.startswith(f"graphmdn-tf predict: error: {tmp_path / name}: ") and error.count("\n") == 1, error
+        assert (
+            error.startswith(f"graphmdn-tf predict: error: {tmp_path / name}: ")
+            and error.count("\n") == 1
+        ), error
         assert ("pickled objects" in error) == name.startswith("pickled") and not out.exists()
 
 
@@ -353,10 +442,15 @@ def test_documented_shell_commands_run(served, tmp_path, monkeypatch, capsys):
             if program == "docker":  # needs a Docker engine and the tensorflow/serving image
                 continue
             if program == "graphmdn-tf":
-                assert main(shlex.split(_on_test_server(command, served), comments=True)[1:]) == 0, command
+                assert (
+                    main(shlex.split(_on_test_server(command, served), comments=True)[1:]) == 0
+                ), command
                 continue
             completed = subprocess.run(
-                ["bash", "-c", _on_test_server(command, served)], capture_output=True, text=True, timeout=60
+                ["bash", "-c", _on_test_server(command, served)],
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             assert completed.returncode == 0, (command, completed.stderr)
             response = json.loads(completed.stdout)
@@ -366,7 +460,11 @@ def test_documented_shell_commands_run(served, tmp_path, monkeypatch, capsys):
     assert ran == {"graphmdn-tf": 5, "curl": 3, "docker": 3}
     loaded = tf.saved_model.load(str(tmp_path / "saved_models" / "graphmdn" / "2"))
     assert loaded.signatures["sample"].structured_outputs["samples"].shape[1] == 20
-    assert sorted(p.name for p in (tmp_path / "saved_models" / "graphmdn").iterdir()) == ["1", "2", "3"]
+    assert sorted(p.name for p in (tmp_path / "saved_models" / "graphmdn").iterdir()) == [
+        "1",
+        "2",
+        "3",
+    ]
     assert xla_compiled_functions(tmp_path / "saved_models" / "graphmdn" / "3")
     assert not xla_compiled_functions(tmp_path / "saved_models" / "graphmdn" / "1")
     with np.load(tmp_path / "samples.npz") as samples:

@@ -7,7 +7,12 @@ from tests.layer_checks import run_layer_checks
 
 
 def _randomise_block(block, rng):
-    for weight in (block.conv.self_kernel, block.conv.neighbor_kernel, block.conv.edge_logits, block.conv.bias):
+    for weight in (
+        block.conv.self_kernel,
+        block.conv.neighbor_kernel,
+        block.conv.edge_logits,
+        block.conv.bias,
+    ):
         weight.assign(rng.normal(size=weight.shape))
     block.norm.gamma.assign(rng.normal(size=block.norm.gamma.shape))
     block.norm.beta.assign(rng.normal(size=block.norm.beta.shape))
@@ -18,9 +23,17 @@ def _randomise_block(block, rng):
 def _block_numpy(block, x):
     conv = block.conv
     kernel = np.stack([conv.self_kernel.numpy(), conv.neighbor_kernel.numpy()])
-    h = ref.sem_graph_conv(x, kernel, conv.edge_logits.numpy(), conv.bias.numpy(), conv.graph.adjacency_with_self_loops())
+    h = ref.sem_graph_conv(
+        x,
+        kernel,
+        conv.edge_logits.numpy(),
+        conv.bias.numpy(),
+        conv.graph.adjacency_with_self_loops(),
+    )
     n = block.norm
-    h = ref.batch_norm(h, n.gamma.numpy(), n.beta.numpy(), n.moving_mean.numpy(), n.moving_variance.numpy())
+    h = ref.batch_norm(
+        h, n.gamma.numpy(), n.beta.numpy(), n.moving_mean.numpy(), n.moving_variance.numpy()
+    )
     return np.maximum(h, 0.0)
 
 
@@ -60,19 +73,30 @@ def test_residual_block_matches_numpy(rng):
 def test_standard_layer_checks(tmp_path):
     # A block: SemGraphConv (2 kernels, edge logits, bias) + BatchNorm (gamma, beta | moving mean, variance).
     run_layer_checks(
-        lambda: GraphConvBlock(h36m_graph(), 8, dropout=0.1), (16, 3), tmp_path,
-        expected_num_trainable_weights=4 + 2, expected_num_non_trainable_weights=2,
-        expected_trainable_params=(2 * 3 * 8 + 46 + 8) + 2 * 8, expected_non_trainable_params=2 * 8,
+        lambda: GraphConvBlock(h36m_graph(), 8, dropout=0.1),
+        (16, 3),
+        tmp_path,
+        expected_num_trainable_weights=4 + 2,
+        expected_num_non_trainable_weights=2,
+        expected_trainable_params=(2 * 3 * 8 + 46 + 8) + 2 * 8,
+        expected_non_trainable_params=2 * 8,
     )
     run_layer_checks(
-        lambda: ResidualGraphBlock(h36m_graph(), 8), (16, 8), tmp_path,
-        expected_num_trainable_weights=2 * (4 + 2), expected_num_non_trainable_weights=2 * 2,
-        expected_trainable_params=2 * ((2 * 8 * 8 + 46 + 8) + 2 * 8), expected_non_trainable_params=2 * 2 * 8,
+        lambda: ResidualGraphBlock(h36m_graph(), 8),
+        (16, 8),
+        tmp_path,
+        expected_num_trainable_weights=2 * (4 + 2),
+        expected_num_non_trainable_weights=2 * 2,
+        expected_trainable_params=2 * ((2 * 8 * 8 + 46 + 8) + 2 * 8),
+        expected_non_trainable_params=2 * 2 * 8,
     )
 
 
 def test_bad_arguments_raise():
-    with pytest.raises(ValueError, match=r"Expected 8 input features for the residual connection\. Received: input_shape=\(None, 16, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected 8 input features for the residual connection\. Received: input_shape=\(None, 16, 4\)",
+    ):
         ResidualGraphBlock(h36m_graph(), 8).build((None, 16, 4))
     with pytest.raises(ValueError, match=r"Expected dropout in \[0, 1\)"):
         GraphConvBlock(h36m_graph(), 8, dropout=1.0)

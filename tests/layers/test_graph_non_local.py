@@ -17,13 +17,29 @@ def _six_nodes_in_groups_of_three():
 @pytest.mark.parametrize(
     "make_graph, inter_dim, channels, inter, order, group_size",
     [
-        (h36m_graph, None, 8, 4, None, 2),  # the skeleton's joint pairs; inter_dim defaults to channels // 2
-        (_chain_of_four, 3, 6, 3, [0, 1, 2, 3], 1),  # no groups: no pooling, the nodes in their own order
+        (
+            h36m_graph,
+            None,
+            8,
+            4,
+            None,
+            2,
+        ),  # the skeleton's joint pairs; inter_dim defaults to channels // 2
+        (
+            _chain_of_four,
+            3,
+            6,
+            3,
+            [0, 1, 2, 3],
+            1,
+        ),  # no groups: no pooling, the nodes in their own order
         (_six_nodes_in_groups_of_three, None, 4, 2, None, 3),
     ],
     ids=["joint_groups", "without_groups", "groups_of_three"],
 )
-def test_matches_reference_algorithm(rng, make_graph, inter_dim, channels, inter, order, group_size):
+def test_matches_reference_algorithm(
+    rng, make_graph, inter_dim, channels, inter, order, group_size
+):
     graph = make_graph()
     layer = GraphNonLocal(graph, inter_dim=inter_dim)
     x = rng.normal(size=(3, graph.num_nodes, channels)).astype("float32")
@@ -48,14 +64,20 @@ def test_standard_layer_checks(tmp_path):
     # Trainable: theta/g/phi kernels and biases, concat projection, output kernel and bias, BatchNorm gamma
     # and beta; non-trainable: BatchNorm's moving mean and variance.
     run_layer_checks(
-        lambda: GraphNonLocal(h36m_graph()), (16, c), tmp_path,
-        expected_num_trainable_weights=6 + 1 + 2 + 2, expected_num_non_trainable_weights=2,
-        expected_trainable_params=3 * (c * i + i) + 2 * i + i * c + c + 2 * c, expected_non_trainable_params=2 * c,
+        lambda: GraphNonLocal(h36m_graph()),
+        (16, c),
+        tmp_path,
+        expected_num_trainable_weights=6 + 1 + 2 + 2,
+        expected_num_non_trainable_weights=2,
+        expected_trainable_params=3 * (c * i + i) + 2 * i + i * c + c + 2 * c,
+        expected_non_trainable_params=2 * c,
     )
 
 
 def test_bad_inputs_raise():
-    with pytest.raises(ValueError, match=r"Expected 16 nodes .* Received: input_shape=\(None, 12, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"Expected 16 nodes .* Received: input_shape=\(None, 12, 8\)"
+    ):
         GraphNonLocal(h36m_graph()).build((None, 12, 8))
     with pytest.raises(ValueError, match="Expected inter_dim to be None or a positive integer"):
         GraphNonLocal(h36m_graph(), inter_dim=0)

@@ -61,13 +61,17 @@ def test_keep_rates_per_sample_node_and_feature_are_binomial():
         assert abs(rates.var(ddof=1) / expected_var - 1) < 4 * np.sqrt(2 / (len(rates) - 1)), axis
     # Pairs of nodes (and of features) within a sample: masks uncorrelated across the axis.
     nodes = kept.transpose(1, 0, 2).reshape(16, -1)
-    assert np.abs(np.corrcoef(nodes)[~np.eye(16, dtype=bool)]).max() < 0.03  # |r| ~ 1/sqrt(32768) = 0.006
+    assert (
+        np.abs(np.corrcoef(nodes)[~np.eye(16, dtype=bool)]).max() < 0.03
+    )  # |r| ~ 1/sqrt(32768) = 0.006
 
 
 def test_layers_with_different_seeds_differ_and_seeds_reproduce():
     a, b = _masks(HashDropout(0.5, seed=1), 1), _masks(HashDropout(0.5, seed=2), 1)
     assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 0.01
-    np.testing.assert_array_equal(_masks(HashDropout(0.5, seed=1), 2), _masks(HashDropout(0.5, seed=1), 2))
+    np.testing.assert_array_equal(
+        _masks(HashDropout(0.5, seed=1), 2), _masks(HashDropout(0.5, seed=1), 2)
+    )
     keras.utils.set_random_seed(11)
     first = _masks(HashDropout(0.3), 1)
     keras.utils.set_random_seed(11)
@@ -89,9 +93,14 @@ def test_identity_at_inference_and_gradient_is_the_mask():
 def test_standard_layer_checks(tmp_path):
     # Dense's kernel and bias; HashDropout has no weights, only its seed generator's state.
     run_layer_checks(
-        lambda: keras.Sequential([keras.layers.Dense(4), HashDropout(0.2, seed=0)]), (16, 3), tmp_path,
-        expected_num_trainable_weights=2, expected_num_non_trainable_weights=0,
-        expected_num_non_trainable_variables=1, expected_trainable_params=3 * 4 + 4, expected_non_trainable_params=0,
+        lambda: keras.Sequential([keras.layers.Dense(4), HashDropout(0.2, seed=0)]),
+        (16, 3),
+        tmp_path,
+        expected_num_trainable_weights=2,
+        expected_num_non_trainable_weights=0,
+        expected_num_non_trainable_variables=1,
+        expected_trainable_params=3 * 4 + 4,
+        expected_non_trainable_params=0,
     )
 
 

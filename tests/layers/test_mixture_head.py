@@ -9,7 +9,13 @@ from tests.layer_checks import run_layer_checks
 def _raw_projection(head, x):
     conv = head.projection
     kernel = np.stack([conv.self_kernel.numpy(), conv.neighbor_kernel.numpy()])
-    return ref.sem_graph_conv(x, kernel, conv.edge_logits.numpy(), conv.bias.numpy(), conv.graph.adjacency_with_self_loops())
+    return ref.sem_graph_conv(
+        x,
+        kernel,
+        conv.edge_logits.numpy(),
+        conv.bias.numpy(),
+        conv.graph.adjacency_with_self_loops(),
+    )
 
 
 def _elu_plus_one(v):
@@ -29,11 +35,17 @@ def test_activations_match_numpy(rng, mixture, target_dim):
     pi_logits = raw[..., (target_dim + 1) * k :]
     np.testing.assert_allclose(out["mu"].numpy(), means, atol=1e-5)
     if mixture == "pose":
-        np.testing.assert_allclose(out["sigma"].numpy(), _elu_plus_one(sigma_logits.mean(axis=1)), atol=1e-5)
+        np.testing.assert_allclose(
+            out["sigma"].numpy(), _elu_plus_one(sigma_logits.mean(axis=1)), atol=1e-5
+        )
         np.testing.assert_allclose(out["pi_logits"].numpy(), pi_logits.mean(axis=1), atol=1e-5)
     else:
-        np.testing.assert_allclose(out["sigma"].numpy(), _elu_plus_one(sigma_logits).transpose(0, 2, 1), atol=1e-5)
-        np.testing.assert_allclose(out["pi_logits"].numpy(), pi_logits.transpose(0, 2, 1), atol=1e-5)
+        np.testing.assert_allclose(
+            out["sigma"].numpy(), _elu_plus_one(sigma_logits).transpose(0, 2, 1), atol=1e-5
+        )
+        np.testing.assert_allclose(
+            out["pi_logits"].numpy(), pi_logits.transpose(0, 2, 1), atol=1e-5
+        )
 
 
 def test_sigma_floor_for_extreme_logits():
@@ -61,16 +73,23 @@ def test_head_stays_float32_under_mixed_precision(rng):
 def test_standard_layer_checks(tmp_path, mixture):
     # One SemGraphConv to (3 + 2) * 3 = 15 features: 2 kernels 8x15, 46 edge logits, 15 biases.
     run_layer_checks(
-        lambda: GraphMixtureHead(h36m_graph(), 3, mixture=mixture), (16, 8), tmp_path,
-        expected_num_trainable_weights=4, expected_num_non_trainable_weights=0,
-        expected_trainable_params=2 * 8 * 15 + 46 + 15, expected_non_trainable_params=0,
+        lambda: GraphMixtureHead(h36m_graph(), 3, mixture=mixture),
+        (16, 8),
+        tmp_path,
+        expected_num_trainable_weights=4,
+        expected_num_non_trainable_weights=0,
+        expected_trainable_params=2 * 8 * 15 + 46 + 15,
+        expected_non_trainable_params=0,
     )
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"mixture": "graph"}, r"Expected mixture to be one of \('pose', 'node'\)\. Received: mixture='graph'"),
+        (
+            {"mixture": "graph"},
+            r"Expected mixture to be one of \('pose', 'node'\)\. Received: mixture='graph'",
+        ),
         ({"num_kernels": 0}, "Expected num_kernels to be a positive integer"),
         ({"target_dim": -1}, "Expected target_dim to be a positive integer"),
         ({"min_sigma": 0.0}, "Expected min_sigma > 0"),

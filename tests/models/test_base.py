@@ -11,10 +11,22 @@ from tests.models.toy_data import two_valued_problem
 
 # The config keys a saved `.keras` file holds; a key renamed or dropped would break files saved earlier.
 BASE_CONFIG_KEYS = {
-    "name", "trainable", "graph", "input_dim", "target_dim", "track_errors", "error_scale",
-    "hidden_dim", "num_blocks", "dropout", "non_local",
+    "name",
+    "trainable",
+    "graph",
+    "input_dim",
+    "target_dim",
+    "track_errors",
+    "error_scale",
+    "hidden_dim",
+    "num_blocks",
+    "dropout",
+    "non_local",
 }
-CONFIG_KEYS = {GraphMDN: BASE_CONFIG_KEYS | {"num_kernels", "mixture", "min_sigma"}, SemGCN: BASE_CONFIG_KEYS}
+CONFIG_KEYS = {
+    GraphMDN: BASE_CONFIG_KEYS | {"num_kernels", "mixture", "min_sigma"},
+    SemGCN: BASE_CONFIG_KEYS,
+}
 
 
 @pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
@@ -43,11 +55,15 @@ def test_keras_save_load_round_trip(rng, tmp_path, factory):
     x, y = two_valued_problem(rng, n=64)
     model = factory()
     model.compile(optimizer="adam")
-    model.fit(x, y, epochs=1, batch_size=32, verbose=0)  # moves BatchNorm statistics off their defaults
+    model.fit(
+        x, y, epochs=1, batch_size=32, verbose=0
+    )  # moves BatchNorm statistics off their defaults
     model.save(tmp_path / "model.keras")
     restored = keras.models.load_model(tmp_path / "model.keras")
     assert type(restored) is type(model) and restored.get_config() == model.get_config()
-    keras.tree.map_structure(np.testing.assert_array_equal, model.predict(x, verbose=0), restored.predict(x, verbose=0))
+    keras.tree.map_structure(
+        np.testing.assert_array_equal, model.predict(x, verbose=0), restored.predict(x, verbose=0)
+    )
     # The restored model keeps training (optimizer state restored too).
     restored.fit(x, y, epochs=1, batch_size=32, verbose=0)
 
@@ -55,8 +71,14 @@ def test_keras_save_load_round_trip(rng, tmp_path, factory):
 @pytest.mark.parametrize(
     "shape, message",
     [
-        ((4, 17, 2), r"Expected 16 nodes to match the graph's adjacency \(16, 16\)\. Received: inputs.shape=\(4, 17, 2\)"),
-        ((4, 16, 3), r"Expected 2 input features per node \(\[batch, 16, 2\]\)\. Received: inputs.shape=\(4, 16, 3\)"),
+        (
+            (4, 17, 2),
+            r"Expected 16 nodes to match the graph's adjacency \(16, 16\)\. Received: inputs.shape=\(4, 17, 2\)",
+        ),
+        (
+            (4, 16, 3),
+            r"Expected 2 input features per node \(\[batch, 16, 2\]\)\. Received: inputs.shape=\(4, 16, 3\)",
+        ),
         ((4, 32), r"rank-3 input .* Received: inputs.shape=\(4, 32\)"),
     ],
 )
@@ -80,7 +102,9 @@ def _train_on_one_batch(model, x, y):
 @pytest.mark.parametrize("train", [_fit_once, _train_on_one_batch])
 @pytest.mark.parametrize("built", [True, False])
 @pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
-def test_training_makes_the_weights_and_optimizer_slots_before_it_traces_its_step(rng, cls, built, train):
+def test_training_makes_the_weights_and_optimizer_slots_before_it_traces_its_step(
+    rng, cls, built, train
+):
     # tf.function traces a step that creates variables twice; fit and train_on_batch make the model's
     # weights (when it is unbuilt) and Adam's slots first.
     x, y = two_valued_problem(rng, n=64)
@@ -98,23 +122,35 @@ def test_training_makes_the_weights_and_optimizer_slots_before_it_traces_its_ste
     with tf.variable_creator_scope(creator):
         train(model, x, y)
     assert made_while_tracing == []
-    assert model.optimizer.built and len(model.optimizer.variables) > 2 * len(model.trainable_variables)
+    assert model.optimizer.built and len(model.optimizer.variables) > 2 * len(
+        model.trainable_variables
+    )
 
 
 def _fit_two_epochs(fit, model, x, y):
-    fit(model, x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)  # its losses are in the weights
+    fit(
+        model, x, y, epochs=2, batch_size=16, verbose=0, shuffle=False
+    )  # its losses are in the weights
 
 
 def _train_on_three_batches(train_on_batch, model, x, y):
-    return [train_on_batch(model, x[rows], y[rows]) for rows in (slice(0, 32), slice(32, 64), slice(0, 32))]
+    return [
+        train_on_batch(model, x[rows], y[rows])
+        for rows in (slice(0, 32), slice(32, 64), slice(0, 32))
+    ]
 
 
-@pytest.mark.parametrize("method, run", [("fit", _fit_two_epochs), ("train_on_batch", _train_on_three_batches)])
+@pytest.mark.parametrize(
+    "method, run", [("fit", _fit_two_epochs), ("train_on_batch", _train_on_three_batches)]
+)
 @pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
 def test_an_unbuilt_model_trains_to_the_weights_keras_own_training_gives(rng, cls, method, run):
     x, y = two_valued_problem(rng, n=64)
     results = []
-    for owner in (GraphPoseModel, keras.Model):  # ours builds first; Keras' builds in the first call
+    for owner in (
+        GraphPoseModel,
+        keras.Model,
+    ):  # ours builds first; Keras' builds in the first call
         keras.utils.set_random_seed(3)
         model = cls(hidden_dim=16, num_blocks=1, dropout=0.1)
         model.compile(optimizer=keras.optimizers.Adam(1e-2))
@@ -129,5 +165,7 @@ def test_an_unbuilt_model_trains_to_the_weights_keras_own_training_gives(rng, cl
 def test_fit_refuses_data_of_another_shape_as_call_does(rng):
     model = GraphMDN(hidden_dim=16, num_blocks=1)
     model.compile(optimizer="adam")
-    with pytest.raises(ValueError, match=r"Expected 2 input features per node \(\[batch, 16, 2\]\). Received: "):
+    with pytest.raises(
+        ValueError, match=r"Expected 2 input features per node \(\[batch, 16, 2\]\). Received: "
+    ):
         model.fit(np.zeros((8, 16, 3), np.float32), np.zeros((8, 16, 3), np.float32), verbose=0)

@@ -10,7 +10,11 @@ from tests.models.toy_data import two_valued_problem
 
 
 def _assert_close(outputs, expected):
-    keras.tree.map_structure(lambda a, b: np.testing.assert_allclose(np.asarray(a), b, rtol=1e-5, atol=1e-6), outputs, expected)
+    keras.tree.map_structure(
+        lambda a, b: np.testing.assert_allclose(np.asarray(a), b, rtol=1e-5, atol=1e-6),
+        outputs,
+        expected,
+    )
 
 
 @pytest.mark.parametrize("rows, count, size", [(11, 3, 4), (8, 2, 4), (1, 1, 5), (0, 1, 3)])
@@ -29,19 +33,31 @@ def test_map_blocks_joins_the_blocks_back_to_the_rows(rows, count, size):
 def test_in_memory_batches_slices_in_order_and_casts_floats(rng, batch_size):
     x = rng.normal(size=(10, 16, 2))  # float64
     batches = list(batching.in_memory_batches(x, batch_size))
-    assert [len(b) for b in batches] == [min(batch_size, 10 - start) for start in range(0, 10, batch_size)]
+    assert [len(b) for b in batches] == [
+        min(batch_size, 10 - start) for start in range(0, 10, batch_size)
+    ]
     assert {b.dtype for b in batches} == {tf.float32}
     np.testing.assert_allclose(np.concatenate(batches), x, rtol=1e-6)
-    assert list(batching.in_memory_batches(np.arange(5), 2))[0].dtype == tf.int64  # only floats are cast
+    assert (
+        list(batching.in_memory_batches(np.arange(5), 2))[0].dtype == tf.int64
+    )  # only floats are cast
 
 
 @pytest.mark.parametrize(
     "x, batch_size, message",
     [
-        (np.zeros((4, 16, 2)), 0, r"Expected batch_size to be a positive integer\. Received: batch_size=0"),
+        (
+            np.zeros((4, 16, 2)),
+            0,
+            r"Expected batch_size to be a positive integer\. Received: batch_size=0",
+        ),
         (np.zeros((4, 16, 2)), 2.5, r"Received: batch_size=2\.5"),
         (np.zeros((4, 16, 2)), True, r"Received: batch_size=True"),
-        (np.float32(3.0), 2, r"Expected an array with a leading batch dimension\. Received: shape=\(\)"),
+        (
+            np.float32(3.0),
+            2,
+            r"Expected an array with a leading batch dimension\. Received: shape=\(\)",
+        ),
     ],
 )
 def test_in_memory_batches_bad_arguments_raise(x, batch_size, message):
@@ -52,14 +68,19 @@ def test_in_memory_batches_bad_arguments_raise(x, batch_size, message):
 @pytest.mark.parametrize("jit_compile", [True, False])
 @pytest.mark.parametrize(
     "factory",
-    [lambda: GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3), lambda: SemGCN(hidden_dim=16, num_blocks=1)],
+    [
+        lambda: GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3),
+        lambda: SemGCN(hidden_dim=16, num_blocks=1),
+    ],
     ids=["graphmdn", "semgcn"],
 )
 def test_predict_in_blocks_equals_one_call_on_the_batch(rng, jit_compile, factory):
     model = factory()
     x, y = two_valued_problem(rng, n=64)
     model.compile(optimizer="adam", jit_compile=jit_compile)
-    model.fit(x, y, epochs=1, batch_size=32, verbose=0)  # BatchNorm moving statistics away from their start
+    model.fit(
+        x, y, epochs=1, batch_size=32, verbose=0
+    )  # BatchNorm moving statistics away from their start
     x = x[:11]
     expected = keras.tree.map_structure(np.asarray, model(x, training=False))
     model.predict_block_size = 4  # 11 rows: 3 blocks of 4, one padding row
@@ -96,7 +117,9 @@ def test_predict_on_arrays_matches_keras_array_adapter(rng):
     for inputs in (x, tf.constant(x), x.astype("float32")):
         for batch_size in (None, 16, 70, 100):
             batches.clear()
-            ours = model.predict(inputs, batch_size=batch_size, verbose=0, callbacks=[RecordBatches()])
+            ours = model.predict(
+                inputs, batch_size=batch_size, verbose=0, callbacks=[RecordBatches()]
+            )
             theirs = keras.Model.predict(model, inputs, batch_size=batch_size, verbose=0)
             keras.tree.map_structure(np.testing.assert_array_equal, ours, theirs)
             size = 32 if batch_size is None else batch_size
@@ -111,7 +134,9 @@ def test_predict_passes_datasets_and_steps_to_keras(rng):
     expected = np.asarray(model(x, training=False))
     dataset = tf.data.Dataset.from_tensor_slices(x).batch(6)
     np.testing.assert_allclose(model.predict(dataset, verbose=0), expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(model.predict(x, batch_size=5, steps=2, verbose=0), expected[:10], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(x, batch_size=5, steps=2, verbose=0), expected[:10], rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
@@ -124,18 +149,29 @@ def test_predict_bad_batch_size_raises(batch_size):
 @pytest.mark.parametrize(
     "factory, shapes",
     [
-        (lambda: GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3), {"mu": (0, 3, 16, 3), "sigma": (0, 3), "pi_logits": (0, 3)}),
+        (
+            lambda: GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3),
+            {"mu": (0, 3, 16, 3), "sigma": (0, 3), "pi_logits": (0, 3)},
+        ),
         (lambda: SemGCN(hidden_dim=8, num_blocks=1), (0, 16, 3)),
     ],
     ids=["graphmdn", "semgcn"],
 )
 def test_an_empty_batch_gives_empty_outputs(factory, shapes):
     model = factory()
-    outputs = model(np.zeros((0, 16, 2), "float32"), training=False)  # eager: Keras' ops.max refused this
-    found = {k: tuple(v.shape) for k, v in outputs.items()} if isinstance(outputs, dict) else tuple(outputs.shape)
+    outputs = model(
+        np.zeros((0, 16, 2), "float32"), training=False
+    )  # eager: Keras' ops.max refused this
+    found = (
+        {k: tuple(v.shape) for k, v in outputs.items()}
+        if isinstance(outputs, dict)
+        else tuple(outputs.shape)
+    )
     assert found == shapes
     predicted = model.predict(np.zeros((0, 16, 2)), verbose=0)  # Keras itself fails on zero batches
     if isinstance(shapes, dict):
-        assert {k: (v.shape, v.dtype) for k, v in predicted.items()} == {k: (s, np.float32) for k, s in shapes.items()}
+        assert {k: (v.shape, v.dtype) for k, v in predicted.items()} == {
+            k: (s, np.float32) for k, s in shapes.items()
+        }
     else:
         assert (predicted.shape, predicted.dtype) == (shapes, np.float32)

@@ -7,11 +7,18 @@ from graphmdn_tf.models import GraphMDN, SemGCN, build_model
 
 
 def test_every_model_field_of_the_config_reaches_the_model():
-    config = TrainingConfig.from_preset("standard", hidden_dim=24, num_blocks=2, num_kernels=3, mixture="node",
-                                        dropout=0.25)
+    config = TrainingConfig.from_preset(
+        "standard", hidden_dim=24, num_blocks=2, num_kernels=3, mixture="node", dropout=0.25
+    )
     model = build_model(config)
     assert isinstance(model, GraphMDN) and model.built
-    assert (model.hidden_dim, model.num_blocks, model.num_kernels, model.mixture, model.dropout) == (24, 2, 3, "node", 0.25)
+    assert (
+        model.hidden_dim,
+        model.num_blocks,
+        model.num_kernels,
+        model.mixture,
+        model.dropout,
+    ) == (24, 2, 3, "node", 0.25)
     assert model.backbone.residual_blocks[0].block1.dropout == 0.25
     semgcn = build_model(config.replace(model="semgcn"), build=False)
     assert isinstance(semgcn, SemGCN) and not semgcn.built
@@ -27,7 +34,10 @@ def test_an_unknown_model_kind_is_refused():
     class Config:
         model = "linear"
 
-    with pytest.raises(ValueError, match=r"Expected model to be one of \('graphmdn', 'semgcn'\)\. Received: model='linear'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected model to be one of \('graphmdn', 'semgcn'\)\. Received: model='linear'",
+    ):
         build_model(Config())
 
 

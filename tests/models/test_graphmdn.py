@@ -35,9 +35,19 @@ def test_oracle_resolves_a_two_valued_target(rng):
 
 def test_runs_on_other_graphs(rng):
     # A 6-node ring of sensors with paired groups, 1 input feature and a 2-D target per node.
-    ring = Graph(6, ((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0)), node_groups=((0, 3), (1, 4), (2, 5)))
+    ring = Graph(
+        6, ((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0)), node_groups=((0, 3), (1, 4), (2, 5))
+    )
     x, y = two_valued_problem(rng, n=256, nodes=6, input_dim=1, target_dim=2)
-    model = GraphMDN(graph=ring, hidden_dim=16, num_blocks=1, num_kernels=2, input_dim=1, target_dim=2, track_errors=False)
+    model = GraphMDN(
+        graph=ring,
+        hidden_dim=16,
+        num_blocks=1,
+        num_kernels=2,
+        input_dim=1,
+        target_dim=2,
+        track_errors=False,
+    )
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     history = model.fit(x, y, epochs=3, batch_size=64, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
@@ -68,13 +78,20 @@ def test_the_head_follows_the_mixture_arguments(rng, mixture, sigma_shape):
     assert (model.head.num_kernels, model.head.mixture, model.head.min_sigma) == (4, mixture, 0.5)
     assert outputs["mu"].shape == (3, 4, 16, 3) and outputs["sigma"].shape == sigma_shape
     assert float(np.min(outputs["sigma"])) >= 0.5
-    assert {"num_kernels": 4, "mixture": mixture, "min_sigma": 0.5}.items() <= model.get_config().items()
+    assert {
+        "num_kernels": 4,
+        "mixture": mixture,
+        "min_sigma": 0.5,
+    }.items() <= model.get_config().items()
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"mixture": "joint"}, r"Expected mixture to be one of \('pose', 'node'\)\. Received: mixture='joint'"),
+        (
+            {"mixture": "joint"},
+            r"Expected mixture to be one of \('pose', 'node'\)\. Received: mixture='joint'",
+        ),
         ({"num_blocks": -1}, r"Expected num_blocks >= 0\. Received: num_blocks=-1"),
         ({"num_kernels": 0}, "Expected num_kernels to be a positive integer"),
         ({"min_sigma": 0.0}, "Expected min_sigma > 0"),

@@ -11,7 +11,12 @@ PAPER = {
     "standard": (128, 4, 5, 0.1),  # Table 1 "Ours": 4 residual blocks x 128, 5 kernels
     "wide": (512, 3, 5, 0.1),  # Tables 1-3 "Wide": 3 residual blocks x 512, 5 kernels
     "k8": (128, 4, 8, 0.1),  # Table 3 "Ours (8)": the standard backbone, 8 kernels
-    "k200": (512, 3, 200, 0.5),  # Table 3 "Ours (Wide, 200)": the wide backbone, 200 kernels, dropout 0.5 (Section 5.2)
+    "k200": (
+        512,
+        3,
+        200,
+        0.5,
+    ),  # Table 3 "Ours (Wide, 200)": the wide backbone, 200 kernels, dropout 0.5 (Section 5.2)
 }
 
 
@@ -25,18 +30,33 @@ def _param_count_analytic(hidden, blocks, kernels, input_dim=2, target_dim=3, ed
 
     block = conv(input_dim, hidden) + 4 * hidden
     residual = 2 * (conv(hidden, hidden) + 4 * hidden)
-    return block + non_local(hidden) + blocks * (residual + non_local(hidden)) + conv(hidden, (target_dim + 2) * kernels)
+    return (
+        block
+        + non_local(hidden)
+        + blocks * (residual + non_local(hidden))
+        + conv(hidden, (target_dim + 2) * kernels)
+    )
 
 
 def _backbone_sizes(model):
     """(hidden_dim, residual blocks, non-local blocks, dropout) read from the built layers."""
     backbone = model.backbone
     widths = {backbone.input_block.conv.units}
-    widths |= {conv.units for block in backbone.residual_blocks for conv in (block.block1.conv, block.block2.conv)}
+    widths |= {
+        conv.units
+        for block in backbone.residual_blocks
+        for conv in (block.block1.conv, block.block2.conv)
+    }
     assert len(widths) == 1, widths
-    dropouts = {block.dropout for residual in backbone.residual_blocks for block in (residual.block1, residual.block2)}
+    dropouts = {
+        block.dropout
+        for residual in backbone.residual_blocks
+        for block in (residual.block1, residual.block2)
+    }
     assert dropouts == {backbone.input_block.dropout}, dropouts
-    non_local = [backbone.input_non_local, *backbone.non_local_blocks] if backbone.input_non_local else []
+    non_local = (
+        [backbone.input_non_local, *backbone.non_local_blocks] if backbone.input_non_local else []
+    )
     return widths.pop(), len(backbone.residual_blocks), len(non_local), backbone.input_block.dropout
 
 
@@ -66,7 +86,9 @@ def test_a_semgcn_preset_builds_the_same_backbone_without_kernels(preset):
 
 
 def test_overrides_take_effect_and_leave_the_preset_alone():
-    model = GraphMDN.from_preset("wide", num_blocks=1, num_kernels=8, mixture="node", non_local=False, dropout=0.3)
+    model = GraphMDN.from_preset(
+        "wide", num_blocks=1, num_kernels=8, mixture="node", non_local=False, dropout=0.3
+    )
     model.build((None, 16, 2))
     assert _backbone_sizes(model) == (512, 1, 0, 0.3)
     assert (model.head.num_kernels, model.head.mixture) == (8, "node")
@@ -74,21 +96,38 @@ def test_overrides_take_effect_and_leave_the_preset_alone():
     assert outputs["sigma"].shape == (1, 8, 16)
     semgcn = SemGCN.from_preset("k200", hidden_dim=16)
     assert _backbone_sizes(semgcn) == (16, 3, 4, 0.5)
-    assert GraphMDN.from_preset("wide").num_kernels == 5 and MODEL_PRESETS["wide"]["num_blocks"] == 3
+    assert (
+        GraphMDN.from_preset("wide").num_kernels == 5 and MODEL_PRESETS["wide"]["num_blocks"] == 3
+    )
 
 
 @pytest.mark.parametrize("cls", [GraphMDN, SemGCN])
 def test_an_unknown_preset_raises(cls):
-    with pytest.raises(ValueError, match=r"Unknown preset 'huge'\. Expected one of \['k200', 'k8', 'standard', 'wide'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown preset 'huge'\. Expected one of \['k200', 'k8', 'standard', 'wide'\]",
+    ):
         cls.from_preset("huge")
 
 
 @pytest.mark.parametrize(
     "cls, overrides, message",
     [
-        (GraphMDN, {"hiden_dim": 64}, r"Unrecognized keyword arguments passed to GraphMDN: \{'hiden_dim': 64\}"),
-        (SemGCN, {"num_kernels": 8}, r"Unrecognized keyword arguments passed to SemGCN: \{'num_kernels': 8\}"),
-        (SemGCN, {"mixture": "node"}, r"Unrecognized keyword arguments passed to SemGCN: \{'mixture': 'node'\}"),
+        (
+            GraphMDN,
+            {"hiden_dim": 64},
+            r"Unrecognized keyword arguments passed to GraphMDN: \{'hiden_dim': 64\}",
+        ),
+        (
+            SemGCN,
+            {"num_kernels": 8},
+            r"Unrecognized keyword arguments passed to SemGCN: \{'num_kernels': 8\}",
+        ),
+        (
+            SemGCN,
+            {"mixture": "node"},
+            r"Unrecognized keyword arguments passed to SemGCN: \{'mixture': 'node'\}",
+        ),
     ],
 )
 def test_an_unknown_override_raises(cls, overrides, message):

@@ -24,7 +24,9 @@ def test_fits_with_l2(rng):
 
 
 def test_runs_on_other_graphs(rng):
-    ring = Graph(6, ((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0)), node_groups=((0, 3), (1, 4), (2, 5)))
+    ring = Graph(
+        6, ((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0)), node_groups=((0, 3), (1, 4), (2, 5))
+    )
     x, _ = two_valued_problem(rng, n=4, nodes=6, input_dim=1, target_dim=2)
     model = SemGCN(graph=ring, hidden_dim=8, num_blocks=1, input_dim=1, target_dim=2)
     assert model(x).shape == (4, 6, 2)

@@ -14,5 +14,7 @@ def two_valued_problem(rng, n=512, nodes=16, input_dim=2, target_dim=3):
     x = rng.uniform(-1, 1, size=(n, nodes, input_dim)).astype("float32")
     sign = rng.choice([-1.0, 1.0], size=(n, 1, 1))
     base = np.tanh(x.sum(axis=-1, keepdims=True)) * 0.3
-    y = np.concatenate([base * np.ones((1, 1, target_dim - 1)), sign * 0.4 * np.ones_like(base)], axis=-1)
+    y = np.concatenate(
+        [base * np.ones((1, 1, target_dim - 1)), sign * 0.4 * np.ones_like(base)], axis=-1
+    )
     return x, y.astype("float32")

@@ -28,8 +28,12 @@ from graphmdn_tf.training import checkpoints
 from graphmdn_tf.training.fit import train
 from tests.training.conftest import read_events, tiny_config
 
-STEPS_PER_EPOCH = 1800 // 128  # the synthetic training subjects at stride 8 hold 1800 frames: 14 batches of 128
-CONFIG = tiny_config(deterministic=True, stride=8, validation_frames=64, image_frames=1, save_every_steps=5)
+STEPS_PER_EPOCH = (
+    1800 // 128
+)  # the synthetic training subjects at stride 8 hold 1800 frames: 14 batches of 128
+CONFIG = tiny_config(
+    deterministic=True, stride=8, validation_frames=64, image_frames=1, save_every_steps=5
+)
 
 
 def _die():
@@ -88,7 +92,9 @@ def kill(point: str, run_dir: str) -> None:
     elif point == "epoch_end_after_checkpoint":
         _kill_after_epoch_end_checkpoint()
     elif point == "checkpoint_write":
-        _kill_while_writing(np, "savez", call=3)  # checkpoints at steps 5, 10, then the epoch end (14)
+        _kill_while_writing(
+            np, "savez", call=3
+        )  # checkpoints at steps 5, 10, then the epoch end (14)
     elif point == "final_save":
         _kill_while_writing(keras.Model, "save", call=1)
     else:
@@ -108,7 +114,9 @@ def describe(result) -> dict:
     run_dir = Path(result.run_dir)
     with open(run_dir / "history.csv", newline="") as handle:
         rows = list(csv.reader(handle))
-    timed = [index for index, name in enumerate(rows[0]) if name.endswith("_seconds")]  # wall times differ
+    timed = [
+        index for index, name in enumerate(rows[0]) if name.endswith("_seconds")
+    ]  # wall times differ
     history = [[value for index, value in enumerate(row) if index not in timed] for row in rows]
     events = read_events(run_dir / "logs" / "validation")
     return {
@@ -116,7 +124,9 @@ def describe(result) -> dict:
         "resumed_from_step": result.resumed_from_step,
         "iterations": int(model.optimizer.iterations.numpy()),
         "history": history,
-        "validation_steps": {tag: sorted({step for step, _ in values}) for tag, values in events.items()},
+        "validation_steps": {
+            tag: sorted({step for step, _ in values}) for tag, values in events.items()
+        },
         "files": sorted(path.name for path in run_dir.iterdir()),
     }
 

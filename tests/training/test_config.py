@@ -17,16 +17,30 @@ def test_from_preset_takes_model_and_schedule_fields(name):
 
 def test_paper_defaults():
     standard = TrainingConfig.from_preset("standard")
-    assert (standard.epochs, standard.batch_size, standard.schedule, standard.peak_learning_rate) == (2, 256, "one_cycle", 6e-3)
+    assert (
+        standard.epochs,
+        standard.batch_size,
+        standard.schedule,
+        standard.peak_learning_rate,
+    ) == (2, 256, "one_cycle", 6e-3)
     k200 = TrainingConfig.from_preset("k200")
-    assert (k200.schedule, k200.epochs, k200.initial_learning_rate, k200.dropout, k200.num_kernels) == (
-        "exponential", 30, 1e-3, 0.5, 200)
+    assert (
+        k200.schedule,
+        k200.epochs,
+        k200.initial_learning_rate,
+        k200.dropout,
+        k200.num_kernels,
+    ) == ("exponential", 30, 1e-3, 0.5, 200)
 
 
-@pytest.mark.parametrize("field", ["train_subjects", "test_subjects", "validation_subjects", "actions"])
+@pytest.mark.parametrize(
+    "field", ["train_subjects", "test_subjects", "validation_subjects", "actions"]
+)
 @pytest.mark.parametrize("value", ["", "S1,,S5", "S1,", " , S5", ("S1", "")])
 def test_a_name_list_with_an_empty_name_is_refused_naming_the_field(field, value):
-    with pytest.raises(ValueError, match=rf"Expected {field} to be comma-separated names.*{field}=.*an empty name"):
+    with pytest.raises(
+        ValueError, match=rf"Expected {field} to be comma-separated names.*{field}=.*an empty name"
+    ):
         TrainingConfig(**{field: value})
 
 
@@ -36,15 +50,21 @@ def test_name_lists_are_stripped_and_kept_in_order():
 
 
 def test_overrides_and_default_subjects():
-    config = TrainingConfig.from_preset("wide", dataset="cmu", data_dir="/data", epochs=5, train_subjects="S1,S5")
+    config = TrainingConfig.from_preset(
+        "wide", dataset="cmu", data_dir="/data", epochs=5, train_subjects="S1,S5"
+    )
     assert config.hidden_dim == 512 and config.epochs == 5
-    assert config.train_subjects == ("S1", "S5") and config.test_subjects == DEFAULT_SUBJECTS["cmu"][1]
+    assert (
+        config.train_subjects == ("S1", "S5") and config.test_subjects == DEFAULT_SUBJECTS["cmu"][1]
+    )
     assert TrainingConfig().train_subjects == ("S1", "S5", "S6", "S7", "S8")
     assert TrainingConfig().test_subjects == ("S9", "S11")
 
 
 def test_json_round_trip(tmp_path):
-    config = TrainingConfig.from_preset("k8", actions=["Walking", "Sitting"], jit_compile=True, seed=3)
+    config = TrainingConfig.from_preset(
+        "k8", actions=["Walking", "Sitting"], jit_compile=True, seed=3
+    )
     path = tmp_path / "config.json"
     text = config.to_json(path)
     assert json.loads(path.read_text())["model"] == "graphmdn"
@@ -68,7 +88,10 @@ def test_json_round_trip(tmp_path):
         ({"div_factor": 0.5}, "Expected div_factor >= 1"),
         ({"dropout": 1.0}, "Expected dropout in"),
         ({"dataset": "cmu"}, "Expected data_dir"),
-        ({"dataset": "mpi", "data_dir": "x"}, r"non-empty train_subjects and test_subjects \(dataset .mpi. has no default split\)"),
+        (
+            {"dataset": "mpi", "data_dir": "x"},
+            r"non-empty train_subjects and test_subjects \(dataset .mpi. has no default split\)",
+        ),
         ({"dataset": "a/b"}, "Expected dataset to be a name like"),
         ({"epochz": 3}, "Unknown TrainingConfig field"),
     ],
@@ -87,16 +110,27 @@ def test_errors_for_unknown_preset_and_files(tmp_path):
         TrainingConfig.from_json('{"colour": "red"}')
 
 
-FLOAT_FIELDS = ("dropout", "peak_learning_rate", "div_factor", "final_div_factor", "initial_learning_rate",
-                "decay_rate", "clipnorm")
+FLOAT_FIELDS = (
+    "dropout",
+    "peak_learning_rate",
+    "div_factor",
+    "final_div_factor",
+    "initial_learning_rate",
+    "decay_rate",
+    "clipnorm",
+)
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
 @pytest.mark.parametrize("name", FLOAT_FIELDS)
 def test_non_finite_floats_are_rejected(name, value):
-    with pytest.raises(ValueError, match=rf"Expected {name} to be a finite number. Received: {name}={value!r}"):
+    with pytest.raises(
+        ValueError, match=rf"Expected {name} to be a finite number. Received: {name}={value!r}"
+    ):
         TrainingConfig.from_preset("standard", **{name: value})
 
 
 def test_every_float_field_is_checked_for_finiteness():
-    assert FLOAT_FIELDS == tuple(field.name for field in fields(TrainingConfig) if field.type == "float")
+    assert FLOAT_FIELDS == tuple(
+        field.name for field in fields(TrainingConfig) if field.type == "float"
+    )

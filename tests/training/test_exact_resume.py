@@ -15,11 +15,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-KILL_POINTS = ("mid_epoch", "epoch_end_before_checkpoint", "epoch_end_after_checkpoint", "checkpoint_write",
-               "final_save")
+KILL_POINTS = (
+    "mid_epoch",
+    "epoch_end_before_checkpoint",
+    "epoch_end_after_checkpoint",
+    "checkpoint_write",
+    "final_save",
+)
 # Where each killed run resumes (steps per epoch 14, a checkpoint every 5 steps and at each epoch end).
-RESUMED_FROM = {"mid_epoch": 19, "epoch_end_before_checkpoint": 10, "epoch_end_after_checkpoint": 14,
-                "checkpoint_write": 10, "final_save": 28}
+RESUMED_FROM = {
+    "mid_epoch": 19,
+    "epoch_end_before_checkpoint": 10,
+    "epoch_end_after_checkpoint": 14,
+    "checkpoint_write": 10,
+    "final_save": 28,
+}
 
 
 def _command(*arguments):
@@ -30,13 +40,25 @@ _ENVIRONMENT = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
 
 
 def _start(*arguments):
-    return subprocess.Popen(_command(*arguments), cwd=ROOT, env=_ENVIRONMENT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        _command(*arguments),
+        cwd=ROOT,
+        env=_ENVIRONMENT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _script(*arguments, timeout=1800):
-    return subprocess.run(_command(*arguments), cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env=_ENVIRONMENT)
+    return subprocess.run(
+        _command(*arguments),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_ENVIRONMENT,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +82,9 @@ def test_a_killed_run_resumes_to_the_same_weights(report, point):
     run, reference = report[point], report["reference"]
     assert run["resumed_from_step"] == RESUMED_FROM[point] and reference["resumed_from_step"] == 0
     assert run["iterations"] == reference["iterations"] == 28
-    assert run["weights"] == reference["weights"]  # model, optimizer-trained weights and dropout seeds, bitwise
+    assert (
+        run["weights"] == reference["weights"]
+    )  # model, optimizer-trained weights and dropout seeds, bitwise
 
 
 @pytest.mark.slow
@@ -68,8 +92,16 @@ def test_a_killed_run_resumes_to_the_same_weights(report, point):
 def test_a_killed_run_loses_no_epoch_and_counts_none_twice(report, point):
     run, reference = report[point], report["reference"]
     assert [row[0] for row in run["history"]] == ["epoch", "0", "1"]
-    assert run["history"] == reference["history"]  # the same losses and validation errors, to the digit
+    assert (
+        run["history"] == reference["history"]
+    )  # the same losses and validation errors, to the digit
     assert run["validation_steps"] == reference["validation_steps"]
-    per_epoch = {tag: steps for tag, steps in run["validation_steps"].items() if not tag.endswith("_vs_iterations")}
-    assert per_epoch and all(steps == [0, 1] for steps in per_epoch.values()), per_epoch  # Keras' *_vs_iterations: 14, 28
+    per_epoch = {
+        tag: steps
+        for tag, steps in run["validation_steps"].items()
+        if not tag.endswith("_vs_iterations")
+    }
+    assert per_epoch and all(steps == [0, 1] for steps in per_epoch.values()), (
+        per_epoch
+    )  # Keras' *_vs_iterations: 14, 28
     assert run["files"] == reference["files"]  # no temporary file or backup left behind

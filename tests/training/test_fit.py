@@ -25,11 +25,24 @@ def smoke_run(tmp_path_factory):
 
 def test_smoke_run_leaves_a_finished_run_dir(smoke_run: TrainResult):
     run_dir = smoke_run.run_dir
-    assert smoke_run.steps_per_epoch == STEPS_PER_EPOCH and smoke_run.total_steps == 2 * STEPS_PER_EPOCH
-    assert smoke_run.train_samples == 3600 and smoke_run.validation_samples == 256  # validation_frames of 1440
+    assert (
+        smoke_run.steps_per_epoch == STEPS_PER_EPOCH
+        and smoke_run.total_steps == 2 * STEPS_PER_EPOCH
+    )
+    assert (
+        smoke_run.train_samples == 3600 and smoke_run.validation_samples == 256
+    )  # validation_frames of 1440
     assert int(smoke_run.model.optimizer.iterations.numpy()) == smoke_run.total_steps
-    assert json.loads((run_dir / "training.json").read_text())["final_step"] == smoke_run.total_steps
-    for name in ("config.json", "model.keras", "history.csv", "training.json", "training_curves.png"):
+    assert (
+        json.loads((run_dir / "training.json").read_text())["final_step"] == smoke_run.total_steps
+    )
+    for name in (
+        "config.json",
+        "model.keras",
+        "history.csv",
+        "training.json",
+        "training_curves.png",
+    ):
         assert (run_dir / name).is_file(), name
     assert not (run_dir / "backup").exists()
     assert json.loads((run_dir / "config.json").read_text())["model"] == "graphmdn"
@@ -49,12 +62,20 @@ def test_tensorboard_logs(smoke_run: TrainResult):
     rates = dict(train_events["step/learning_rate"])
     steps = np.array(sorted(rates))
     assert len(steps) == smoke_run.total_steps
-    np.testing.assert_allclose([rates[s] for s in steps], one_cycle_learning_rate(steps, smoke_run.total_steps),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        [rates[s] for s in steps], one_cycle_learning_rate(steps, smoke_run.total_steps), rtol=1e-5
+    )
     assert "step/loss" in train_events and "epoch_loss" in train_events
     validation = read_events(logs / "validation")
-    for tag in ("epoch_loss", "nll", "mixture/pi_entropy", "mixture/mean_sigma_mm", "mixture/highest_share/kernel_2",
-                "mixture/oracle_share/kernel_0", "mixture/highest_kernel"):
+    for tag in (
+        "epoch_loss",
+        "nll",
+        "mixture/pi_entropy",
+        "mixture/mean_sigma_mm",
+        "mixture/highest_share/kernel_2",
+        "mixture/oracle_share/kernel_0",
+        "mixture/highest_kernel",
+    ):
         assert [step for step, _ in validation[tag]] == [0, 1], tag
     for protocol in (1, 2):
         for name in ("highest", "mean", "oracle"):
@@ -68,7 +89,11 @@ def test_a_finished_run_holds_only_files_the_run_directory_module_names(smoke_ru
     names = {path.name for path in smoke_run.run_dir.iterdir()}
     assert names <= set(RUN_FILES) | {LOCK_FILE}, names - set(RUN_FILES)
     run = RunDirectory(smoke_run.run_dir)
-    assert run.is_finished() and run.finished_with(smoke_run.config) and not run.finished_with(smoke_run.config.replace(epochs=3))
+    assert (
+        run.is_finished()
+        and run.finished_with(smoke_run.config)
+        and not run.finished_with(smoke_run.config.replace(epochs=3))
+    )
     assert run.load_config() == smoke_run.config and smoke_run.model_path == run.model_path
 
 
@@ -84,7 +109,9 @@ def test_a_folder_that_is_not_a_run_is_refused_and_left_untouched(tmp_path):
         (folder / name).write_text("the user's")
     before = sorted(path.name for path in folder.iterdir())
     for overwrite in (False, True):
-        with pytest.raises(FileExistsError, match=r"holds files that are not a graphmdn-tf run \(no config.json"):
+        with pytest.raises(
+            FileExistsError, match=r"holds files that are not a graphmdn-tf run \(no config.json"
+        ):
             train(tiny_config(), folder, overwrite=overwrite, verbose=0)
     assert sorted(path.name for path in folder.iterdir()) == before
     assert all((folder / name).read_text() == "the user's" for name in before)
@@ -102,12 +129,16 @@ def test_a_wrong_data_dir_changes_nothing_in_a_run_directory(tmp_path):
         broken = attempt.replace(train_subjects=("S99",)) if attempt is config else attempt
         with pytest.raises((ValueError, FileNotFoundError)):
             train(broken, run_dir, verbose=0, overwrite=attempt is config)
-        assert (run_dir / "history.csv").read_text() == "epoch,loss\n0,1.0\n" and (run_dir / "logs").is_dir()
+        assert (run_dir / "history.csv").read_text() == "epoch,loss\n0,1.0\n" and (
+            run_dir / "logs"
+        ).is_dir()
         assert TrainingConfig.from_json(run_dir / "config.json") == config
 
 
 def test_too_little_data_is_explained(tmp_path):
-    with pytest.raises(ValueError, match=r"Expected at least batch_size=8192 training samples \(frame x camera\)"):
+    with pytest.raises(
+        ValueError, match=r"Expected at least batch_size=8192 training samples \(frame x camera\)"
+    ):
         train(tiny_config(batch_size=8192), tmp_path / "run", verbose=0)
 
 
@@ -131,14 +162,18 @@ def test_interrupted_run_resumes_mid_epoch_and_keeps_the_curve(tmp_path):
     assert backups == [f"step-{interrupt_at:09d}.npz"] and not (tmp_path / "model.keras").exists()
     result = train(config, tmp_path, verbose=0)
     assert result.resumed_from_step == interrupt_at
-    assert int(result.model.optimizer.iterations.numpy()) == result.total_steps == 2 * STEPS_PER_EPOCH
+    assert (
+        int(result.model.optimizer.iterations.numpy()) == result.total_steps == 2 * STEPS_PER_EPOCH
+    )
     summary = json.loads((tmp_path / "training.json").read_text())
     assert summary["resumed_from_step"] == interrupt_at
     assert summary["final_step"] == summary["optimizer_iterations"] == result.total_steps
     with open(tmp_path / "history.csv") as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]
     rates = dict(read_events(tmp_path / "logs" / "train")["step/learning_rate"])
-    assert sorted(rates) == list(range(result.total_steps))  # every step once, the resumed ones included
+    assert sorted(rates) == list(
+        range(result.total_steps)
+    )  # every step once, the resumed ones included
     expected = one_cycle_learning_rate(np.arange(result.total_steps), result.total_steps)
     np.testing.assert_allclose([rates[s] for s in range(result.total_steps)], expected, rtol=1e-5)
 
@@ -147,20 +182,28 @@ def test_resumed_data_stream_continues_the_same_order():
     samples = load_samples("synthetic", subjects=("S1",), stride=4, progress=False)
 
     def stream():  # what `train` builds in each session
-        return make_dataset(samples, batch_size=64, shuffle=True, seed=0, drop_remainder=True, repeat=True)
+        return make_dataset(
+            samples, batch_size=64, shuffle=True, seed=0, drop_remainder=True, repeat=True
+        )
 
-    batches = [targets.numpy() for _, targets in stream().take(20)]  # crosses an epoch boundary (14 batches)
+    batches = [
+        targets.numpy() for _, targets in stream().take(20)
+    ]  # crosses an epoch boundary (14 batches)
     resumed = [targets.numpy() for _, targets in stream().skip(13).take(7)]
     for expected, actual in zip(batches[13:], resumed):
         np.testing.assert_array_equal(expected, actual)
 
 
 def test_mixed_precision_keeps_the_mixture_head_in_float32(tmp_path):
-    result = train(tiny_config(mixed_precision=True, epochs=1, stride=16, image_frames=0), tmp_path, verbose=0)
+    result = train(
+        tiny_config(mixed_precision=True, epochs=1, stride=16, image_frames=0), tmp_path, verbose=0
+    )
     model = result.model
     assert model.backbone.compute_dtype == "float16" and model.head.compute_dtype == "float32"
     outputs = model(np.zeros((2, 16, 2), np.float32))
-    assert {keras.backend.standardize_dtype(tensor.dtype) for tensor in outputs.values()} == {"float32"}
+    assert {keras.backend.standardize_dtype(tensor.dtype) for tensor in outputs.values()} == {
+        "float32"
+    }
     with open(tmp_path / "history.csv") as handle:
         assert np.isfinite(float(next(csv.DictReader(handle))["loss"]))
     # Loss scaling skips the first updates (gradients overflow in float16) and does not count them as
@@ -181,16 +224,26 @@ def test_steps_per_execution_that_does_not_divide_an_epoch_rounds_the_epoch_down
 
 
 def test_steps_per_execution_longer_than_an_epoch_is_refused(tmp_path):
-    with pytest.raises(ValueError, match=r"steps_per_execution <= the 28 training steps per epoch.*=29"):
+    with pytest.raises(
+        ValueError, match=r"steps_per_execution <= the 28 training steps per epoch.*=29"
+    ):
         train(tiny_config(steps_per_execution=29), tmp_path / "run", verbose=0)
 
 
 def test_gradients_are_clipped_by_their_global_norm_like_the_reference(smoke_run: TrainResult):
     # The reference clips with torch.nn.utils.clip_grad_norm_(parameters, max_norm=1): one norm over all.
     optimizer = smoke_run.model.optimizer
-    assert optimizer.global_clipnorm == smoke_run.config.clipnorm == 1.0 and optimizer.clipnorm is None
-    gradients = [np.full((3,), 3.0, np.float32), np.full((4,), 4.0, np.float32)]  # global norm sqrt(91)
-    clipped = [np.asarray(g) for g in optimizer._clip_gradients([keras.ops.convert_to_tensor(g) for g in gradients])]
+    assert (
+        optimizer.global_clipnorm == smoke_run.config.clipnorm == 1.0 and optimizer.clipnorm is None
+    )
+    gradients = [
+        np.full((3,), 3.0, np.float32),
+        np.full((4,), 4.0, np.float32),
+    ]  # global norm sqrt(91)
+    clipped = [
+        np.asarray(g)
+        for g in optimizer._clip_gradients([keras.ops.convert_to_tensor(g) for g in gradients])
+    ]
     scale = 1.0 / np.sqrt(3 * 9.0 + 4 * 16.0)
     for original, result in zip(gradients, clipped):
         np.testing.assert_allclose(result, original * scale, rtol=1e-5)
@@ -210,8 +263,11 @@ class _PoisonWeights(keras.callbacks.Callback):
 
 
 def test_a_diverged_run_raises_training_diverged_and_keeps_the_last_finite_checkpoint(tmp_path):
-    with pytest.raises(TrainingDiverged, match=r"Training diverged \(loss nan\) near step 8; .*backup keeps the last "
-                                               r"finite state \(step 5\)") as raised:
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"Training diverged \(loss nan\) near step 8; .*backup keeps the last "
+        r"finite state \(step 5\)",
+    ) as raised:
         train(tiny_config(model="semgcn"), tmp_path, verbose=0, callbacks=[_PoisonWeights(7)])
     assert isinstance(raised.value, FloatingPointError)
     assert [path.name for path in (tmp_path / "backup").glob("step-*")] == ["step-000000005.npz"]
@@ -232,8 +288,13 @@ def test_a_checkpoint_of_another_model_is_refused_naming_it(tmp_path):
 def test_validation_uses_its_own_subjects_when_given():
     default = TrainingData.load(tiny_config(validation_frames=0), progress=False)
     assert set(default.validation.subjects) == {"S9", "S11"}  # the paper's: the test subjects
-    separate = TrainingData.load(tiny_config(validation_frames=0, validation_subjects="S8"), progress=False)
-    assert set(separate.validation.subjects) == {"S8"} and separate.steps_per_epoch == default.steps_per_epoch
+    separate = TrainingData.load(
+        tiny_config(validation_frames=0, validation_subjects="S8"), progress=False
+    )
+    assert (
+        set(separate.validation.subjects) == {"S8"}
+        and separate.steps_per_epoch == default.steps_per_epoch
+    )
 
 
 def test_training_json_records_every_epochs_wall_time(smoke_run: TrainResult):

@@ -20,10 +20,20 @@ from graphmdn_tf.convert import from_reference_state_dict
 def _replay(shared_dir, name):
     data = np.load(shared_dir / "reference" / "parity" / name)
     config = json.loads(str(data["config"]))
-    initial = {key.removeprefix("init/"): data[key] for key in data.files if key.startswith("init/")}
-    model = from_reference_state_dict(initial, hidden_dim=config["hid_dim"], num_blocks=config["num_layers"],
-                                      num_kernels=config["num_gaussians"], mixture="pose", dropout=0.0)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.0, epsilon=1e-8, global_clipnorm=1.0))
+    initial = {
+        key.removeprefix("init/"): data[key] for key in data.files if key.startswith("init/")
+    }
+    model = from_reference_state_dict(
+        initial,
+        hidden_dim=config["hid_dim"],
+        num_blocks=config["num_layers"],
+        num_kernels=config["num_gaussians"],
+        mixture="pose",
+        dropout=0.0,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=0.0, epsilon=1e-8, global_clipnorm=1.0)
+    )
     losses = []
     for rows, learning_rate in zip(data["batch_index"], data["lr"]):
         model.optimizer.learning_rate = float(learning_rate)
@@ -41,7 +51,9 @@ def test_replay_at_peak_2e4_follows_the_reference_loss_and_outputs(shared_dir):
     scale = np.maximum(np.abs(reference), 1.0)
     np.testing.assert_array_less(np.abs(losses - reference) / scale, 1e-2)
     outputs = model.predict(data["eval_input"], verbose=0)
-    np.testing.assert_allclose(outputs["mu"], np.transpose(data["eval_mu"], (0, 2, 1, 3)), atol=1e-2)
+    np.testing.assert_allclose(
+        outputs["mu"], np.transpose(data["eval_mu"], (0, 2, 1, 3)), atol=1e-2
+    )
 
 
 @pytest.mark.slow
@@ -53,5 +65,9 @@ def test_replay_at_the_paper_peak_agrees_early_and_keeps_the_curve_shape(shared_
     # magnitude and end in the same range.
     np.testing.assert_allclose(losses[:5], reference[:5], rtol=1e-3)
     assert np.all(np.isfinite(losses))
-    assert losses[-10:].mean() < reference[:5].mean() - 0.5 * (reference[:5].mean() - reference[-10:].mean())
-    assert abs(losses[-10:].mean() - reference[-10:].mean()) < 0.25 * abs(reference[:5].mean() - reference[-10:].mean())
+    assert losses[-10:].mean() < reference[:5].mean() - 0.5 * (
+        reference[:5].mean() - reference[-10:].mean()
+    )
+    assert abs(losses[-10:].mean() - reference[-10:].mean()) < 0.25 * abs(
+        reference[:5].mean() - reference[-10:].mean()
+    )

@@ -36,7 +36,11 @@ SCRIPT = textwrap.dedent(
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path / "run")], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", SCRIPT, str(tmp_path / "run")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT)),
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -45,7 +49,6 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert report["steps"] == report["total_steps"] == 3600 // 64
     for key in ("loss", "val_loss", "val_mpjpe_mean"):
         assert abs(report["history"][key]) < 1e6, key  # finite
-
 
 
 DETERMINISM_SCRIPT = textwrap.dedent(
@@ -67,8 +70,12 @@ DETERMINISM_SCRIPT = textwrap.dedent(
 
 def test_seeded_deterministic_runs_are_identical(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-c", DETERMINISM_SCRIPT, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-        timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT)),
+        [sys.executable, "-c", DETERMINISM_SCRIPT, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT)),
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])

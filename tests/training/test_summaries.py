@@ -6,16 +6,25 @@ import numpy as np
 import pytest
 from tensorboard import manager as tensorboard_manager
 
-from graphmdn_tf.training.summaries import mixture_diagnostics, tensorboard_servers, validation_scalars
+from graphmdn_tf.training.summaries import (
+    mixture_diagnostics,
+    tensorboard_servers,
+    validation_scalars,
+)
 
 
 @pytest.fixture
 def outputs(rng):
     frames, kernels = 50, 4
     targets = rng.normal(scale=0.2, size=(frames, 16, 3)).astype(np.float32)
-    mu = (targets[:, None] + rng.normal(scale=0.05, size=(frames, kernels, 16, 3))).astype(np.float32)
-    return {"mu": mu, "sigma": rng.uniform(0.01, 0.1, (frames, kernels)).astype(np.float32),
-            "pi_logits": rng.normal(scale=2.0, size=(frames, kernels)).astype(np.float32)}, targets
+    mu = (targets[:, None] + rng.normal(scale=0.05, size=(frames, kernels, 16, 3))).astype(
+        np.float32
+    )
+    return {
+        "mu": mu,
+        "sigma": rng.uniform(0.01, 0.1, (frames, kernels)).astype(np.float32),
+        "pi_logits": rng.normal(scale=2.0, size=(frames, kernels)).astype(np.float32),
+    }, targets
 
 
 def test_mixture_diagnostics_match_numpy(outputs):
@@ -27,17 +36,28 @@ def test_mixture_diagnostics_match_numpy(outputs):
     diagnostics = mixture_diagnostics(params, targets)
     assert diagnostics["pi_entropy"] == pytest.approx(entropy, rel=1e-5)
     assert diagnostics["pi_entropy_fraction"] == pytest.approx(entropy / np.log(4), rel=1e-5)
-    assert diagnostics["mean_sigma_mm"] == pytest.approx(1000 * (pi * params["sigma"]).sum(1).mean(), rel=1e-5)
-    assert diagnostics["mean_sigma_all_kernels_mm"] == pytest.approx(1000 * params["sigma"].mean(), rel=1e-5)
-    np.testing.assert_allclose(diagnostics["highest_share"], np.bincount(pi.argmax(1), minlength=4) / 50)
-    np.testing.assert_allclose(diagnostics["oracle_share"], np.bincount(errors.argmin(1), minlength=4) / 50)
+    assert diagnostics["mean_sigma_mm"] == pytest.approx(
+        1000 * (pi * params["sigma"]).sum(1).mean(), rel=1e-5
+    )
+    assert diagnostics["mean_sigma_all_kernels_mm"] == pytest.approx(
+        1000 * params["sigma"].mean(), rel=1e-5
+    )
+    np.testing.assert_allclose(
+        diagnostics["highest_share"], np.bincount(pi.argmax(1), minlength=4) / 50
+    )
+    np.testing.assert_allclose(
+        diagnostics["oracle_share"], np.bincount(errors.argmin(1), minlength=4) / 50
+    )
 
 
 def test_node_level_diagnostics_count_every_joint(rng):
     logits = np.zeros((2, 3, 16), np.float32)
     logits[:, 1, :8] = 5.0  # kernel 1 wins on half the joints, kernel 0 (ties) on the rest
-    params = {"mu": np.zeros((2, 3, 16, 3), np.float32), "sigma": np.full((2, 3, 16), 0.1, np.float32),
-              "pi_logits": logits}
+    params = {
+        "mu": np.zeros((2, 3, 16, 3), np.float32),
+        "sigma": np.full((2, 3, 16), 0.1, np.float32),
+        "pi_logits": logits,
+    }
     diagnostics = mixture_diagnostics(params, np.zeros((2, 16, 3), np.float32))
     np.testing.assert_allclose(diagnostics["highest_share"], [0.5, 0.5, 0.0])
     assert diagnostics["mean_sigma_mm"] == pytest.approx(100.0)
@@ -50,7 +70,9 @@ def test_validation_scalars(outputs):
         for name in ("highest", "mean", "oracle"):
             assert scalars[f"protocol{protocol}/{name}"] > 0
     assert scalars["protocol1/oracle"] <= scalars["protocol1/highest"]
-    assert {f"mixture/oracle_share/kernel_{k}" for k in range(4)} <= set(scalars) and "nll" in scalars
+    assert {f"mixture/oracle_share/kernel_{k}" for k in range(4)} <= set(
+        scalars
+    ) and "nll" in scalars
     # A deterministic model is scored as `evaluate` scores it (the 'paper' convention re-centres the
     # prediction on its root): root-relative targets, every joint but the root off by 1 cm per axis.
     relative = targets - targets[:, :1]
@@ -58,9 +80,15 @@ def test_validation_scalars(outputs):
     predicted[:, 1:] += 0.01
     deterministic = validation_scalars(predicted, relative)
     assert set(deterministic) == {"protocol1/prediction", "protocol2/prediction"}
-    assert deterministic["protocol1/prediction"] == pytest.approx(15 / 16 * 10 * np.sqrt(3), rel=1e-4)
-    shifted = validation_scalars(predicted + 0.05, relative)  # a shift of the whole pose is re-centred away
-    assert shifted["protocol1/prediction"] == pytest.approx(deterministic["protocol1/prediction"], rel=1e-4)
+    assert deterministic["protocol1/prediction"] == pytest.approx(
+        15 / 16 * 10 * np.sqrt(3), rel=1e-4
+    )
+    shifted = validation_scalars(
+        predicted + 0.05, relative
+    )  # a shift of the whole pose is re-centred away
+    assert shifted["protocol1/prediction"] == pytest.approx(
+        deterministic["protocol1/prediction"], rel=1e-4
+    )
 
 
 def test_validation_pass_pads_to_whole_batches_and_scores_every_frame(rng, tmp_path):
@@ -106,8 +134,15 @@ def info_dir(tmp_path, monkeypatch):
 
 def _server_file(info_dir, pid, port):
     info = tensorboard_manager.TensorBoardInfo(
-        version="2.21.0", start_time=0, pid=pid, port=port, path_prefix="", logdir=f"/logs/{pid}", db="",
-        cache_key=f"key-{pid}")
+        version="2.21.0",
+        start_time=0,
+        pid=pid,
+        port=port,
+        path_prefix="",
+        logdir=f"/logs/{pid}",
+        db="",
+        cache_key=f"key-{pid}",
+    )
     info_dir.mkdir(exist_ok=True)
     (info_dir / f"pid-{pid}.info").write_text(tensorboard_manager._info_to_string(info))
 
