@@ -13,7 +13,7 @@ folder is, so that `shared_dir / "reference" / ...` names the same file in both:
     data/cmu/data_2d_cmu_gt.npz         the original layout (pickled dicts inside an uncompressed npz)
 
 Usage:
-    python tools/trim_test_fixtures.py [--shared ../shared] [--frames 300]
+    python tools/trim_test_fixtures.py --shared PATH/TO/shared [--frames 300]
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ def _trim_cmu(source: Path, target: Path, frames: int) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument(
+        "--shared", type=Path, required=True, help="the shared folder (reference/, data/cmu/)"
+    )
     parser.add_argument("--frames", type=int, default=300, help="frames kept per CMU sequence")
     args = parser.parse_args(argv)
     reference, parity = FIXTURES / "reference", FIXTURES / "reference" / "parity"
