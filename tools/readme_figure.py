@@ -1,8 +1,8 @@
 """The README's picture: a 2D input beside its 3D hypotheses, drawn by `graphmdn_tf.viz`.
 
 The model is the quickstart's GraphMDN (`graphmdn-tf quickstart` writes runs/quickstart-graphmdn); the
-frames are the two test frames of the built-in synthetic set (subject S9, camera 0) whose kernels lie
-furthest apart (the pi-weighted mean distance of the kernel means from the mixture mean).
+frames are test frames of the built-in synthetic set (subject S9, camera 0) whose kernels lie furthest
+apart (the pi-weighted mean distance of the kernel means from the mixture mean), one per sequence.
 
 Usage:
     python tools/readme_figure.py [--run-dir runs/quickstart-graphmdn] [--output docs/images/hypotheses.png]
@@ -38,7 +38,12 @@ def main(argv=None) -> None:
     pi /= pi.sum(-1, keepdims=True)
     mean = np.einsum("fm,fmjc->fjc", pi, mu)
     spread = np.einsum("fm,fm->f", pi, np.linalg.norm(mu - mean[:, None], axis=-1).mean(-1))
-    frames = np.sort(np.argsort(spread)[-args.frames :])
+    frames, actions = [], set()
+    for frame in np.argsort(spread)[::-1]:  # the widest first, one frame per sequence
+        if samples.actions[frame] not in actions and len(frames) < args.frames:
+            frames.append(frame)
+            actions.add(samples.actions[frame])
+    frames = np.sort(frames)
     figure = viz.hypotheses_figure(
         samples.inputs_2d[frames],
         mu[frames],
