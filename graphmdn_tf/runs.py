@@ -34,14 +34,25 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.models.build import load_model
+
+# The operating system's lock on an open file: flock on POSIX, a byte-range lock on Windows. Where
+# neither exists, `RunDirectory.lock` claims the folder by creating .lock atomically instead.
+try:
+    import fcntl
+except ImportError:
+    fcntl = None
+try:
+    import msvcrt
+except ImportError:
+    msvcrt = None
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
@@ -202,27 +213,32 @@ class RunDirectory:
 
     @contextlib.contextmanager
     def lock(self):
-        """Hold the folder's exclusive lock (.lock) for the block; the OS releases it if the process dies.
+        """Hold the folder's exclusive lock (.lock) for the block; it is released if the process dies.
 
         A block that leaves nothing but the lock (a run refused before it wrote anything: bad data, a bad
-        cache folder) takes the lock file away again, and the folders it created for it.
+        cache folder) takes the lock file away again, and the folders it created for it. .lock holds the
+        holder's process id, which a refused process names.
 
         Raises:
             RuntimeError: "run directory D is in use by process N" when another `train` holds it.
         """
         created = [folder for folder in (self.path, *self.path.parents) if not folder.exists()]
         self.path.mkdir(parents=True, exist_ok=True)
-        handle = self._locked_handle()
+        native = fcntl is not None or msvcrt is not None
+        handle = self._locked_handle() if native else self._claimed_handle()
         try:
             handle.seek(0)
             handle.truncate()
-            handle.write(f"{os.getpid()}\n")
+            handle.write(f"{os.getpid()}\n".encode())
             handle.flush()
             yield
         finally:
             try:
-                if [entry.name for entry in self.path.iterdir()] == [LOCK_FILE]:
-                    self.lock_path.unlink()  # still held: a process that opened it meanwhile sees it gone
+                if not native:
+                    self.lock_path.unlink()  # the claim is the file itself
+                if [entry.name for entry in self.path.iterdir()] in ([LOCK_FILE], []):
+                    if native:
+                        self.lock_path.unlink()  # still held: one who opened it meanwhile sees it gone
                     for folder in created:
                         folder.rmdir()
             except OSError:
@@ -230,19 +246,14 @@ class RunDirectory:
             handle.close()  # closing the file releases the lock
 
     def _locked_handle(self):
-        """The open .lock file, locked; retried when the file was taken away (see `lock`) while this
-        process waited to lock it, so that the lock held is always the file's at that path."""
+        """The open .lock file, locked by the OS; retried when the file was taken away (see `lock`) while
+        this process waited to lock it, so that the lock held is always the file's at that path."""
         while True:
-            handle = open(self.lock_path, "a+")  # noqa: SIM115 (held open for the lock's lifetime)
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "unknown"
+            handle = open(self.lock_path, "a+b")  # noqa: SIM115 (held open for the lock's lifetime)
+            if not _os_lock(handle):
+                holder = _holder(handle)
                 handle.close()
-                raise RuntimeError(
-                    f"run directory {self.path} is in use by process {holder}"
-                ) from None
+                raise RuntimeError(f"run directory {self.path} is in use by process {holder}")
             try:
                 if os.stat(self.lock_path).st_ino == os.fstat(handle.fileno()).st_ino:
                     return handle
@@ -250,3 +261,63 @@ class RunDirectory:
                 pass
             handle.close()
             self.path.mkdir(parents=True, exist_ok=True)
+
+    def _claimed_handle(self):
+        """The open .lock file, created by this process (where the OS has no file lock): the file is
+        written whole under another name and linked to .lock, which fails if .lock exists. A .lock whose
+        process has died is taken away first."""
+        while True:
+            fd, staged = tempfile.mkstemp(dir=self.path, prefix=".lock-")
+            try:
+                os.write(fd, f"{os.getpid()}\n".encode())
+                os.close(fd)
+                os.link(staged, self.lock_path)
+                return open(self.lock_path, "r+b")  # noqa: SIM115 (held open for the lock's lifetime)
+            except FileExistsError:
+                with open(self.lock_path, "rb") as held:
+                    holder = _holder(held)
+                if holder.isdigit() and _process_is_alive(int(holder)):
+                    raise RuntimeError(
+                        f"run directory {self.path} is in use by process {holder}"
+                    ) from None
+                with contextlib.suppress(FileNotFoundError):
+                    self.lock_path.unlink()  # left by a process that died
+            finally:
+                os.unlink(staged)
+
+
+def _os_lock(handle) -> bool:
+    """Lock the open file exclusively without waiting; False when another process holds it."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+    # Windows locks byte ranges, and a locked range cannot be read by others: the lock is on a byte
+    # far past the process id the file holds, so that a refused process can still read it.
+    handle.seek(1 << 30)
+    try:
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+    except OSError:
+        return False
+    finally:
+        handle.seek(0)
+    return True
+
+
+def _holder(handle) -> str:
+    """The process id written in an open .lock file, or "unknown"."""
+    handle.seek(0)
+    return handle.read().decode(errors="replace").strip() or "unknown"
+
+
+def _process_is_alive(pid: int) -> bool:
+    """Whether a process with this id runs (on a system without file locks, i.e. not Windows)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    return True

@@ -1,4 +1,4 @@
-"""Shared test setup: quiet TensorFlow, the path to ../shared, and seeded randomness."""
+"""Shared test setup: quiet TensorFlow, the reference material in tests/fixtures/, seeded randomness."""
 
 import os
 from pathlib import Path
@@ -10,17 +10,25 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """../shared beside the project root. Missing is an error, never a skip: CI always has it."""
-    if not SHARED.is_dir():
-        raise FileNotFoundError(
-            f"Expected the shared material at {SHARED} (../shared from the project root)"
-        )
-    return SHARED
+    """The reference material the tests read (tests/fixtures/, see its README): the project's shared
+    folder trimmed to what the tests use, in the same layout (reference/..., data/cmu/...)."""
+    if not (FIXTURES / "reference" / "h36m_facts.txt").is_file():
+        raise FileNotFoundError(f"Expected the test fixtures at {FIXTURES}")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def cmu_dir(shared_dir) -> Path:
+    """The CMU motion-capture files in Human3.6M format, every sequence cut to its first 300 frames."""
+    path = shared_dir / "data" / "cmu"
+    if not (path / "data_3d_cmu.npz").is_file():
+        raise FileNotFoundError(f"Expected the CMU test files at {path}")
+    return path
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 import csv
 import io
 import shutil
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -568,13 +567,12 @@ def test_a_run_is_evaluated_on_other_data_without_touching_its_own_results(tmp_p
     assert other.row(1, "GraphMDN (Mean)").average == pytest.approx(p1, rel=1e-3)
 
 
-def test_a_user_data_set_of_any_name_is_evaluated_from_the_command_line(tmp_path, capsys):
+def test_a_user_data_set_of_any_name_is_evaluated_from_the_command_line(tmp_path, capsys, cmu_dir):
     _, run_dir, _ = _fixed_run(tmp_path, "graphmdn")
     data_dir = tmp_path / "mine"
     data_dir.mkdir()
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cmu"
-    shutil.copy(shared / "data_3d_cmu.npz", data_dir / "data_3d_studio.npz")
-    shutil.copy(shared / "data_2d_cmu_gt.npz", data_dir / "data_2d_studio_gt.npz")
+    shutil.copy(cmu_dir / "data_3d_cmu.npz", data_dir / "data_3d_studio.npz")
+    shutil.copy(cmu_dir / "data_2d_cmu_gt.npz", data_dir / "data_2d_studio_gt.npz")
     cache = tmp_path / "cache"
     code = main(
         [

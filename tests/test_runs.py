@@ -1,7 +1,10 @@
 """The run directory (graphmdn_tf.runs): what may be trained in a folder, what is removed, the lock."""
 
 import errno
+import importlib.util
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -9,6 +12,7 @@ from graphmdn_tf import runs
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.runs import RUN_FILES, RunDirectory, RunNotWritableError, not_writable
 from graphmdn_tf.training.fit import train
+from tests.conftest import ROOT
 from tests.training.conftest import tiny_config
 
 
@@ -162,3 +166,59 @@ def test_a_full_or_read_only_disk_becomes_one_line_naming_the_file(tmp_path, cod
 
 def test_other_os_errors_are_not_disk_errors(tmp_path):
     assert not_writable(FileNotFoundError(errno.ENOENT, "No such file", "x"), tmp_path) is None
+
+
+@pytest.fixture
+def runs_without_fcntl(monkeypatch):
+    """A fresh copy of graphmdn_tf.runs imported while `import fcntl` fails (as on Windows)."""
+    monkeypatch.setitem(sys.modules, "fcntl", None)
+    spec = importlib.util.spec_from_file_location("runs_without_fcntl", runs.__file__)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_without_fcntl_a_second_process_is_refused_and_a_dead_holder_lets_go(
+    tmp_path, runs_without_fcntl
+):
+    run_dir = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.lock_script", "hold", str(run_dir)],
+        cwd=ROOT,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert holder.stdout.readline() == "locked\n"  # the package imported without fcntl
+        assert (run_dir / ".lock").read_text() == f"{holder.pid}\n"
+        assert runs_without_fcntl.fcntl is None
+        with pytest.raises(
+            RuntimeError, match=rf"run directory {run_dir} is in use by process {holder.pid}$"
+        ):
+            with runs_without_fcntl.RunDirectory(run_dir).lock():
+                pass
+        assert (run_dir / ".lock").read_text() == f"{holder.pid}\n"  # the refusal left it alone
+    finally:
+        holder.kill()
+        holder.wait(timeout=60)
+    (run_dir / "config.json").write_text("{}")
+    with runs_without_fcntl.RunDirectory(
+        run_dir
+    ).lock():  # the holder died: its .lock is taken away
+        assert (run_dir / ".lock").read_text() == f"{os.getpid()}\n"
+        with pytest.raises(RuntimeError, match=rf"is in use by process {os.getpid()}$"):
+            with runs_without_fcntl.RunDirectory(run_dir).lock():
+                pass
+    assert sorted(path.name for path in run_dir.iterdir()) == ["config.json"]
+
+
+def test_without_fcntl_a_block_that_wrote_nothing_leaves_no_lock_and_no_folder(
+    tmp_path, runs_without_fcntl
+):
+    run_dir = tmp_path / "runs" / "new"
+    with runs_without_fcntl.RunDirectory(run_dir).lock():
+        assert (run_dir / ".lock").read_text() == f"{os.getpid()}\n"
+    assert not (tmp_path / "runs").exists()

@@ -45,7 +45,7 @@ def test_synth_then_check(tmp_path, capsys):
     assert "2520 samples (frame x camera) in 210 sequences of 7 subjects" in printed
 
 
-def test_check_summarises_the_shared_cmu_set(cmu_dir, tmp_path, capsys):
+def test_check_summarises_the_cmu_set(cmu_dir, tmp_path, capsys):
     assert (
         run(
             [
@@ -65,9 +65,9 @@ def test_check_summarises_the_shared_cmu_set(cmu_dir, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "data_3d_cmu.npz: valid, 17 joints" in printed
     assert "joint order h36m17" in printed
-    assert re.search(r"S1\s+Exercise 1\s+2296\s+2296\s+2296\s+2296\n", printed)
-    assert re.search(r"S7\s+\(total\)\s+1479\s+1479\s+1479\s+1479\n", printed)
-    assert re.search(r"all\s+\(total\)\s+11345\s+11345\s+11345\s+11345\n", printed)
+    assert re.search(r"S1\s+Exercise 1\s+300\s+300\s+300\s+300\n", printed)
+    assert re.search(r"S7\s+\(total\)\s+900\s+900\s+900\s+900\n", printed)
+    assert re.search(r"all\s+\(total\)\s+2579\s+2579\s+2579\s+2579\n", printed)
     assert printed.index("S1 ") < printed.index("S5 ") < printed.index("S6 ") < printed.index("S7 ")
 
 

@@ -1,4 +1,4 @@
-"""Fixtures for the data tests: the shared CMU folder, a tiny synthetic data set, a private cache."""
+"""Fixtures for the data tests: the facts file, a tiny synthetic data set, a private cache."""
 
 from pathlib import Path
 
@@ -6,14 +6,6 @@ import pytest
 
 from graphmdn_tf.data.synthetic import write_synthetic_dataset
 from tests.data.facts import load_facts
-
-
-@pytest.fixture(scope="session")
-def cmu_dir(shared_dir) -> Path:
-    path = shared_dir / "data" / "cmu"
-    if not (path / "data_3d_cmu.npz").is_file():
-        raise FileNotFoundError(f"Expected the shared CMU set at {path}")
-    return path
 
 
 @pytest.fixture(scope="session")

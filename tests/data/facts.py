@@ -1,4 +1,4 @@
-"""Read values from ../shared/reference/h36m_facts.txt, so tests compare against the facts file itself."""
+"""Read values from reference/h36m_facts.txt (tests/fixtures/), so tests compare against the facts file itself."""
 
 from __future__ import annotations
 

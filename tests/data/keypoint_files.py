@@ -37,7 +37,7 @@ FACE_OFFSETS = {
 
 
 def cmu_pixels(shared_dir, frames: int = 40) -> np.ndarray:
-    """Human3.6M-17 pixels [frames, 17, 2] of the shared CMU set: S7 'Balance 1', camera 0 (1000 x 1002)."""
+    """Human3.6M-17 pixels [frames, 17, 2] of the CMU test set: S7 'Balance 1', camera 0 (1000 x 1002)."""
     positions = load_npz_safely(shared_dir / "data" / "cmu" / "data_2d_cmu_gt.npz")["positions_2d"]
     return np.asarray(positions["S7"]["Balance 1"][0][:frames], np.float64)
 

@@ -35,6 +35,6 @@ def write_npz(path: Path, **objects) -> Path:
 
 
 def read_npz_trusted(path: Path) -> dict:
-    """np.load with pickles, for files the tests wrote themselves or the trusted shared CMU files."""
+    """np.load with pickles, for files the tests wrote themselves or the trusted CMU test files."""
     with np.load(path, allow_pickle=True) as archive:
         return {key: archive[key].item() for key in archive.files}

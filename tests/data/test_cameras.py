@@ -121,7 +121,7 @@ def test_projection_clamps_points_outside_the_view():
 
 
 def test_cmu_2d_is_the_projection_of_cmu_3d(cmu_dir):
-    """The shared CMU files: our cameras reproduce the 2D file from the 3D file to a tiny fraction of a pixel."""
+    """The CMU files: our cameras reproduce the 2D file from the 3D file to a tiny fraction of a pixel."""
     positions_3d = read_npz_trusted(cmu_dir / "data_3d_cmu.npz")["positions_3d"]
     positions_2d = read_npz_trusted(cmu_dir / "data_2d_cmu_gt.npz")["positions_2d"]
     worst = 0.0

@@ -1,4 +1,4 @@
-"""Parity with the authors' PyTorch GraphMDN: forward passes recorded in ../shared/reference/parity."""
+"""Parity with the authors' PyTorch GraphMDN: forward passes recorded in tests/fixtures/reference/parity."""
 
 import json
 

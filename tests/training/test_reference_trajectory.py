@@ -1,6 +1,6 @@
 """Training parity: replay the authors' 40 recorded training steps with our model, loss and optimizer.
 
-`../shared/reference/parity/training_peak*_hid128_l4_k5.npz` hold the reference GraphMDN trained for 40
+`tests/fixtures/reference/parity/training_peak*_hid128_l4_k5.npz` hold the reference GraphMDN trained for 40
 steps on real CMU rows from its own initialisation, without dropout: the initial weights, the rows of
 every batch, the learning rate of every update and the loss of every batch (see the fixtures' README).
 Replaying them through Keras' `train_on_batch` (Adam with eps 1e-8, global-norm clipping at 1) checks
