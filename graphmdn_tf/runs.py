@@ -15,6 +15,8 @@ RUN_DIR after a finished run:
     results.md/.csv/.json, results_per_action.png   written by `graphmdn-tf evaluate`, and for a
     results_calibration.png, results_diversity.png  GraphMDN its reliability diagram and kernel diversity
     evaluations/<data>/   `evaluate` on other data than the run's own (--data-dir, --dataset, ...)
+    conversion.json       a run `graphmdn-tf convert` made from a published checkpoint: its source
+                          file, SHA-256 and architecture (such a run has no history, training.json or logs)
 
 What a directory may be given to `train` (`RunDirectory.check`):
     - new or empty: fine;
@@ -45,6 +47,7 @@ from graphmdn_tf.models.build import load_model
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
+CONVERSION_FILE = "conversion.json"
 HISTORY_FILE = "history.csv"
 TRAINING_FILE = "training.json"
 CURVES_FILE = "training_curves.png"
@@ -70,6 +73,7 @@ RUN_FILES = (
     BACKUP_DIR,
     *RESULTS_FILES,
     EVALUATIONS_DIR,
+    CONVERSION_FILE,
 )
 
 

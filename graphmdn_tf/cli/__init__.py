@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 
-from graphmdn_tf.cli import bench, data, evaluate, export, lift, quickstart, train
+from graphmdn_tf.cli import bench, convert, data, evaluate, export, lift, quickstart, train
 from graphmdn_tf.cli.options import cache_dir_of
 
 # In the order `graphmdn-tf --help` lists them.
-COMMAND_MODULES = (data, train, evaluate, quickstart, export, lift, bench)
+COMMAND_MODULES = (data, train, evaluate, quickstart, export, lift, convert, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
