@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -118,6 +119,18 @@ class RunDirectory:
     logs_dir = property(lambda self: self.path / LOGS_DIR)
     backup_dir = property(lambda self: self.path / BACKUP_DIR)
     lock_path = property(lambda self: self.path / LOCK_FILE)
+    conversion_path = property(lambda self: self.path / CONVERSION_FILE)
+
+    def converted_from(self) -> str | None:
+        """The checkpoint a run made by `graphmdn-tf convert` holds (conversion.json), else None."""
+        if not self.conversion_path.is_file():
+            return None
+        try:
+            return str(json.loads(self.conversion_path.read_text())["converted_from"])
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(
+                f"{self.conversion_path}: damaged (expected a JSON object with 'converted_from')"
+            ) from None
 
     def evaluation_dir(self, tag: str) -> Path:
         """Where `evaluate` writes the results of this run on other data (`tag` names the data)."""

@@ -203,4 +203,9 @@ def test_a_used_run_directory_or_a_file_that_is_no_checkpoint_is_refused(tmp_pat
         convert_checkpoint(checkpoint, tmp_path / "run", dataset="h36m")
     assert not (tmp_path / "run").exists()
     run, _ = convert_checkpoint(checkpoint, tmp_path / "run")
-    assert RunDirectory(run.path).is_finished()
+    reopened = RunDirectory(run.path)
+    assert reopened.is_finished() and reopened.converted_from() == str(checkpoint.resolve())
+    assert RunDirectory(tmp_path).converted_from() is None  # not converted
+    reopened.conversion_path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"conversion.json: damaged \(expected a JSON object"):
+        reopened.converted_from()

@@ -38,7 +38,8 @@ def test_three_commands_from_a_published_checkpoint_to_a_served_model(
     )
     assert code == 0, err
     results = json.loads((run_dir / "results.json").read_text())
-    assert results and (run_dir / "results.md").is_file()
+    assert results and f"converted from {checkpoint}; data synthetic, test " in out
+    assert f"converted from {checkpoint}" in (run_dir / "results.md").read_text()
 
     code, out, err = _main(
         ["export", run_dir, "--name", "converted", "--base-dir", tmp_path / "saved_models"], capsys
