@@ -1,4 +1,4 @@
-"""The authors' PyTorch GraphMDN and SemGCN checkpoints into `GraphMDN` / `SemGCN` and run directories.
+"""The authors' GraphMDN and SemGCN checkpoints into `GraphMDN` / `SemGCN` and run directories.
 
 Both published implementations share one module tree (SemGCN's `SemGCN`, GraphMDN's
 `SemGCN_MDN_Graph`), by parameter name:
@@ -322,15 +322,21 @@ def model_from_reference(state_dict: Mapping, *, mixture: str | None = None, dro
 
     Args:
         state_dict: the authors' state dict (see `from_reference_state_dict`).
-        mixture: 'pose' or 'node' for a GraphMDN (the state dict does not say which); ignored for SemGCN.
+        mixture: 'pose' or 'node' for a GraphMDN (the state dict does not say which); None for SemGCN.
         dropout: the model's dropout for further training (default: the repository's, `DEFAULT_DROPOUT`).
 
     Raises:
-        ValueError: the state dict fits neither model, or a GraphMDN without `mixture`.
+        ValueError: the state dict fits neither model, a GraphMDN without `mixture`, or a SemGCN
+            with one.
     """
     architecture = reference_architecture(state_dict)
     dropout = DEFAULT_DROPOUT[architecture.model] if dropout is None else float(dropout)
     if architecture.model == "semgcn":
+        if mixture is not None:
+            raise ValueError(
+                f"{architecture.describe()}: a SemGCN predicts one pose and has no mixture level; "
+                f"leave mixture (--mixture) out. Received: mixture={mixture!r}"
+            )
         model = semgcn_from_reference_state_dict(
             state_dict,
             hidden_dim=architecture.hidden_dim,

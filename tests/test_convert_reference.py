@@ -199,6 +199,8 @@ def test_a_used_run_directory_or_a_file_that_is_no_checkpoint_is_refused(tmp_pat
         read_reference_checkpoint(not_torch)
     with pytest.raises(ValueError, match=r"Unknown TrainingConfig field\(s\) \['subjects'\]"):
         convert_checkpoint(checkpoint, tmp_path / "run", subjects=("S1",))
+    with pytest.raises(ValueError, match=r"SemGCN predicts one pose .* leave mixture .* out"):
+        convert_checkpoint(checkpoint, tmp_path / "run", mixture="pose")
     with pytest.raises(ValueError, match=r"Expected data_dir"):
         convert_checkpoint(checkpoint, tmp_path / "run", dataset="h36m")
     assert not (tmp_path / "run").exists()
