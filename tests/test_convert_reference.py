@@ -37,13 +37,15 @@ def _fixture(name):
     return data, state_dict
 
 
-def _save_checkpoint(state_dict, path):
-    """A .pth.tar in the layout both repositories' `save_ckpt` write."""
+def _save_checkpoint(state_dict, path, legacy=False):
+    """A .pth.tar in the layout both repositories' `save_ckpt` write; `legacy`: in the serialization
+    PyTorch wrote before 1.6 (not a zip file), as SemGCN's releases (PyTorch 1.1) are."""
     tensors = {name: torch.from_numpy(np.array(value)) for name, value in state_dict.items()}
     parameters = [torch.nn.Parameter(torch.zeros(2))]
     optimizer = torch.optim.Adam(parameters)
     checkpoint = {"epoch": 30, "lr": 1e-3, "step": 1200, "state_dict": tensors}
-    torch.save({**checkpoint, "optimizer": optimizer.state_dict(), "error": 0.0432}, path)
+    checkpoint = {**checkpoint, "optimizer": optimizer.state_dict(), "error": 0.0432}
+    torch.save(checkpoint, path, _use_new_zipfile_serialization=not legacy)
     return path
 
 
@@ -86,7 +88,8 @@ def test_each_published_variant_converts_to_the_reference_outputs(name):
 def test_a_checkpoint_converts_to_a_run_that_reloads_with_the_reference_outputs(name, tmp_path):
     mixture, architecture = VARIANTS[name]
     data, state_dict = _fixture(name)
-    checkpoint = _save_checkpoint(state_dict, tmp_path / "ckpt_best.pth.tar")
+    legacy = architecture.model == "semgcn"
+    checkpoint = _save_checkpoint(state_dict, tmp_path / "ckpt_best.pth.tar", legacy=legacy)
     run, read = convert_checkpoint(checkpoint, tmp_path / "run", mixture=mixture)
     assert read == architecture and run.is_finished()
     config = run.load_config()
