@@ -24,6 +24,7 @@ from graphmdn_tf import hypotheses, viz
 from graphmdn_tf.data.cameras import normalize_screen_coordinates
 from graphmdn_tf.data.joint_mapping import DEFAULT_MIN_SCORE, to_h36m16
 from graphmdn_tf.data.keypoint_formats import KeypointRecords, read_keypoints, records_from_array
+from graphmdn_tf.models.build import load_model
 from graphmdn_tf.runs import RunDirectory
 from graphmdn_tf.skeletons import H36M_16
 
@@ -63,19 +64,23 @@ class LiftResult:
 
 def _predictor(source):
     """`predict(inputs [B, 16, 2]) -> {pi, mu, sigma, highest_pose, mean_pose} or {pose}` (NumPy) for a run
-    directory (its model.keras) or an exported SavedModel version folder (its `serving_default`)."""
+    directory (its model.keras), a .keras model file or an exported SavedModel version folder (its
+    `serving_default`)."""
     source = Path(source)
     if (source / "saved_model.pb").is_file():
         serving = tf.saved_model.load(str(source)).signatures["serving_default"]
         return lambda inputs: {
             key: value.numpy() for key, value in serving(keypoints=tf.constant(inputs)).items()
         }
-    if not source.is_dir():
+    if source.suffix == ".keras" and source.is_file():
+        model = load_model(source)  # e.g. the trained preset shipped in the package
+    elif not source.is_dir():
         raise FileNotFoundError(
             f"Expected a training run directory or an exported SavedModel version folder "
-            f"(with saved_model.pb). Received: {source}"
+            f"(with saved_model.pb), or a .keras model file. Received: {source}"
         )
-    model = RunDirectory(source).load_model()
+    else:
+        model = RunDirectory(source).load_model()
 
     def predict(inputs):
         outputs = model.predict(inputs, batch_size=len(inputs), verbose=0)
@@ -133,7 +138,8 @@ def lift(
     """Lift 2D keypoints to 3D hypotheses.
 
     Args:
-        source: a training run directory, or an exported SavedModel version folder (saved_models/NAME/1).
+        source: a training run directory, a .keras model file (e.g. `models.pretrained_path()`), or an
+            exported SavedModel version folder (saved_models/NAME/1).
         keypoints: a keypoint file (see `graphmdn_tf.data.keypoint_formats`), `KeypointRecords`, or an array
             [frames, joints, 2 or 3] in pixels (16 joints: Human3.6M-16; 17: name `format`).
         image_size: (width, height) of the frames in pixels; needed unless the file holds it.

@@ -15,6 +15,8 @@ RUN_DIR after a finished run:
     results.md/.csv/.json, results_per_action.png   written by `graphmdn-tf evaluate`, and for a
     results_calibration.png, results_diversity.png  GraphMDN its reliability diagram and kernel diversity
     evaluations/<data>/   `evaluate` on other data than the run's own (--data-dir, --dataset, ...)
+    conversion.json       a run `graphmdn-tf convert` made from a published checkpoint: its source
+                          file, SHA-256 and architecture (such a run has no history, training.json or logs)
 
 What a directory may be given to `train` (`RunDirectory.check`):
     - new or empty: fine;
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 import tempfile
@@ -56,6 +59,7 @@ except ImportError:
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
+CONVERSION_FILE = "conversion.json"
 HISTORY_FILE = "history.csv"
 TRAINING_FILE = "training.json"
 CURVES_FILE = "training_curves.png"
@@ -81,6 +85,7 @@ RUN_FILES = (
     BACKUP_DIR,
     *RESULTS_FILES,
     EVALUATIONS_DIR,
+    CONVERSION_FILE,
 )
 
 
@@ -125,6 +130,18 @@ class RunDirectory:
     logs_dir = property(lambda self: self.path / LOGS_DIR)
     backup_dir = property(lambda self: self.path / BACKUP_DIR)
     lock_path = property(lambda self: self.path / LOCK_FILE)
+    conversion_path = property(lambda self: self.path / CONVERSION_FILE)
+
+    def converted_from(self) -> str | None:
+        """The checkpoint a run made by `graphmdn-tf convert` holds (conversion.json), else None."""
+        if not self.conversion_path.is_file():
+            return None
+        try:
+            return str(json.loads(self.conversion_path.read_text())["converted_from"])
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(
+                f"{self.conversion_path}: damaged (expected a JSON object with 'converted_from')"
+            ) from None
 
     def evaluation_dir(self, tag: str) -> Path:
         """Where `evaluate` writes the results of this run on other data (`tag` names the data)."""

@@ -1,8 +1,9 @@
 """`graphmdn-tf lift`: a detector's keypoint file -> 3D hypotheses (`graphmdn_tf.lifting`).
 
-    graphmdn-tf lift SOURCE KEYPOINTS --out DIR [--format F] [--key K] [--image-size W H] [--min-score S] [--plot]
+    graphmdn-tf lift [SOURCE] KEYPOINTS --out DIR [--format F] [--key K] [--image-size W H] [--min-score S] [--plot]
 
-SOURCE is a training run directory or an exported SavedModel version folder; KEYPOINTS a COCO results,
+SOURCE is a training run directory, a .keras model file or an exported SavedModel version folder (left
+out: the demonstration model shipped in the package, named on stderr); KEYPOINTS a COCO results,
 OpenPose or MMPose JSON (or an OpenPose folder), or a .npy/.npz array (see
 `graphmdn_tf.data.keypoint_formats`). Writes DIR/<KEYPOINTS stem>.json and .npz (and .png with --plot);
 existing files are never overwritten. A bad file or flag is one line on stderr and exit code 2.
@@ -11,6 +12,7 @@ existing files are never overwritten. A bad file or flag is one line on stderr a
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from graphmdn_tf.cli.errors import user_errors
@@ -28,7 +30,13 @@ def register(subparsers) -> None:
         "joints), normalise them with the image size and lift them with SOURCE.",
     )
     parser.add_argument(
-        "source", type=Path, metavar="SOURCE", help="a run directory or a SavedModel version folder"
+        "source",
+        type=Path,
+        nargs="?",
+        default=None,
+        metavar="SOURCE",
+        help="a run directory, a .keras file or a SavedModel version folder (default: the "
+        "demonstration GraphMDN shipped in the package, trained on CMU motion capture)",
     )
     parser.add_argument(
         "keypoints", type=Path, metavar="KEYPOINTS", help="a keypoint file (JSON, .npy, .npz)"
@@ -59,8 +67,19 @@ def register(subparsers) -> None:
 
 @user_errors
 def run_lift(args: argparse.Namespace) -> int:
+    source = args.source
+    if source is None:
+        from graphmdn_tf.models.presets import (
+            DEFAULT_PRETRAINED,
+            PRETRAINED_PRESETS,
+            pretrained_path,
+        )
+
+        source = pretrained_path(DEFAULT_PRETRAINED)
+        notice = PRETRAINED_PRESETS[DEFAULT_PRETRAINED]["description"]
+        print(f"graphmdn-tf lift: no model named; using {source}: {notice}", file=sys.stderr)
     result = lift(
-        args.source,
+        source,
         args.keypoints,
         image_size=args.image_size,
         format=args.format,

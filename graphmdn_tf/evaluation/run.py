@@ -204,9 +204,17 @@ def _run_result(config, data, run, samples, frames, ambiguous, convention) -> Ev
         else {},
         diversity={label: frames.diversity} if mixture else {},
         num_frames=len(samples),
-        notes=(
-            f"{label}: {run.path} ({config.dataset}, train {','.join(config.train_subjects)}, test "
-            f"{','.join(config.test_subjects)}, {config.epochs} epochs{on}).",
-        ),
+        notes=(f"{label}: {run.path} ({_origin(run, config)}{on}).",),
         convention=convention,
+    )
+
+
+def _origin(run: RunDirectory, config: TrainingConfig) -> str:
+    """How the run's model was made: its training data and epochs, or the checkpoint it was converted from."""
+    converted = run.converted_from()
+    if converted is not None:
+        return f"converted from {converted}; data {config.dataset}, test {','.join(config.test_subjects)}"
+    return (
+        f"{config.dataset}, train {','.join(config.train_subjects)}, test "
+        f"{','.join(config.test_subjects)}, {config.epochs} epochs"
     )

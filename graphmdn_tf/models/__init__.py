@@ -3,7 +3,13 @@
 from graphmdn_tf.models.backbone import SemGCNBackbone
 from graphmdn_tf.models.build import build_model, load_model
 from graphmdn_tf.models.graphmdn import GraphMDN
-from graphmdn_tf.models.presets import MODEL_PRESETS, TRAINING_PRESETS, model_preset
+from graphmdn_tf.models.presets import (
+    MODEL_PRESETS,
+    PRETRAINED_PRESETS,
+    TRAINING_PRESETS,
+    model_preset,
+    pretrained_path,
+)
 from graphmdn_tf.models.semgcn import SemGCN
 
 __all__ = [
@@ -15,4 +21,6 @@ __all__ = [
     "MODEL_PRESETS",
     "TRAINING_PRESETS",
     "model_preset",
+    "PRETRAINED_PRESETS",
+    "pretrained_path",
 ]

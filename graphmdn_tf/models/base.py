@@ -9,7 +9,7 @@ from graphmdn_tf import batching
 from graphmdn_tf.graphs import as_graph, check_node_count
 from graphmdn_tf.metrics import mpjpe_tf
 from graphmdn_tf.models.backbone import SemGCNBackbone
-from graphmdn_tf.models.presets import model_preset
+from graphmdn_tf.models.presets import PRETRAINED_PRESETS, model_preset, pretrained_path
 from graphmdn_tf.skeletons import h36m_graph
 
 
@@ -90,18 +90,56 @@ class GraphPoseModel(keras.Model):
         self.create_head()
 
     @classmethod
-    def from_preset(cls, name: str, **overrides) -> GraphPoseModel:
-        """The model on the paper's preset `name` ('standard', 'wide', 'k8', 'k200'), overridden by keyword.
+    def from_preset(cls, name: str, *, load_weights: bool = True, **overrides) -> GraphPoseModel:
+        """The model of preset `name`, overridden by keyword.
 
-        Preset fields in `ignored_preset_fields` are dropped (SemGCN has no kernels). An unknown preset
-        or override raises ValueError naming it.
+        An architecture preset ('standard', 'wide', 'k8', 'k200': the paper's) gives a new, untrained
+        model; preset fields in `ignored_preset_fields` are dropped (SemGCN has no kernels). A trained
+        preset (`PRETRAINED_PRESETS`, e.g. 'cmu_standard') gives the model shipped in the package with
+        its weights, as keras-hub's `from_preset` does; with `load_weights=False` its architecture
+        only. Overrides of a trained preset keep its weights when their shapes still fit (`dropout`,
+        `min_sigma`, ...).
+
+        Raises:
+            ValueError: an unknown preset or override (named), a trained preset of another model
+                class, or overrides that change the shapes of a trained preset's weights.
         """
+        if name in PRETRAINED_PRESETS:
+            return cls._from_pretrained(name, load_weights, overrides)
+        try:
+            preset = model_preset(name)
+        except ValueError as error:
+            raise ValueError(
+                f"{error}, or a trained preset: {sorted(PRETRAINED_PRESETS)}"
+            ) from None
         arguments = {
-            key: value
-            for key, value in model_preset(name).items()
-            if key not in cls.ignored_preset_fields
+            key: value for key, value in preset.items() if key not in cls.ignored_preset_fields
         }
         return cls(**{**arguments, **overrides})
+
+    @classmethod
+    def _from_pretrained(cls, name: str, load_weights: bool, overrides: dict) -> GraphPoseModel:
+        from graphmdn_tf.models.build import load_model
+
+        trained = load_model(pretrained_path(name))
+        if not isinstance(trained, cls):
+            kind = type(trained).__name__
+            raise ValueError(
+                f"The trained preset {name!r} is a {kind}; load it with {kind}.from_preset({name!r})"
+            )
+        if load_weights and not overrides:
+            return trained
+        model = cls.from_config({**trained.get_config(), **overrides})
+        model.build((None, model.graph.num_nodes, model.input_dim))
+        if load_weights:
+            try:
+                model.set_weights(trained.get_weights())
+            except ValueError:
+                raise ValueError(
+                    f"The overrides {sorted(overrides)} change the shapes of the trained preset "
+                    f"{name!r}'s weights; pass load_weights=False for its architecture only"
+                ) from None
+        return model
 
     def create_head(self):
         """Create the head as an attribute of the model, after the backbone (the attribute's name is the head's

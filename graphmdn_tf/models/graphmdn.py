@@ -34,7 +34,8 @@ class GraphMDN(GraphPoseModel):
         track_errors, error_scale: training-time MPJPE of Highest, Mean and Oracle (see `GraphPoseModel`).
 
     Example:
-        >>> model = GraphMDN.from_preset("standard")
+        >>> model = GraphMDN.from_preset("standard")            # the paper's architecture, untrained
+        >>> trained = GraphMDN.from_preset("cmu_standard")      # shipped in the package, trained
         >>> model.compile(optimizer="adam")
         >>> model.fit(inputs_2d, targets_3d, batch_size=256)      # [F, 16, 2], [F, 16, 3]
         >>> outputs = model.predict(inputs_2d)                   # dict: mu, sigma, pi_logits

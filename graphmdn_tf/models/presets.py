@@ -2,10 +2,13 @@
 
 `MODEL_PRESETS[name]` holds constructor arguments of `GraphMDN` / `SemGCN` (SemGCN ignores the mixture
 fields); `TRAINING_PRESETS[name]` the schedule the paper trained that preset with.
+`PRETRAINED_PRESETS[name]` names a trained model shipped in the package (graphmdn_tf/pretrained/), which
+`GraphMDN.from_preset(name)` returns with its weights and `graphmdn-tf lift` uses when no model is named.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import MappingProxyType
 
 MODEL_PRESETS = MappingProxyType(
@@ -51,6 +54,43 @@ TRAINING_PRESETS = MappingProxyType(
         ),
     }
 )
+
+
+PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+PRETRAINED_PRESETS = MappingProxyType(
+    {
+        # Made by `python tools/make_pretrained.py --data-dir ../shared/data/cmu ...` (docs/pretrained.md).
+        "cmu_standard": MappingProxyType(
+            {
+                "file": "cmu_standard.keras",
+                "description": "a demonstration GraphMDN (standard preset, pose level) trained for 4 "
+                "epochs on CMU motion capture (subjects S1, S5, S6: about 9,900 frames x 4 cameras), "
+                "not a Human3.6M model; see docs/pretrained.md",
+            }
+        ),
+    }
+)
+#: The trained preset `graphmdn-tf lift` uses when no model is named.
+DEFAULT_PRETRAINED = "cmu_standard"
+
+
+def pretrained_path(name: str = DEFAULT_PRETRAINED) -> Path:
+    """The `.keras` file of the trained preset `name` inside the installed package.
+
+    Raises:
+        ValueError: `name` is no trained preset. FileNotFoundError: the file is missing from the package.
+    """
+    if name not in PRETRAINED_PRESETS:
+        raise ValueError(
+            f"Unknown trained preset {name!r}. Expected one of {sorted(PRETRAINED_PRESETS)}"
+        )
+    path = PRETRAINED_DIR / PRETRAINED_PRESETS[name]["file"]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"The trained preset {name!r} is missing from the package (expected {path}); "
+            "reinstall graphmdn-tf or remake it with tools/make_pretrained.py"
+        )
+    return path
 
 
 def model_preset(name: str) -> dict:

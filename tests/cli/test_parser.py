@@ -10,7 +10,17 @@ from graphmdn_tf.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 # As the README and the package docstring list them.
-DOCUMENTED = {"quickstart", "data", "train", "evaluate", "export", "predict", "lift", "bench"}
+DOCUMENTED = {
+    "quickstart",
+    "data",
+    "train",
+    "evaluate",
+    "export",
+    "predict",
+    "lift",
+    "convert",
+    "bench",
+}
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict:
@@ -34,6 +44,7 @@ def test_every_subcommand_has_a_handler():
         "export": ["export", "r", "--name", "n"],
         "predict": ["predict", "--server", "s", "--rest", "--input", "i", "--out", "o"],
         "lift": ["lift", "run", "k.json", "--out", "o"],
+        "convert": ["convert", "ckpt.pth.tar", "--run-dir", "r"],
     }
     for command in DOCUMENTED:
         args = parser.parse_args(minimal.get(command, [command]))
