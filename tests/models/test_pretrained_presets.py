@@ -9,7 +9,6 @@ from graphmdn_tf import GraphMDN, SemGCN
 from graphmdn_tf.data.pipeline import load_samples
 from graphmdn_tf.lifting import lift
 from graphmdn_tf.models import PRETRAINED_PRESETS, pretrained_path
-from tests.data.conftest import cmu_dir  # noqa: F401
 from tests.data.keypoint_files import cmu_pixels
 
 # The file tools/make_pretrained.py wrote; a new model file must change these on purpose.
@@ -45,7 +44,7 @@ def test_from_preset_returns_the_trained_model_with_the_documented_architecture(
     assert np.abs(moving_mean).max() > 1e-2
 
 
-def test_it_lifts_held_out_motion_capture_to_its_documented_accuracy(pretrained, cmu_dir):  # noqa: F811
+def test_it_lifts_held_out_motion_capture_to_its_documented_accuracy(pretrained, cmu_dir):
     samples = load_samples("cmu", cmu_dir, subjects=("S7",), stride=20, progress=False)
     outputs = pretrained.predict(samples.inputs_2d, verbose=0)
     logits = np.asarray(outputs["pi_logits"], np.float64)  # [B, M]
