@@ -11,7 +11,8 @@ from graphmdn_tf.data.h36m import KEYPOINT_KINDS, data_file_paths, load_keypoint
 from graphmdn_tf.data.joint_mapping import coco17_to_h36m16
 from graphmdn_tf.data.keypoint_formats import COCO_17
 from graphmdn_tf.data.safe_npz import DataFileError
-from graphmdn_tf.skeletons import H36M_16, H36M_17
+from graphmdn_tf.skeletons import H36M_16
+from tests.data.keypoint_files import coco_from_h36m17
 from tests.data.npz_files import METADATA_17, read_npz_trusted, write_npz
 
 # VideoPose3D's data/data_utils.py: the metadata its detection files carry.
@@ -20,27 +21,6 @@ METADATA_COCO = {
     "num_joints": 17,
     "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]],
 }
-# A COCO joint -> the Human3.6M-17 joint a detector would put there (the face: the Neck/Nose joint).
-COCO_FROM_H36M17 = {
-    "nose": "Neck/Nose",
-    "left_eye": "Neck/Nose",
-    "right_eye": "Neck/Nose",
-    "left_ear": "Head",
-    "right_ear": "Head",
-    "left_shoulder": "LShoulder",
-    "right_shoulder": "RShoulder",
-    "left_elbow": "LElbow",
-    "right_elbow": "RElbow",
-    "left_wrist": "LWrist",
-    "right_wrist": "RWrist",
-    "left_hip": "LHip",
-    "right_hip": "RHip",
-    "left_knee": "LKnee",
-    "right_knee": "RKnee",
-    "left_ankle": "LFoot",
-    "right_ankle": "RFoot",
-}
-TO_COCO = [H36M_17.joint_names.index(COCO_FROM_H36M17[name]) for name in COCO_17]
 
 
 def _coco(name):
@@ -128,7 +108,10 @@ def test_cpn_file_loads_in_human36m_17_order(cmu_dir, cmu_2d, tmp_path, cache_di
 def test_detectron_coco_file_loads_mapped_onto_the_16_joints(cmu_2d, tmp_path, cache_dir):
     positions_3d, positions_2d = cmu_2d
     coco = {
-        subject: {action: [view[:, TO_COCO] for view in views] for action, views in actions.items()}
+        subject: {
+            action: [coco_from_h36m17(view).astype(np.float32) for view in views]
+            for action, views in actions.items()
+        }
         for subject, actions in positions_2d.items()
     }
     write_npz(tmp_path / "data_3d_h36m.npz", positions_3d=positions_3d)
