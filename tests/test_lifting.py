@@ -197,14 +197,14 @@ def test_a_semgcn_gives_its_single_pose(pixels_17, tmp_path):
 # ---- --selection over a sequence of per-frame files ----
 
 
-def _frame_files(folder, pixels_17, order=None):
+def _frame_files(folder, pixels_17, order=None, name="frame_{}.json"):
     """One COCO results file per frame, named frame_<i>.json (frame_10 sorts before frame_2 by
-    characters, after it by number); file i holds pixel frame order[i]."""
+    characters, after it by number); file i holds pixel frame order[i]. Written last file first."""
     folder.mkdir()
     coco = coco_from_h36m17(pixels_17)
-    order = range(len(coco)) if order is None else order
-    for index, frame in enumerate(order):
-        write_json(folder / f"frame_{index}.json", coco_results(coco[frame : frame + 1]))
+    order = list(range(len(coco)) if order is None else order)
+    for index, frame in reversed(list(enumerate(order))):
+        write_json(folder / name.format(index), coco_results(coco[frame : frame + 1]))
     return folder
 
 
@@ -275,6 +275,16 @@ def test_temporal_follows_the_file_names_not_their_characters(run_dir, pixels_17
         selection="temporal",
     )
     np.testing.assert_array_equal(array.poses["temporal"], selected["temporal"].poses["temporal"])
+
+
+def test_renaming_the_files_in_the_same_order_changes_nothing(
+    run_dir, pixels_17, selected, tmp_path
+):
+    padded = _frame_files(tmp_path / "padded", pixels_17, name="image{:05d}.json")
+    result = lift(run_dir, padded, image_size=IMAGE_SIZE, progress=False, selection="temporal")
+    assert result.frame_files == tuple(f"image{index:05d}.json" for index in range(24))
+    for name in ("temporal", "highest"):
+        np.testing.assert_array_equal(result.poses[name], selected["temporal"].poses[name])
 
 
 def test_shuffling_the_frames_changes_the_temporal_choice(shared_dir, tmp_path):

@@ -2,6 +2,7 @@
 versions, and `ExportedFile`'s checks."""
 
 import json
+import sys
 
 import numpy as np
 import onnxruntime
@@ -247,3 +248,13 @@ def test_export_command_writes_each_format(exported, tmp_path, capsys):
     assert main([*arguments, "--format", "onnx", "--jit-compile"]) == 1
     assert "jit_compile applies to the saved_model format only" in capsys.readouterr().err
     assert sorted(p.name for p in (base / "cli").iterdir()) == ["1", "2"]
+
+
+@pytest.mark.parametrize("fmt, module", [("onnx", "tf2onnx"), ("litert", "ai_edge_litert")])
+def test_a_missing_converter_names_the_extra_to_install(
+    exported, tmp_path, monkeypatch, fmt, module
+):
+    monkeypatch.setitem(sys.modules, module, None)  # what Python does for a package not installed
+    with pytest.raises(ImportError, match=rf"pip install 'graphmdn-tf\[{fmt}\]'"):
+        export_saved_model(exported["pose"]["model"], tmp_path, name="m", format=fmt)
+    assert not (tmp_path / "m").exists()
