@@ -55,15 +55,34 @@ FileExistsError; without a version the next free one (highest + 1, or 1) is take
 written to a hidden sibling directory and renamed into place, so a failed export leaves no partial
 version for TF Serving to pick up.
 
+Other formats (`format=`, `graphmdn-tf export --format`): the same folded graph, written as one
+file in the version folder, for runtimes without TensorFlow:
+    - "onnx": `<NAME>/<VERSION>/model.onnx` (tf2onnx, default opset), run with `onnxruntime`. One ONNX
+      graph holds one function: `serving_default`'s (input `keypoints`, the same output names).
+    - "litert": `<NAME>/<VERSION>/model.tflite` (TF's converter, LiteRT builtin ops only), run with
+      the LiteRT interpreter (`ai-edge-litert`): signatures `serving_default` and `from_pixels`.
+      There is no `sample`: its stateless random ops (StatelessMultinomial, StatelessRandomNormalV2,
+      StatelessRandomGetKeyCounter, StatelessRandomUniformFullIntV2) and an 8-D Transpose are not
+      LiteRT builtins; converted with TF Select they need the Flex delegate, which `ai-edge-litert`'s
+      interpreter does not link (the signature then fails to prepare).
+Neither runtime runs the graph's Assert ops (they are dropped on conversion): a NaN input is answered
+with NaN and out-of-range values are lifted; onnxruntime fails an empty batch (a Reshape of 0 rows
+with a -1 size: ONNX cannot infer it). `ExportedFile` runs either file with the SavedModel's input and
+output checks done in Python (one-line `ValueError`s) and answers an empty batch.
+
 Example:
     >>> path = export_saved_model(model, "saved_models", name="graphmdn")  # saved_models/graphmdn/1
     >>> export_run("runs/standard", "graphmdn")                           # saved_models/graphmdn/2
+    >>> export_run("runs/standard", "graphmdn", format="onnx")            # saved_models/graphmdn/3/model.onnx
+    >>> ExportedFile("saved_models/graphmdn/3")(keypoints)                 # {'pi', 'mu', 'sigma', ...}
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import keras
@@ -82,6 +101,15 @@ SERVING_DEFAULT = "serving_default"
 FROM_PIXELS = "from_pixels"
 SAMPLE = "sample"
 DEFAULT_NUM_SAMPLES = 10
+SAVED_MODEL = "saved_model"
+ONNX = "onnx"
+LITERT = "litert"
+#: The export formats; the default is TF Serving's SavedModel.
+FORMATS = (SAVED_MODEL, ONNX, LITERT)
+#: The one file each single-file format writes into its version folder.
+FORMAT_FILES = {ONNX: "model.onnx", LITERT: "model.tflite"}
+#: What to install for each single-file format (the `onnx` and `litert` extras).
+FORMAT_PACKAGES = {ONNX: "tf2onnx onnx onnxruntime", LITERT: "ai-edge-litert"}
 #: Rows per XLA block in a `jit_compile=True` export; smaller batches are padded to the next power of two.
 XLA_BLOCK_ROWS = 256
 #: The accepted range of normalised keypoint coordinates, [-MAX_ABS_KEYPOINT, MAX_ABS_KEYPOINT]: the image
@@ -280,7 +308,8 @@ class _ServingFunctions:
         )  # [S, B, N, D]
         return tf.transpose(samples, (1, 0, 2, 3))  # [B, S, N, D]
 
-    def archive(self) -> keras.export.ExportArchive:
+    def archive(self, sample: bool = True) -> keras.export.ExportArchive:
+        """The SavedModel's endpoints; `sample=False` leaves out the `sample` signature."""
         archive = keras.export.ExportArchive()
         archive.track(self.forward)  # the folded weights (the model's own variables are not needed)
         keypoints = self.keypoint_spec("keypoints")
@@ -297,9 +326,38 @@ class _ServingFunctions:
                 tf.function(self.from_pixels),
                 input_signature=[self.keypoint_spec("keypoints_px"), *per_example],
             )
-        if self.is_mixture:
+        if self.is_mixture and sample:
             archive.add_endpoint(SAMPLE, tf.function(self.sample), input_signature=[keypoints])
         return archive
+
+
+def _write_onnx(functions: _ServingFunctions, path: Path) -> None:
+    """`serving_default` as an ONNX graph (tf2onnx drops the Assert ops; `ExportedFile` checks instead)."""
+    tf2onnx = _import_for(ONNX, "tf2onnx")
+    spec = [functions.keypoint_spec("keypoints")]
+    function = tf.function(functions.from_keypoints, input_signature=spec)
+    tf2onnx.convert.from_function(function, spec, output_path=str(path))
+
+
+def _write_litert(functions: _ServingFunctions, path: Path) -> None:
+    """`serving_default` and `from_pixels` as a LiteRT flatbuffer of builtin ops, via a SavedModel."""
+    signatures = [SERVING_DEFAULT] + ([FROM_PIXELS] if functions.input_dim == 2 else [])
+    with tempfile.TemporaryDirectory(dir=path.parent) as saved_model:
+        functions.archive(sample=False).write_out(saved_model, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=signatures)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        path.write_bytes(converter.convert())
+
+
+def _import_for(format: str, module: str):
+    """Import `module`, or an ImportError that names the packages `format` needs."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(
+            f"The {format} format needs {FORMAT_PACKAGES[format]}: pip install "
+            f"'graphmdn-tf[{format}]' (or pip install {FORMAT_PACKAGES[format]})"
+        ) from None
 
 
 def xla_padded_rows(rows):
@@ -365,8 +423,12 @@ def export_saved_model(
     num_samples: int = DEFAULT_NUM_SAMPLES,
     seed: int = 0,
     jit_compile: bool = False,
+    format: str = SAVED_MODEL,
 ) -> Path:
     """Write `model` as `base_dir/name/version/` (saved_model.pb + variables/) with the serving signatures.
+
+    With `format` "onnx" or "litert" the version folder holds one file instead (`FORMAT_FILES`; see the
+    module docstring for the signatures each holds).
 
     Args:
         model: a `GraphMDN` (mixture signatures) or `SemGCN` (deterministic `pose` signatures).
@@ -377,6 +439,7 @@ def export_saved_model(
         seed: the `sample` signature's stateless seed is `(seed, 0)`.
         jit_compile: compile the model's forward pass with XLA inside the SavedModel (faster; TF
             Serving then needs `--xla_cpu_compilation_enabled=true`, see the module docstring).
+        format: one of `FORMATS`.
 
     Returns:
         The path of the written version directory.
@@ -403,6 +466,14 @@ def export_saved_model(
         raise ValueError(
             f"Expected jit_compile to be True or False. Received: jit_compile={jit_compile!r}"
         )
+    if format not in FORMATS:
+        raise ValueError(f"Expected format to be one of {FORMATS}. Received: format={format!r}")
+    if jit_compile and format != SAVED_MODEL:
+        raise ValueError(
+            f"jit_compile applies to the {SAVED_MODEL} format only. Received: format={format!r}"
+        )
+    if format != SAVED_MODEL:
+        _import_for(format, "tf2onnx" if format == ONNX else "ai_edge_litert")
     functions = _ServingFunctions(
         model, _is_mixture_model(model), int(num_samples), int(seed), jit_compile
     )
@@ -417,7 +488,12 @@ def export_saved_model(
     model_dir.mkdir(parents=True, exist_ok=True)
     # The staging folder's name is not an integer, so TF Serving never loads a half-written version.
     with atomic_directory(target) as staging:
-        functions.archive().write_out(str(staging), verbose=False)
+        if format == SAVED_MODEL:
+            functions.archive().write_out(str(staging), verbose=False)
+        else:
+            staging.mkdir()
+            writer = _write_onnx if format == ONNX else _write_litert
+            writer(functions, staging / FORMAT_FILES[format])
     return target
 
 
@@ -429,6 +505,7 @@ def export_run(
     num_samples: int = DEFAULT_NUM_SAMPLES,
     seed: int = 0,
     jit_compile: bool = False,
+    format: str = SAVED_MODEL,
 ) -> Path:
     """Export the trained model of a training run directory (its `model.keras`); see `export_saved_model`."""
     model = RunDirectory(run_dir).load_model()
@@ -440,4 +517,91 @@ def export_run(
         num_samples=num_samples,
         seed=seed,
         jit_compile=jit_compile,
+        format=format,
     )
+
+
+class ExportedFile:
+    """The `serving_default` of an exported ONNX or LiteRT file, run in onnxruntime or the LiteRT interpreter.
+
+    The checks the SavedModel makes in its graph (which those runtimes drop) are made here, each a
+    one-line `ValueError` with the SavedModel's wording: keypoints a float32 array of shape
+    [batch, N, input_dim], finite, within [-MAX_ABS_KEYPOINT, MAX_ABS_KEYPOINT]; every output finite.
+    An empty batch is answered with empty outputs.
+
+    Args:
+        path: a `model.onnx` or `model.tflite` file, or a version folder holding one.
+
+    Call arguments:
+        keypoints: float32 [batch, N, input_dim], normalised screen coordinates.
+
+    Returns:
+        {output key: NumPy array}, the keys of `serving_default`.
+    """
+
+    def __init__(self, path):
+        path = Path(path)
+        if path.is_dir():
+            found = [path / name for name in FORMAT_FILES.values() if (path / name).is_file()]
+            if len(found) != 1:
+                raise FileNotFoundError(
+                    f"Expected {path} to hold one of {sorted(FORMAT_FILES.values())}. "
+                    f"Received: {sorted(p.name for p in path.iterdir())}"
+                )
+            path = found[0]
+        formats = {name: format for format, name in FORMAT_FILES.items()}
+        if path.name not in formats or not path.is_file():
+            raise FileNotFoundError(
+                f"Expected an exported {' or '.join(FORMAT_FILES.values())} file. Received: {path}"
+            )
+        self.path, self.format = path, formats[path.name]
+        if self.format == ONNX:
+            onnxruntime = _import_for(ONNX, "onnxruntime")
+            session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            shape = session.get_inputs()[0].shape
+            self._run = lambda keypoints: dict(
+                zip(
+                    [output.name for output in session.get_outputs()],
+                    session.run(None, {"keypoints": keypoints}),
+                    strict=True,
+                )
+            )
+        else:
+            interpreter = _import_for(LITERT, "ai_edge_litert.interpreter").Interpreter(
+                model_path=str(path)
+            )
+            runner = interpreter.get_signature_runner(SERVING_DEFAULT)
+            shape = runner.get_input_details()["keypoints"]["shape_signature"].tolist()
+            self._run = lambda keypoints: runner(keypoints=keypoints)
+        self.num_nodes, self.input_dim = int(shape[1]), int(shape[2])
+
+    def __call__(self, keypoints) -> dict:
+        expected = f"[batch, {self.num_nodes}, {self.input_dim}]"
+        if not isinstance(keypoints, np.ndarray) or keypoints.dtype != np.float32:
+            received = getattr(keypoints, "dtype", type(keypoints).__name__)
+            raise ValueError(
+                f"Expected keypoints as a float32 NumPy array {expected}. Received: {received} "
+                "(convert with np.asarray(keypoints, np.float32))"
+            )
+        if keypoints.ndim != 3 or keypoints.shape[1:] != (self.num_nodes, self.input_dim):
+            raise ValueError(
+                f"Expected keypoints of shape {expected}. Received shape: {list(keypoints.shape)}"
+            )
+        if not np.isfinite(keypoints).all():
+            raise ValueError("Expected keypoints to be finite (no NaN or Inf)")
+        if keypoints.size and np.abs(keypoints).max() > MAX_ABS_KEYPOINT:
+            raise ValueError(
+                f"Expected keypoints within [{-MAX_ABS_KEYPOINT:g}, {MAX_ABS_KEYPOINT:g}]. "
+                f"Received values from {keypoints.min():g} to {keypoints.max():g}"
+            )
+        rows = len(keypoints)
+        if not rows:  # onnxruntime cannot reshape 0 rows: run one row of zeros, keep none
+            keypoints = np.zeros((1, self.num_nodes, self.input_dim), np.float32)
+        outputs = {key: np.asarray(value)[:rows] for key, value in self._run(keypoints).items()}
+        for key, value in outputs.items():
+            if not np.isfinite(value).all():
+                raise ValueError(
+                    f"The model computed a non-finite {key} (NaN or Inf) for this request; "
+                    "refusing to answer"
+                )
+        return outputs

@@ -8,6 +8,14 @@ Keypoint files are read by `graphmdn_tf.data.keypoint_formats`, mapped onto the 
 `graphmdn_tf.skeletons.H36M_16` (with reported fills) by `graphmdn_tf.data.joint_mapping`, and normalised
 exactly as the training inputs (`normalize_screen_coordinates`: x_px / w * 2 - [1, h / w]). Poses are in
 metres, in the camera frame (x right, y down, z away from the camera), relative to the Hip.
+
+`selection` picks one pose per record with a rule of `SELECTIONS` (every rule of
+`graphmdn_tf.hypotheses.SELECTIONS` that needs no ground truth): from the mixture alone ('highest',
+'mean'), checked against the 2D input ('reprojection', 'reprojection_weighted'), or with priors learned
+from the run's training poses ('skeleton'; 'temporal' and 'temporal_causal', which follow each person
+through the frames). A sequence is one person's records in frame order: the records of one person index
+(a single-person video, or a tracker's ids), sorted by frame id; a folder of per-frame files is read in the
+natural order of the file names (`keypoint_formats.natural_key`).
 """
 
 from __future__ import annotations
@@ -24,12 +32,22 @@ from graphmdn_tf import hypotheses, viz
 from graphmdn_tf.data.cameras import normalize_screen_coordinates
 from graphmdn_tf.data.joint_mapping import DEFAULT_MIN_SCORE, to_h36m16
 from graphmdn_tf.data.keypoint_formats import KeypointRecords, read_keypoints, records_from_array
+from graphmdn_tf.evaluation.run import training_priors
+from graphmdn_tf.export import FORMAT_FILES, ExportedFile
 from graphmdn_tf.models.build import load_model
 from graphmdn_tf.runs import RunDirectory
 from graphmdn_tf.skeletons import H36M_16
 
 #: Records per prediction batch (and per step of the progress bar).
 BATCH_SIZE = 1024
+#: The selections `lift` makes: the rules of `hypotheses.SELECTIONS` that need no ground truth.
+SELECTIONS = tuple(
+    name
+    for name, rule in hypotheses.SELECTIONS.items()
+    if not rule.needs_target and not rule.sampled
+)
+#: The context keys of `hypotheses.CONTEXT_KEYS` learned from the training poses.
+PRIOR_KEYS = ("skeleton_prior", "motion_prior")
 
 
 @dataclass
@@ -45,6 +63,8 @@ class LiftResult:
             [records, M, 16], node level); sigma: as pi (None for a SemGCN).
         filled: per lifted record, {joint: rule} for joints the file lacked (see `to_h36m16`).
         refused: [{"record": [frame, person], "reason": ...}] for records not lifted.
+        selection: the rule of `SELECTIONS` whose pose is `poses[selection]` (None: none asked for).
+        frame_files: for a folder of per-frame files, the file of each frame id.
     """
 
     record_ids: np.ndarray
@@ -60,6 +80,61 @@ class LiftResult:
     image_size: tuple = (0, 0)
     source: str = ""
     joint_names: tuple = H36M_16.joint_names
+    selection: str | None = None
+    frame_files: tuple | None = None
+
+
+def check_selection(selection: str) -> str:
+    """`selection` if `lift` can make it; a ValueError naming the rule and the choices otherwise."""
+    if selection in SELECTIONS:
+        return selection
+    rule = hypotheses.SELECTIONS.get(selection)
+    if rule is not None and rule.needs_target:
+        raise ValueError(
+            f"Selection {selection!r} ({rule.title}) needs the ground-truth pose, which lift does "
+            f"not have; choose one of {', '.join(SELECTIONS)}"
+        )
+    raise ValueError(
+        f"Expected selection to be one of {', '.join(SELECTIONS)}. Received: {selection!r}"
+    )
+
+
+def _select(outputs: dict, selection: str, inputs, record_ids, priors) -> np.ndarray:
+    """The poses [records, 16, 3] of `selection`, run on each person's records in frame order."""
+    rule = hypotheses.SELECTIONS[selection]
+    order = np.lexsort((record_ids[:, 0], record_ids[:, 1]))  # by person, then frame
+    params = {
+        "mu": outputs["mu"][order],
+        "sigma": outputs["sigma"][order],
+        "pi_logits": np.log(np.maximum(outputs["pi"][order], np.finfo(np.float32).tiny)),
+    }
+    context = {"inputs_2d": inputs[order], "sequence_ids": record_ids[order, 1], **priors}
+    chosen = hypotheses.select(
+        params, names=[selection], **{key: context[key] for key in rule.requires}
+    )[selection]
+    poses = np.empty_like(outputs["mu"][:, 0])
+    poses[order] = np.asarray(chosen, np.float32)
+    return poses
+
+
+def _priors(source, selection: str, priors, progress: bool) -> dict:
+    """The priors `selection` needs: given, or learned from the run directory's training poses."""
+    needed = [key for key in hypotheses.SELECTIONS[selection].requires if key in PRIOR_KEYS]
+    if not needed:
+        return {}
+    if priors is None:
+        run = RunDirectory(source)
+        if not run.config_path.is_file():
+            raise ValueError(
+                f"Selection {selection!r} needs {' and '.join(needed)} learned from the training "
+                f"poses; lift from the training run directory (with config.json), not {source}"
+            )
+        config = run.load_config()
+        priors = training_priors(config, config.stride, progress)
+    missing = [key for key in needed if key not in priors]
+    if missing:
+        raise ValueError(f"Selection {selection!r} needs priors {missing}")
+    return {key: priors[key] for key in needed}
 
 
 def _predictor(source):
@@ -67,6 +142,10 @@ def _predictor(source):
     directory (its model.keras), a .keras model file or an exported SavedModel version folder (its
     `serving_default`)."""
     source = Path(source)
+    if source.name in FORMAT_FILES.values() or any(
+        (source / name).is_file() for name in FORMAT_FILES.values()
+    ):
+        return ExportedFile(source)
     if (source / "saved_model.pb").is_file():
         serving = tf.saved_model.load(str(source)).signatures["serving_default"]
         return lambda inputs: {
@@ -134,12 +213,15 @@ def lift(
     min_score: float = DEFAULT_MIN_SCORE,
     key: str | None = None,
     progress: bool = True,
+    selection: str | None = None,
+    priors: dict | None = None,
 ) -> LiftResult:
     """Lift 2D keypoints to 3D hypotheses.
 
     Args:
         source: a training run directory, a .keras model file (e.g. `models.pretrained_path()`), or an
-            exported SavedModel version folder (saved_models/NAME/1).
+            exported version folder (saved_models/NAME/1: a SavedModel, or the model.onnx /
+            model.tflite of `graphmdn_tf.export`), or that file.
         keypoints: a keypoint file (see `graphmdn_tf.data.keypoint_formats`), `KeypointRecords`, or an array
             [frames, joints, 2 or 3] in pixels (16 joints: Human3.6M-16; 17: name `format`).
         image_size: (width, height) of the frames in pixels; needed unless the file holds it.
@@ -147,10 +229,17 @@ def lift(
         min_score: joints scored below it are missing and filled (`joint_mapping.to_h36m16`).
         key: the array of an .npz holding several.
         progress: a progress bar over the batches of a long file.
+        selection: a rule of `SELECTIONS` (see the module docstring); its pose is `poses[selection]`.
+        priors: {'skeleton_prior': SkeletonPrior, 'motion_prior': MotionPrior} for the rules that need
+            them; None learns them from the training poses of `source`, a run directory.
 
     Raises:
-        ValueError: a bad file (naming file, record and layout), no image size, or every record refused.
+        ValueError: a bad file (naming file, record and layout), no image size, every record refused,
+            or a selection lift cannot make (unknown, needing the ground truth, a SemGCN's, or
+            needing priors with an exported model as `source`).
     """
+    if selection is not None:
+        check_selection(selection)
     records = _records(keypoints, format, key)
     width, height = _image_size(image_size, records)
     mapped = to_h36m16(records, min_score=min_score)
@@ -177,6 +266,16 @@ def lift(
             if name.endswith("_pose")
         }
         mu, pi, sigma = outputs["mu"], outputs["pi"], outputs["sigma"]
+    if selection is not None and sigma is None:
+        raise ValueError(
+            f"Selection {selection!r} chooses among a GraphMDN's hypotheses; {source} is a "
+            f"deterministic model with one pose ({hypotheses.PREDICTION!r})"
+        )
+    if selection is not None and selection not in poses:
+        context = _priors(source, selection, priors, progress)
+        poses[selection] = _select(
+            outputs, selection, inputs, records.record_ids[accepted], context
+        )
     return LiftResult(
         records.record_ids[accepted],
         pixels.astype(np.float32),
@@ -190,6 +289,8 @@ def lift(
         records.layout,
         (width, height),
         records.source,
+        selection=selection,
+        frame_files=records.frame_files,
     )
 
 
@@ -222,6 +323,8 @@ def _summary(result: LiftResult) -> dict:
         "image_size": list(result.image_size),
         "joint_names": list(result.joint_names),
         "units": "metres, camera frame (x right, y down, z forward), relative to Hip",
+        "selection": result.selection,
+        **({"frame_files": list(result.frame_files)} if result.frame_files else {}),
         "refused": result.refused,
         "records": records,
     }
@@ -252,6 +355,11 @@ def write_lift_results(result: LiftResult, out_dir, stem: str, *, plot: bool = F
         "joint_names": np.array(result.joint_names),
         **{f"{name}_pose": pose for name, pose in result.poses.items()},
     }
+    if result.selection is not None:
+        arrays["selection"] = np.array(result.selection)
+        arrays["pose"] = result.poses[result.selection]
+    if result.frame_files:
+        arrays["frame_files"] = np.array(result.frame_files)
     if result.sigma is not None:
         arrays["sigma"] = result.sigma
     with open(paths[1], "xb") as file:

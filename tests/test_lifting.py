@@ -2,14 +2,16 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
+from graphmdn_tf import hypotheses
 from graphmdn_tf.cli import main
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.cameras import normalize_screen_coordinates
 from graphmdn_tf.data.keypoint_formats import COCO_17
-from graphmdn_tf.lifting import lift, write_lift_results
+from graphmdn_tf.lifting import SELECTIONS, lift, write_lift_results
 from graphmdn_tf.skeletons import H36M_16, H36M_16_FROM_17
 from graphmdn_tf.training import train
 from tests.data.keypoint_files import cmu_pixels, coco_from_h36m17, coco_results, write_json
@@ -190,3 +192,179 @@ def test_a_semgcn_gives_its_single_pose(pixels_17, tmp_path):
     with np.load(paths[1]) as arrays:
         assert "sigma" not in arrays and arrays["prediction_pose"].shape == (5, 16, 3)
     assert "sigma" not in json.loads(paths[0].read_text())["records"][0]
+
+
+# ---- --selection over a sequence of per-frame files ----
+
+
+def _frame_files(folder, pixels_17, order=None, name="frame_{}.json"):
+    """One COCO results file per frame, named frame_<i>.json (frame_10 sorts before frame_2 by
+    characters, after it by number); file i holds pixel frame order[i]. Written last file first."""
+    folder.mkdir()
+    coco = coco_from_h36m17(pixels_17)
+    order = list(range(len(coco)) if order is None else order)
+    for index, frame in reversed(list(enumerate(order))):
+        write_json(folder / name.format(index), coco_results(coco[frame : frame + 1]))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sequence(pixels_17, tmp_path_factory):
+    return _frame_files(tmp_path_factory.mktemp("sequence") / "frames", pixels_17)
+
+
+@pytest.fixture(scope="module")
+def selected(run_dir, sequence):
+    """selection -> `lift` of the per-frame sequence with it."""
+    return {
+        name: lift(run_dir, sequence, image_size=IMAGE_SIZE, progress=False, selection=name)
+        for name in SELECTIONS
+    }
+
+
+def test_lift_offers_every_selection_that_needs_no_ground_truth():
+    without_target = tuple(key for key in hypotheses.CONTEXT_KEYS if key != "target")
+    assert SELECTIONS == hypotheses.selection_names(available=without_target)
+    assert {"reprojection", "skeleton", "temporal"} <= set(SELECTIONS)
+    assert not {"oracle", "oracle_joint", "best_of"} & set(SELECTIONS)
+
+
+def test_a_folder_of_frames_is_one_sequence_in_natural_order(selected):
+    result = selected["mean"]
+    assert result.frame_files == tuple(f"frame_{index}.json" for index in range(24))
+    assert result.record_ids.tolist() == [[frame, 0] for frame in range(24)]
+
+
+@pytest.mark.parametrize("name", SELECTIONS)
+def test_each_selection_gives_one_pose_per_frame(selected, name):
+    result = selected[name]
+    pose = result.poses[name]
+    assert result.selection == name and pose.shape == (24, 16, 3) and np.isfinite(pose).all()
+    if name in ("highest", "mean"):
+        np.testing.assert_array_equal(pose, selected["temporal"].poses[name])
+    if name in ("reprojection", "skeleton", "temporal", "temporal_causal"):  # a hard choice
+        distance = np.abs(result.mu - pose[:, None]).max(axis=(2, 3))  # [frames, kernels]
+        assert (distance.min(axis=1) == 0).all()
+
+
+def test_reprojection_picks_the_kernel_nearest_the_2d_input(selected):
+    """Independently: the weak-perspective least-squares residual of each kernel, in NumPy."""
+    result = selected["reprojection"]
+    xy = result.mu[..., :2].astype(np.float64)  # [frames, kernels, 16, 2]
+    target = result.inputs[:, None].astype(np.float64)
+    centred = xy - xy.mean(axis=2, keepdims=True)
+    offset = target - target.mean(axis=2, keepdims=True)
+    scale = np.maximum((centred * offset).sum((2, 3)) / (centred**2).sum((2, 3)), 1e-3)
+    residual = np.sqrt(
+        ((scale[..., None, None] * centred - offset) ** 2).sum(-1).mean(-1)
+    )  # [frames, kernels]
+    weights = result.pi
+    residual[weights < 0.01 * weights.max(axis=1, keepdims=True)] = np.inf
+    expected = result.mu[np.arange(24), residual.argmin(axis=1)]
+    np.testing.assert_array_equal(result.poses["reprojection"], expected)
+
+
+def test_temporal_follows_the_file_names_not_their_characters(run_dir, pixels_17, selected):
+    """The array in frame order gives the same path as the folder read in natural order."""
+    array = lift(
+        run_dir,
+        coco_from_h36m17(pixels_17),
+        format="coco17",
+        image_size=IMAGE_SIZE,
+        progress=False,
+        selection="temporal",
+    )
+    np.testing.assert_array_equal(array.poses["temporal"], selected["temporal"].poses["temporal"])
+
+
+def test_renaming_the_files_in_the_same_order_changes_nothing(
+    run_dir, pixels_17, selected, tmp_path
+):
+    padded = _frame_files(tmp_path / "padded", pixels_17, name="image{:05d}.json")
+    result = lift(run_dir, padded, image_size=IMAGE_SIZE, progress=False, selection="temporal")
+    assert result.frame_files == tuple(f"image{index:05d}.json" for index in range(24))
+    for name in ("temporal", "highest"):
+        np.testing.assert_array_equal(result.poses[name], selected["temporal"].poses[name])
+
+
+def test_shuffling_the_frames_changes_the_temporal_choice(shared_dir, tmp_path):
+    """A model whose kernels move by different amounts between frames, over 24 frames 20 apart: in
+    frame order the motion cost keeps one kernel, shuffled another (the one that moves least when the
+    frames jump). The model is an untrained GraphMDN, seeded, its weights doubled so that its kernels
+    depend on the input; the motion prior is given (it has no training poses)."""
+    from graphmdn_tf import GraphMDN
+    from graphmdn_tf.selectors import MotionPrior
+
+    keras.utils.set_random_seed(0)
+    model = GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3, mixture="pose")
+    model(np.zeros((1, 16, 2), np.float32))
+    model.set_weights([weight * 2.0 for weight in model.get_weights()])
+    model.save(tmp_path / "model.keras")
+    pixels = cmu_pixels(shared_dir, frames=480)[::20]
+    order = np.random.default_rng(0).permutation(24)
+    chosen = {}
+    for name, frames in (("ordered", range(24)), ("shuffled", order)):
+        result = lift(
+            tmp_path,
+            _frame_files(tmp_path / name, pixels, frames),
+            image_size=IMAGE_SIZE,
+            progress=False,
+            selection="temporal",
+            priors={"motion_prior": MotionPrior(sigma_v=0.01)},
+        )
+        kernel = np.abs(result.mu - result.poses["temporal"][:, None]).max(axis=(2, 3)).argmin(1)
+        chosen[name] = np.empty_like(kernel)
+        chosen[name][np.asarray(frames)] = kernel  # by original frame
+    assert chosen["ordered"].tolist() == [1] * 24
+    assert chosen["shuffled"].tolist() == [2] * 24
+
+
+def test_the_output_files_name_the_selection(selected, tmp_path):
+    result = selected["skeleton"]
+    json_path, npz_path = write_lift_results(result, tmp_path, "frames")
+    summary = json.loads(json_path.read_text())
+    assert summary["selection"] == "skeleton"
+    assert summary["frame_files"] == list(result.frame_files)
+    assert np.shape(summary["records"][3]["poses"]["skeleton"]) == (16, 3)
+    with np.load(npz_path) as arrays:
+        assert arrays["selection"].item() == "skeleton"
+        np.testing.assert_array_equal(arrays["pose"], result.poses["skeleton"])
+        np.testing.assert_array_equal(arrays["skeleton_pose"], result.poses["skeleton"])
+
+
+def test_selections_lift_cannot_make_are_refused_by_name(run_dir, sequence, tmp_path):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected selection to be one of highest, mean, .*temporal_causal\. Received: 'best'",
+    ):
+        lift(run_dir, sequence, image_size=IMAGE_SIZE, selection="best")
+    with pytest.raises(
+        ValueError, match=r"Selection 'oracle' \(Oracle\) needs the ground-truth pose"
+    ):
+        lift(run_dir, sequence, image_size=IMAGE_SIZE, selection="oracle")
+    from graphmdn_tf.export import export_run
+
+    onnx = export_run(run_dir, "lift", base_dir=tmp_path, format="onnx")
+    with pytest.raises(
+        ValueError,
+        match=r"Selection 'skeleton' needs skeleton_prior .* lift from the training run directory",
+    ):
+        lift(onnx, sequence, image_size=IMAGE_SIZE, selection="skeleton", progress=False)
+    from_onnx = lift(onnx, sequence, image_size=IMAGE_SIZE, selection="mean", progress=False)
+    np.testing.assert_allclose(
+        from_onnx.mu, lift(run_dir, sequence, image_size=IMAGE_SIZE, progress=False).mu, atol=1e-4
+    )
+
+
+def test_cli_lift_selection(run_dir, sequence, tmp_path, capsys):
+    argv = ["lift", str(run_dir), str(sequence), "--image-size", *map(str, IMAGE_SIZE)]
+    assert main([*argv, "--out", str(tmp_path / "a"), "--selection", "oracle_joint"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "needs the ground-truth pose" in error
+    assert main([*argv, "--out", str(tmp_path / "b"), "--selection", "temporal_causal"]) == 0
+    with np.load(tmp_path / "b" / "frames.npz") as arrays:
+        assert arrays["selection"].item() == "temporal_causal" and arrays["pose"].shape == (
+            24,
+            16,
+            3,
+        )

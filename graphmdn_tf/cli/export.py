@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from graphmdn_tf.cli.errors import user_errors
-from graphmdn_tf.export import DEFAULT_NUM_SAMPLES, SAMPLE, export_run
+from graphmdn_tf.export import DEFAULT_NUM_SAMPLES, FORMATS, SAMPLE, SAVED_MODEL, export_run
 from graphmdn_tf.serving import SERVING_DEFAULT, GrpcClient, RestClient, ServingError
 
 
@@ -54,6 +54,14 @@ def register(subparsers) -> None:
         help="compile the forward pass with XLA inside the SavedModel (about twice the CPU throughput); "
         "TensorFlow Serving then needs --xla_cpu_compilation_enabled=true",
     )
+    export.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=SAVED_MODEL,
+        help=f"{SAVED_MODEL}: TF Serving's SavedModel; onnx: NAME/VERSION/model.onnx (serving_default, "
+        "for onnxruntime); litert: NAME/VERSION/model.tflite (serving_default and from_pixels, for "
+        f"the LiteRT interpreter) (default: {SAVED_MODEL})",
+    )
     export.set_defaults(handler=run_export)
 
     predict = subparsers.add_parser(
@@ -84,7 +92,7 @@ def register(subparsers) -> None:
     predict.set_defaults(handler=run_predict)
 
 
-@user_errors(catch=(OSError, ValueError, TypeError), exit_code=1)
+@user_errors(catch=(OSError, ValueError, TypeError, ImportError), exit_code=1)
 def run_export(args: argparse.Namespace) -> int:
     path = export_run(
         args.run_dir,
@@ -94,6 +102,7 @@ def run_export(args: argparse.Namespace) -> int:
         num_samples=args.num_samples,
         seed=args.seed,
         jit_compile=args.jit_compile,
+        format=args.format,
     )
     print(f"Exported {args.run_dir} to {path}" + (" (XLA-compiled)" if args.jit_compile else ""))
     return 0

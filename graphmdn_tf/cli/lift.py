@@ -1,10 +1,12 @@
 """`graphmdn-tf lift`: a detector's keypoint file -> 3D hypotheses (`graphmdn_tf.lifting`).
 
-    graphmdn-tf lift [SOURCE] KEYPOINTS --out DIR [--format F] [--key K] [--image-size W H] [--min-score S] [--plot]
+    graphmdn-tf lift [SOURCE] KEYPOINTS --out DIR [--format F] [--key K] [--image-size W H]
+                     [--min-score S] [--selection NAME] [--plot]
 
-SOURCE is a training run directory, a .keras model file or an exported SavedModel version folder (left
-out: the demonstration model shipped in the package, named on stderr); KEYPOINTS a COCO results,
-OpenPose or MMPose JSON (or an OpenPose folder), or a .npy/.npz array (see
+SOURCE is a training run directory, a .keras model file, or an exported version folder (SavedModel,
+model.onnx or model.tflite); left out, the demonstration model shipped in the package (named on
+stderr). KEYPOINTS is a COCO results, OpenPose or MMPose JSON (or a folder of per-frame files, one
+sequence in the natural order of their names), or a .npy/.npz array (see
 `graphmdn_tf.data.keypoint_formats`). Writes DIR/<KEYPOINTS stem>.json and .npz (and .png with --plot);
 existing files are never overwritten. A bad file or flag is one line on stderr and exit code 2.
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 from graphmdn_tf.cli.errors import user_errors
 from graphmdn_tf.data.joint_mapping import DEFAULT_MIN_SCORE
 from graphmdn_tf.data.keypoint_formats import FORMATS
-from graphmdn_tf.lifting import lift, write_lift_results
+from graphmdn_tf.lifting import SELECTIONS, lift, write_lift_results
 
 
 def register(subparsers) -> None:
@@ -60,6 +62,16 @@ def register(subparsers) -> None:
         help=f"joints scored below this are filled (default: {DEFAULT_MIN_SCORE})",
     )
     parser.add_argument(
+        "--selection",
+        metavar="NAME",
+        help="also choose one pose per record with this rule, written as 'pose' and named in the "
+        f"output: {', '.join(SELECTIONS)}. skeleton and temporal* use priors learned from SOURCE's "
+        "training poses (a run directory); temporal* follow each person index through the frames "
+        "in frame order, and a folder of per-frame JSON files is one sequence in the natural order "
+        "of the file names (frame_2 before frame_10) (default: none; highest and mean are always "
+        "written)",
+    )
+    parser.add_argument(
         "--plot", action="store_true", help="also write a contact sheet of the first frames (.png)"
     )
     parser.set_defaults(handler=run_lift)
@@ -85,6 +97,7 @@ def run_lift(args: argparse.Namespace) -> int:
         format=args.format,
         min_score=args.min_score,
         key=args.key,
+        selection=args.selection,
     )
     paths = write_lift_results(result, args.out, args.keypoints.stem, plot=args.plot)
     filled = sum(bool(fills) for fills in result.filled)

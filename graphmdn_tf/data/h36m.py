@@ -3,12 +3,16 @@
 Files (VideoPose3D / SemGCN preprocessing; `<name>` is `h36m`, `cmu` or `synthetic`):
 
 - `data_3d_<name>.npz`: `positions_3d` = {subject: {action: float [T, 32 or 17, 3]}}, world metres.
-- `data_2d_<name>_gt.npz` / `data_2d_<name>_sh_pt_mpii.npz`: `positions_2d` =
+- `data_2d_<name>_<keypoints>.npz`, `<keypoints>` one of `KEYPOINT_KINDS`: `positions_2d` =
   {subject: {action: [4 arrays float [T, J, 2]]}} in pixels, one array per camera, and `metadata` =
   {layout_name, num_joints, keypoints_symmetry}. The joint order is told apart by the joint count and
-  `keypoints_symmetry` (see `KEYPOINT_LAYOUTS`): VideoPose3D's 17 joints, the 16-joint Human3.6M order
-  (SemGCN ground truth and SemGCN's permuted stacked-hourglass detections), or the raw MPII order of
-  VideoPose3D's stacked-hourglass file, which is permuted with `SH_TO_GT_PERM`.
+  `keypoints_symmetry` (see `KEYPOINT_LAYOUTS`): VideoPose3D's 17 joints (its ground truth and its
+  CPN detections, `cpn_ft_h36m_dbb`), the 16-joint Human3.6M order (SemGCN ground truth and SemGCN's
+  permuted stacked-hourglass detections), the raw MPII order of VideoPose3D's stacked-hourglass file,
+  which is permuted with `SH_TO_GT_PERM`, or COCO-17 (VideoPose3D's Mask R-CNN detections,
+  `detectron_pt_coco`), mapped onto the 16 joints by `joint_mapping.coco17_to_h36m16`. VideoPose3D's
+  detection files also hold the unlabeled subjects S2, S3 and S4 (no cameras, no 3D poses): they are
+  left out with a `UserWarning` that names them.
 
 Reading goes through `safe_npz.load_npz_safely` (no code runs from a file), validates everything once,
 and writes a pickle-free copy (plain float32 arrays plus a JSON index, `np.savez`) under the cache
@@ -45,6 +49,8 @@ from graphmdn_tf.data.cameras import (
     normalize_screen_coordinates,
     world_to_camera,
 )
+from graphmdn_tf.data.joint_mapping import coco17_to_h36m16
+from graphmdn_tf.data.keypoint_formats import COCO_17
 from graphmdn_tf.data.safe_npz import DataFileError, load_npz_safely
 from graphmdn_tf.skeletons import (
     H36M_16,
@@ -79,7 +85,11 @@ def check_dataset_name(dataset: str) -> str:
     return dataset
 
 
-KEYPOINT_KINDS = ("gt", "sh_pt_mpii")
+#: The 2D files by name (`data_2d_<dataset>_<kind>.npz`): ground truth, and VideoPose3D's stacked-hourglass
+#: (MPII), CPN (fine-tuned on Human3.6M, Detectron boxes) and Mask R-CNN (COCO) detections.
+KEYPOINT_KINDS = ("gt", "sh_pt_mpii", "cpn_ft_h36m_dbb", "detectron_pt_coco")
+#: Subjects VideoPose3D's detection files hold without 3D poses or camera calibrations; not read.
+UNLABELED_SUBJECTS = ("S2", "S3", "S4")
 # The 15 Human3.6M action classes, in the order of the paper's tables.
 H36M_ACTIONS = (
     "Directions",
@@ -107,6 +117,13 @@ KEYPOINT_LAYOUTS = {
     "h36m17": (H36M_17.num_joints, (H36M_17.joints_left, H36M_17.joints_right)),
     "h36m16": (H36M_16.num_joints, (H36M_16.joints_left, H36M_16.joints_right)),
     "mpii16": (len(SH_TO_GT_PERM), (SH_JOINTS_LEFT, SH_JOINTS_RIGHT)),
+    "coco17": (
+        len(COCO_17),
+        tuple(
+            tuple(i for i, name in enumerate(COCO_17) if name.startswith(side))
+            for side in ("left_", "right_")
+        ),
+    ),
 }
 _JOINTS_3D = {32: H36M_16_FROM_32, 17: H36M_16_FROM_17}
 PROGRESS_MIN_FRAMES = 100_000  # smaller jobs run without progress bars
@@ -185,6 +202,8 @@ class Keypoints2D:
             return keypoints[:, H36M_16_FROM_17]
         if self.layout == "mpii16":
             return keypoints[:, SH_TO_GT_PERM]
+        if self.layout == "coco17":
+            return coco17_to_h36m16(keypoints)
         return keypoints
 
 
@@ -339,7 +358,9 @@ def _detect_layout(path: Path, metadata: dict, num_joints: int) -> str:
 
 
 def _convert_2d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]:
-    positions = _require_key(path, contents, "positions_2d")
+    positions = _require_dict(path, _require_key(path, contents, "positions_2d"), "positions_2d")
+    unlabeled = [subject for subject in positions if subject in UNLABELED_SUBJECTS]
+    positions = {s: actions for s, actions in positions.items() if s not in UNLABELED_SUBJECTS}
     metadata = _plain(
         path, _require_dict(path, _require_key(path, contents, "metadata"), "metadata")
     )
@@ -363,7 +384,11 @@ def _convert_2d(path: Path, contents: dict, progress: bool) -> tuple[dict, dict]
         )
     layout = _detect_layout(path, metadata, joint_counts.pop())
     index = {"kind": "2d", "layout": layout, "metadata": metadata, "entries": entries}
-    return {**index, "empty_subjects": _empty_subjects(positions)}, arrays
+    return {
+        **index,
+        "empty_subjects": _empty_subjects(positions),
+        "unlabeled_subjects": unlabeled,
+    }, arrays
 
 
 # --------------------------------------------------------------------------------------------- cache
@@ -466,6 +491,12 @@ def load_keypoints_2d(
             an unrecognised joint order, or non-finite values.
     """
     path, index, arrays = _load_converted(path, "2d", cache_dir, progress)
+    if index.get("unlabeled_subjects"):
+        warnings.warn(
+            f"{path}: left out the subjects {', '.join(index['unlabeled_subjects'])}: Human3.6M has "
+            "no 3D poses or camera calibrations for them (VideoPose3D's unlabeled subjects)",
+            stacklevel=2,
+        )
     positions = {}
     for entry in index["entries"]:
         cameras = positions.setdefault(entry["subject"], {}).setdefault(entry["action"], [])

@@ -190,3 +190,26 @@ def to_h36m16(records: KeypointRecords, *, min_score: float = DEFAULT_MIN_SCORE)
         for row in np.flatnonzero(~valid.all(1))
     }
     return MappedKeypoints(points, filled, refused)
+
+
+def coco17_to_h36m16(keypoints) -> np.ndarray:
+    """COCO-17 pixels [frames, 17, 2] with every joint present -> [frames, 16, 2] float32 in `H36M_16` order.
+
+    The rules of `to_h36m16` with every joint confident, so nothing is filled: the limbs from their
+    namesakes, Hip the mid-hips, Thorax the mid-shoulders, Spine their midpoint, Head =
+    Thorax + HEAD_FROM_NOSE * (nose - Thorax). For files that hold coordinates only, such as
+    VideoPose3D's `data_2d_h36m_detectron_pt_coco.npz`.
+    """
+    keypoints = np.asarray(keypoints, np.float32)
+    if keypoints.ndim != 3 or keypoints.shape[1:] != (len(COCO_17), 2):
+        raise ValueError(
+            f"Expected COCO-17 keypoints [frames, 17, 2]. Received: shape {keypoints.shape}"
+        )
+    frames = len(keypoints)
+    records = KeypointRecords(
+        keypoints,
+        np.ones((frames, len(COCO_17)), np.float32),
+        "coco17",
+        np.zeros((frames, 2), np.int64),
+    )
+    return to_h36m16(records, min_score=0.0).keypoints.astype(np.float32)

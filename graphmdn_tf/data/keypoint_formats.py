@@ -5,9 +5,14 @@ Formats (`read_keypoints(path, format=None)`: detected by content, or named with
 | format     | file                                                                  | joints                  |
 |------------|-----------------------------------------------------------------------|-------------------------|
 | `coco`     | COCO keypoint results JSON: [{image_id, category_id, keypoints: [x, y, v] * 17, score}] | COCO-17 |
-| `openpose` | OpenPose JSON ({"people": [{"pose_keypoints_2d": [x, y, c] * J}]}), a file or a folder of per-frame files | BODY_25 or COCO-18 (-> COCO-17) |
+| `openpose` | OpenPose JSON ({"people": [{"pose_keypoints_2d": [x, y, c] * J}]}) | BODY_25 or COCO-18 (-> COCO-17) |
 | `mmpose`   | MMPose predictions JSON: [{frame_id, instances: [{keypoints: [[x, y]] * J, keypoint_scores}]}], or one frame's instance list | COCO-17 (133 WholeBody / 26 Halpe: their first 17) |
 | `coco17`, `h36m17`, `h36m16` | NumPy .npy / .npz [frames, joints, 2 or 3] (a third channel is the score) | COCO-17, Human3.6M-17 (VideoPose3D order), Human3.6M-16 (SemGCN order) |
+
+A folder of JSON files (any of the three formats, one frame per file, as OpenPose writes them) is one
+sequence: its frames are the files in the natural order of their names (`natural_key`: `frame_2.json`
+before `frame_10.json`), the frame id of a record is its file's position in that order, and
+`KeypointRecords.frame_files` names the files.
 
 A NumPy array of 16 joints is read as `h36m16`; one of 17 joints is either COCO-17 or Human3.6M-17, which
 no content test tells apart reliably, so it needs `format="coco17"` or `format="h36m17"`. An .npz holds one
@@ -19,6 +24,7 @@ array (or `key` names it), plus optionally `image_size` = [width, height].
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +94,7 @@ class KeypointRecords:
         record_ids: [records, 2] int64: (frame or image id, person index within it).
         image_size: (width, height) in pixels when the file holds it, else None.
         source: the file read.
+        frame_files: for a folder of per-frame files, the file of each frame id (natural order).
     """
 
     keypoints: np.ndarray
@@ -96,6 +103,7 @@ class KeypointRecords:
     record_ids: np.ndarray
     image_size: tuple | None = None
     source: str = "<array>"
+    frame_files: tuple | None = None
 
     def __len__(self) -> int:
         return len(self.keypoints)
@@ -226,19 +234,26 @@ def _load_json(path: Path):
         raise KeypointFileError(f"{path}: not a JSON file ({error})") from None
 
 
+def natural_key(name: str) -> tuple:
+    """Sort key of a file name with its digit runs compared as numbers: 'f2' < 'f10' < 'g1'."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)
+    )
+
+
 def _read_json(path: Path, format: str | None) -> KeypointRecords:
     if path.is_dir():
-        files = sorted(path.glob("*.json"))
+        files = sorted(path.glob("*.json"), key=lambda file: natural_key(file.name))
         if not files:
             raise KeypointFileError(
-                f"{path}: a folder without .json files (expected OpenPose per-frame files)"
+                f"{path}: a folder without .json files (expected per-frame COCO, OpenPose or MMPose files)"
             )
         documents = [(file.name, _load_json(file)) for file in files]
     else:
         documents = [(path.name, _load_json(path))]
     if len(documents) == 1 and documents[0][1] in ([], {}):
         raise KeypointFileError(f"{path}: an empty JSON document, no detections")
-    detected = {_json_format(data) for _, data in documents}
+    detected = {_json_format(data) for _, data in documents if data not in ([], {})}
     chosen = format or (detected.pop() if len(detected) == 1 else None)
     if chosen is None or chosen not in JSON_FORMATS:
         raise KeypointFileError(
@@ -248,15 +263,40 @@ def _read_json(path: Path, format: str | None) -> KeypointRecords:
         )
     try:
         if chosen == "openpose":
-            return _read_openpose(documents, str(path))
-        if len(documents) != 1:
-            raise KeypointFileError(f"{path}: a folder of JSON files is read as OpenPose only")
-        reader = _read_coco if chosen == "coco" else _read_mmpose
-        return reader(documents[0][1], str(path))
+            records = _read_openpose(documents, str(path))
+        elif path.is_dir():
+            records = _read_frame_files(documents, chosen, path)
+        else:
+            reader = _read_coco if chosen == "coco" else _read_mmpose
+            return reader(documents[0][1], str(path))
     except (KeyError, TypeError, AttributeError, IndexError) as error:
         raise KeypointFileError(
             f"{path}: not a {chosen} keypoint file ({type(error).__name__}: {error})"
         ) from None
+    if path.is_dir():
+        records.frame_files = tuple(name for name, _ in documents)
+    return records
+
+
+def _read_frame_files(documents, format: str, folder: Path) -> KeypointRecords:
+    """A folder of COCO or MMPose files, one frame each: records numbered by file (see the docstring)."""
+    reader = _read_coco if format == "coco" else _read_mmpose
+    rows = []
+    for frame, (name, data) in enumerate(documents):
+        if data in ([], {}):
+            continue  # a frame without people
+        records = reader(data, str(folder / name))
+        frames = sorted(set(records.record_ids[:, 0].tolist()))
+        if len(frames) > 1:
+            raise KeypointFileError(
+                f"{folder / name}: holds frames {frames}; in a folder each file is one frame"
+            )
+        points = np.concatenate([records.keypoints, records.scores[..., None]], axis=-1)
+        rows.extend(
+            (frame, int(person), values)
+            for person, values in zip(records.record_ids[:, 1], points, strict=True)
+        )
+    return _records(rows, "coco17", str(folder))
 
 
 def _read_numpy(path: Path, format: str | None, key: str | None) -> KeypointRecords:

@@ -476,8 +476,8 @@ def test_invalid_3d_files_raise(tmp_path, cache_dir, contents, match):
             r"\[camera 0\]: expected a real numeric array \(integers or floats\). Received: complex128",
         ),
         (
-            {"positions_2d": make_2d(subjects=("S2",)), "metadata": METADATA_17},
-            "unknown subject 'S2'",
+            {"positions_2d": make_2d(subjects=("S12",)), "metadata": METADATA_17},
+            "unknown subject 'S12'",
         ),
         (
             {"positions_2d": make_2d(), "metadata": METADATA_16},
@@ -600,7 +600,7 @@ def test_sequences_in_one_file_only_are_skipped_with_a_warning(tmp_path, cache_d
         ({"subjects": ["S1"], "stride": True}, "stride to be a positive integer"),
         (
             {"subjects": ["S1"], "keypoints": "cpn"},
-            r"keypoints to be one of \('gt', 'sh_pt_mpii'\)",
+            r"keypoints to be one of \('gt', 'sh_pt_mpii', 'cpn_ft_h36m_dbb', 'detectron_pt_coco'\)",
         ),
     ],
 )

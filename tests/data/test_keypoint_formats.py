@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from graphmdn_tf.data.keypoint_formats import KeypointFileError, read_keypoints, records_from_array
+from graphmdn_tf.data.keypoint_formats import (
+    KeypointFileError,
+    natural_key,
+    read_keypoints,
+    records_from_array,
+)
 from tests.data.keypoint_files import coco_results, mmpose_frames, openpose_frame, write_json
 
 
@@ -170,3 +175,46 @@ def test_other_errors(tmp_path):
     bad[0, 0, 0] = np.inf
     with pytest.raises(KeypointFileError, match="record 0 .* infinite"):
         records_from_array(bad)
+
+
+def test_natural_key_compares_digit_runs_as_numbers():
+    names = ["f10.json", "f2.json", "g1.json", "f1.json", "F3.json", "f02b.json"]
+    assert sorted(names, key=natural_key) == [
+        "F3.json",
+        "f1.json",
+        "f2.json",
+        "f02b.json",
+        "f10.json",
+        "g1.json",
+    ]
+
+
+@pytest.mark.parametrize("kind", ["coco", "mmpose", "openpose"])
+def test_a_folder_of_frame_files_is_one_sequence_in_natural_order(tmp_path, coco, kind):
+    points, scores = coco
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for frame in range(3):
+        one = (points[frame : frame + 1], scores[frame : frame + 1])
+        if kind == "coco":
+            data = coco_results(*one, image_ids=[100 - frame])  # the file's own ids are not frames
+        elif kind == "mmpose":
+            data = mmpose_frames(*one)
+        else:
+            data = openpose_frame([np.concatenate([one[0][0], one[1][0][:, None]], axis=1)])
+        write_json(folder / f"frame_{10**frame}.json", data)  # frame_1, frame_10, frame_100
+    write_json(folder / "frame_1000.json", {"people": []} if kind == "openpose" else [])
+    records = read_keypoints(folder)
+    _check(records, points, scores)
+    assert records.record_ids.tolist() == [[0, 0], [1, 0], [2, 0]]
+    assert records.frame_files == tuple(f"frame_{10**frame}.json" for frame in range(4))
+
+
+def test_a_frame_file_with_several_frames_is_refused(tmp_path, coco):
+    points, scores = coco
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    write_json(folder / "a.json", coco_results(points[:1], scores[:1]))
+    write_json(folder / "b.json", coco_results(points[1:], scores[1:], image_ids=[4, 5]))
+    with pytest.raises(KeypointFileError, match=r"b.json: holds frames \[4, 5\]; in a folder each"):
+        read_keypoints(folder)
