@@ -288,7 +288,7 @@ def test_renaming_the_files_in_the_same_order_changes_nothing(
 
 
 def test_shuffling_the_frames_changes_the_temporal_choice(shared_dir, tmp_path):
-    """A model whose kernels move by different amounts between frames, over 24 frames 20 apart: in
+    """A model whose kernels move by different amounts between frames, over 24 frames 12 apart: in
     frame order the motion cost keeps one kernel, shuffled another (the one that moves least when the
     frames jump). The model is an untrained GraphMDN, seeded, its weights doubled so that its kernels
     depend on the input; the motion prior is given (it has no training poses)."""
@@ -300,7 +300,7 @@ def test_shuffling_the_frames_changes_the_temporal_choice(shared_dir, tmp_path):
     model(np.zeros((1, 16, 2), np.float32))
     model.set_weights([weight * 2.0 for weight in model.get_weights()])
     model.save(tmp_path / "model.keras")
-    pixels = cmu_pixels(shared_dir, frames=480)[::20]
+    pixels = cmu_pixels(shared_dir, frames=288)[::12]
     order = np.random.default_rng(0).permutation(24)
     chosen = {}
     for name, frames in (("ordered", range(24)), ("shuffled", order)):
