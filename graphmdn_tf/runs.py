@@ -81,6 +81,10 @@ class RunNotWritableError(OSError):
     """The run directory could not be written (full or read-only disk); the run resumes once it can be."""
 
 
+class RunInUseError(RuntimeError):
+    """Another process holds the run directory's lock (a `train` running there)."""
+
+
 def not_writable(error: OSError, run_dir: str | Path) -> RunNotWritableError | None:
     """A one-line `RunNotWritableError` for an OSError of a full or read-only disk, else None."""
     if error.errno not in NOT_WRITABLE:
@@ -208,7 +212,7 @@ class RunDirectory:
         cache folder) takes the lock file away again, and the folders it created for it.
 
         Raises:
-            RuntimeError: "run directory D is in use by process N" when another `train` holds it.
+            RunInUseError: "run directory D is in use by process N; ..." when another process holds it.
         """
         created = [folder for folder in (self.path, *self.path.parents) if not folder.exists()]
         self.path.mkdir(parents=True, exist_ok=True)
@@ -240,8 +244,9 @@ class RunDirectory:
                 handle.seek(0)
                 holder = handle.read().strip() or "unknown"
                 handle.close()
-                raise RuntimeError(
-                    f"run directory {self.path} is in use by process {holder}"
+                raise RunInUseError(
+                    f"run directory {self.path} is in use by process {holder}; wait for it to "
+                    "finish, or use another run directory"
                 ) from None
             try:
                 if os.stat(self.lock_path).st_ino == os.fstat(handle.fileno()).st_ino:

@@ -1,6 +1,7 @@
 """`graphmdn-tf lift`: a detector's keypoint file -> 3D hypotheses (`graphmdn_tf.lifting`).
 
-    graphmdn-tf lift SOURCE KEYPOINTS --out DIR [--format F] [--key K] [--image-size W H] [--min-score S] [--plot]
+    graphmdn-tf lift SOURCE KEYPOINTS --output-dir DIR [--format F] [--key K] [--image-size W H]
+                     [--min-score S] [--plot]
 
 SOURCE is a training run directory or an exported SavedModel version folder; KEYPOINTS a COCO results,
 OpenPose or MMPose JSON (or an OpenPose folder), or a .npy/.npz array (see
@@ -13,10 +14,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from graphmdn_tf.cli.errors import user_errors
+from graphmdn_tf.cli.errors import set_handler
+from graphmdn_tf.cli.options import add_output_dir
 from graphmdn_tf.data.joint_mapping import DEFAULT_MIN_SCORE
 from graphmdn_tf.data.keypoint_formats import FORMATS
-from graphmdn_tf.lifting import lift, write_lift_results
 
 
 def register(subparsers) -> None:
@@ -33,17 +34,25 @@ def register(subparsers) -> None:
     parser.add_argument(
         "keypoints", type=Path, metavar="KEYPOINTS", help="a keypoint file (JSON, .npy, .npz)"
     )
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    add_output_dir(
+        parser,
+        "folder for <KEYPOINTS stem>.json, .npz and .png",
+        required=True,
+        type=Path,
+        retired=("--out",),
+    )
     parser.add_argument(
         "--format", choices=FORMATS, help="the file's format (default: detected from its content)"
     )
-    parser.add_argument("--key", help="the keypoint array of an .npz holding several")
+    parser.add_argument(
+        "--key", help="the keypoint array of an .npz holding several (default: its only array)"
+    )
     parser.add_argument(
         "--image-size",
         type=float,
         nargs=2,
         metavar=("W", "H"),
-        help="frame size in pixels (needed unless the file holds it)",
+        help="frame size in pixels (default: the file's; needed unless the file holds it)",
     )
     parser.add_argument(
         "--min-score",
@@ -52,13 +61,16 @@ def register(subparsers) -> None:
         help=f"joints scored below this are filled (default: {DEFAULT_MIN_SCORE})",
     )
     parser.add_argument(
-        "--plot", action="store_true", help="also write a contact sheet of the first frames (.png)"
+        "--plot",
+        action="store_true",
+        help="also write a contact sheet of the first frames (.png; default: off)",
     )
-    parser.set_defaults(handler=run_lift)
+    set_handler(parser, run_lift)
 
 
-@user_errors
 def run_lift(args: argparse.Namespace) -> int:
+    from graphmdn_tf.lifting import lift, write_lift_results
+
     result = lift(
         args.source,
         args.keypoints,
@@ -67,7 +79,7 @@ def run_lift(args: argparse.Namespace) -> int:
         min_score=args.min_score,
         key=args.key,
     )
-    paths = write_lift_results(result, args.out, args.keypoints.stem, plot=args.plot)
+    paths = write_lift_results(result, args.output_dir, args.keypoints.stem, plot=args.plot)
     filled = sum(bool(fills) for fills in result.filled)
     print(
         f"Lifted {len(result.record_ids)} records ({filled} with filled joints, {len(result.refused)} refused): "

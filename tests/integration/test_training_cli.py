@@ -242,7 +242,7 @@ def test_train_and_evaluate_from_the_command_line(tmp_path, capsys):
 @pytest.mark.slow
 def test_quickstart_runs_the_whole_pipeline(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # saved_models/ goes here
-    arguments = ["quickstart", "--output", tmp_path / "runs", "--epochs", "1", "--stride", "8"]
+    arguments = ["quickstart", "--output-dir", tmp_path / "runs", "--epochs", "1", "--stride", "8"]
     code, out, err = _main(arguments, capsys)
     assert code == 0, err
     for step in range(1, 6):
