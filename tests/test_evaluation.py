@@ -543,7 +543,7 @@ def test_evaluate_command_prints_one_line_errors(tmp_path, capsys):
     _, run_dir, _ = _fixed_run(tmp_path, "graphmdn")
     assert main(["evaluate", str(run_dir), "--batch-size", "0", "--num-samples", "0"]) == 2
     error = capsys.readouterr().err.strip()
-    assert error.count("\n") == 0 and "Expected batch_size to be a positive integer" in error
+    assert error.count("\n") == 0 and "Expected --batch-size to be a positive integer" in error
 
 
 def test_a_run_is_evaluated_on_other_data_without_touching_its_own_results(tmp_path):
