@@ -102,12 +102,12 @@ def test_retired_spellings_run_with_a_one_line_warning(
 @pytest.mark.parametrize(
     ("flags", "named"),
     [
-        (["--epochs", "-1"], "epochs"),
+        (["--epochs", "-1"], "--epochs"),
         (["--data-dir", "no/such/folder"], "no/such/folder"),
-        (
+        (  # a named data set other than the synthetic one needs its files
             ["--dataset", "cmu"],
-            "data_dir",
-        ),  # a named data set other than the synthetic one needs its files
+            "Expected --data-dir, the folder with data_3d_cmu.npz, for --dataset 'cmu'",
+        ),
     ],
 )
 def test_a_bad_epoch_run_is_refused_before_anything_is_measured(
