@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 from dataclasses import dataclass, fields
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from graphmdn_tf.atomic import write_text_atomically
 from graphmdn_tf.data.h36m import DEFAULT_SPLITS, KEYPOINT_KINDS, check_dataset_name
-from graphmdn_tf.layers.mixture_head import MIXTURE_LEVELS
+from graphmdn_tf.layers.levels import MIXTURE_LEVELS
 from graphmdn_tf.models.presets import MODEL_PRESETS, TRAINING_PRESETS
 
 MODELS = ("graphmdn", "semgcn")
@@ -67,71 +68,100 @@ def name_list(value, name: str) -> tuple:
     return items
 
 
+def closest(name: str, known) -> str:
+    """'; did you mean NAME?' for the known name closest to `name`, or '' when none is close."""
+    matches = difflib.get_close_matches(str(name), [str(item) for item in known], n=1)
+    return f"; did you mean {matches[0]!r}?" if matches else ""
+
+
+def _field(default, help: str):
+    """A `TrainingConfig` field with its one description: `train --help`, `fields_markdown` and the
+    docs all read `metadata["help"]`."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """Settings of one training run (model, data, schedule, runtime), JSON-serialisable.
 
-    Model (`MODEL_PRESETS`): `model` ('graphmdn' or 'semgcn'), `preset`, `mixture` ('pose' or 'node'),
-    `hidden_dim`, `num_blocks`, `num_kernels` (GraphMDN only), `dropout`.
-
-    Data (`graphmdn_tf.data.pipeline.load_samples`): `dataset` ('h36m', 'cmu', 'synthetic'), `data_dir`
-    (None: the built-in synthetic set), `keypoints` ('gt' or 'sh_pt_mpii'), `train_subjects`,
-    `test_subjects` (empty: the data set's default split, `DEFAULT_SUBJECTS`; a data set of another
-    `<name>` needs both), `validation_subjects` (the per-epoch validation curves; empty: the test
-    subjects, as the paper does), `actions` (None: all),
-    `stride` (every stride-th frame, train and test), `validation_frames` (the per-epoch validation
-    subset of the validation subjects, 0 for all), `image_frames` (poses drawn per epoch in TensorBoard).
-
-    Schedule (`TRAINING_PRESETS`): `epochs`, `batch_size`, `schedule` ('one_cycle', 'exponential' or
-    'constant'); one-cycle: `peak_learning_rate`, `one_cycle_shape` ('triangular' or 'cosine'),
-    `div_factor` (start = peak / div_factor), `final_div_factor` (end = start / final_div_factor);
-    exponential: `initial_learning_rate * decay_rate ** floor(step / decay_steps)`; constant:
-    `initial_learning_rate`. Adam; `clipnorm` caps the global norm of all gradients together (the
-    reference's `torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1)`, Keras `global_clipnorm`).
-
-    Runtime: `seed`, `deterministic` (op determinism; slower, and XLA off), `jit_compile` ('auto': XLA
-    on accelerators only, or True / False), `mixed_precision` (float16 compute on GPUs; the mixture head
-    stays float32), `strategy` ('default' or 'mirrored' for several GPUs), `steps_per_execution`,
-    `save_every_steps` (backup checkpoint period; every epoch end too), `log_every_steps` (per-step
-    TensorBoard scalars).
+    Each field's meaning is its `metadata["help"]` (`fields(TrainingConfig)`; as a table:
+    `fields_markdown()`). `from_preset(name, **overrides)` fills the model fields from
+    `MODEL_PRESETS[name]` and the schedule from `TRAINING_PRESETS[name]`; an empty `train_subjects` or
+    `test_subjects` is the data set's default split (`DEFAULT_SUBJECTS`).
     """
 
-    model: str = "graphmdn"
-    preset: str = "standard"
-    mixture: str = "pose"
-    hidden_dim: int = 128
-    num_blocks: int = 4
-    num_kernels: int = 5
-    dropout: float = 0.1
-    dataset: str = "synthetic"
-    data_dir: str | None = None
-    keypoints: str = "gt"
-    train_subjects: tuple = ()
-    test_subjects: tuple = ()
-    validation_subjects: tuple = ()
-    actions: tuple | None = None
-    stride: int = 1
-    validation_frames: int = 10_000
-    image_frames: int = 3
-    epochs: int = 2
-    batch_size: int = 256
-    schedule: str = "one_cycle"
-    peak_learning_rate: float = 6e-3
-    one_cycle_shape: str = "triangular"
-    div_factor: float = 25.0
-    final_div_factor: float = 1e4
-    initial_learning_rate: float = 1e-3
-    decay_rate: float = 0.96
-    decay_steps: int = 100_000
-    clipnorm: float = 1.0
-    seed: int = 0
-    deterministic: bool = False
-    jit_compile: str | bool = "auto"
-    mixed_precision: bool = False
-    strategy: str = "default"
-    steps_per_execution: int = 1
-    save_every_steps: int = 500
-    log_every_steps: int = 10
+    model: str = _field("graphmdn", "the model: graphmdn, or the semgcn baseline")
+    preset: str = _field("standard", "the paper's preset the model and schedule fields come from")
+    mixture: str = _field(
+        "pose", "where the mixture sits: pose (one over whole poses, Eq. 6-9) or node (Eq. 1-5)"
+    )
+    hidden_dim: int = _field(128, "features per graph node in the backbone")
+    num_blocks: int = _field(4, "residual graph blocks in the backbone")
+    num_kernels: int = _field(5, "mixture kernels M (GraphMDN only)")
+    dropout: float = _field(0.1, "dropout rate in the residual blocks, in [0, 1)")
+    dataset: str = _field(
+        "synthetic",
+        "the <NAME> in data_3d_<NAME>.npz: h36m, cmu, synthetic (built-in splits) or your own "
+        "(then give train_subjects and test_subjects)",
+    )
+    data_dir: str | None = _field(
+        None,
+        "folder with data_3d_<NAME>.npz and data_2d_<NAME>_<KEYPOINTS>.npz (none: the built-in "
+        "synthetic set)",
+    )
+    keypoints: str = _field(
+        "gt",
+        "the 2D inputs: gt (projected ground truth) or sh_pt_mpii (Stacked Hourglass detections)",
+    )
+    train_subjects: tuple = _field(
+        (), "comma-separated training subjects, e.g. S1,S5,S6,S7,S8 (none: the data set's split)"
+    )
+    test_subjects: tuple = _field(
+        (), "comma-separated test subjects, e.g. S9,S11 (none: the data set's split)"
+    )
+    validation_subjects: tuple = _field(
+        (),
+        "comma-separated subjects of the per-epoch validation curves (none: the test subjects, as "
+        "the paper; a separate split when tuning hyper-parameters)",
+    )
+    actions: tuple | None = _field(None, "comma-separated action classes (none: all)")
+    stride: int = _field(1, "keep every stride-th frame, in training and test")
+    validation_frames: int = _field(
+        10_000, "validation samples (frame x camera) scored per epoch and in TensorBoard (0: all)"
+    )
+    image_frames: int = _field(3, "poses drawn in TensorBoard per epoch")
+    epochs: int = _field(2, "passes over the training set")
+    batch_size: int = _field(256, "samples per training step")
+    schedule: str = _field(
+        "one_cycle",
+        "learning-rate schedule: one_cycle (super-convergence), exponential or constant",
+    )
+    peak_learning_rate: float = _field(6e-3, "one-cycle: the highest learning rate")
+    one_cycle_shape: str = _field("triangular", "one-cycle: triangular or cosine ramps")
+    div_factor: float = _field(25.0, "one-cycle: start rate = peak_learning_rate / div_factor")
+    final_div_factor: float = _field(1e4, "one-cycle: end rate = start rate / final_div_factor")
+    initial_learning_rate: float = _field(
+        1e-3,
+        "exponential: initial_learning_rate * decay_rate ** floor(step / decay_steps); constant: "
+        "the rate",
+    )
+    decay_rate: float = _field(0.96, "exponential: the factor per decay_steps steps")
+    decay_steps: int = _field(100_000, "exponential: steps per decay_rate factor")
+    clipnorm: float = _field(
+        1.0, "cap on the global norm of all gradients together (Keras global_clipnorm)"
+    )
+    seed: int = _field(0, "seed of the weights, dropout and shuffling")
+    deterministic: bool = _field(False, "TensorFlow op determinism (slower; XLA off)")
+    jit_compile: str | bool = _field(
+        "auto", "XLA: auto (on accelerators only), on (True) or off (False)"
+    )
+    mixed_precision: bool = _field(
+        False, "float16 compute on GPUs (the mixture head stays float32)"
+    )
+    strategy: str = _field("default", "default, or mirrored: data parallel over all GPUs")
+    steps_per_execution: int = _field(1, "training steps per compiled call")
+    save_every_steps: int = _field(500, "backup checkpoint period in steps (also every epoch end)")
+    log_every_steps: int = _field(10, "period of the per-step TensorBoard scalars")
 
     def __post_init__(self):
         for name in ("train_subjects", "test_subjects", "validation_subjects", "actions"):
@@ -200,7 +230,8 @@ class TrainingConfig:
             split = (
                 ""
                 if self.dataset in DEFAULT_SUBJECTS
-                else f" (dataset {self.dataset!r} has no default split)"
+                else f" (dataset={self.dataset!r} has no default split; the data sets with one are "
+                f"{', '.join(DEFAULT_SUBJECTS)}{closest(self.dataset, DEFAULT_SUBJECTS)})"
             )
             raise ValueError(
                 f"Expected non-empty train_subjects and test_subjects{split}. "
@@ -279,11 +310,13 @@ class TrainingConfig:
                 f"Expected a training config: a JSON object of TrainingConfig fields. "
                 f"Received: a JSON {type(values).__name__}"
             )
-        known = {field.name for field in fields(cls)}
-        unknown = sorted(set(values) - known)
+        known = [field.name for field in fields(cls)]
+        unknown = sorted(set(values) - set(known))
         if unknown:
+            suggestions = "".join(closest(name, known) for name in unknown)
             raise ValueError(
-                f"Unknown TrainingConfig field(s) {unknown} in the JSON. Expected names from {sorted(known)}"
+                f"Unknown TrainingConfig field(s) {unknown}. Expected names from "
+                f"{sorted(known)}{suggestions}"
             )
         return cls(**values)
 
@@ -294,3 +327,43 @@ class TrainingConfig:
             for field in fields(self)
             if getattr(self, field.name) != getattr(other, field.name)
         }
+
+
+def field_flag(name: str) -> str:
+    """The `train` flag of the field `name`: 'hidden_dim' -> '--hidden-dim'."""
+    return "--" + name.replace("_", "-")
+
+
+def default_text(field: dataclasses.Field) -> str:
+    """A field's default as the command line spells it; a preset's field lists each preset's value."""
+    by_preset = {
+        name: {**MODEL_PRESETS[name], **TRAINING_PRESETS[name]}.get(field.name, field.default)
+        for name in MODEL_PRESETS
+    }
+    if len(set(map(repr, by_preset.values()))) > 1:
+        return "per --preset: " + ", ".join(
+            f"{name} {_spelt(value)}" for name, value in by_preset.items()
+        )
+    return _spelt(field.default)
+
+
+def _spelt(value) -> str:
+    if value is True or value is False:
+        return "on" if value else "off"
+    if value is None or value == ():
+        return "none"
+    if isinstance(value, float):
+        return format(value, "g")
+    return str(value)
+
+
+def fields_markdown() -> str:
+    """The `TrainingConfig` fields as a Markdown table: field, `train` flag, default, description."""
+    rows = [
+        f"| `{field.name}` | `{field_flag(field.name)}` | {default_text(field)} | "
+        f"{field.metadata['help']} |"
+        for field in fields(TrainingConfig)
+    ]
+    return (
+        "\n".join(["| Field | Flag | Default | Description |", "|---|---|---|---|", *rows]) + "\n"
+    )

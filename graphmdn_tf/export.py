@@ -40,7 +40,7 @@ rather than being answered. A `sample` request of 0 rows returns samples [0, S, 
 The SavedModel holds plain TF ops only: it loads with `tf.saved_model.load` in a process
 that imports neither `graphmdn_tf` nor `tensorflow_probability`.
 
-`jit_compile=True` (`graphmdn-tf export --jit-compile`) compiles the model's forward pass with XLA
+`jit_compile=True` (`graphmdn-tf export --jit-compile on`) compiles the model's forward pass with XLA
 inside the SavedModel, which is faster on CPUs (measured in docs/benchmarks.md). XLA compiles once
 per input shape, so the
 batch is padded to a bounded set of shapes: up to `XLA_BLOCK_ROWS` rows, the next power of two
@@ -96,20 +96,19 @@ from graphmdn_tf.distributions.mixture import PARAMETER_NAMES
 from graphmdn_tf.folded import FoldedForward
 from graphmdn_tf.models.base import GraphPoseModel
 from graphmdn_tf.runs import RunDirectory
+from graphmdn_tf.serving import (
+    DEFAULT_NUM_SAMPLES,
+    FORMAT_FILES,
+    FORMAT_PACKAGES,
+    FORMATS,
+    FROM_PIXELS,
+    LITERT,
+    ONNX,
+    SAMPLE,
+    SAVED_MODEL,
+    SERVING_DEFAULT,
+)
 
-SERVING_DEFAULT = "serving_default"
-FROM_PIXELS = "from_pixels"
-SAMPLE = "sample"
-DEFAULT_NUM_SAMPLES = 10
-SAVED_MODEL = "saved_model"
-ONNX = "onnx"
-LITERT = "litert"
-#: The export formats; the default is TF Serving's SavedModel.
-FORMATS = (SAVED_MODEL, ONNX, LITERT)
-#: The one file each single-file format writes into its version folder.
-FORMAT_FILES = {ONNX: "model.onnx", LITERT: "model.tflite"}
-#: What to install for each single-file format (the `onnx` and `litert` extras).
-FORMAT_PACKAGES = {ONNX: "tf2onnx onnx onnxruntime", LITERT: "ai-edge-litert"}
 #: Rows per XLA block in a `jit_compile=True` export; smaller batches are padded to the next power of two.
 XLA_BLOCK_ROWS = 256
 #: The accepted range of normalised keypoint coordinates, [-MAX_ABS_KEYPOINT, MAX_ABS_KEYPOINT]: the image

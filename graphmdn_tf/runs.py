@@ -97,6 +97,10 @@ class RunNotWritableError(OSError):
     """The run directory could not be written (full or read-only disk); the run resumes once it can be."""
 
 
+class RunInUseError(RuntimeError):
+    """Another process holds the run directory's lock (a `train` running there)."""
+
+
 def not_writable(error: OSError, run_dir: str | Path) -> RunNotWritableError | None:
     """A one-line `RunNotWritableError` for an OSError of a full or read-only disk, else None."""
     if error.errno not in NOT_WRITABLE:
@@ -237,7 +241,7 @@ class RunDirectory:
         holder's process id, which a refused process names.
 
         Raises:
-            RuntimeError: "run directory D is in use by process N" when another `train` holds it.
+            RunInUseError: "run directory D is in use by process N; ..." when another process holds it.
         """
         created = [folder for folder in (self.path, *self.path.parents) if not folder.exists()]
         self.path.mkdir(parents=True, exist_ok=True)
@@ -270,7 +274,10 @@ class RunDirectory:
             if not _os_lock(handle):
                 holder = _holder(handle)
                 handle.close()
-                raise RuntimeError(f"run directory {self.path} is in use by process {holder}")
+                raise RunInUseError(
+                    f"run directory {self.path} is in use by process {holder}; wait for it to "
+                    "finish, or use another run directory"
+                ) from None
             try:
                 if os.stat(self.lock_path).st_ino == os.fstat(handle.fileno()).st_ino:
                     return handle

@@ -33,10 +33,23 @@ import urllib.request
 from collections.abc import Mapping
 
 import numpy as np
-import tensorflow as tf
 from google.protobuf import json_format
 
+# The signatures of a GraphMDN SavedModel (written by `graphmdn_tf.export`), by name, and the poses per
+# example the sample signature returns unless the export names another count.
 SERVING_DEFAULT = "serving_default"
+FROM_PIXELS = "from_pixels"
+SAMPLE = "sample"
+DEFAULT_NUM_SAMPLES = 10
+SAVED_MODEL = "saved_model"
+ONNX = "onnx"
+LITERT = "litert"
+#: The export formats (`graphmdn_tf.export`); the default is TF Serving's SavedModel.
+FORMATS = (SAVED_MODEL, ONNX, LITERT)
+#: The one file each single-file format writes into its version folder.
+FORMAT_FILES = {ONNX: "model.onnx", LITERT: "model.tflite"}
+#: What to install for each single-file format (the `onnx` and `litert` extras).
+FORMAT_PACKAGES = {ONNX: "tf2onnx onnx onnxruntime", LITERT: "ai-edge-litert"}
 REQUEST_FORMATS = ("instances", "inputs")
 
 # TF Serving's REST API turns canonical status codes into these HTTP statuses.
@@ -413,6 +426,8 @@ class GrpcClient(_ServingClient):
         arrays = _batched_inputs(inputs)
         if not isinstance(arrays, dict):
             arrays = {self._sole_key("inputs", signature_name, version, label): arrays}
+        import tensorflow as tf  # the tensor protos; the REST client and the module need no TensorFlow
+
         for key, value in arrays.items():
             request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
         response = self._call("Predict", request)

@@ -1,7 +1,7 @@
 """Which files of a folder our code wrote, so that writing there again replaces only those.
 
 A run directory is ours by its layout (`graphmdn_tf.runs`). Other folders a user names (`evaluate
---results-dir`, `--output-dir` for comparisons, the quickstart's output) may hold files of their own
+--output-dir`, the quickstart's output) may hold files of their own
 with the same names: there each folder keeps a manifest, `.graphmdn-tf-written.json`, of the names our
 code wrote in it. `claim` refuses a name that exists and is not in the manifest, and records the rest
 before they are written (a write killed half-way leaves a name that is ours anyway).

@@ -542,7 +542,7 @@ def test_evaluate_command_prints_one_line_errors(tmp_path, capsys):
     _, run_dir, _ = _fixed_run(tmp_path, "graphmdn")
     assert main(["evaluate", str(run_dir), "--batch-size", "0", "--num-samples", "0"]) == 2
     error = capsys.readouterr().err.strip()
-    assert error.count("\n") == 0 and "Expected batch_size to be a positive integer" in error
+    assert error.count("\n") == 0 and "Expected --batch-size to be a positive integer" in error
 
 
 def test_a_run_is_evaluated_on_other_data_without_touching_its_own_results(tmp_path):
@@ -663,7 +663,7 @@ def test_results_in_a_users_folder_replace_only_what_evaluate_wrote_there(tmp_pa
     assert (theirs / "results.csv").read_text() == "my table"
     # The command refuses before evaluating anything: the run's own results are not written either.
     capsys.readouterr()
-    assert main(["evaluate", str(run_dir), "--results-dir", str(theirs), "--num-samples", "0"]) == 2
+    assert main(["evaluate", str(run_dir), "--output-dir", str(theirs), "--num-samples", "0"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "results.csv: not written by graphmdn-tf" in error
     (theirs / "comparison.md").write_text("my comparison")

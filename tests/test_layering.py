@@ -10,9 +10,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "graphmdn_tf"
 FLOORS = (
-    ("graphs", "skeletons", "atomic", "written"),
+    ("graphs", "skeletons", "atomic", "written", "lazy"),
     ("metrics", "distributions", "layers", "viz"),
-    ("losses", "hypotheses", "scoring", "selectors", "uncertainty"),
+    ("losses", "hypotheses", "scoring", "conventions", "selectors", "uncertainty"),
     ("batching", "data", "models"),
     ("config", "runs", "convert"),
     ("training",),

@@ -112,7 +112,7 @@ def test_cli_lifts_a_coco_file(run_dir, pixels_17, tmp_path, capsys):
         "lift",
         str(run_dir),
         str(path),
-        "--out",
+        "--output-dir",
         str(out),
         "--image-size",
         *map(str, IMAGE_SIZE),
@@ -149,7 +149,7 @@ def test_cli_one_line_errors(run_dir, tmp_path, capsys):
                 "lift",
                 str(run_dir),
                 str(bad),
-                "--out",
+                "--output-dir",
                 str(tmp_path / "o"),
                 "--image-size",
                 "10",
@@ -165,7 +165,10 @@ def test_cli_one_line_errors(run_dir, tmp_path, capsys):
         and "none of the keypoint formats" in error
     )
     np.save(tmp_path / "k.npy", np.ones((2, 16, 2)))
-    assert main(["lift", str(run_dir), str(tmp_path / "k.npy"), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(["lift", str(run_dir), str(tmp_path / "k.npy"), "--output-dir", str(tmp_path / "o")])
+        == 2
+    )
     assert "--image-size W H" in capsys.readouterr().err
 
 

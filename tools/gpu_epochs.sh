@@ -13,7 +13,7 @@ out="${1:?usage: bash tools/gpu_epochs.sh OUT_DIR}"
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
 # 5 training subjects x 30 sequences x 2600 frames x 4 cameras = 1.56 M training poses.
-[ -f "$out/syn/data_3d_synthetic.npz" ] || graphmdn-tf data synth --out "$out/syn" --frames 2600
+[ -f "$out/syn/data_3d_synthetic.npz" ] || graphmdn-tf data synth --output-dir "$out/syn" --frames 2600
 for precision in mixed float32; do
   flag=$([ "$precision" = mixed ] && echo --mixed-precision || echo --no-mixed-precision)
   start=$(date +%s.%N)
@@ -32,4 +32,4 @@ print(f"{precision}: {end - start:.0f} s for two epochs including compilation (t
       f"second epoch {1e3 * second / steps:.1f} ms/step, {256 * steps / second:.0f} samples/s")
 EOF
 done
-graphmdn-tf bench --presets standard --repeats 2 --profile --out "$out/bench" | tail -25
+graphmdn-tf bench throughput --presets standard --repeats 2 --profile --output-dir "$out/bench" | tail -25

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from graphmdn_tf.cli.errors import USER_ERRORS, user_errors
+from graphmdn_tf.cli.errors import set_handler
 from graphmdn_tf.cli.options import comma_names
 
 
@@ -75,10 +75,9 @@ def register(subparsers) -> None:
         default=(),
         help="comma-separated (default: the data set's split, e.g. S9,S11 for h36m)",
     )
-    parser.set_defaults(handler=run_convert)
+    set_handler(parser, run_convert, also=(ImportError,))
 
 
-@user_errors(catch=(*USER_ERRORS, ModuleNotFoundError))
 def run_convert(args: argparse.Namespace) -> int:
     from graphmdn_tf.convert import convert_checkpoint
 

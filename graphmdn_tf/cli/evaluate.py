@@ -5,27 +5,21 @@
 
 Each run's tables go to RUN_DIR/results.{md,csv,json} and results_per_action.png; on other data than the
 run's own (any data flag) to RUN_DIR/evaluations/<dataset>-<keypoints>-<subjects>/ instead, so the run's
-own results stay; `--results-dir` puts them elsewhere (RESULTS_DIR/<run name> with several runs). With
-several runs, a comparison table goes to OUTPUT_DIR/comparison.{md,csv,json,png}.
+own results stay; `--output-dir` puts them elsewhere (OUTPUT_DIR/<run name> with several runs). With
+several runs, a comparison table goes to OUTPUT_DIR/comparison.{md,csv,json,png} (default: runs/).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from graphmdn_tf.cli.errors import user_errors
-from graphmdn_tf.cli.options import add_cache_dir, comma_names
+from graphmdn_tf.cli.errors import set_handler
+from graphmdn_tf.cli.options import add_cache_dir, add_output_dir, comma_names
+from graphmdn_tf.conventions import CONVENTIONS
 from graphmdn_tf.data.h36m import KEYPOINT_KINDS
-from graphmdn_tf.evaluation import (
-    DATA_FIELDS,
-    combine_results,
-    default_results_dir,
-    evaluate_run,
-    evaluation_data,
-)
-from graphmdn_tf.runs import LOGS_DIR, RESULTS_FILES, RESULTS_STEM, RESULTS_SUFFIXES, RunDirectory
-from graphmdn_tf.scoring import CONVENTIONS
-from graphmdn_tf.written import refuse_foreign
+
+# Where the comparison of several runs goes when no --output-dir is given.
+COMPARISON_DIR = "runs"
 
 
 def register(subparsers) -> None:
@@ -36,29 +30,44 @@ def register(subparsers) -> None:
         description="Writes results.md, results.csv, results.json and results_per_action.png in each run "
         "directory and prints the tables; with several runs, also a comparison table.",
     )
-    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    parser.add_argument(
+        "run_dirs", nargs="+", metavar="RUN_DIR", help="finished training run directories"
+    )
     parser.add_argument(
         "--num-samples",
         type=int,
         default=200,
-        help="N for the best-of-N sampled poses row (0: none)",
+        help="N for the best-of-N sampled poses row (0: none; default: 200)",
     )
-    parser.add_argument("--batch-size", type=int, default=4096)
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
+    parser.add_argument(
+        "--batch-size", type=int, default=4096, help="samples per forward pass (default: 4096)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     parser.add_argument(
         "--stride", type=int, default=None, help="test frame stride (default: the run's)"
     )
-    parser.add_argument(
-        "--output-dir", default="runs", help="where the comparison of several runs goes"
+    add_output_dir(
+        parser,
+        "where the results go (OUTPUT_DIR/<run name> with several runs, and the comparison); "
+        "default: each run directory for its own data, RUN_DIR/evaluations/<data> for other data, "
+        f"and {COMPARISON_DIR}/ for the comparison",
+        retired=("--results-dir",),
     )
     data = parser.add_argument_group("data (default: each run's own)")
-    data.add_argument("--dataset", default=None, help="the <NAME> in data_3d_<NAME>.npz")
+    data.add_argument(
+        "--dataset", default=None, help="the <NAME> in data_3d_<NAME>.npz (default: the run's)"
+    )
     data.add_argument(
         "--data-dir",
         default=None,
-        help="folder with data_3d_<NAME>.npz and data_2d_<NAME>_<KEYPOINTS>.npz",
+        help="folder with data_3d_<NAME>.npz and data_2d_<NAME>_<KEYPOINTS>.npz (default: the run's)",
     )
-    data.add_argument("--keypoints", default=None, choices=KEYPOINT_KINDS)
+    data.add_argument(
+        "--keypoints",
+        default=None,
+        choices=KEYPOINT_KINDS,
+        help="which 2D file (default: the run's)",
+    )
     data.add_argument(
         "--test-subjects",
         default=None,
@@ -66,13 +75,10 @@ def register(subparsers) -> None:
         help="comma-separated (default: the run's, or the new data set's default split)",
     )
     data.add_argument(
-        "--actions", default=None, type=comma_names, help="comma-separated action classes"
-    )
-    parser.add_argument(
-        "--results-dir",
+        "--actions",
         default=None,
-        help="where each run's results go (default: the run directory for its own data, "
-        "RUN_DIR/evaluations/<data> for other data)",
+        type=comma_names,
+        help="comma-separated action classes (default: all)",
     )
     parser.add_argument(
         "--convention",
@@ -80,14 +86,23 @@ def register(subparsers) -> None:
         default="paper",
         help="how poses are scored: 'paper' (the authors' evaluation scripts, which made the "
         "paper's tables: each kernel's root joint at the origin, Protocol #2 Oracle chosen "
-        "after alignment) or 'raw' (the outputs as they are)",
+        "after alignment) or 'raw' (the outputs as they are); default: paper",
     )
     add_cache_dir(parser)
-    parser.set_defaults(handler=run_evaluate)
+    set_handler(parser, run_evaluate, results_dir="--output-dir")
 
 
-@user_errors
 def run_evaluate(args) -> int:
+    from graphmdn_tf.evaluation import DATA_FIELDS, combine_results, evaluate_run
+    from graphmdn_tf.runs import (
+        LOGS_DIR,
+        RESULTS_FILES,
+        RESULTS_STEM,
+        RESULTS_SUFFIXES,
+        RunDirectory,
+    )
+    from graphmdn_tf.written import refuse_foreign
+
     results = []
     overrides = {name: getattr(args, name) for name in DATA_FIELDS}
     destinations = []
@@ -95,10 +110,11 @@ def run_evaluate(args) -> int:
         run = RunDirectory(run_dir)
         run.require_finished()
         destinations.append((run_dir, _destination(args, run, overrides)))
-        if args.results_dir is not None:
+        if args.output_dir is not None:
             refuse_foreign(destinations[-1][1], RESULTS_FILES)
+    comparison_dir = Path(args.output_dir or COMPARISON_DIR)
     if len(args.run_dirs) > 1:
-        refuse_foreign(args.output_dir, [f"comparison{suffix}" for suffix in RESULTS_SUFFIXES])
+        refuse_foreign(comparison_dir, [f"comparison{suffix}" for suffix in RESULTS_SUFFIXES])
     for run_dir, destination in destinations:
         result = evaluate_run(
             run_dir,
@@ -118,17 +134,18 @@ def run_evaluate(args) -> int:
         results.append(result)
     if len(results) > 1:
         combined = combine_results(results)
-        output = Path(args.output_dir)
-        paths = combined.write(output, "comparison")
+        paths = combined.write(comparison_dir, "comparison")
         print(
-            f"\n## Comparison\n\n{combined.to_markdown()}\nWritten in {output}: "
+            f"\n## Comparison\n\n{combined.to_markdown()}\nWritten in {comparison_dir}: "
             + ", ".join(path.name for path in paths.values())
         )
     return 0
 
 
-def _destination(args, run: RunDirectory, overrides: dict) -> Path:
-    if args.results_dir is not None:
-        return Path(args.results_dir) / (run.path.name if len(args.run_dirs) > 1 else "")
+def _destination(args, run, overrides: dict) -> Path:
+    from graphmdn_tf.evaluation import default_results_dir, evaluation_data
+
+    if args.output_dir is not None:
+        return Path(args.output_dir) / (run.path.name if len(args.run_dirs) > 1 else "")
     config = run.load_config()
     return default_results_dir(run, config, evaluation_data(config, **overrides))

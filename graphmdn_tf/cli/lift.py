@@ -1,6 +1,6 @@
 """`graphmdn-tf lift`: a detector's keypoint file -> 3D hypotheses (`graphmdn_tf.lifting`).
 
-    graphmdn-tf lift [SOURCE] KEYPOINTS --out DIR [--format F] [--key K] [--image-size W H]
+    graphmdn-tf lift [SOURCE] KEYPOINTS --output-dir DIR [--format F] [--key K] [--image-size W H]
                      [--min-score S] [--selection NAME] [--plot]
 
 SOURCE is a training run directory, a .keras model file, or an exported version folder (SavedModel,
@@ -17,10 +17,22 @@ import argparse
 import sys
 from pathlib import Path
 
-from graphmdn_tf.cli.errors import user_errors
+from graphmdn_tf.cli.errors import set_handler
+from graphmdn_tf.cli.options import add_output_dir
 from graphmdn_tf.data.joint_mapping import DEFAULT_MIN_SCORE
 from graphmdn_tf.data.keypoint_formats import FORMATS
-from graphmdn_tf.lifting import SELECTIONS, lift, write_lift_results
+
+# `graphmdn_tf.lifting.SELECTIONS`, spelt out so that `--help` imports no TensorFlow
+# (tests/cli/test_parser.py checks that the two agree).
+SELECTION_NAMES = (
+    "highest",
+    "mean",
+    "reprojection",
+    "reprojection_weighted",
+    "skeleton",
+    "temporal",
+    "temporal_causal",
+)
 
 
 def register(subparsers) -> None:
@@ -43,17 +55,25 @@ def register(subparsers) -> None:
     parser.add_argument(
         "keypoints", type=Path, metavar="KEYPOINTS", help="a keypoint file (JSON, .npy, .npz)"
     )
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    add_output_dir(
+        parser,
+        "folder for <KEYPOINTS stem>.json, .npz and .png",
+        required=True,
+        type=Path,
+        retired=("--out",),
+    )
     parser.add_argument(
         "--format", choices=FORMATS, help="the file's format (default: detected from its content)"
     )
-    parser.add_argument("--key", help="the keypoint array of an .npz holding several")
+    parser.add_argument(
+        "--key", help="the keypoint array of an .npz holding several (default: its only array)"
+    )
     parser.add_argument(
         "--image-size",
         type=float,
         nargs=2,
         metavar=("W", "H"),
-        help="frame size in pixels (needed unless the file holds it)",
+        help="frame size in pixels (default: the file's; needed unless the file holds it)",
     )
     parser.add_argument(
         "--min-score",
@@ -65,20 +85,23 @@ def register(subparsers) -> None:
         "--selection",
         metavar="NAME",
         help="also choose one pose per record with this rule, written as 'pose' and named in the "
-        f"output: {', '.join(SELECTIONS)}. skeleton and temporal* use priors learned from SOURCE's "
+        f"output: {', '.join(SELECTION_NAMES)}. skeleton and temporal* use priors learned from SOURCE's "
         "training poses (a run directory); temporal* follow each person index through the frames "
         "in frame order, and a folder of per-frame JSON files is one sequence in the natural order "
         "of the file names (frame_2 before frame_10) (default: none; highest and mean are always "
         "written)",
     )
     parser.add_argument(
-        "--plot", action="store_true", help="also write a contact sheet of the first frames (.png)"
+        "--plot",
+        action="store_true",
+        help="also write a contact sheet of the first frames (.png; default: off)",
     )
-    parser.set_defaults(handler=run_lift)
+    set_handler(parser, run_lift)
 
 
-@user_errors
 def run_lift(args: argparse.Namespace) -> int:
+    from graphmdn_tf.lifting import lift, write_lift_results
+
     source = args.source
     if source is None:
         from graphmdn_tf.models.presets import (
@@ -99,7 +122,7 @@ def run_lift(args: argparse.Namespace) -> int:
         key=args.key,
         selection=args.selection,
     )
-    paths = write_lift_results(result, args.out, args.keypoints.stem, plot=args.plot)
+    paths = write_lift_results(result, args.output_dir, args.keypoints.stem, plot=args.plot)
     filled = sum(bool(fills) for fills in result.filled)
     print(
         f"Lifted {len(result.record_ids)} records ({filled} with filled joints, {len(result.refused)} refused): "

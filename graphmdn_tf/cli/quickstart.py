@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from graphmdn_tf.cli.errors import user_errors
-from graphmdn_tf.cli.options import add_cache_dir
-from graphmdn_tf.quickstart import quickstart
+from graphmdn_tf.cli.errors import set_handler
+from graphmdn_tf.cli.options import add_cache_dir, add_output_dir
 
 
 def register(subparsers) -> None:
@@ -17,10 +16,8 @@ def register(subparsers) -> None:
         help="synthetic data -> train GraphMDN and SemGCN -> evaluate -> compare -> export",
         description="The whole pipeline in a few minutes on a CPU, on the built-in synthetic data set.",
     )
-    parser.add_argument(
-        "--output",
-        default="runs",
-        help="parent of the quickstart-* run directories (default: runs)",
+    add_output_dir(
+        parser, "parent of the quickstart-* run directories", default="runs", retired=("--output",)
     )
     parser.add_argument(
         "--epochs",
@@ -35,22 +32,25 @@ def register(subparsers) -> None:
         "--export",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="export the GraphMDN as a SavedModel into saved_models/",
+        help="export the GraphMDN as a SavedModel into saved_models/ (default: on)",
     )
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="retrain instead of reusing finished quickstart runs",
+        help="retrain instead of reusing finished quickstart runs (default: off)",
     )
-    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    parser.add_argument(
+        "--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity (default: 1)"
+    )
     add_cache_dir(parser)
-    parser.set_defaults(handler=run_quickstart)
+    set_handler(parser, run_quickstart, output="--output-dir")
 
 
-@user_errors
 def run_quickstart(args) -> int:
+    from graphmdn_tf.quickstart import quickstart
+
     quickstart(
-        output=args.output,
+        output=args.output_dir,
         epochs=args.epochs,
         stride=args.stride,
         export=args.export,

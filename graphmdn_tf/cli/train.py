@@ -1,64 +1,48 @@
 """`graphmdn-tf train`: flags -> `TrainingConfig` -> `graphmdn_tf.training.fit.train`.
 
 Every `TrainingConfig` field is a flag of `train` (`--peak-learning-rate 3e-3`, `--train-subjects S1,S5`,
-`--deterministic`); flags not given keep the preset's value.
+`--deterministic`), its help the field's own description (`metadata["help"]`). Flags not given keep the
+value of `--config FILE` (a run's config.json or a JSON object of fields), else the preset's.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import fields
 from pathlib import Path
 
-from graphmdn_tf.cli.errors import user_errors
-from graphmdn_tf.cli.options import add_cache_dir, comma_names
-from graphmdn_tf.config import FIELD_CHOICES, TrainingConfig
-from graphmdn_tf.models.presets import MODEL_PRESETS
-from graphmdn_tf.training.fit import train
+from graphmdn_tf.cli.errors import in_flag_words, set_handler
+from graphmdn_tf.cli.options import JIT_COMPILE, add_cache_dir, comma_names, jit_compile_value
+from graphmdn_tf.config import (
+    FIELD_CHOICES,
+    TrainingConfig,
+    closest,
+    default_text,
+    field_flag,
+)
 
 # Flag values: the config's choices, with XLA's True/False spelt on/off.
-_CHOICES = {**FIELD_CHOICES, "jit_compile": ("auto", "on", "off")}
-_JIT_FLAGS = {"auto": "auto", "on": True, "off": False}
-_HELP = {
-    "model": "graphmdn or the semgcn baseline",
-    "mixture": "pose-level (Eq. 6-9) or node-level (Eq. 1-5) mixture",
-    "data_dir": "folder with data_3d_<dataset>.npz and data_2d_<dataset>_<keypoints>.npz (not needed for synthetic)",
-    "train_subjects": "comma-separated, e.g. S1,S5,S6,S7,S8 (default: the data set's split)",
-    "test_subjects": "comma-separated, e.g. S9,S11 (default: the data set's split)",
-    "validation_subjects": "comma-separated subjects of the per-epoch validation curves (default: the test "
-    "subjects, as the paper; a separate split when tuning hyper-parameters)",
-    "dataset": "the <NAME> in data_3d_<NAME>.npz: h36m, cmu, synthetic (built-in splits) or your own (give "
-    "--train-subjects and --test-subjects)",
-    "actions": "comma-separated action classes (default: all)",
-    "stride": "keep every stride-th frame (train and test)",
-    "validation_frames": "validation samples (frame x camera) used per epoch and in TensorBoard (0: all)",
-    "schedule": "one_cycle (super-convergence), exponential, or constant",
-    "div_factor": "one-cycle start = peak / div_factor",
-    "final_div_factor": "one-cycle end = start / final_div_factor",
-    "initial_learning_rate": "exponential/constant schedule's learning rate",
-    "deterministic": "TensorFlow op determinism (slower; XLA off)",
-    "jit_compile": "XLA: auto (accelerators only), on, off",
-    "mixed_precision": "float16 compute on GPUs (the mixture head stays float32)",
-    "strategy": "mirrored: data parallel over all GPUs",
-    "save_every_steps": "backup checkpoint period (also at every epoch end)",
-}
+_CHOICES = {**FIELD_CHOICES, "jit_compile": tuple(JIT_COMPILE)}
 _COMMA_LISTS = ("train_subjects", "test_subjects", "validation_subjects", "actions")
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per `TrainingConfig` field, plus --preset; absent flags stay out of the namespace."""
-    group = parser.add_argument_group("training config (defaults: the preset's values)")
-    group.add_argument(
-        "--preset",
-        choices=sorted(MODEL_PRESETS),
-        default="standard",
-        help="the paper's preset (default: standard)",
+    """One flag per `TrainingConfig` field, plus --config; absent flags stay out of the namespace."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help="a run's config.json, or a JSON object of the fields below, as the starting point; "
+        "flags override it (default: none, the preset's values)",
     )
+    group = parser.add_argument_group("training config (a flag overrides --config and --preset)")
     for field in fields(TrainingConfig):
-        if field.name == "preset":
-            continue
-        flag = "--" + field.name.replace("_", "-")
-        options = {"dest": field.name, "default": argparse.SUPPRESS, "help": _HELP.get(field.name)}
+        options = {
+            "dest": field.name,
+            "default": argparse.SUPPRESS,
+            "help": field_help(field).replace("%", "%%"),
+        }
         if field.name in _CHOICES:
             options["choices"] = _CHOICES[field.name]
         elif field.name in _COMMA_LISTS:
@@ -67,19 +51,65 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             options["action"] = argparse.BooleanOptionalAction
         elif isinstance(field.default, (int, float)):
             options["type"] = type(field.default)
-        group.add_argument(flag, **options)
+        group.add_argument(field_flag(field.name), **options)
+
+
+def field_help(field) -> str:
+    """A field's description and default, in flags: 'start rate = --peak-learning-rate / ...'."""
+    flags = {each.name: field_flag(each.name) for each in fields(TrainingConfig)}
+    return in_flag_words(f"{field.metadata['help']} (default: {default_text(field)})", flags)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainingConfig:
-    """The `TrainingConfig` of a parsed command line."""
+    """The `TrainingConfig` of a parsed command line: --config (or --preset), then the flags given."""
     overrides = {
         field.name: getattr(args, field.name)
         for field in fields(TrainingConfig)
-        if field.name != "preset" and hasattr(args, field.name)
+        if hasattr(args, field.name)
     }
     if "jit_compile" in overrides:
-        overrides["jit_compile"] = _JIT_FLAGS[overrides["jit_compile"]]
-    return TrainingConfig.from_preset(args.preset, **overrides)
+        overrides["jit_compile"] = jit_compile_value(overrides["jit_compile"])
+    if args.config is None:
+        return TrainingConfig.from_preset(overrides.pop("preset", "standard"), **overrides)
+    if "preset" in overrides:
+        raise ValueError("give --config or --preset, not both (the config file names its preset)")
+    return TrainingConfig.from_json(
+        json.dumps({**_config_file(args.config), **_jsonable(overrides)})
+    )
+
+
+def _config_file(path: Path) -> dict:
+    """The fields of `--config FILE`, refused by name when the file is missing, not JSON, not an object
+    or holds a key that is no field."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"--config {path}: no such file (expected a run's config.json or a JSON object of "
+            "training fields)"
+        )
+    try:
+        values = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"--config {path}: not JSON ({error})") from None
+    if not isinstance(values, dict):
+        raise ValueError(
+            f"--config {path}: expected a JSON object of training fields. Received: a JSON "
+            f"{type(values).__name__}"
+        )
+    known = [field.name for field in fields(TrainingConfig)]
+    for key in values:
+        if key not in known:
+            raise ValueError(
+                f"--config {path}: unknown key {key!r}{closest(key, known)} (the keys are the "
+                "training config's fields, as in a run's config.json)"
+            )
+    return values
+
+
+def _jsonable(overrides: dict) -> dict:
+    return {
+        name: list(value) if isinstance(value, tuple) else value
+        for name, value in overrides.items()
+    }
 
 
 def default_run_dir(config: TrainingConfig) -> Path:
@@ -87,8 +117,9 @@ def default_run_dir(config: TrainingConfig) -> Path:
     return Path("runs") / f"{config.model}-{config.preset}-{config.dataset}{keypoints}"
 
 
-@user_errors
 def run_train(args) -> int:
+    from graphmdn_tf.training.fit import train
+
     config = config_from_args(args)
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(config)
     result = train(config, run_dir, overwrite=args.overwrite, verbose=args.verbose)
@@ -107,15 +138,18 @@ def register(subparsers) -> None:
         description="Train with model.fit: Adam, gradient clipping, the paper's one-cycle schedule, backup "
         "checkpoints (a killed run resumes when restarted with the same command) and TensorBoard logs.",
     )
-    add_config_arguments(parser)
     parser.add_argument(
-        "--run-dir", help="run directory (default: runs/<model>-<preset>-<dataset>)"
+        "--run-dir",
+        help="run directory (default: runs/<model>-<preset>-<dataset>[-<keypoints>])",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="start over in a run directory that holds a run"
+        "--overwrite",
+        action="store_true",
+        help="start over in a run directory that holds a run (default: resume or refuse)",
     )
     parser.add_argument(
         "--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity (default: 1)"
     )
     add_cache_dir(parser)
-    parser.set_defaults(handler=run_train)
+    add_config_arguments(parser)
+    set_handler(parser, run_train)

@@ -28,15 +28,24 @@ from graphmdn_tf.data.h36m import (
     load_keypoints_2d,
     load_poses_3d,
 )
-from graphmdn_tf.data.pipeline import (
-    TEST_SUBJECTS,
-    TRAIN_SUBJECTS,
-    PoseSamples,
-    load_samples,
-    make_dataset,
-)
 from graphmdn_tf.data.safe_npz import DataFileError, UnsafePickleError, load_npz_safely
 from graphmdn_tf.data.synthetic import ACTIONS, default_synthetic_dir, write_synthetic_dataset
+from graphmdn_tf.lazy import lazy_exports
+
+# The tf.data pipeline loads with TensorFlow on first use (`graphmdn_tf.lazy`); the rest is NumPy.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        name: "graphmdn_tf.data.pipeline"
+        for name in (
+            "TEST_SUBJECTS",
+            "TRAIN_SUBJECTS",
+            "PoseSamples",
+            "load_samples",
+            "make_dataset",
+        )
+    },
+)
 
 __all__ = [
     "ACTIONS",

@@ -422,11 +422,27 @@ def _read_cache(cache_file: Path) -> tuple[dict, dict]:
     return index, arrays
 
 
+def _found(path: Path) -> str:
+    """The files of the missing file's kind in its folder: "; found data_3d_cmu.npz (dataset='cmu')"."""
+    prefix = path.name[: len("data_3d_")]  # data_3d_ or data_2d_
+    found = sorted(file.name for file in path.parent.glob(f"{prefix}*.npz"))
+    if not found:
+        return ""
+    if prefix != "data_3d_":
+        return f"; found {', '.join(found)}"
+    names = ", ".join(f"dataset={name[len(prefix) : -len('.npz')]!r}" for name in found)
+    return f"; found {', '.join(found)} ({names})"
+
+
 def _load_converted(path, kind: str, cache_dir, progress: bool) -> tuple[Path, dict, dict]:
     path = Path(path)
+    if path.parent.is_file():
+        raise NotADirectoryError(
+            f"{path.parent} is a file; expected data_dir to be the folder that holds {path.name}"
+        )
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path}: no such file (expected a Human3.6M-format {kind.upper()} .npz)."
+            f"{path}: no such file (expected a Human3.6M-format {kind.upper()} .npz){_found(path)}."
         )
     cache_file = _cache_file(path, cache_dir)
     if cache_file.is_file():

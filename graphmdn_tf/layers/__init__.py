@@ -1,10 +1,19 @@
-"""Keras 3 layers for graph mixture density networks."""
+"""Keras 3 layers for graph mixture density networks, loaded with Keras on first use
+(`graphmdn_tf.lazy`); `graphmdn_tf.layers.levels` is plain data."""
 
-from graphmdn_tf.layers.graph_blocks import GraphConvBlock, ResidualGraphBlock
-from graphmdn_tf.layers.graph_non_local import GraphNonLocal
-from graphmdn_tf.layers.hash_dropout import HashDropout
-from graphmdn_tf.layers.mixture_head import GraphMixtureHead
-from graphmdn_tf.layers.sem_graph_conv import SemGraphConv
+from graphmdn_tf.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "GraphConvBlock": "graphmdn_tf.layers.graph_blocks",
+        "ResidualGraphBlock": "graphmdn_tf.layers.graph_blocks",
+        "GraphNonLocal": "graphmdn_tf.layers.graph_non_local",
+        "HashDropout": "graphmdn_tf.layers.hash_dropout",
+        "GraphMixtureHead": "graphmdn_tf.layers.mixture_head",
+        "SemGraphConv": "graphmdn_tf.layers.sem_graph_conv",
+    },
+)
 
 __all__ = [
     "SemGraphConv",

@@ -11,9 +11,8 @@ import numpy as np
 from keras import ops
 
 from graphmdn_tf.graphs import as_graph, check_node_count
+from graphmdn_tf.layers.levels import MIXTURE_LEVELS
 from graphmdn_tf.layers.sem_graph_conv import SemGraphConv
-
-MIXTURE_LEVELS = ("pose", "node")
 
 
 def check_mixture_level(mixture: str) -> str:

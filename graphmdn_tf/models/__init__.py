@@ -1,8 +1,10 @@
-"""GraphMDN and the SemGCN baseline, the paper's presets, and `build_model(config)`."""
+"""GraphMDN and the SemGCN baseline, the paper's presets, and `build_model(config)`.
 
-from graphmdn_tf.models.backbone import SemGCNBackbone
-from graphmdn_tf.models.build import build_model, load_model
-from graphmdn_tf.models.graphmdn import GraphMDN
+The presets are plain data, imported at once; the models load with Keras on first use
+(`graphmdn_tf.lazy`).
+"""
+
+from graphmdn_tf.lazy import lazy_exports
 from graphmdn_tf.models.presets import (
     MODEL_PRESETS,
     PRETRAINED_PRESETS,
@@ -10,7 +12,17 @@ from graphmdn_tf.models.presets import (
     model_preset,
     pretrained_path,
 )
-from graphmdn_tf.models.semgcn import SemGCN
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "SemGCNBackbone": "graphmdn_tf.models.backbone",
+        "build_model": "graphmdn_tf.models.build",
+        "load_model": "graphmdn_tf.models.build",
+        "GraphMDN": "graphmdn_tf.models.graphmdn",
+        "SemGCN": "graphmdn_tf.models.semgcn",
+    },
+)
 
 __all__ = [
     "build_model",

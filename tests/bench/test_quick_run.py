@@ -1,4 +1,4 @@
-"""One real `graphmdn-tf bench --quick --profile` run (what CI runs of the benchmark), and what it writes and prints.
+"""One real `graphmdn-tf bench throughput --quick --profile` run (what CI runs of the benchmark), and what it writes and prints.
 
 It runs in a fresh process: XLA reads the op-tracing flag of `--profile` at its first compilation, which
 in a test session has long happened. The throughput report and the profile are both checked on this one
@@ -87,16 +87,17 @@ PRESET_FIELDS = [
 
 @pytest.fixture(scope="module")
 def quick_bench(tmp_path_factory) -> tuple[Path, str]:
-    """(the --out folder, what the command printed) of `bench --quick --profile`, which must exit 0."""
+    """(the --output-dir folder, what the command printed) of `bench throughput --quick --profile`, which must exit 0."""
     out = tmp_path_factory.mktemp("quick_bench") / "bench"
     command = [
         sys.executable,
         "-m",
         "graphmdn_tf.cli",
         "bench",
+        "throughput",
         "--quick",
         "--profile",
-        "--out",
+        "--output-dir",
         str(out),
     ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=ROOT)

@@ -15,7 +15,7 @@ def run(argv):
 
 def test_synth_then_check(tmp_path, capsys):
     out = tmp_path / "synthetic"
-    assert run(["data", "synth", "--out", str(out), "--frames", "3", "--seed", "5"]) == 0
+    assert run(["data", "synth", "--output-dir", str(out), "--frames", "3", "--seed", "5"]) == 0
     assert sorted(path.name for path in out.iterdir()) == sorted(
         ["data_3d_synthetic.npz", "data_2d_synthetic_gt.npz", "data_2d_synthetic_sh_pt_mpii.npz"]
     )
@@ -92,7 +92,7 @@ def test_check_reports_invalid_files_and_exits_non_zero(tmp_path, capsys):
                 str(tmp_path / "cache"),
             ]
         )
-        == 1
+        == 2
     )
     error = capsys.readouterr().err
     assert (
@@ -100,7 +100,7 @@ def test_check_reports_invalid_files_and_exits_non_zero(tmp_path, capsys):
         and "data_2d_h36m_gt.npz" in error
         and "expected a list of 4 camera arrays" in error
     )
-    assert run(["data", "check", str(tmp_path / "empty"), "--dataset", "cmu"]) == 1
+    assert run(["data", "check", str(tmp_path / "empty"), "--dataset", "cmu"]) == 2
     assert "data_3d_cmu.npz: no such file" in capsys.readouterr().err
 
 
@@ -173,8 +173,8 @@ def test_check_warns_for_subjects_that_train_refuses(tmp_path, capsys):
     "argv, message",
     [
         (["data", "check", "x", "--dataset", "cmu", "--keypoints", "cpn"], "invalid choice: 'cpn'"),
-        (["data", "synth"], "the following arguments are required: --out"),
-        (["data", "synth", "--out", "x", "--frames", "many"], "invalid int value: 'many'"),
+        (["data", "synth"], "one of the arguments --output-dir is required"),
+        (["data", "synth", "--output-dir", "x", "--frames", "many"], "invalid int value: 'many'"),
     ],
 )
 def test_bad_command_lines_are_rejected(argv, message, capsys):
@@ -184,5 +184,7 @@ def test_bad_command_lines_are_rejected(argv, message, capsys):
 
 
 def test_synth_rejects_bad_sizes(tmp_path, capsys):
-    assert run(["data", "synth", "--out", str(tmp_path), "--frames", "0"]) == 1
-    assert "frames_per_sequence to be a positive integer" in capsys.readouterr().err
+    assert run(["data", "synth", "--output-dir", str(tmp_path), "--frames", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "graphmdn-tf data synth: error: Expected --frames to be a positive integer. Received: 0\n"
+    )

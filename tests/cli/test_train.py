@@ -147,3 +147,88 @@ def test_a_file_given_as_the_cache_folder_is_one_line_and_exit_2(tmp_path, capsy
     )
     assert not_a_folder.read_text() == "the user's file"
     assert not (tmp_path / "run").exists()  # the refused run left no folder behind
+
+
+def test_train_help_shows_each_field_description_and_default_from_the_one_source(capsys):
+    from dataclasses import fields
+
+    from graphmdn_tf.cli.errors import in_flag_words
+    from graphmdn_tf.config import default_text, field_flag
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    shown = "".join(capsys.readouterr().out.split())  # argparse wraps lines, also after a hyphen
+    flags = {field.name: field_flag(field.name) for field in fields(TrainingConfig)}
+    for field in fields(TrainingConfig):
+        text = f"{field.metadata['help']} (default: {default_text(field)})"
+        assert field_flag(field.name) in shown, field.name
+        assert "".join(in_flag_words(text, flags).split()) in shown, field.name
+    for text in (
+        "(default: per --preset: standard 128, wide 512, k8 128, k200 512)",
+        "one-cycle: start rate = --peak-learning-rate / --div-factor (default: 25)",
+        "(then give --train-subjects and --test-subjects) (default: synthetic)",
+    ):
+        assert "".join(text.split()) in shown
+
+
+def test_fields_markdown_has_a_row_per_field():
+    from dataclasses import fields
+
+    from graphmdn_tf.config import fields_markdown
+
+    lines = fields_markdown().splitlines()
+    assert lines[:2] == ["| Field | Flag | Default | Description |", "|---|---|---|---|"]
+    names = [field.name for field in fields(TrainingConfig)]
+    assert [line.split(" | ")[0].strip("| `") for line in lines[2:]] == names
+    row = lines[2 + names.index("peak_learning_rate")]
+    assert row == (
+        "| `peak_learning_rate` | `--peak-learning-rate` | 0.006 | "
+        "one-cycle: the highest learning rate |"
+    )
+
+
+def _run_config(tmp_path, config: TrainingConfig) -> Path:
+    """A run directory's config.json, as `train` writes it."""
+    path = tmp_path / "runs" / "a" / "config.json"
+    path.parent.mkdir(parents=True)
+    config.to_json(path)
+    return path
+
+
+def test_a_runs_config_json_round_trips_through_train_config(tmp_path):
+    original = TrainingConfig.from_preset(
+        "k200",
+        model="graphmdn",
+        mixture="node",
+        dataset="cmu",
+        data_dir="data/cmu",
+        validation_subjects="S6",
+        actions="Walking,Eating",
+        jit_compile=False,
+        seed=3,
+    )
+    assert _config("--config", str(_run_config(tmp_path, original))) == original
+
+
+def test_flags_override_the_config_file(tmp_path):
+    original = TrainingConfig.from_preset("wide", epochs=5, stride=4)
+    path = _run_config(tmp_path, original)
+    config = _config("--config", str(path), "--seed", "1", "--train-subjects", "S1,S5")
+    assert config == original.replace(seed=1, train_subjects=("S1", "S5"))
+    assert _config("--config", str(path), "--jit-compile", "on").jit_compile is True
+
+
+def test_a_handwritten_config_file_fills_the_rest_with_the_field_defaults(tmp_path):
+    path = tmp_path / "mine.json"
+    path.write_text('{"hidden_dim": 64, "epochs": 3}')
+    assert _config("--config", str(path)) == TrainingConfig(hidden_dim=64, epochs=3)
+
+
+def test_a_config_file_with_a_bad_value_names_the_flag_and_value(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text('{"epochs": "three"}')
+    assert main(["train", "--config", str(path), "--run-dir", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == (
+        "graphmdn-tf train: error: Expected --epochs to be an integer >= 1. Received: --epochs 'three'\n"
+    )
+    assert not (tmp_path / "run").exists()

@@ -587,7 +587,7 @@ def test_export_command_exports_a_run_directory(exported, tmp_path, capsys):
         str(run_dir),
         "--name",
         "cli",
-        "--base-dir",
+        "--output-dir",
         str(base),
         "--num-samples",
         "4",
@@ -601,11 +601,13 @@ def test_export_command_exports_a_run_directory(exported, tmp_path, capsys):
     assert_outputs_close(_call(loaded, "serving_default", keypoints=x), expected_outputs(model, x))
     assert _call(loaded, "sample", keypoints=x)["samples"].shape == (7, 4, 16, 3)
 
-    assert main([*arguments, "--version", "1"]) == 1
+    assert main([*arguments, "--version", "1"]) == 2
     assert f"Refusing to overwrite the exported version {path}" in capsys.readouterr().err
     assert (
-        main(["export", str(tmp_path / "runs" / "empty"), "--name", "cli", "--base-dir", str(base)])
-        == 1
+        main(
+            ["export", str(tmp_path / "runs" / "empty"), "--name", "cli", "--output-dir", str(base)]
+        )
+        == 2
     )
     assert (
         f"Expected a finished training run with {tmp_path / 'runs' / 'empty' / 'model.keras'}"
@@ -627,7 +629,18 @@ def test_jit_compile_export_marks_the_forward_pass_for_xla(tmp_path):
     run_dir.mkdir()
     model.save(run_dir / "model.keras")
     assert (
-        main(["export", str(run_dir), "--name", "x", "--base-dir", str(tmp_path), "--jit-compile"])
+        main(
+            [
+                "export",
+                str(run_dir),
+                "--name",
+                "x",
+                "--output-dir",
+                str(tmp_path),
+                "--jit-compile",
+                "on",
+            ]
+        )
         == 0
     )
     assert xla_compiled_functions(tmp_path / "x" / "1")

@@ -348,7 +348,7 @@ def test_predict_command_over_rest_and_grpc(served, tmp_path, capsys):
         "--input",
         str(tmp_path / "poses.npy"),
     ]
-    assert main([*rest, "--out", str(rest_out)]) == 0
+    assert main([*rest, "--output", str(rest_out)]) == 0
     assert f"Wrote {rest_out}: highest_pose (7, 16, 3)" in capsys.readouterr().out
     with np.load(rest_out) as result:
         assert_outputs_close(dict(result), expected_outputs(served.models[2], x))
@@ -363,7 +363,7 @@ def test_predict_command_over_rest_and_grpc(served, tmp_path, capsys):
         "--grpc",
         "--input",
         str(tmp_path / "pixels.npz"),
-        "--out",
+        "--output",
         str(grpc_out),
         "--signature",
         "from_pixels",
@@ -379,7 +379,7 @@ def test_predict_command_over_rest_and_grpc(served, tmp_path, capsys):
         )
 
     before = rest_out.read_bytes()
-    assert main([*rest, "--out", str(rest_out)]) == 1
+    assert main([*rest, "--output", str(rest_out)]) == 2
     assert f"Refusing to overwrite {rest_out}" in capsys.readouterr().err
     assert rest_out.read_bytes() == before
     x[0, 0, 0] = np.nan
@@ -392,7 +392,7 @@ def test_predict_command_over_rest_and_grpc(served, tmp_path, capsys):
         "--input",
         str(tmp_path / "bad.npy"),
     ]
-    assert main([*bad, "--out", str(tmp_path / "bad.npz")]) == 1
+    assert main([*bad, "--output", str(tmp_path / "bad.npz")]) == 2
     assert "INVALID_ARGUMENT" in capsys.readouterr().err and not (tmp_path / "bad.npz").exists()
 
 
@@ -412,10 +412,10 @@ def test_predict_command_refuses_pickled_and_damaged_inputs_naming_the_file(tmp_
             "--input",
             str(tmp_path / name),
         ]
-        assert main([*command, "--out", str(out)]) == 1
+        assert main([*command, "--output", str(out)]) == 2
         error = capsys.readouterr().err
         assert (
-            error.startswith(f"graphmdn-tf predict: error: {tmp_path / name}: ")
+            error.startswith(f"graphmdn-tf predict: error: --input {tmp_path / name}: ")
             and error.count("\n") == 1
         ), error
         assert ("pickled objects" in error) == name.startswith("pickled") and not out.exists()

@@ -216,17 +216,19 @@ def test_train_and_evaluate_from_the_command_line(tmp_path, capsys):
     assert (
         "## Comparison" in out and "| GraphMDN (Best of 5 samples) |" in out and "| SemGCN |" in out
     )
+    # --output-dir holds every result: each run's under its name, and the comparison.
     for name in ("results.md", "results.csv", "results_per_action.png"):
-        assert (tmp_path / "graphmdn" / name).is_file()
+        assert (tmp_path / "comparison" / "graphmdn" / name).is_file()
+        assert not (tmp_path / "graphmdn" / name).exists()
     assert (tmp_path / "comparison" / "comparison.csv").read_text().count(
         "SemGCN"
     ) == 4  # P1, P2, PCK, AUC
     # Each run lists what it wrote: a point estimate has no calibration or diversity plot.
-    semgcn_files = out.split(f"Written in {tmp_path / 'semgcn'}: ")[1].split(";")[0]
+    semgcn_files = out.split(f"Written in {tmp_path / 'comparison' / 'semgcn'}: ")[1].split(";")[0]
     assert semgcn_files == "results.md, results.csv, results.json, results_per_action.png"
     assert (
         "results_calibration.png"
-        in out.split(f"Written in {tmp_path / 'graphmdn'}: ")[1].split(";")[0]
+        in out.split(f"Written in {tmp_path / 'comparison' / 'graphmdn'}: ")[1].split(";")[0]
     )
     assert (
         f"Written in {tmp_path / 'comparison'}: comparison.md, comparison.csv, comparison.json"
@@ -236,13 +238,13 @@ def test_train_and_evaluate_from_the_command_line(tmp_path, capsys):
     code, _, err = _main(["evaluate", tmp_path / "nothing"], capsys)
     assert code == 2 and "Expected a finished training run" in err
     code, _, err = _main(["train", "--run-dir", tmp_path / "bad", "--dataset", "cmu"], capsys)
-    assert code == 2 and "Expected data_dir" in err
+    assert code == 2 and "Expected --data-dir" in err
 
 
 @pytest.mark.slow
 def test_quickstart_runs_the_whole_pipeline(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # saved_models/ goes here
-    arguments = ["quickstart", "--output", tmp_path / "runs", "--epochs", "1", "--stride", "8"]
+    arguments = ["quickstart", "--output-dir", tmp_path / "runs", "--epochs", "1", "--stride", "8"]
     code, out, err = _main(arguments, capsys)
     assert code == 0, err
     for step in range(1, 6):

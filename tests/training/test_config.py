@@ -90,7 +90,13 @@ def test_json_round_trip(tmp_path):
         ({"dataset": "cmu"}, "Expected data_dir"),
         (
             {"dataset": "mpi", "data_dir": "x"},
-            r"non-empty train_subjects and test_subjects \(dataset .mpi. has no default split\)",
+            r"non-empty train_subjects and test_subjects \(dataset=.mpi. has no default split; "
+            r"the data sets with one are h36m, cmu, synthetic\)",
+        ),
+        (
+            {"dataset": "h36n", "data_dir": "x"},
+            r"has no default split; the data sets with one are h36m, cmu, synthetic; did you mean "
+            r"'h36m'\?\)",
         ),
         ({"dataset": "a/b"}, "Expected dataset to be a name like"),
         ({"epochz": 3}, "Unknown TrainingConfig field"),
@@ -108,6 +114,8 @@ def test_errors_for_unknown_preset_and_files(tmp_path):
         TrainingConfig.from_json(tmp_path / "missing.json")
     with pytest.raises(ValueError, match=r"Unknown TrainingConfig field\(s\) \['colour'\]"):
         TrainingConfig.from_json('{"colour": "red"}')
+    with pytest.raises(ValueError, match=r"\['hiden_dim'\]\. .*; did you mean 'hidden_dim'\?$"):
+        TrainingConfig.from_json('{"hiden_dim": 64}')
 
 
 FLOAT_FIELDS = (
