@@ -361,10 +361,10 @@ def test_selections_lift_cannot_make_are_refused_by_name(run_dir, sequence, tmp_
 
 def test_cli_lift_selection(run_dir, sequence, tmp_path, capsys):
     argv = ["lift", str(run_dir), str(sequence), "--image-size", *map(str, IMAGE_SIZE)]
-    assert main([*argv, "--out", str(tmp_path / "a"), "--selection", "oracle_joint"]) == 2
+    assert main([*argv, "--output-dir", str(tmp_path / "a"), "--selection", "oracle_joint"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "needs the ground-truth pose" in error
-    assert main([*argv, "--out", str(tmp_path / "b"), "--selection", "temporal_causal"]) == 0
+    assert main([*argv, "--output-dir", str(tmp_path / "b"), "--selection", "temporal_causal"]) == 0
     with np.load(tmp_path / "b" / "frames.npz") as arrays:
         assert arrays["selection"].item() == "temporal_causal" and arrays["pose"].shape == (
             24,

@@ -12,7 +12,7 @@ def test_lift_without_a_model_uses_the_shipped_one_and_says_so(shared_dir, tmp_p
     pixels = cmu_pixels(shared_dir, frames=8)
     keypoints = tmp_path / "walk.npy"
     np.save(keypoints, pixels)
-    flags = ["--out", tmp_path / "out", "--image-size", "1000", "1002", "--format", "h36m17"]
+    flags = ["--output-dir", tmp_path / "out", "--image-size", "1000", "1002", "--format", "h36m17"]
     code = main([str(argument) for argument in ["lift", keypoints, *flags]])
     captured = capsys.readouterr()
     assert code == 0, captured.err
