@@ -210,8 +210,7 @@ class EvaluationResult:
             test_nll=dict(values.get("test_nll", {})),
             num_frames=int(values.get("num_frames", 0)),
             notes=tuple(values.get("notes", ())),
-            # Results written before conventions existed scored the raw outputs.
-            convention=check_convention(values.get("convention", "raw")),
+            convention=check_convention(values["convention"]),
             num_ambiguous=int(values.get("num_ambiguous", 0)),
             uncertainty=dict(values.get("uncertainty", {})),
         )
@@ -237,7 +236,7 @@ class EvaluationResult:
         Raises:
             `graphmdn_tf.written.NotOurFileError` (a FileExistsError): such a file exists; nothing is written.
         """
-        from graphmdn_tf.evaluation.probabilistic import plot_uncertainty  # noqa: PLC0415
+        from graphmdn_tf.evaluation.probabilistic import plot_uncertainty
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
