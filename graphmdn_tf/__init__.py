@@ -8,6 +8,7 @@ import os as _os
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from graphmdn_tf import hypotheses, metrics  # noqa: E402
+from graphmdn_tf._version import __version__  # noqa: E402
 from graphmdn_tf.distributions import mixture_distribution  # noqa: E402
 from graphmdn_tf.graphs import Graph  # noqa: E402
 from graphmdn_tf.layers import (  # noqa: E402
@@ -27,8 +28,6 @@ from graphmdn_tf.models import (  # noqa: E402
     build_model,
 )
 from graphmdn_tf.skeletons import H36M_16, H36M_17, H36M_32, Skeleton, h36m_graph  # noqa: E402
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Graph",

@@ -8,6 +8,7 @@ from graphmdn_tf.models.base import GraphPoseModel
 from graphmdn_tf.models.graphmdn import GraphMDN
 from graphmdn_tf.models.semgcn import SemGCN
 
+#: The model names a config may give (`TrainingConfig.model`) and the class each builds.
 MODEL_CLASSES = {"graphmdn": GraphMDN, "semgcn": SemGCN}
 # The config fields each model is made from (everything else in a config is data, schedule or runtime).
 MODEL_FIELDS = {
