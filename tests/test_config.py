@@ -135,3 +135,18 @@ def test_every_float_field_is_checked_for_finiteness():
     assert FLOAT_FIELDS == tuple(
         field.name for field in fields(TrainingConfig) if field.type == "float"
     )
+
+
+def test_a_dataset_without_a_default_split_needs_subjects():
+    with pytest.raises(
+        ValueError,
+        match=r"non-empty train_subjects and test_subjects \(dataset 'studio' has no default",
+    ):
+        TrainingConfig.from_preset("standard", dataset="studio", data_dir="x")
+    assert TrainingConfig.from_preset(
+        "standard", dataset="studio", data_dir="x", train_subjects="S1", test_subjects="S7"
+    ).validation_split == ("S7",)
+    with pytest.raises(ValueError, match="Expected dataset to be a name like"):
+        TrainingConfig.from_preset(
+            "standard", dataset="../etc", data_dir="x", train_subjects="S1", test_subjects="S7"
+        )
