@@ -204,6 +204,20 @@ class Selection:
         return self.title.format(num_samples=num_samples)
 
 
+_TEMPORAL_CONTEXT = ("sequence_ids", "motion_prior")
+
+
+def _temporal(causal: bool) -> Callable:
+    """The `choose` of a temporal selection: `selectors.temporal` over the context's sequences."""
+
+    def choose(params, context):
+        return selectors.temporal(
+            params, context["sequence_ids"], context["motion_prior"], causal=causal
+        )
+
+    return choose
+
+
 SELECTIONS = {
     selection.name: selection
     for selection in (
@@ -227,21 +241,12 @@ SELECTIONS = {
             lambda params, context: selectors.skeleton_prior(params, context["skeleton_prior"]),
             requires=("skeleton_prior",),
         ),
-        Selection(
-            "temporal",
-            "Temporal",
-            lambda params, context: selectors.temporal(
-                params, context["sequence_ids"], context["motion_prior"], causal=False
-            ),
-            requires=("sequence_ids", "motion_prior"),
-        ),
+        Selection("temporal", "Temporal", _temporal(causal=False), requires=_TEMPORAL_CONTEXT),
         Selection(
             "temporal_causal",
             "Temporal, causal",
-            lambda params, context: selectors.temporal(
-                params, context["sequence_ids"], context["motion_prior"], causal=True
-            ),
-            requires=("sequence_ids", "motion_prior"),
+            _temporal(causal=True),
+            requires=_TEMPORAL_CONTEXT,
         ),
         Selection(
             "oracle",

@@ -182,6 +182,25 @@ def load_samples(
     return PoseSamples.concatenate(parts)
 
 
+def config_samples(
+    config, subjects: Sequence[str], *, stride: int | None = None, progress: bool = True
+) -> PoseSamples:
+    """`load_samples` of `subjects` from the data a config names: its dataset, data_dir, keypoints,
+    actions and (unless `stride` is given) stride.
+
+    Any object with those attributes works (a `graphmdn_tf.config.TrainingConfig`).
+    """
+    return load_samples(
+        config.dataset,
+        config.data_dir,
+        keypoints=config.keypoints,
+        subjects=subjects,
+        actions=config.actions,
+        stride=config.stride if stride is None else stride,
+        progress=progress,
+    )
+
+
 def make_dataset(
     samples: PoseSamples,
     *,
