@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from graphmdn_tf.data.h36m import H36M_ACTIONS
+from graphmdn_tf.evaluation.probabilistic import plot_uncertainty
 from graphmdn_tf.hypotheses import PREDICTION, selection_label
 from graphmdn_tf.metrics import per_action_errors
 from graphmdn_tf.runs import RESULTS_SUFFIXES
@@ -236,8 +237,6 @@ class EvaluationResult:
         Raises:
             `graphmdn_tf.written.NotOurFileError` (a FileExistsError): such a file exists; nothing is written.
         """
-        from graphmdn_tf.evaluation.probabilistic import plot_uncertainty
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         if not ours:

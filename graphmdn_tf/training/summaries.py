@@ -274,18 +274,22 @@ def write_hparams(log_dir: str | Path, config_values: dict, trial_id: str) -> No
         writer.flush()
 
 
+_RETRY_PAUSE = 0.05
+
+
 def tensorboard_servers(attempts: int = 20) -> list:
     """The TensorBoard servers running on this machine (`tensorboard.manager.TensorBoardInfo` records).
 
     `tensorboard.manager.get_all` lists its folder of server files, then opens each; a server that exits
     in between has removed its file, and the open raises FileNotFoundError. That server is gone, so the
-    list is read again (up to `attempts` times, 0.05 s apart) rather than failing the caller.
+    list is read again (up to `attempts` times, `_RETRY_PAUSE` seconds apart) rather than failing the
+    caller.
     """
     for _ in range(attempts - 1):
         try:
             return tensorboard_manager.get_all()
         except FileNotFoundError:
-            time.sleep(0.05)
+            time.sleep(_RETRY_PAUSE)
     return tensorboard_manager.get_all()
 
 
