@@ -8,6 +8,7 @@ import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from graphmdn_tf._version import __version__  # noqa: E402
 from graphmdn_tf.lazy import lazy_exports  # noqa: E402
 
 # Each public name and the module that defines it, imported when the name is first read: the command
@@ -37,8 +38,6 @@ _EXPORTS = {
     "h36m_graph": "graphmdn_tf.skeletons",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Graph",

@@ -23,16 +23,12 @@ from pathlib import Path
 from graphmdn_tf.atomic import write_text_atomically
 from graphmdn_tf.data.h36m import DEFAULT_SPLITS, KEYPOINT_KINDS, check_dataset_name
 from graphmdn_tf.layers.levels import MIXTURE_LEVELS
-from graphmdn_tf.models.presets import MODEL_PRESETS, TRAINING_PRESETS
+from graphmdn_tf.models.presets import MODEL_PRESETS, MODELS, TRAINING_PRESETS
 
-MODELS = ("graphmdn", "semgcn")
 SCHEDULES = ("one_cycle", "exponential", "constant")
 ONE_CYCLE_SHAPES = ("triangular", "cosine")
 STRATEGIES = ("default", "mirrored")
 JIT_CHOICES = ("auto", True, False)
-
-# Train / test subjects of each data set (`graphmdn_tf.data.h36m.DEFAULT_SPLITS`).
-DEFAULT_SUBJECTS = DEFAULT_SPLITS
 
 # The allowed values of every field with a fixed set of choices.
 FIELD_CHOICES = {
@@ -168,8 +164,8 @@ class TrainingConfig:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, name_list(value, name))
-        if self.dataset in DEFAULT_SUBJECTS:
-            train, test = DEFAULT_SUBJECTS[self.dataset]
+        if self.dataset in DEFAULT_SPLITS:
+            train, test = DEFAULT_SPLITS[self.dataset]
             object.__setattr__(self, "train_subjects", self.train_subjects or train)
             object.__setattr__(self, "test_subjects", self.test_subjects or test)
         if self.data_dir is not None:
@@ -229,9 +225,9 @@ class TrainingConfig:
         if not self.train_subjects or not self.test_subjects:
             split = (
                 ""
-                if self.dataset in DEFAULT_SUBJECTS
+                if self.dataset in DEFAULT_SPLITS
                 else f" (dataset={self.dataset!r} has no default split; the data sets with one are "
-                f"{', '.join(DEFAULT_SUBJECTS)}{closest(self.dataset, DEFAULT_SUBJECTS)})"
+                f"{', '.join(DEFAULT_SPLITS)}{closest(self.dataset, DEFAULT_SPLITS)})"
             )
             raise ValueError(
                 f"Expected non-empty train_subjects and test_subjects{split}. "

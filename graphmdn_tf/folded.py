@@ -17,7 +17,7 @@ rounding) and less work per sample, from the weights as they are when it is made
   computed as (A X) W1 + b + (s * X) W0: one product by the constant [2N, N] matrix [diag(s); A]
   gives s * X and A X stacked along the leading axis, a split along that axis copies nothing, and
   the two products of depth in_features follow. (Concatenating [s * X | A X] into one product of
-  depth 2 * in_features, and scaling by s as its own op, were two more passes over the activations.)
+  depth 2 * in_features, with scaling by s as its own op, would add two passes over the activations.)
 - **Non-local block.** theta enters only through w_theta . theta_i (one [C] vector, as in the layer),
   phi only through w_phi . phi_p: both are products by vectors (a slice along the channel axis would
   be a strided copy); g and phi are one product; a group's max-pool is the elementwise max of

@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from graphmdn_tf import selectors
 from graphmdn_tf.distributions.mixture import mixture_distribution, mixture_level
 from graphmdn_tf.metrics import mpjpe_tf
 
@@ -203,12 +204,18 @@ class Selection:
         return self.title.format(num_samples=num_samples)
 
 
-def _selectors():
-    # The rules that need priors or sequences live in `graphmdn_tf.selectors`, which builds on this
-    # module; importing it when a rule runs keeps the import graph acyclic.
-    from graphmdn_tf import selectors  # noqa: PLC0415
+_TEMPORAL_CONTEXT = ("sequence_ids", "motion_prior")
 
-    return selectors
+
+def _temporal(causal: bool) -> Callable:
+    """The `choose` of a temporal selection: `selectors.temporal` over the context's sequences."""
+
+    def choose(params, context):
+        return selectors.temporal(
+            params, context["sequence_ids"], context["motion_prior"], causal=causal
+        )
+
+    return choose
 
 
 SELECTIONS = {
@@ -219,38 +226,27 @@ SELECTIONS = {
         Selection(
             "reprojection",
             "Reprojection",
-            lambda params, context: _selectors().reprojection(params, context["inputs_2d"]),
+            lambda params, context: selectors.reprojection(params, context["inputs_2d"]),
             requires=("inputs_2d",),
         ),
         Selection(
             "reprojection_weighted",
             "Reprojection-weighted mean",
-            lambda params, context: _selectors().reprojection_weighted(
-                params, context["inputs_2d"]
-            ),
+            lambda params, context: selectors.reprojection_weighted(params, context["inputs_2d"]),
             requires=("inputs_2d",),
         ),
         Selection(
             "skeleton",
             "Skeleton prior",
-            lambda params, context: _selectors().skeleton_prior(params, context["skeleton_prior"]),
+            lambda params, context: selectors.skeleton_prior(params, context["skeleton_prior"]),
             requires=("skeleton_prior",),
         ),
-        Selection(
-            "temporal",
-            "Temporal",
-            lambda params, context: _selectors().temporal(
-                params, context["sequence_ids"], context["motion_prior"], causal=False
-            ),
-            requires=("sequence_ids", "motion_prior"),
-        ),
+        Selection("temporal", "Temporal", _temporal(causal=False), requires=_TEMPORAL_CONTEXT),
         Selection(
             "temporal_causal",
             "Temporal, causal",
-            lambda params, context: _selectors().temporal(
-                params, context["sequence_ids"], context["motion_prior"], causal=True
-            ),
-            requires=("sequence_ids", "motion_prior"),
+            _temporal(causal=True),
+            requires=_TEMPORAL_CONTEXT,
         ),
         Selection(
             "oracle",

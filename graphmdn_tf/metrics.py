@@ -1,6 +1,6 @@
 """Pose errors: MPJPE (Protocol #1) and P-MPJPE (Protocol #2), in NumPy and in TensorFlow.
 
-Units are those of the inputs (metres in, metres out); multiply by 1000 for millimetres.
+Units are those of the inputs (metres in, metres out); multiply by `MILLIMETRES` for millimetres.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from collections.abc import Iterable
 import numpy as np
 import tensorflow as tf
 
+#: Millimetres per metre: the factor from the data's metres to the reported millimetres.
+MILLIMETRES = 1000.0
 _EPS = 1e-12
 
 

@@ -21,10 +21,9 @@ import tensorflow as tf
 from graphmdn_tf.conventions import CONVENTIONS, check_convention  # noqa: F401
 from graphmdn_tf.distributions.mixture import mixture_distribution
 from graphmdn_tf.hypotheses import is_mixture, selection_poses
-from graphmdn_tf.metrics import mpjpe, p_mpjpe
+from graphmdn_tf.metrics import MILLIMETRES, mpjpe, p_mpjpe
 from graphmdn_tf.uncertainty import auc, pck
 
-MILLIMETRES = 1000.0
 PERCENT = 100.0
 
 #: Per-frame scores of a pose: the paper's two protocols (mm, lower is better), then the MPI-INF-3DHP

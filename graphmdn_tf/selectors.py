@@ -46,6 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphmdn_tf.distributions.arrays import MixtureArrays, log_softmax, mixture_mean
 from graphmdn_tf.skeletons import H36M_16, Skeleton
 
 #: Smallest weak-perspective scale accepted by the fit (a mirrored or degenerate camera is not valid).
@@ -68,25 +69,10 @@ _PAIR_BUDGET = 2_000_000
 # ---- inputs ----
 
 
-def _log_softmax(logits: np.ndarray, axis: int) -> np.ndarray:
-    shifted = logits - np.max(logits, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-
-
 def _unpack(params: Mapping) -> tuple[np.ndarray, np.ndarray, str]:
     """mu [B, M, N, 3], log pi ([B, M] or [B, M, N]) as float64 NumPy, and the level."""
-    mu = np.asarray(params["mu"], np.float64)
-    logits = np.asarray(params["pi_logits"], np.float64)
-    if mu.ndim != 4 or mu.shape[-1] != 3:
-        raise ValueError(
-            f"Expected mu of shape [batch, kernels, nodes, 3]. Received: mu.shape={mu.shape}"
-        )
-    if logits.shape not in (mu.shape[:2], mu.shape[:3]):
-        raise ValueError(
-            f"Expected pi_logits of shape {mu.shape[:2]} (pose level) or {mu.shape[:3]} "
-            f"(node level). Received: pi_logits.shape={logits.shape}"
-        )
-    return mu, _log_softmax(logits, axis=1), "pose" if logits.ndim == 2 else "node"
+    arrays = MixtureArrays.from_params(params, dims=3)
+    return arrays.mu, arrays.log_pi, arrays.level
 
 
 def _inputs(inputs_2d, mu: np.ndarray) -> np.ndarray:
@@ -103,12 +89,6 @@ def _excluded(log_pi: np.ndarray) -> np.ndarray:
     """0 for the kernels a hard selector may choose, +inf for those under `MIN_RELATIVE_WEIGHT` of the top one."""
     threshold = np.max(log_pi, axis=1, keepdims=True) + np.log(MIN_RELATIVE_WEIGHT)
     return np.where(log_pi >= threshold, 0.0, np.inf)
-
-
-def _mean_pose(mu: np.ndarray, log_pi: np.ndarray) -> np.ndarray:
-    """The mixture mean [B, N, 3] (pose or node level)."""
-    pi = np.exp(log_pi)
-    return np.einsum("bm,bmnd->bnd", pi, mu) if pi.ndim == 2 else np.einsum("bmn,bmnd->bnd", pi, mu)
 
 
 def _pick(mu: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -152,7 +132,7 @@ def reprojection_residuals(params: Mapping, inputs_2d) -> np.ndarray:
 
 def _joint_distances(mu: np.ndarray, log_pi: np.ndarray, inputs_2d: np.ndarray) -> np.ndarray:
     """Node level: s, t fitted on the mean pose; each kernel joint's projected distance [B, M, N]."""
-    scale, translation, _ = weak_perspective_fit(_mean_pose(mu, log_pi), inputs_2d)
+    scale, translation, _ = weak_perspective_fit(mixture_mean(mu, log_pi), inputs_2d)
     projected = scale[:, None, None, None] * mu[..., :2] + translation[:, None, None, :]
     return np.linalg.norm(projected - inputs_2d[:, None], axis=-1)
 
@@ -178,8 +158,8 @@ def reprojection_weighted(params: Mapping, inputs_2d, noise: float = DEFAULT_NOI
         residual = reprojection_residuals(params, inputs_2d)
     else:
         residual = _joint_distances(mu, log_pi, inputs_2d)
-    weights = _log_softmax(log_pi - residual**2 / (2.0 * noise**2), axis=1)
-    return _mean_pose(mu, weights).astype(np.float32)
+    weights = log_softmax(log_pi - residual**2 / (2.0 * noise**2), axis=1)
+    return mixture_mean(mu, weights).astype(np.float32)
 
 
 # ---- skeleton prior ----
@@ -301,7 +281,7 @@ def _node_level_tree(
 ) -> np.ndarray:
     """Exact per-joint kernel choice [B, N] minimising unaries plus bone-length costs on the tree."""
     parents, batch = prior.parents, np.arange(mu.shape[0])
-    scale = _bone_lengths(_mean_pose(mu, log_pi), prior.skeleton).sum(axis=-1)  # [B]
+    scale = _bone_lengths(mixture_mean(mu, log_pi), prior.skeleton).sum(axis=-1)  # [B]
     bone_of = {child: b for b, child in enumerate(_bones(prior.skeleton)[0])}
     cost = -pi_weight * log_pi + _excluded(log_pi)  # [B, M, N]: unary plus messages from children
     best_child = {}

@@ -44,11 +44,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from graphmdn_tf.distributions.mixture import mixture_level
+from graphmdn_tf.distributions.arrays import MixtureArrays
+from graphmdn_tf.metrics import MILLIMETRES
 from graphmdn_tf.viz import plt
 
 PCK_THRESHOLD = 0.150
-AUC_THRESHOLDS = np.linspace(0.0, 0.150, 31)
+AUC_THRESHOLDS = np.linspace(0.0, PCK_THRESHOLD, 31)
 CALIBRATION_LEVELS = np.linspace(0.05, 0.95, 19)
 SHARPNESS_MASSES = (0.5, 0.9)
 _SERIES_BELOW = 1e-3
@@ -57,61 +58,12 @@ _SERIES_BELOW = 1e-3
 # ----------------------------------------------------------------------------------------------- inputs
 
 
-@dataclass(frozen=True)
-class _Mixture:
-    """Per-joint view of a mixture: mu [B, M, N, D], sigma / log_pi / pi [B, M, N] (float64)."""
-
-    level: str
-    mu: np.ndarray
-    sigma: np.ndarray
-    log_pi: np.ndarray
-
-    @property
-    def pi(self) -> np.ndarray:
-        return np.exp(self.log_pi)
-
-    def center(self) -> np.ndarray:
-        """c_n = sum_k pi_kn mu_kn, [B, N, D]."""
-        return np.einsum("bmn,bmnd->bnd", self.pi, self.mu)
+def _mixture(params: Mapping, dims: int | None = None) -> MixtureArrays:
+    """The mixture with sigma and log_pi per joint, [B, M, N], at both levels."""
+    return MixtureArrays.from_params(params, dims).per_joint()
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    peak = np.max(logits, axis=1, keepdims=True)
-    shifted = logits - np.where(np.isfinite(peak), peak, 0.0)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-
-
-def _mixture(params: Mapping, dims: int | None = None) -> _Mixture:
-    level = mixture_level(params)
-    mu = np.asarray(params["mu"], np.float64)
-    sigma = np.asarray(params["sigma"], np.float64)
-    logits = np.asarray(params["pi_logits"], np.float64)
-    if mu.ndim != 4:
-        raise ValueError(
-            f"Expected mu of shape [batch, kernels, nodes, dims]. Received: mu.shape={mu.shape}"
-        )
-    expected = mu.shape[:2] if level == "pose" else mu.shape[:3]
-    for name, array in (("sigma", sigma), ("pi_logits", logits)):
-        if array.shape != expected:
-            raise ValueError(
-                f"Expected {name} of shape {expected} to match mu.shape={mu.shape} at {level} level. "
-                f"Received: {name}.shape={array.shape}"
-            )
-    if dims is not None and mu.shape[-1] != dims:
-        raise ValueError(
-            f"Expected {dims}-dimensional joints (closed form for D = 3). Received: mu.shape={mu.shape}"
-        )
-    log_pi = _log_softmax(logits)
-    if level == "pose":
-        shape = mu.shape[:3]
-        sigma, log_pi = (
-            np.broadcast_to(sigma[..., None], shape),
-            np.broadcast_to(log_pi[..., None], shape),
-        )
-    return _Mixture(level, mu, sigma, log_pi)
-
-
-def _joints(array, mixture: _Mixture, name: str, trailing: tuple = ()) -> np.ndarray:
+def _joints(array, mixture: MixtureArrays, name: str, trailing: tuple = ()) -> np.ndarray:
     """Check an array against [B, N, *trailing] of the mixture."""
     array = np.asarray(array, np.float64)
     batch, _, nodes, dims = mixture.mu.shape
@@ -161,7 +113,10 @@ def pck(poses, targets, threshold: float = PCK_THRESHOLD) -> np.ndarray:
 
 
 def auc(
-    poses, targets, max_threshold: float = PCK_THRESHOLD, num_thresholds: int = 31
+    poses,
+    targets,
+    max_threshold: float = PCK_THRESHOLD,
+    num_thresholds: int = len(AUC_THRESHOLDS),
 ) -> np.ndarray:
     """Per frame, the mean PCK over thresholds linspace(0, max_threshold, num_thresholds); [B]."""
     errors = _errors(poses, targets)
@@ -196,7 +151,7 @@ def _kernel_mass(a: np.ndarray, rho: np.ndarray) -> np.ndarray:
     return np.clip(np.where(small, series, direct), 0.0, 1.0)
 
 
-def _mass_within(mixture: _Mixture, centers: np.ndarray, radii: np.ndarray) -> np.ndarray:
+def _mass_within(mixture: MixtureArrays, centers: np.ndarray, radii: np.ndarray) -> np.ndarray:
     a = np.linalg.norm(mixture.mu - centers[:, None], axis=-1) / mixture.sigma  # [B, M, N]
     rho = radii[:, None] / mixture.sigma
     return np.clip(np.sum(mixture.pi * _kernel_mass(a, rho), axis=1), 0.0, 1.0)
@@ -211,7 +166,7 @@ def joint_mass_within(params: Mapping, centers, radii) -> np.ndarray:
 
 
 def _radius_for_mass(
-    mixture: _Mixture, centers: np.ndarray, mass: float, iterations: int
+    mixture: MixtureArrays, centers: np.ndarray, mass: float, iterations: int
 ) -> np.ndarray:
     offsets = np.linalg.norm(mixture.mu - centers[:, None], axis=-1)
     low = np.zeros(centers.shape[:2])
@@ -303,7 +258,7 @@ def probability_integral_transform(params: Mapping, targets) -> np.ndarray:
     """u_n = mass of joint n's marginal within |y_n - c_n| of its mixture mean c_n; [B, N] (uniform if calibrated)."""
     mixture = _mixture(params, dims=3)
     targets = _joints(targets, mixture, "targets", ("D",))
-    centers = mixture.center()
+    centers = mixture.mean_pose()
     return _mass_within(mixture, centers, np.linalg.norm(targets - centers, axis=-1))
 
 
@@ -314,7 +269,7 @@ def calibration_counts(
     levels = np.asarray(levels, np.float64)
     mixture = _mixture(params, dims=3)
     targets = _joints(targets, mixture, "targets", ("D",))
-    centers = mixture.center()
+    centers = mixture.mean_pose()
     u = _mass_within(mixture, centers, np.linalg.norm(targets - centers, axis=-1))
     hits = np.sum(u[..., None] <= levels, axis=0).astype(np.int64)  # [N, L]
     sums = {float(m): np.sum(_radius_for_mass(mixture, centers, m, 50), axis=0) for m in masses}
@@ -464,7 +419,9 @@ def plot_diversity(diversities: Mapping[str, dict], path) -> Path:
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     for label, values in diversities.items():
         left.hist(np.asarray(values["effective_kernels"]), bins=30, alpha=0.5, label=label)
-        right.hist(1000 * np.asarray(values["pairwise_distance"]), bins=30, alpha=0.5, label=label)
+        right.hist(
+            MILLIMETRES * np.asarray(values["pairwise_distance"]), bins=30, alpha=0.5, label=label
+        )
     left.set(xlabel="effective kernels exp(H(pi))", ylabel="frames")
     right.set(xlabel="weighted pairwise kernel distance (mm)", ylabel="frames")
     for axis in (left, right):

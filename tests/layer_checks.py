@@ -1,4 +1,4 @@
-"""Standard checks every graphmdn_tf layer passes (DESIGN.md, "Tests"; modelled on keras-hub's `run_layer_test`)."""
+"""Standard checks every graphmdn_tf layer passes, modelled on keras-hub's `run_layer_test`."""
 
 from __future__ import annotations
 

@@ -5,13 +5,9 @@ on the same arms, SemGCN (squared error) puts the elbow between the two answers 
 two most weighted kernels on the two answers. notebooks/05_beyond_poses.ipynb shows the same with
 figures; its recipe is this one.
 
-Measured on 500 test arms (link lengths 0.55 and 0.35, the two answers on average 2 x 0.22 apart) with
-this recipe, training seeds 1-4 (2,500 training arms) and seed 0 (4,000 arms): SemGCN's elbow lies
-0.17-0.20 from the nearer answer and its first link is off its length by 0.05-0.10 on average;
-GraphMDN's top-two kernels are 0.06-0.09 (mean) from the two answers, one each, with weights 0.45-0.55
-each, and its Oracle's node error is 0.03-0.06; a collapsed mixture (one kernel, seen with a larger
-learning rate or batch and fewer epochs) scores 0.6-0.8. The thresholds below sit at about half (or twice) those
-values, and every verdict compares errors, never times.
+The thresholds below sit at about half (or twice) the errors this recipe gives over training seeds
+0-4 (SemGCN's elbow between the answers, GraphMDN's top-two kernels one on each, a collapsed one-kernel
+mixture far from both), and every verdict compares errors, never times.
 """
 
 import keras

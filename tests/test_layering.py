@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "graphmdn_tf"
 FLOORS = (
-    ("graphs", "skeletons", "atomic", "written", "lazy"),
+    ("_version", "graphs", "skeletons", "atomic", "written", "lazy"),
     ("metrics", "distributions", "layers", "viz"),
     ("losses", "hypotheses", "scoring", "conventions", "selectors", "uncertainty"),
     ("batching", "data", "models"),
@@ -62,7 +62,3 @@ def test_no_module_imports_from_a_floor_above_it(path):
         if FLOOR[name] > own
     ]
     assert not upward, f"{path.relative_to(PACKAGE)} (floor {own}) imports from above: {upward}"
-
-
-def test_training_has_no_lazy_attribute_hook():
-    assert "__getattr__" not in (PACKAGE / "training" / "__init__.py").read_text()

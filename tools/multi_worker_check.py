@@ -1,14 +1,12 @@
-"""Does Keras' `model.fit` train under `tf.distribute.MultiWorkerMirroredStrategy` here? (issue 20 item 5)
+"""Does Keras' `model.fit` train under `tf.distribute.MultiWorkerMirroredStrategy` here?
 
 Starts two worker processes on localhost (TF_CONFIG cluster of two), each fitting a plain Keras model and
 then a GraphMDN for a few steps, and prints what each worker reported:
 
     python tools/multi_worker_check.py
 
-Measured on 2026-12-02 (TF 2.21, Keras 3.15): both fail in the first step with "ValueError: Attempt to
-convert a value (PerReplica:{...}) with an unsupported type", for a plain `keras.Sequential` as for
-GraphMDN (keras-team/keras#20585), so graphmdn-tf ships no multi-worker flag; `--strategy mirrored`
-(one host, all its GPUs) is the supported path.
+graphmdn-tf ships no multi-worker flag while this fails (the README's "Several machines" has the
+error and the upstream issue); `--strategy mirrored` (one host, all its GPUs) is the supported path.
 """
 
 from __future__ import annotations

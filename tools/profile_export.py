@@ -12,18 +12,7 @@ full tracing and sums the executor's per-op times by op type (what Grappler and 
 pair, so the export's share of the peak is read under the same load as the peak (on a shared machine
 both drift).
 
-Measured on 2026-12-03 (2-core EPYC, matmul peak 206 GFLOP/s, standard preset, batch 1024), two runs:
-164 and 184 ms a batch, 41% and 37% of peak. Of the op time, the fused MatMuls took 52-54% (each of the
-eight residual convolutions' products, 1.07 GFLOP, ran at ~85% of peak), the graph-mixing MatMuls by the
-[16, 16] matrix 11%, the concatenation of [s * X | A X] 7-8%, its scaling by s 7%, the non-local blocks'
-einsum 6-7% and slices 5-6%. A later run with `--beside-peak 15`: 52% of peak (125 ms), the fused MatMuls
-60% of the op time, and 44-62% (median 52%) of the peak beside each call.
-
-That memory-bound rest was then taken out (2026-12-04, `graphmdn_tf.folded`): a graph convolution is now
-one mixing product by [diag(s); A] and two products of depth in_features with no concatenation or
-scaling op, and the non-local block's channel slices became products by vectors. On a heavily loaded
-machine (matmul peak 72-103 GFLOP/s instead of ~210) the op time was then 85% MatMuls (fused and not), the
-mixing products 19%, the non-local einsum 3%, gathers 2%, additions and ReLUs 3%; no ConcatV2 or Mul left.
+Its figures, with the machine they ran on, are in docs/benchmarks.md.
 """
 
 from __future__ import annotations

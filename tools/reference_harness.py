@@ -35,16 +35,16 @@ def reference_modules(repo: Path):
             f"{repo} is not a clone of vectra-ai-research/GraphMDN (no models/sem_gcn_mdn.py)"
         )
     sys.path.insert(0, str(repo))
-    from common.mdn_loss import mdn_loss_fn_pose_distributions  # noqa: PLC0415
-    from models.sem_gcn import SemGCN  # noqa: PLC0415
-    from models.sem_gcn_mdn import SemGCN_MDN_Graph  # noqa: PLC0415
+    from common.mdn_loss import mdn_loss_fn_pose_distributions
+    from models.sem_gcn import SemGCN
+    from models.sem_gcn_mdn import SemGCN_MDN_Graph
 
     return SemGCN_MDN_Graph, SemGCN, mdn_loss_fn_pose_distributions
 
 
 def dense_adjacency(graph):
     """Row-normalised (A + I), as the authors' `adj_mx_from_edges(sparse=False)` builds it."""
-    import torch  # noqa: PLC0415
+    import torch
 
     adjacency = graph.adjacency_with_self_loops().astype(np.float32)
     return torch.tensor(adjacency / adjacency.sum(axis=1, keepdims=True))
@@ -67,7 +67,7 @@ def build(args, graph):
             uniform_sigma=True,
         )
         return model, loss
-    import torch  # noqa: PLC0415
+    import torch
 
     model = semgcn_class(
         adjacency,
@@ -80,12 +80,12 @@ def build(args, graph):
 
 
 def train(args):
-    import torch  # noqa: PLC0415
-    from torch.utils.data import DataLoader, TensorDataset  # noqa: PLC0415
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
 
-    from graphmdn_tf.config import TrainingConfig  # noqa: PLC0415
-    from graphmdn_tf.data.pipeline import load_samples  # noqa: PLC0415
-    from graphmdn_tf.skeletons import h36m_graph  # noqa: PLC0415
+    from graphmdn_tf.config import TrainingConfig
+    from graphmdn_tf.data.pipeline import load_samples
+    from graphmdn_tf.skeletons import h36m_graph
 
     config = TrainingConfig(
         dataset=args.dataset,
@@ -159,9 +159,9 @@ def train(args):
 
 def score(outputs, test_samples, args) -> dict:
     """The paper's per-action averages of every method, scored by graphmdn_tf's own evaluation code."""
-    from graphmdn_tf.evaluation import method_names  # noqa: PLC0415
-    from graphmdn_tf.metrics import per_action_errors  # noqa: PLC0415
-    from graphmdn_tf.scoring import frame_nll, score_outputs  # noqa: PLC0415
+    from graphmdn_tf.evaluation import method_names
+    from graphmdn_tf.metrics import per_action_errors
+    from graphmdn_tf.scoring import frame_nll, score_outputs
 
     errors = score_outputs(outputs, test_samples.targets_3d, convention=args.convention)
     names = method_names(args.model, "standard", errors)

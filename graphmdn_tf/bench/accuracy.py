@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from graphmdn_tf.config import TrainingConfig
-from graphmdn_tf.data.pipeline import load_samples
+from graphmdn_tf.data.pipeline import config_samples
 from graphmdn_tf.evaluation import evaluate_run
 from graphmdn_tf.metrics import per_action_errors
 from graphmdn_tf.runs import RunDirectory
@@ -74,16 +74,8 @@ class AccuracySettings:
 
 def mean_pose_errors(config: TrainingConfig, convention: str) -> dict:
     """{1: P1, 2: P2} (mm, the paper's per-action average) of predicting the training set's mean pose."""
-    data = {
-        "keypoints": config.keypoints,
-        "actions": config.actions,
-        "stride": config.stride,
-        "progress": False,
-    }
-    train_samples = load_samples(
-        config.dataset, config.data_dir, subjects=config.train_subjects, **data
-    )
-    test = load_samples(config.dataset, config.data_dir, subjects=config.test_subjects, **data)
+    train_samples = config_samples(config, config.train_subjects, progress=False)
+    test = config_samples(config, config.test_subjects, progress=False)
     prediction = np.broadcast_to(train_samples.targets_3d.mean(axis=0), test.targets_3d.shape)
     errors = score_outputs(prediction, test.targets_3d, convention=convention)["prediction"]
     return {

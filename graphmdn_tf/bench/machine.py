@@ -6,7 +6,7 @@ the model's many small products and memory-bound passes gain less from them. Two
 processors are not comparable percentage for percentage, so the report names the processor.
 
 Example:
-    >>> describe_processor()    # on the 2-core machine of 2026-12-06
+    >>> describe_processor()
     {'cpu_model': 'Intel(R) Xeon(R) Processor', 'cpu_vector_extensions': ['avx2', 'fma', 'avx512f', 'avx512_bf16',
      'avx512_fp16', 'amx_tile', 'amx_bf16']}
 """

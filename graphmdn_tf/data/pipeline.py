@@ -30,6 +30,7 @@ from graphmdn_tf.data.h36m import (
     load_poses_3d,
     select_sequences,
 )
+from graphmdn_tf.data.synthetic import default_synthetic_dir
 from graphmdn_tf.skeletons import H36M_16
 
 TRAIN_SUBJECTS, TEST_SUBJECTS = DEFAULT_SPLITS["h36m"]  # the paper's Human3.6M split
@@ -148,8 +149,6 @@ def load_samples(
                 f"Expected data_dir, the folder with data_3d_{dataset}.npz and data_2d_{dataset}_{keypoints}.npz "
                 "(only dataset='synthetic' can be generated). Received: data_dir=None"
             )
-        from graphmdn_tf.data.synthetic import default_synthetic_dir
-
         data_dir = default_synthetic_dir(cache_dir=cache_dir, progress=progress)
     path_3d, path_2d = data_file_paths(data_dir, dataset, keypoints)
     poses_3d = load_poses_3d(path_3d, cache_dir=cache_dir, progress=progress)
@@ -180,6 +179,25 @@ def load_samples(
                 )
             )
     return PoseSamples.concatenate(parts)
+
+
+def config_samples(
+    config, subjects: Sequence[str], *, stride: int | None = None, progress: bool = True
+) -> PoseSamples:
+    """`load_samples` of `subjects` from the data a config names: its dataset, data_dir, keypoints,
+    actions and (unless `stride` is given) stride.
+
+    Any object with those attributes works (a `graphmdn_tf.config.TrainingConfig`).
+    """
+    return load_samples(
+        config.dataset,
+        config.data_dir,
+        keypoints=config.keypoints,
+        subjects=subjects,
+        actions=config.actions,
+        stride=config.stride if stride is None else stride,
+        progress=progress,
+    )
 
 
 def make_dataset(

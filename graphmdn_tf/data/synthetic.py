@@ -306,7 +306,7 @@ def _detections(rng: np.random.Generator, keypoints: np.ndarray) -> np.ndarray:
 
 def _save_npz(path: Path, **objects) -> None:
     """np.savez of dicts as 0-d object arrays (the VideoPose3D layout; uncompressed: float data barely
-    compresses, and writing is several times faster), written atomically."""
+    compresses, and compressing slows the write), written atomically."""
     arrays = {key: np.array(value, dtype=object) for key, value in objects.items()}
     write_atomically(path, lambda stream: np.savez(stream, **arrays))
 

@@ -53,7 +53,14 @@ def mixture_level(params: Mapping) -> str:
     )
 
 
-def _check_params(params: Mapping) -> str:
+def check_parameters(params: Mapping) -> str:
+    """The level of `params` after checking that `mu`, `sigma` and `pi_logits` are there and agree.
+
+    Shapes may hold None (symbolic tensors); a None matches any size.
+
+    Raises:
+        ValueError: a parameter is missing or a shape does not match `mu`'s, naming both shapes.
+    """
     missing = [name for name in PARAMETER_NAMES if name not in params]
     if missing:
         raise ValueError(f"Expected mixture parameters {PARAMETER_NAMES}. Missing: {missing}")
@@ -87,7 +94,7 @@ def mixture_distribution(params: Mapping) -> tfd.Distribution:
         (pose level) or an `Independent` over nodes of per-node `MixtureSameFamily` (node level).
         `log_prob(y)` -> [batch]; `sample(S)` -> [S, batch, N, D]; `mean()` -> [batch, N, D].
     """
-    level = _check_params(params)
+    level = check_parameters(params)
     mu = tf.convert_to_tensor(params["mu"], dtype=tf.float32)
     sigma = tf.convert_to_tensor(params["sigma"], dtype=tf.float32)
     pi_logits = tf.convert_to_tensor(params["pi_logits"], dtype=tf.float32)

@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from graphmdn_tf import uncertainty
-from graphmdn_tf.scoring import MILLIMETRES
+from graphmdn_tf.metrics import MILLIMETRES
 from graphmdn_tf.written import forget, record, replaceable
 
 
@@ -106,8 +107,6 @@ def write_tensorboard(
     logs/evaluation) every event file of `log_dir`, else only those its manifest lists as written by
     graphmdn-tf (`graphmdn_tf.written`); the new event file is recorded there and the replaced ones
     are struck from it."""
-    import tensorflow as tf  # noqa: PLC0415
-
     log_dir = Path(log_dir)
     events = "events.out.tfevents.*"
     before = set(log_dir.glob(events))

@@ -14,7 +14,7 @@ import numpy as np
 
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.h36m import DEFAULT_SPLITS
-from graphmdn_tf.data.pipeline import load_samples
+from graphmdn_tf.data.pipeline import config_samples
 from graphmdn_tf.evaluation.frames import ambiguous_subset, evaluate_model, sequence_index
 from graphmdn_tf.evaluation.probabilistic import uncertainty_summary, write_tensorboard
 from graphmdn_tf.evaluation.tables import (
@@ -109,14 +109,8 @@ def evaluate_run(
         test_subjects=test_subjects,
         actions=actions,
     )
-    samples = load_samples(
-        data.dataset,
-        data.data_dir,
-        keypoints=data.keypoints,
-        subjects=data.test_subjects,
-        actions=data.actions,
-        stride=stride or data.stride,
-        progress=progress,
+    samples = config_samples(
+        data, data.test_subjects, stride=stride or data.stride, progress=progress
     )
     model = run.load_model()
     sequence_ids, frame_index = sequence_index(samples.subjects, samples.actions, samples.cameras)
@@ -162,15 +156,7 @@ def model_is_mixture(config: TrainingConfig) -> bool:
 def training_priors(config: TrainingConfig, stride: int, progress: bool = True) -> dict:
     """{'skeleton_prior', 'motion_prior'} learned from the run's training poses (camera 0's rows: bone
     lengths and speeds do not depend on the camera), at the evaluation's frame stride."""
-    train = load_samples(
-        config.dataset,
-        config.data_dir,
-        keypoints=config.keypoints,
-        subjects=config.train_subjects,
-        actions=config.actions,
-        stride=stride,
-        progress=progress,
-    )
+    train = config_samples(config, config.train_subjects, stride=stride, progress=progress)
     train = train.subset(train.cameras == train.cameras.min())
     sequence_ids, _ = sequence_index(train.subjects, train.actions, train.cameras)
     return {

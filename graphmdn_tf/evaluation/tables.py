@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from graphmdn_tf.data.h36m import H36M_ACTIONS
+from graphmdn_tf.evaluation.probabilistic import plot_uncertainty
 from graphmdn_tf.hypotheses import PREDICTION, selection_label
 from graphmdn_tf.metrics import per_action_errors
 from graphmdn_tf.runs import RESULTS_SUFFIXES
@@ -210,8 +211,7 @@ class EvaluationResult:
             test_nll=dict(values.get("test_nll", {})),
             num_frames=int(values.get("num_frames", 0)),
             notes=tuple(values.get("notes", ())),
-            # Results written before conventions existed scored the raw outputs.
-            convention=check_convention(values.get("convention", "raw")),
+            convention=check_convention(values["convention"]),
             num_ambiguous=int(values.get("num_ambiguous", 0)),
             uncertainty=dict(values.get("uncertainty", {})),
         )
@@ -237,8 +237,6 @@ class EvaluationResult:
         Raises:
             `graphmdn_tf.written.NotOurFileError` (a FileExistsError): such a file exists; nothing is written.
         """
-        from graphmdn_tf.evaluation.probabilistic import plot_uncertainty  # noqa: PLC0415
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         if not ours:

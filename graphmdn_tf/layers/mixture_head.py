@@ -103,10 +103,6 @@ class GraphMixtureHead(keras.layers.Layer):
         check_node_count(self.graph, input_shape)
         self.projection.build(input_shape)
 
-    def split_raw(self, raw):
-        """Raw projection [B, N, (D+2)M] -> (mean logits [B, N, M, D], sigma logits [B, N, M], pi logits [B, N, M])."""
-        return split_raw(raw, self.graph.num_nodes, self.num_kernels, self.target_dim)
-
     def call(self, inputs):
         return self.parameters_from_raw(self.projection(ops.cast(inputs, "float32")))
 

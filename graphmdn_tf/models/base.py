@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from graphmdn_tf import batching
 from graphmdn_tf.graphs import as_graph, check_node_count
-from graphmdn_tf.metrics import mpjpe_tf
+from graphmdn_tf.metrics import MILLIMETRES, mpjpe_tf
 from graphmdn_tf.models.backbone import SemGCNBackbone
 from graphmdn_tf.models.presets import PRETRAINED_PRESETS, model_preset, pretrained_path
 from graphmdn_tf.skeletons import h36m_graph
@@ -32,8 +32,8 @@ class GraphPoseModel(keras.Model):
         track_errors: with True, `fit`/`evaluate` report the MPJPE of each of the model's hypothesis
             selections (`selection_names()`), as `mpjpe_<selection>`. Set it to False on graphs where a
             Euclidean per-node error means nothing.
-        error_scale: the unit of those errors, target units times `error_scale` (1000 turns metres
-            into millimetres).
+        error_scale: the unit of those errors, target units times `error_scale` (`MILLIMETRES`, the
+            default, turns metres into millimetres).
 
     Inputs are checked in `build` and `call`; `predict` runs in blocks (`graphmdn_tf.batching`).
     """
@@ -57,7 +57,7 @@ class GraphPoseModel(keras.Model):
         target_dim=3,
         non_local=True,
         track_errors=True,
-        error_scale=1000.0,
+        error_scale=MILLIMETRES,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -168,7 +168,7 @@ class GraphPoseModel(keras.Model):
 
     def train_on_batch(self, *args, **kwargs):
         """Keras `train_on_batch`; the weights and the optimizer's slots are made before its step is traced
-        (`make_training_variables`): the standard preset's first call took 22 s instead of 11 s without it."""
+        (`make_training_variables`)."""
         self.make_training_variables()
         return super().train_on_batch(*args, **kwargs)
 
@@ -176,8 +176,7 @@ class GraphPoseModel(keras.Model):
         """Build an unbuilt model and the optimizer's slots now, outside any traced function.
 
         Keras would make them while tracing the first training step, and tf.function traces a step that
-        creates variables twice: about 10 s more before the first step of the standard preset on a CPU. An
-        unbuilt model is built for its own graph and input features, [batch, graph.num_nodes, input_dim]
+        creates variables twice. An unbuilt model is built for its own graph and input features, [batch, graph.num_nodes, input_dim]
         (data of another shape are refused by `call` as before); the slots start as the same zeros either
         way. (`compile` stays Keras' own, so that a saved model's compile config reloads.)
         """

@@ -6,9 +6,11 @@ import keras
 
 from graphmdn_tf.models.base import GraphPoseModel
 from graphmdn_tf.models.graphmdn import GraphMDN
+from graphmdn_tf.models.presets import MODELS
 from graphmdn_tf.models.semgcn import SemGCN
 
-MODEL_CLASSES = {"graphmdn": GraphMDN, "semgcn": SemGCN}
+#: The model names a config may give (`TrainingConfig.model`) and the class each builds.
+MODEL_CLASSES = dict(zip(MODELS, (GraphMDN, SemGCN), strict=True))
 # The config fields each model is made from (everything else in a config is data, schedule or runtime).
 MODEL_FIELDS = {
     "graphmdn": ("hidden_dim", "num_blocks", "num_kernels", "mixture", "dropout"),

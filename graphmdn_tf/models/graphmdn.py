@@ -8,6 +8,7 @@ from graphmdn_tf import hypotheses
 from graphmdn_tf.distributions.mixture import mixture_distribution
 from graphmdn_tf.layers.mixture_head import GraphMixtureHead, check_mixture_level
 from graphmdn_tf.losses import mixture_nll
+from graphmdn_tf.metrics import MILLIMETRES
 from graphmdn_tf.models.base import GraphPoseModel, regularization_loss
 
 
@@ -60,7 +61,7 @@ class GraphMDN(GraphPoseModel):
         non_local=True,
         min_sigma=1e-4,
         track_errors=True,
-        error_scale=1000.0,
+        error_scale=MILLIMETRES,
         **kwargs,
     ):
         self.mixture = check_mixture_level(mixture)

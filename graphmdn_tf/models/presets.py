@@ -11,6 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from types import MappingProxyType
 
+#: The models a config names: GraphMDN and the SemGCN baseline (`models.build.MODEL_CLASSES`).
+MODELS = ("graphmdn", "semgcn")
+
 MODEL_PRESETS = MappingProxyType(
     {
         # 4 residual blocks x 128, 5 kernels (Table 1 "Ours").

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from graphmdn_tf.atomic import atomic_file, write_text_atomically
 from graphmdn_tf.config import TrainingConfig
-from graphmdn_tf.data.pipeline import PoseSamples, load_samples, make_dataset
+from graphmdn_tf.data.pipeline import PoseSamples, config_samples, make_dataset
 from graphmdn_tf.models.build import build_model
 from graphmdn_tf.runs import RunDirectory, not_writable
 from graphmdn_tf.training.checkpoints import BackupCheckpoint, TrainingDiverged, trim_history
@@ -205,18 +205,9 @@ class TrainingData:
 
     @classmethod
     def load(cls, config: TrainingConfig, progress: bool = True) -> TrainingData:
-        data = {
-            "keypoints": config.keypoints,
-            "actions": config.actions,
-            "stride": config.stride,
-            "progress": progress,
-        }
-        train_samples = load_samples(
-            config.dataset, config.data_dir, subjects=config.train_subjects, **data
-        )
+        train_samples = config_samples(config, config.train_subjects, progress=progress)
         validation = _validation_subset(
-            load_samples(config.dataset, config.data_dir, subjects=config.validation_split, **data),
-            config,
+            config_samples(config, config.validation_split, progress=progress), config
         )
         steps_per_epoch = len(train_samples) // config.batch_size
         if steps_per_epoch < 1:

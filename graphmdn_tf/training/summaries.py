@@ -26,8 +26,9 @@ from tensorboard import manager as tensorboard_manager
 from tensorboard.plugins.hparams import api as hparams_api
 
 from graphmdn_tf import hypotheses
+from graphmdn_tf.distributions.arrays import MixtureArrays
 from graphmdn_tf.hypotheses import is_mixture
-from graphmdn_tf.metrics import mpjpe_tf
+from graphmdn_tf.metrics import MILLIMETRES, mpjpe_tf
 from graphmdn_tf.scoring import frame_nll, score_outputs
 from graphmdn_tf.viz import figure_to_png, hypotheses_figure, plt
 
@@ -94,10 +95,10 @@ def mixture_diagnostics(outputs, targets_3d) -> dict:
     'oracle_share': [K] fraction where kernel j is closest to the ground truth}. Node-level mixtures
     count each (frame, joint) for the entropy and the largest pi.
     """
-    weights = hypotheses.mixture_weights(outputs).numpy()  # [B, K] or [B, K, N]
+    mixture = MixtureArrays.from_params(outputs)
+    weights, sigma = mixture.pi, mixture.sigma  # [B, K] or [B, K, N]
     num_kernels = weights.shape[1]
-    sigma = np.asarray(outputs["sigma"], np.float64)
-    entropy = -(weights * np.log(np.maximum(weights, 1e-12))).sum(axis=1)
+    entropy = -np.sum(weights * np.where(weights > 0, mixture.log_pi, 0.0), axis=1)
     highest = np.argmax(weights, axis=1).ravel()
     oracle = np.argmin(hypotheses.kernel_errors(outputs, targets_3d).numpy(), axis=1)
     return {
@@ -105,8 +106,8 @@ def mixture_diagnostics(outputs, targets_3d) -> dict:
         "pi_entropy_fraction": float(entropy.mean() / np.log(num_kernels))
         if num_kernels > 1
         else 0.0,
-        "mean_sigma_mm": float(1000.0 * np.mean(np.sum(weights * sigma, axis=1))),
-        "mean_sigma_all_kernels_mm": float(1000.0 * np.mean(sigma)),
+        "mean_sigma_mm": float(MILLIMETRES * np.mean(np.sum(weights * sigma, axis=1))),
+        "mean_sigma_all_kernels_mm": float(MILLIMETRES * np.mean(sigma)),
         "highest_share": np.bincount(highest, minlength=num_kernels) / highest.size,
         "oracle_share": np.bincount(oracle, minlength=num_kernels) / oracle.size,
     }
@@ -187,10 +188,9 @@ class ValidationSummaries(keras.callbacks.Callback):
 
     def set_model(self, model):
         """Also makes `model(inputs, training=False)` one tf.function of this callback (XLA-compiled when the
-        model was compiled with XLA). Tracing it costs about a third of what tracing Keras' predict function
-        does (0.75 s against 2.5 s for the standard preset on a 2-core CPU, the first epoch's validation),
-        for the same time per batch afterwards. It is traced without AutoGraph, as Keras traces the model
-        in its own step functions: the standard preset's first call took 0.9-1.1 s instead of 1.4 s."""
+        model was compiled with XLA): it traces less than Keras' predict function, for the same time per
+        batch afterwards. It is traced without AutoGraph, as Keras traces the model in its own step
+        functions."""
         super().set_model(model)
         self._forward = tf.function(
             lambda inputs: model(inputs, training=False),
@@ -274,18 +274,22 @@ def write_hparams(log_dir: str | Path, config_values: dict, trial_id: str) -> No
         writer.flush()
 
 
+_RETRY_PAUSE = 0.05
+
+
 def tensorboard_servers(attempts: int = 20) -> list:
     """The TensorBoard servers running on this machine (`tensorboard.manager.TensorBoardInfo` records).
 
     `tensorboard.manager.get_all` lists its folder of server files, then opens each; a server that exits
     in between has removed its file, and the open raises FileNotFoundError. That server is gone, so the
-    list is read again (up to `attempts` times, 0.05 s apart) rather than failing the caller.
+    list is read again (up to `attempts` times, `_RETRY_PAUSE` seconds apart) rather than failing the
+    caller.
     """
     for _ in range(attempts - 1):
         try:
             return tensorboard_manager.get_all()
         except FileNotFoundError:
-            time.sleep(0.05)
+            time.sleep(_RETRY_PAUSE)
     return tensorboard_manager.get_all()
 
 

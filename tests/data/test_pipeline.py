@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from graphmdn_tf.data.pipeline import TEST_SUBJECTS, TRAIN_SUBJECTS, PoseSamples, make_dataset
+from graphmdn_tf.config import TrainingConfig
+from graphmdn_tf.data.pipeline import (
+    TEST_SUBJECTS,
+    TRAIN_SUBJECTS,
+    PoseSamples,
+    config_samples,
+    load_samples,
+    make_dataset,
+)
 
 H36M_TRAIN_POSES = 1_559_752  # facts section 9: all 4 cameras, stride 1
 
@@ -156,3 +164,16 @@ def test_full_h36m_training_size_fits():
         assert np.all(inputs[indices == count - 1] == 7.0) and np.all(
             inputs[indices != count - 1] == 0.0
         )
+
+
+def test_config_samples_are_load_samples_of_the_data_a_config_names():
+    config = TrainingConfig.from_preset("standard", stride=16, actions="Walking")
+    for stride in (None, 32):
+        samples = config_samples(config, ("S1",), stride=stride, progress=False)
+        expected = load_samples(
+            "synthetic", subjects=("S1",), actions=("Walking",), stride=stride or 16, progress=False
+        )
+        assert len(samples) == len(expected) > 0
+        np.testing.assert_array_equal(samples.inputs_2d, expected.inputs_2d)
+        np.testing.assert_array_equal(samples.targets_3d, expected.targets_3d)
+        assert set(samples.action_classes) == {"Walking"}

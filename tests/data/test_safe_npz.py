@@ -178,7 +178,7 @@ def test_truncated_pickle_raises(tmp_path):
         load_npz_safely(path)
 
 
-# ------------------------------------------------------- hostile and damaged archives (issue 17 item 8)
+# ------------------------------------------------------------------------ hostile and damaged archives
 def npy_member(header: dict, data: bytes = b"") -> bytes:
     """An .npy member: a version 1.0 header with `header` ({"descr", "fortran_order", "shape"}), then `data`."""
     stream = io.BytesIO()

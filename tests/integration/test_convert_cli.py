@@ -56,7 +56,16 @@ def test_three_commands_from_a_published_checkpoint_to_a_served_model(
     keypoints = tmp_path / "poses.npy"
     np.save(keypoints, (data["input"] + 1) * 500)  # pixels of a 1000 x 1000 frame
     code, out, err = _main(
-        ["lift", run_dir, keypoints, "--output-dir", tmp_path / "lifted", "--image-size", "1000", "1000"],
+        [
+            "lift",
+            run_dir,
+            keypoints,
+            "--output-dir",
+            tmp_path / "lifted",
+            "--image-size",
+            "1000",
+            "1000",
+        ],
         capsys,
     )
     assert code == 0, err

@@ -88,8 +88,7 @@ def test_killed_training_resumes_and_finishes(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    # Waits for the first backup however slow the machine is; the deadline only stops a hung process
-    # (the first backup takes seconds on an idle machine, and once took minutes beside other jobs).
+    # Waits for the first backup however slow the machine is; the deadline only stops a hung process.
     deadline = time.time() + 1800
     while not backups() and process.poll() is None and time.time() < deadline:
         time.sleep(0.1)

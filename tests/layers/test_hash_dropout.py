@@ -46,8 +46,8 @@ def test_neighbouring_elements_are_uncorrelated():
 
 
 def test_keep_rates_per_sample_node_and_feature_are_binomial():
-    # Issue 15 asked whether the hash masks differ from Bernoulli masks along any axis of [batch, nodes,
-    # features]: if rows, nodes or channels shared structure, their keep rates would spread wider than a
+    # The hash masks must not differ from Bernoulli masks along any axis of [batch, nodes, features]:
+    # if rows, nodes or channels shared structure, their keep rates would spread wider than a
     # binomial's. For each axis, the keep rate of every slice must scatter as Binomial(n, 0.9) / n does.
     kept = _masks(HashDropout(0.1, seed=3), 1)[0].astype(np.float64)  # [256, 16, 128]
     p = 0.9

@@ -52,8 +52,7 @@ def test_reference_initialisation_bounds():
 
 def test_self_and_neighbour_kernels_start_independent():
     # The reference draws its [2, in, out] tensor at once, so W0 and W1 start unrelated. A shared Keras
-    # initializer instance would return the same values twice and start W0 = W1 (a plain GCN), which
-    # trained measurably worse models (issue 15).
+    # initializer instance would return the same values twice and start W0 = W1 (a plain GCN).
     layer = SemGraphConv(h36m_graph(), units=128)
     layer.build((None, 16, 128))
     self_kernel, neighbor_kernel = (

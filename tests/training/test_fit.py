@@ -119,7 +119,7 @@ def test_a_folder_that_is_not_a_run_is_refused_and_left_untouched(tmp_path):
 
 def test_a_wrong_data_dir_changes_nothing_in_a_run_directory(tmp_path):
     # A finished run whose model.keras was moved away: its config, history and logs stay when the next
-    # command fails on its data (they used to be removed before the data were read).
+    # command fails on its data.
     run_dir = tmp_path / "run"
     config = tiny_config()
     RunDirectory(run_dir).prepare(config)

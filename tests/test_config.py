@@ -3,7 +3,8 @@ from dataclasses import fields
 
 import pytest
 
-from graphmdn_tf.config import DEFAULT_SUBJECTS, TrainingConfig
+from graphmdn_tf.config import TrainingConfig
+from graphmdn_tf.data.h36m import DEFAULT_SPLITS
 from graphmdn_tf.models.presets import MODEL_PRESETS, TRAINING_PRESETS
 
 
@@ -55,7 +56,7 @@ def test_overrides_and_default_subjects():
     )
     assert config.hidden_dim == 512 and config.epochs == 5
     assert (
-        config.train_subjects == ("S1", "S5") and config.test_subjects == DEFAULT_SUBJECTS["cmu"][1]
+        config.train_subjects == ("S1", "S5") and config.test_subjects == DEFAULT_SPLITS["cmu"][1]
     )
     assert TrainingConfig().train_subjects == ("S1", "S5", "S6", "S7", "S8")
     assert TrainingConfig().test_subjects == ("S9", "S11")
@@ -142,3 +143,18 @@ def test_every_float_field_is_checked_for_finiteness():
     assert FLOAT_FIELDS == tuple(
         field.name for field in fields(TrainingConfig) if field.type == "float"
     )
+
+
+def test_a_dataset_without_a_default_split_needs_subjects():
+    with pytest.raises(
+        ValueError,
+        match=r"non-empty train_subjects and test_subjects \(dataset 'studio' has no default",
+    ):
+        TrainingConfig.from_preset("standard", dataset="studio", data_dir="x")
+    assert TrainingConfig.from_preset(
+        "standard", dataset="studio", data_dir="x", train_subjects="S1", test_subjects="S7"
+    ).validation_split == ("S7",)
+    with pytest.raises(ValueError, match="Expected dataset to be a name like"):
+        TrainingConfig.from_preset(
+            "standard", dataset="../etc", data_dir="x", train_subjects="S1", test_subjects="S7"
+        )
