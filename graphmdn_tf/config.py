@@ -83,7 +83,7 @@ class TrainingConfig:
     Each field's meaning is its `metadata["help"]` (`fields(TrainingConfig)`; as a table:
     `fields_markdown()`). `from_preset(name, **overrides)` fills the model fields from
     `MODEL_PRESETS[name]` and the schedule from `TRAINING_PRESETS[name]`; an empty `train_subjects` or
-    `test_subjects` is the data set's default split (`DEFAULT_SUBJECTS`).
+    `test_subjects` is the data set's default split (`graphmdn_tf.data.h36m.DEFAULT_SPLITS`).
     """
 
     model: str = _field("graphmdn", "the model: graphmdn, or the semgcn baseline")
