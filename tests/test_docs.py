@@ -138,3 +138,14 @@ def test_the_layout_list_matches_the_layering_floors():
 
 def test_the_readme_is_a_short_page():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 250
+
+
+def test_the_training_settings_table_is_the_config_fields_own():
+    """docs/training.md holds `fields_markdown()` verbatim: one text per field, in the docs as in --help."""
+    from graphmdn_tf.config import fields_markdown
+
+    page = (ROOT / "docs" / "training.md").read_text()
+    table = page.split("<!-- fields_markdown: start -->\n")[1].split(
+        "<!-- fields_markdown: end -->"
+    )[0]
+    assert table == fields_markdown().rstrip() + "\n"
