@@ -118,9 +118,9 @@ def default_run_dir(config: TrainingConfig) -> Path:
 
 
 def run_train(args) -> int:
+    config = config_from_args(args)  # a bad flag is refused before TensorFlow loads
     from graphmdn_tf.training.fit import train
 
-    config = config_from_args(args)
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(config)
     result = train(config, run_dir, overwrite=args.overwrite, verbose=args.verbose)
     print(
