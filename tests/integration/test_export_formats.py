@@ -238,15 +238,15 @@ def test_export_command_writes_each_format(exported, tmp_path, capsys):
     model.save(run_dir / "model.keras")
     (run_dir / "config.json").write_text(json.dumps({"model": "graphmdn"}))
     base = tmp_path / "saved_models"
-    arguments = ["export", str(run_dir), "--name", "cli", "--base-dir", str(base)]
+    arguments = ["export", str(run_dir), "--name", "cli", "--output-dir", str(base)]
     x = keypoints(np.random.default_rng(5), 4)
     expected = _saved_model(exported, "node", keypoints=x)
     for version, fmt in ((1, "onnx"), (2, "litert")):
         assert main([*arguments, "--format", fmt]) == 0
         assert f"to {base / 'cli' / str(version)}" in capsys.readouterr().out
         _assert_close(ExportedFile(base / "cli" / str(version))(x), expected)
-    assert main([*arguments, "--format", "onnx", "--jit-compile"]) == 1
-    assert "jit_compile applies to the saved_model format only" in capsys.readouterr().err
+    assert main([*arguments, "--format", "onnx", "--jit-compile", "on"]) == 2
+    assert "--jit-compile applies to the saved_model format only" in capsys.readouterr().err
     assert sorted(p.name for p in (base / "cli").iterdir()) == ["1", "2"]
 
 
