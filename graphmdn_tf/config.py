@@ -90,7 +90,7 @@ class TrainingConfig:
     reference's `torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1)`, Keras `global_clipnorm`).
 
     Runtime: `seed`, `deterministic` (op determinism; slower, and XLA off), `jit_compile` ('auto': XLA
-    on accelerators only, or True / False), `mixed_precision` (float16 compute on GPUs; the mixture head
+    on, except with `deterministic`; or True / False), `mixed_precision` (float16 compute on GPUs; the mixture head
     stays float32), `strategy` ('default' or 'mirrored' for several GPUs), `steps_per_execution`,
     `save_every_steps` (backup checkpoint period; every epoch end too), `log_every_steps` (per-step
     TensorBoard scalars).

@@ -37,7 +37,7 @@ _HELP = {
     "final_div_factor": "one-cycle end = start / final_div_factor",
     "initial_learning_rate": "exponential/constant schedule's learning rate",
     "deterministic": "TensorFlow op determinism (slower; XLA off)",
-    "jit_compile": "XLA: auto (accelerators only), on, off",
+    "jit_compile": "XLA: auto (on unless --deterministic), on, off",
     "mixed_precision": "float16 compute on GPUs (the mixture head stays float32)",
     "strategy": "mirrored: data parallel over all GPUs",
     "save_every_steps": "backup checkpoint period (also at every epoch end)",
