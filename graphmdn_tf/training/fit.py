@@ -239,6 +239,16 @@ class TrainingData:
         )
 
 
+def synchronize_batch_norm(model: keras.Model) -> None:
+    """Make every BatchNormalization layer of `model` normalise with the statistics of the global batch
+    (summed over the replicas) instead of each replica's share, so that data-parallel training takes the
+    steps one device takes on the same batches. Only for a strategy with several replicas: Keras'
+    synchronized moments use E[x^2] - E[x]^2 even on one device."""
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
+
+
 def _compiled_model(
     config: TrainingConfig, run: RunDirectory, overwrite: bool, strategy, total_steps: int
 ):
@@ -247,6 +257,8 @@ def _compiled_model(
     The optimizer's learning rate is the config's schedule over `total_steps` steps."""
     with strategy.scope():
         model = build_model(config)
+        if strategy.num_replicas_in_sync > 1:
+            synchronize_batch_norm(model)
         run.prepare(config, overwrite)  # the data and model are good: now the folder may change
         optimizer = keras.optimizers.Adam(
             learning_rate=config_schedule(config, total_steps), global_clipnorm=config.clipnorm
