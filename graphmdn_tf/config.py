@@ -149,7 +149,7 @@ class TrainingConfig:
     seed: int = _field(0, "seed of the weights, dropout and shuffling")
     deterministic: bool = _field(False, "TensorFlow op determinism (slower; XLA off)")
     jit_compile: str | bool = _field(
-        "auto", "XLA: auto (on accelerators only), on (True) or off (False)"
+        "auto", "XLA: auto (on, except with deterministic), on (True) or off (False)"
     )
     mixed_precision: bool = _field(
         False, "float16 compute on GPUs (the mixture head stays float32)"

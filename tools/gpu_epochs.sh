@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 20, item 4: two epochs over 1.56 M synthetic poses at batch 256 on one GPU, with the paper's
+# Two epochs over 1.56 M synthetic poses at batch 256 on one GPU, with the paper's
 # one-cycle schedule, timed from start to saved model; mixed precision on and off; then a short
 # profiler trace of training. One prepared run: about 8-10 minutes on an H100.
 #

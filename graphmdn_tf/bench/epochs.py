@@ -26,16 +26,17 @@ import keras
 
 from graphmdn_tf.bench.flops import analytic_forward_flops
 from graphmdn_tf.config import TrainingConfig
-from graphmdn_tf.training.fit import TrainingData, train
+from graphmdn_tf.training.fit import TrainingData, resolve_jit_compile, train
 
 
 class EpochParts(keras.callbacks.Callback):
     """Wall and process CPU seconds of each epoch's training and of what follows its last batch.
 
     After `fit`, `training` and `validation` hold one `(wall, cpu)` pair per epoch, and `batches` the
-    training batches each epoch ran (Keras runs whole `steps_per_execution` executions, so an epoch can
-    run more than `steps_per_epoch` asks for). Place it after the callbacks whose epoch-end work the
-    validation part should include."""
+    training steps each epoch ran, counted by the optimizer's step counter (Keras runs whole
+    `steps_per_execution` executions over an endless dataset, and a shorter last one where the data
+    end, so the batch index it reports can differ from the steps run). Place it after the callbacks
+    whose epoch-end work the validation part should include."""
 
     def __init__(self):
         super().__init__()
@@ -45,19 +46,22 @@ class EpochParts(keras.callbacks.Callback):
     def _clocks():
         return time.perf_counter(), time.process_time()
 
+    def _steps(self) -> int:
+        return int(self.model.optimizer.iterations.numpy())
+
     def on_epoch_begin(self, epoch, logs=None):
         self._begin = self._end_of_training = self._clocks()
-        self._batches = 0
+        self._first_step = self._last_step = self._steps()
 
     def on_train_batch_end(self, batch, logs=None):
         self._end_of_training = self._clocks()
-        self._batches = batch + 1  # `batch` is the last batch of this execution
+        self._last_step = self._steps()
 
     def on_epoch_end(self, epoch, logs=None):
         end = self._clocks()
         self.training.append(tuple(b - a for a, b in zip(self._begin, self._end_of_training)))
         self.validation.append(tuple(b - a for a, b in zip(self._end_of_training, end)))
-        self.batches.append(self._batches)
+        self.batches.append(self._last_step - self._first_step)
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ def epoch_benchmark(settings: EpochSettings, peak: float) -> dict:
         "model": config.model,
         "mixture": config.mixture,
         "batch_size": config.batch_size,
-        "jit_compile": config.jit_compile,
+        "jit_compile": resolve_jit_compile(config),
         "steps_per_execution": config.steps_per_execution,
         "train_samples": result.train_samples,
         "steps_per_epoch": result.steps_per_epoch,

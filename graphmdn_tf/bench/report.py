@@ -10,10 +10,12 @@ INFERENCE_PATHS = ("keras_predict", "saved_model", "saved_model_xla")
 
 
 def format_markdown(report: dict) -> str:
-    """The report as Markdown: the peak, one row per preset, the run's settings, the cores kept busy and,
-    for presets measured with `--profile`, where a training step's XLA op time goes."""
+    """The report as Markdown: the peak; the headline, `train`'s default epoch (when measured); one row
+    per preset of the synthetic step loop, the run's settings, the cores kept busy and, for presets
+    measured with `--profile`, where a training step's XLA op time goes; the epochs' table."""
     lines = (
         _header(report)
+        + (_headline(report["epochs"]) if "epochs" in report else [])
         + _preset_table(report["presets"])
         + _settings(report)
         + _cores_table(report["presets"])
@@ -43,6 +45,22 @@ def _header(report: dict) -> list[str]:
             if "matmul_peak_gflops_after" in report
             else ""
         ),
+        "",
+    ]
+
+
+def _headline(run: dict) -> list[str]:
+    """What a user's `train` gets: the last epoch of the default run (the first also traces and
+    compiles), its training part alone; validation apart."""
+    row = run["epochs"][-1]
+    where = run["dataset"] + (f" ({run['data_dir']})" if run["data_dir"] else "")
+    return [
+        f"**Training as users run it** (`train` with the default settings, {run['model']} "
+        f"{run['preset']} on {where}, epoch {row['epoch'] + 1} of {len(run['epochs'])}): "
+        f"**{row['train_samples_per_s']:.0f} samples/s, {row['train_percent_of_peak']:.0f}% of the "
+        f"matmul peak** ({run['peak_gflops']:.1f} GFLOP/s, measured in this run); validation apart: "
+        f"{row['validation_seconds']:.2f} s, {row['validation_percent_of_epoch']:.1f}% of the epoch. "
+        "The table below is the synthetic step loop of each preset.",
         "",
     ]
 

@@ -209,6 +209,8 @@ def make_dataset(
     drop_remainder: bool = False,
     repeat: bool = False,
     with_indices: bool = False,
+    start: int = 0,
+    count: int | None = None,
 ) -> tf.data.Dataset:
     """A `tf.data.Dataset` of `(inputs_2d [batch, 16, 2], targets_3d [batch, 16, 3])` float32 batches.
 
@@ -225,6 +227,8 @@ def make_dataset(
         repeat: repeat forever (epochs reshuffled); Keras then needs `steps_per_epoch`.
         with_indices: yield `(inputs_2d, targets_3d, indices [batch] int64)`, so that a shuffled
             evaluation can find each row's subject, action and camera in `samples`.
+        start, count: the batches from batch `start` on, `count` of them (None: all), taken from the
+            shuffled index batches before any row is gathered (a resumed run skips cheaply).
     """
     if (
         not isinstance(batch_size, (int, np.integer))
@@ -246,7 +250,9 @@ def make_dataset(
         indices = indices.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         indices = indices.repeat()
-    indices = indices.batch(batch_size, drop_remainder=drop_remainder)
+    indices = indices.batch(batch_size, drop_remainder=drop_remainder).skip(start)
+    if count is not None:
+        indices = indices.take(count)
 
     def gather(batch_indices):
         batch = (tf.gather(inputs_2d, batch_indices), tf.gather(targets_3d, batch_indices))

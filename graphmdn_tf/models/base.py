@@ -20,8 +20,8 @@ class GraphPoseModel(keras.Model):
 
     The base owns the backbone: it takes the backbone's arguments, builds `self.backbone` from them and
     writes them into `get_config`. A subclass adds only its head (made in `create_head`, returned by
-    `output_block()`: features [batch, nodes, hidden_dim] -> the model's outputs), its loss
-    (`compute_loss`), its hypothesis selections (`selection_names`, `select`) and, when it has
+    `output_block()`: features [batch, nodes, hidden_dim] -> the model's outputs), its loss on a batch
+    (`pose_loss`; `compute_loss` adds the weight regularisation), its hypothesis selections (`selection_names`, `select`) and, when it has
     arguments of its own, an `__init__` that stores them and a `get_config` that adds them.
 
     Args:
@@ -202,6 +202,23 @@ class GraphPoseModel(keras.Model):
     def call_in_blocks(self, inputs, block_size):
         """`self(inputs, training=False)`, computed in sequential blocks of at most `block_size` rows."""
         return batching.call_in_blocks(self, inputs, block_size, self.check_inputs)
+
+    def pose_loss(self, y, y_pred, sample_weight=None):
+        """The model's loss on a batch, a scalar mean over its frames (a subclass defines it)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no pose_loss")
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras' training objective: `pose_loss` plus the weight regularisation, divided by the number of
+        replicas inside a replica's step of a distribution strategy.
+
+        Keras sums the replicas' gradients and multiplies the loss it reports back by the replicas (its
+        own losses are scaled the same way), so that the update and the logged loss of a global batch
+        split over replicas are those of the whole batch on one device.
+        """
+        loss = self.pose_loss(y, y_pred, sample_weight) + regularization_loss(self)
+        replica = tf.distribute.get_replica_context()  # None outside a replica's step
+        replicas = replica.num_replicas_in_sync if replica is not None else 1
+        return loss / replicas if replicas > 1 else loss
 
     def selection_names(self) -> tuple:
         raise NotImplementedError

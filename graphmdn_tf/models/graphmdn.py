@@ -9,7 +9,7 @@ from graphmdn_tf.distributions.mixture import mixture_distribution
 from graphmdn_tf.layers.mixture_head import GraphMixtureHead, check_mixture_level
 from graphmdn_tf.losses import mixture_nll
 from graphmdn_tf.metrics import MILLIMETRES
-from graphmdn_tf.models.base import GraphPoseModel, regularization_loss
+from graphmdn_tf.models.base import GraphPoseModel
 
 
 @keras.saving.register_keras_serializable(package="graphmdn_tf")
@@ -92,8 +92,8 @@ class GraphMDN(GraphPoseModel):
         """The predictive `tfp` distribution for inputs [batch, N, input_dim]."""
         return mixture_distribution(self(inputs, training=training))
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return mixture_nll(y, y_pred, sample_weight) + regularization_loss(self)
+    def pose_loss(self, y, y_pred, sample_weight=None):
+        return mixture_nll(y, y_pred, sample_weight)
 
     def selection_names(self):
         return hypotheses.metric_names()

@@ -7,7 +7,7 @@ import keras
 from graphmdn_tf.hypotheses import PREDICTION
 from graphmdn_tf.layers.sem_graph_conv import SemGraphConv
 from graphmdn_tf.losses import l2_loss
-from graphmdn_tf.models.base import GraphPoseModel, regularization_loss
+from graphmdn_tf.models.base import GraphPoseModel
 
 
 @keras.saving.register_keras_serializable(package="graphmdn_tf")
@@ -42,8 +42,8 @@ class SemGCN(GraphPoseModel):
     def output_block(self):
         return self.output_conv
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return l2_loss(y, y_pred, sample_weight) + regularization_loss(self)
+    def pose_loss(self, y, y_pred, sample_weight=None):
+        return l2_loss(y, y_pred, sample_weight)
 
     def selection_names(self):
         return (PREDICTION,)

@@ -76,6 +76,7 @@ class BackupCheckpoint(keras.callbacks.Callback):
                 model.optimizer.build(model.trainable_variables)
             with np.load(found[-1][1], allow_pickle=False) as stored:
                 state = {key: stored[key] for key in stored.files}
+            _drop_learning_rate_variable(state, model.optimizer)
             for group, variables in _state_groups(model, with_metrics=False):
                 _assign(variables, state, group, found[-1][1])
             self._metric_state = state if any(key.startswith("metrics/") for key in state) else None
@@ -117,11 +118,12 @@ class BackupCheckpoint(keras.callbacks.Callback):
             self._metric_state = None
 
     def on_train_batch_end(self, batch, logs=None):
-        self.position = self._epoch_start + batch + 1  # `batch` is the last batch of this execution
+        # `batch` is the last batch of this execution as Keras counts it: an epoch's last, shorter
+        # execution (its data ran out) reports a batch past the epoch's end.
+        done = min(batch + 1, self.params.get("steps") or np.inf)
+        self.position = self._epoch_start + int(done)
         self._check_finite(logs)
-        last_of_epoch = batch + 1 >= self.params.get(
-            "steps", np.inf
-        )  # saved at the epoch end instead
+        last_of_epoch = done >= self.params.get("steps", np.inf)  # saved at the epoch end instead
         if not last_of_epoch and self.position - self._last_saved >= self.save_every_steps:
             self.save(mid_epoch=True)
 
@@ -134,6 +136,18 @@ class BackupCheckpoint(keras.callbacks.Callback):
 def _state_groups(model: keras.Model, with_metrics: bool) -> list:
     groups = [("model", model.variables), ("optimizer", model.optimizer.variables)]
     return groups + [("metrics", model.metrics_variables)] if with_metrics else groups
+
+
+def _drop_learning_rate_variable(state: dict, optimizer) -> None:
+    """Checkpoints written while the learning rate was an optimizer variable (set from the host each step)
+    hold it as `optimizer/00001`, after the step counter; an optimizer whose rate is a schedule has no
+    such variable, so that entry is dropped (the schedule recomputes the rate from the step)."""
+    stored = sorted(key for key in state if key.startswith("optimizer/"))
+    has_schedule = isinstance(
+        optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule
+    )
+    if has_schedule and len(stored) == len(optimizer.variables) + 1 and state[stored[1]].ndim == 0:
+        del state[stored[1]]
 
 
 def _assign(variables, state: dict, group: str, path: Path | None) -> None:

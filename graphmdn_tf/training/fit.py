@@ -6,7 +6,15 @@ Resuming: `train` saves a backup checkpoint (`graphmdn_tf.training.checkpoints`)
 same command restores it and continues: the interrupted epoch runs only its remaining steps over the
 same (seeded) data order, so the run ends after exactly epochs * steps_per_epoch steps with the same
 weights as a run that was never interrupted (bitwise with `deterministic=True`), and the learning rate,
-a function of `optimizer.iterations` (restored with the optimizer), continues its curve.
+a schedule of `optimizer.iterations` (restored with the optimizer) evaluated inside the training step,
+continues its curve.
+
+Every epoch is `len(train) // batch_size` steps of the seeded stream, whatever `steps_per_execution`:
+each epoch is one `model.fit` call over a dataset of exactly that epoch's batches, so Keras' last
+execution of the epoch ends with the data, shorter than the others.
+
+XLA: `jit_compile='auto'` compiles the training step and the validation pass with XLA on every device
+(on CPUs too, where it is faster: docs/benchmarks.md), except with `deterministic`, which keeps XLA off.
 """
 
 from __future__ import annotations
@@ -14,7 +22,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +35,7 @@ from graphmdn_tf.data.pipeline import PoseSamples, config_samples, make_dataset
 from graphmdn_tf.models.build import build_model
 from graphmdn_tf.runs import RunDirectory, not_writable
 from graphmdn_tf.training.checkpoints import BackupCheckpoint, TrainingDiverged, trim_history
-from graphmdn_tf.training.one_cycle import schedule_callback
+from graphmdn_tf.training.one_cycle import config_schedule, schedule_rates
 from graphmdn_tf.training.summaries import (
     EpochTimes,
     StepSummaries,
@@ -76,30 +83,6 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     )
 
 
-def whole_executions(steps_per_epoch: int, steps_per_execution: int) -> int:
-    """Steps per epoch rounded down to a multiple of `steps_per_execution`, with a warning if that drops any.
-
-    Keras runs whole executions: with 6093 steps per epoch and `steps_per_execution=100` it would run
-    6100 steps an epoch, more than the one-cycle schedule and the resume bookkeeping plan for. Rounding
-    down keeps every epoch exactly `steps_per_epoch` steps (the stream reshuffles every epoch, so the
-    few batches left out differ from epoch to epoch).
-    """
-    if steps_per_execution > steps_per_epoch:
-        raise ValueError(
-            f"Expected steps_per_execution <= the {steps_per_epoch} training steps per epoch. "
-            f"Received: steps_per_execution={steps_per_execution}; lower it (or batch_size)."
-        )
-    whole = steps_per_epoch - steps_per_epoch % steps_per_execution
-    if whole != steps_per_epoch:
-        warnings.warn(
-            f"steps per epoch rounded down from {steps_per_epoch} to {whole}, a multiple of "
-            f"steps_per_execution={steps_per_execution} (Keras runs whole executions): "
-            f"{steps_per_epoch - whole} batches of each epoch's shuffle are not used.",
-            stacklevel=2,
-        )
-    return whole
-
-
 def _validation_subset(samples, config: TrainingConfig):
     if config.validation_frames and len(samples) > config.validation_frames:
         rows = np.random.default_rng(config.seed).choice(
@@ -111,8 +94,15 @@ def _validation_subset(samples, config: TrainingConfig):
 
 def learning_rate_curve(config: TrainingConfig, total_steps: int) -> np.ndarray:
     """The learning rate of every step of a run, [total_steps] (for plots)."""
-    rates = schedule_callback(config, total_steps).schedule(np.arange(total_steps))
-    return np.broadcast_to(np.asarray(rates, np.float64), (total_steps,)).copy()
+    return schedule_rates(config_schedule(config, total_steps), np.arange(total_steps))
+
+
+def resolve_jit_compile(config: TrainingConfig) -> bool:
+    """Whether the training step and the validation pass use XLA: `config.jit_compile`, where 'auto' is
+    on except with `deterministic` (XLA's kernels are not covered by op determinism)."""
+    if config.jit_compile == "auto":
+        return not config.deterministic
+    return bool(config.jit_compile)
 
 
 def _set_runtime(config: TrainingConfig) -> str:
@@ -177,7 +167,9 @@ def _train_locked(
         previous_policy = _set_runtime(config)
         try:
             strategy = make_strategy(config.strategy)
-            model, checkpoint, start_step = _compiled_model(config, run, overwrite, strategy)
+            model, checkpoint, start_step = _compiled_model(
+                config, run, overwrite, strategy, data.total_steps
+            )
             if verbose > 0:
                 state = f"resuming at step {start_step}" if start_step else "starting"
                 print(
@@ -215,7 +207,6 @@ class TrainingData:
                 f"Expected at least batch_size={config.batch_size} training samples (frame x camera). Received: {len(train_samples)} "
                 f"(subjects {config.train_subjects}, stride {config.stride}); lower batch_size or stride."
             )
-        steps_per_epoch = whole_executions(steps_per_epoch, config.steps_per_execution)
         return cls(train_samples, validation, steps_per_epoch, config.epochs * steps_per_epoch)
 
     def describe(self, config: TrainingConfig) -> str:
@@ -224,8 +215,9 @@ class TrainingData:
             f"{self.steps_per_epoch} steps/epoch x {config.epochs} epochs"
         )
 
-    def stream(self, config: TrainingConfig, position: int) -> tf.data.Dataset:
-        """The seeded, repeating training stream from batch `position` on (the same order on every resume)."""
+    def stream(self, config: TrainingConfig, position: int, count: int) -> tf.data.Dataset:
+        """`count` batches of the seeded, repeating training stream from batch `position` on (the same
+        order on every resume)."""
         return make_dataset(
             self.train,
             batch_size=config.batch_size,
@@ -233,20 +225,38 @@ class TrainingData:
             seed=config.seed,
             drop_remainder=True,
             repeat=True,
-        ).skip(position)
+            start=position,
+            count=count,
+        )
 
 
-def _compiled_model(config: TrainingConfig, run: RunDirectory, overwrite: bool, strategy):
-    """The compiled model, restored from the run's checkpoint if it has one: (model, checkpoint, start step)."""
+def synchronize_batch_norm(model: keras.Model) -> None:
+    """Make every BatchNormalization layer of `model` normalise with the statistics of the global batch
+    (summed over the replicas) instead of each replica's share, so that data-parallel training takes the
+    steps one device takes on the same batches. Only for a strategy with several replicas: Keras'
+    synchronized moments use E[x^2] - E[x]^2 even on one device."""
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
+
+
+def _compiled_model(
+    config: TrainingConfig, run: RunDirectory, overwrite: bool, strategy, total_steps: int
+):
+    """The compiled model, restored from the run's checkpoint if it has one: (model, checkpoint, start step).
+
+    The optimizer's learning rate is the config's schedule over `total_steps` steps."""
     with strategy.scope():
         model = build_model(config)
+        if strategy.num_replicas_in_sync > 1:
+            synchronize_batch_norm(model)
         run.prepare(config, overwrite)  # the data and model are good: now the folder may change
         optimizer = keras.optimizers.Adam(
-            learning_rate=config.initial_learning_rate, global_clipnorm=config.clipnorm
+            learning_rate=config_schedule(config, total_steps), global_clipnorm=config.clipnorm
         )
         model.compile(
             optimizer=optimizer,
-            jit_compile=config.jit_compile,
+            jit_compile=resolve_jit_compile(config),
             steps_per_execution=config.steps_per_execution,
         )
         checkpoint = BackupCheckpoint(run.backup_dir, config.save_every_steps)
@@ -257,13 +267,13 @@ def _compiled_model(config: TrainingConfig, run: RunDirectory, overwrite: bool, 
 def _callbacks(
     config: TrainingConfig, run: RunDirectory, data: TrainingData, checkpoint, extra
 ) -> list:
-    """The schedule, summaries and logs, the user's callbacks, and last the checkpoint (see its docstring)."""
+    """Summaries and logs, the user's callbacks, and last the checkpoint (see its docstring); the schedule
+    is the optimizer's."""
     epochs_done = checkpoint.position // data.steps_per_epoch
     trim_history(
         run.history_path, epochs_done
     )  # rows a killed run wrote after its checkpoint are redone
     return [
-        schedule_callback(config, data.total_steps),
         StepSummaries(run.logs_dir / "train", config.log_every_steps),
         ValidationSummaries(
             run.logs_dir / "validation",
@@ -285,24 +295,35 @@ def _callbacks(
 def _fit_remaining_epochs(
     model, config: TrainingConfig, data: TrainingData, checkpoint, callbacks, verbose, run
 ):
-    """`model.fit` from the checkpoint's position to the last step: a half-done epoch first, then the rest.
+    """One `model.fit` per epoch from the checkpoint's position to the last step (a half-done epoch runs
+    its remaining steps), each over a dataset of exactly that epoch's batches, so that Keras' last
+    execution of the epoch is shorter when `steps_per_execution` does not divide it.
 
-    No `validation_data`: `ValidationSummaries` runs the one validation pass and logs Keras' val_* too."""
+    No `validation_data`: `ValidationSummaries` runs the one validation pass and logs Keras' val_* too.
+    The callbacks come as one `CallbackList` whose progress bar counts the run's epochs."""
     while checkpoint.position < data.total_steps:
         epoch, offset = divmod(checkpoint.position, data.steps_per_epoch)
-        last_epoch = epoch + 1 if offset else config.epochs
+        steps = data.steps_per_epoch - offset
+        callback_list = keras.callbacks.CallbackList(
+            callbacks,
+            add_history=True,
+            add_progbar=verbose != 0,
+            model=model,
+            verbose=verbose,
+            epochs=config.epochs,
+            steps=steps,
+        )
         model.fit(
-            data.stream(config, checkpoint.position),
-            epochs=last_epoch,
+            data.stream(config, checkpoint.position, steps),
+            epochs=epoch + 1,
             initial_epoch=epoch,
-            steps_per_epoch=data.steps_per_epoch - offset,
-            callbacks=callbacks,
+            callbacks=callback_list,
             verbose=verbose,
             shuffle=False,
         )  # the tf.data stream shuffles itself
-        if checkpoint.position < last_epoch * data.steps_per_epoch:
+        if checkpoint.position < (epoch + 1) * data.steps_per_epoch:
             raise RuntimeError(
-                f"Training stopped at step {checkpoint.position} before step {last_epoch * data.steps_per_epoch} "
+                f"Training stopped at step {checkpoint.position} before step {(epoch + 1) * data.steps_per_epoch} "
                 f"(a callback set stop_training); {run.path} stays unfinished and the same command resumes it."
             )
 

@@ -185,6 +185,13 @@ def test_bench_command_writes_json_and_markdown(quick_bench):
         )
     markdown = (out / "bench.md").read_text()
     assert markdown == format_markdown(report)
+    last = run["epochs"][-1]
+    headline = markdown.splitlines()[6]  # after the title, processor and peak lines
+    assert headline.startswith("**Training as users run it** (`train` with the default settings")
+    assert (
+        f"epoch {QUICK.epoch_epochs} of {QUICK.epoch_epochs}): **{last['train_samples_per_s']:.0f} "
+        f"samples/s, {last['train_percent_of_peak']:.0f}% of the matmul peak**" in headline
+    )
     assert "| validation s | validation % of epoch |" in markdown
     assert (
         f"Train % peak is against {run['peak_gflops']:.1f} GFLOP/s, the peak measured just before"

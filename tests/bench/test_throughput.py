@@ -27,6 +27,18 @@ def test_epoch_parts_count_the_batches_keras_really_runs():
     assert all(wall > 0 and cpu >= 0 for wall, cpu in parts.training + parts.validation)
 
 
+def test_epoch_parts_count_an_epochs_shorter_last_execution():
+    # 3 batches an epoch at 2 per execution where the data end: Keras runs 2, then 1 (as `train` does).
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse", steps_per_execution=2)
+    data = tf.data.Dataset.from_tensors(
+        (np.ones((4, 3), np.float32), np.ones((4, 1), np.float32))
+    ).repeat(3)
+    parts = EpochParts()
+    model.fit(data, epochs=2, verbose=0, callbacks=[parts], shuffle=False)
+    assert parts.batches == [3, 3] and int(model.optimizer.iterations.numpy()) == 6
+
+
 class _Clocks:
     """Stand-ins for `time.perf_counter` and `time.process_time` that only the timed calls advance."""
 
@@ -90,11 +102,16 @@ def test_epoch_parts_split_each_epoch_at_its_last_training_batch(monkeypatch):
 
     clocks = _Clocks()
     monkeypatch.setattr(epochs, "time", clocks)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    model.optimizer.build(model.trainable_variables)
     parts = EpochParts()
+    parts.set_model(model)
     for validation in (0.5, 0.0):
         parts.on_epoch_begin(0)
         for batch in range(2):
             clocks.work(1.0, 2.0)()
+            model.optimizer.iterations.assign_add(1)  # the step the batch ran
             parts.on_train_batch_end(batch)
         clocks.work(validation, validation)()
         parts.on_epoch_end(0)

@@ -2,8 +2,12 @@
 
     python -m tests.training.resume_script kill POINT RUN_DIR    # trains, and kill -9s itself at POINT
     python -m tests.training.resume_script finish REFERENCE_DIR RUN_DIR...
-        # resumes every RUN_DIR with the same command, trains REFERENCE_DIR uninterrupted, and prints one
-        # JSON line {run_dir: {"weights": sha256, "history": rows, "validation_steps": {tag: steps}, ...}}
+        # resumes every RUN_DIR with the same command, trains REFERENCE_DIR and REFERENCE_DIR_xla
+        # uninterrupted, and prints one JSON line
+        # {run_dir: {"weights": sha256, "history": rows, "validation_steps": {tag: steps}, ...}}
+
+Runs whose folder name contains 'xla' use CONFIG_XLA: XLA on (so op determinism off, as `train` does
+with XLA) and 3 steps per execution, which does not divide the 14-step epoch.
 
 The kill points are installed from outside the library: a user callback (which `train` runs before its
 backup checkpoint), or a wrapper around the Keras call that writes a file, so that the process dies at
@@ -34,6 +38,12 @@ STEPS_PER_EPOCH = (
 CONFIG = tiny_config(
     deterministic=True, stride=8, validation_frames=64, image_frames=1, save_every_steps=5
 )
+
+CONFIG_XLA = CONFIG.replace(deterministic=False, jit_compile=True, steps_per_execution=3)
+
+
+def _config(run_dir) -> object:
+    return CONFIG_XLA if "xla" in Path(run_dir).name else CONFIG
 
 
 def _die():
@@ -87,6 +97,9 @@ def kill(point: str, run_dir: str) -> None:
     callbacks = []
     if point == "mid_epoch":
         callbacks = [_KillAtStep(STEPS_PER_EPOCH + 8)]  # the last checkpoint is at step 14 + 5
+    elif point == "xla_mid_epoch":
+        # Executions end at steps 3, 6, 9, 12, 14, 17, 20, 23: checkpoints at 6, 12, 14 and 20.
+        callbacks = [_KillAtStep(STEPS_PER_EPOCH + 9)]
     elif point == "epoch_end_before_checkpoint":
         callbacks = [_KillAtEpochEnd()]
     elif point == "epoch_end_after_checkpoint":
@@ -99,7 +112,7 @@ def kill(point: str, run_dir: str) -> None:
         _kill_while_writing(keras.Model, "save", call=1)
     else:
         raise SystemExit(f"unknown kill point {point!r}")
-    train(CONFIG, run_dir, verbose=0, callbacks=callbacks)
+    train(_config(run_dir), run_dir, verbose=0, callbacks=callbacks)
     raise SystemExit(f"the run finished without reaching the kill point {point!r}")
 
 
@@ -132,8 +145,11 @@ def describe(result) -> dict:
 
 
 def finish(reference_dir: str, run_dirs: list[str]) -> None:
-    report = {run_dir: describe(train(CONFIG, run_dir, verbose=0)) for run_dir in run_dirs}
+    report = {
+        run_dir: describe(train(_config(run_dir), run_dir, verbose=0)) for run_dir in run_dirs
+    }
     report["reference"] = describe(train(CONFIG, reference_dir, verbose=0))
+    report["reference_xla"] = describe(train(CONFIG_XLA, f"{reference_dir}_xla", verbose=0))
     print(json.dumps(report))
 
 

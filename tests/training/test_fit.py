@@ -11,7 +11,7 @@ from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.pipeline import load_samples, make_dataset
 from graphmdn_tf.runs import LOCK_FILE, RUN_FILES, RunDirectory
 from graphmdn_tf.training.fit import TrainingData, TrainingDiverged, TrainResult, train
-from graphmdn_tf.training.one_cycle import one_cycle_learning_rate
+from graphmdn_tf.training.one_cycle import one_cycle_learning_rate, schedule_rates
 from tests.training.conftest import read_events, tiny_config
 
 STEPS_PER_EPOCH = 3600 // 128  # synthetic training subjects at stride 4, batch 128
@@ -213,21 +213,57 @@ def test_mixed_precision_keeps_the_mixture_head_in_float32(tmp_path):
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
 
 
-def test_steps_per_execution_that_does_not_divide_an_epoch_rounds_the_epoch_down(tmp_path):
-    # Keras runs whole executions: unadjusted, 28 steps per epoch at 5 per execution would run 30.
-    config = tiny_config(model="semgcn", steps_per_execution=5)
-    with pytest.warns(UserWarning, match=r"rounded down from 28 to 25.*3 batches"):
-        result = train(config, tmp_path, verbose=0)
-    assert result.steps_per_epoch == 25 and result.total_steps == 50
+def _history_losses(run_dir):
+    with open(run_dir / "history.csv") as handle:
+        return [float(row["loss"]) for row in csv.DictReader(handle)]
+
+
+def test_steps_per_execution_that_does_not_divide_an_epoch_drops_no_step(tmp_path):
+    # 28 steps an epoch at 5 a execution: executions of 5, 5, 5, 5, 5 and 3, every epoch. The run must be
+    # the run of 1 step a execution: the same steps, rates and (deterministic) weights.
+    config = tiny_config(deterministic=True, image_frames=0, validation_frames=64)
+    results = {
+        per_execution: train(
+            config.replace(steps_per_execution=per_execution),
+            tmp_path / f"per-execution-{per_execution}",
+            verbose=0,
+        )
+        for per_execution in (1, 5)
+    }
+    total = 2 * STEPS_PER_EPOCH
+    expected_rates = one_cycle_learning_rate(np.arange(total), total)
+    for per_execution, result in results.items():
+        assert result.steps_per_epoch == STEPS_PER_EPOCH and result.total_steps == total
+        summary = json.loads((result.run_dir / "training.json").read_text())
+        assert summary["final_step"] == summary["optimizer_iterations"] == total
+        # The rate every step used: the optimizer's schedule at that step, which the logged steps read.
+        schedule = result.model.optimizer._learning_rate
+        np.testing.assert_allclose(
+            schedule_rates(schedule, np.arange(total)), expected_rates, rtol=1e-6
+        )
+        logged = dict(read_events(result.run_dir / "logs" / "train")["step/learning_rate"])
+        starts = sorted(logged)  # the first step of every execution
+        expected_starts = [
+            epoch * STEPS_PER_EPOCH + step
+            for epoch in range(2)
+            for step in range(0, STEPS_PER_EPOCH, per_execution)
+        ]
+        assert starts == expected_starts, per_execution
+        np.testing.assert_allclose([logged[s] for s in starts], expected_rates[starts], rtol=1e-6)
+    one, five = (results[n].model.get_weights() for n in (1, 5))
+    for a, b in zip(one, five):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        _history_losses(results[5].run_dir), _history_losses(results[1].run_dir), rtol=1e-5
+    )
+
+
+def test_steps_per_execution_longer_than_an_epoch_runs_each_epoch_whole(tmp_path):
+    result = train(
+        tiny_config(model="semgcn", steps_per_execution=100, image_frames=0), tmp_path, verbose=0
+    )
     summary = json.loads((tmp_path / "training.json").read_text())
-    assert summary["final_step"] == summary["optimizer_iterations"] == 50
-
-
-def test_steps_per_execution_longer_than_an_epoch_is_refused(tmp_path):
-    with pytest.raises(
-        ValueError, match=r"steps_per_execution <= the 28 training steps per epoch.*=29"
-    ):
-        train(tiny_config(steps_per_execution=29), tmp_path / "run", verbose=0)
+    assert summary["final_step"] == summary["optimizer_iterations"] == result.total_steps == 56
 
 
 def test_gradients_are_clipped_by_their_global_norm_like_the_reference(smoke_run: TrainResult):

@@ -3,11 +3,15 @@ import numpy as np
 import pytest
 
 from graphmdn_tf.training.one_cycle import (
+    ConstantSchedule,
+    ExponentialSchedule,
     OneCycle,
+    OneCycleSchedule,
     StepLearningRate,
     exponential_learning_rate,
     one_cycle_learning_rate,
     schedule_callback,
+    schedule_rates,
 )
 from tests.training.conftest import tiny_config
 
@@ -67,6 +71,8 @@ def test_one_cycle_errors(kwargs, match):
         one_cycle_learning_rate(0, **kwargs)
     with pytest.raises(ValueError, match=match):
         OneCycle(**kwargs)
+    with pytest.raises(ValueError, match=match):
+        OneCycleSchedule(**kwargs)
 
 
 def test_exponential_errors():
@@ -91,9 +97,9 @@ class _RecordRate(keras.callbacks.Callback):
         )
 
 
-def _tiny_model():
+def _tiny_model(learning_rate=1.0):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.Adam(1.0), loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
     return model
 
 
@@ -111,7 +117,9 @@ def test_callback_follows_the_curve_and_resumes_from_optimizer_iterations(tmp_pa
     first = _tiny_model()
     first.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[OneCycle(total, 0.1)])
     first.save_weights(tmp_path / "backup.weights.h5")
-    resumed, record_b = _tiny_model(), _RecordRate()
+    # The saved optimizer's rate is a schedule (no learning-rate variable): the model that loads it is
+    # compiled with one too, so that the optimizer variables match.
+    resumed, record_b = _tiny_model(OneCycleSchedule(total, 0.1)), _RecordRate()
     resumed.optimizer.build(resumed.trainable_variables)
     resumed.load_weights(tmp_path / "backup.weights.h5")
     assert int(resumed.optimizer.iterations.numpy()) == 10
@@ -138,6 +146,81 @@ def test_schedule_callback_follows_the_config():
     exponential = schedule_callback(
         tiny_config(schedule="exponential", decay_steps=10, decay_rate=0.5), 100
     )
-    assert exponential.schedule(25) == pytest.approx(1e-3 * 0.25)
+    assert schedule_rates(exponential.schedule, 25) == pytest.approx(1e-3 * 0.25)
     constant = schedule_callback(tiny_config(schedule="constant", initial_learning_rate=3e-4), 100)
-    assert isinstance(constant, StepLearningRate) and constant.schedule(99) == 3e-4
+    assert isinstance(constant, StepLearningRate)
+    assert schedule_rates(constant.schedule, [0, 99]) == pytest.approx([3e-4, 3e-4])
+
+
+@pytest.mark.parametrize("shape", ["triangular", "cosine"])
+@pytest.mark.parametrize("total", [1, 2, 7, 12_187])
+def test_the_schedule_in_the_step_equals_the_numpy_formula_at_every_step(shape, total):
+    schedule = OneCycleSchedule(
+        total, 6e-3, shape, pct_start=0.3, div_factor=10, final_div_factor=1e3
+    )
+    steps = np.arange(-2, total + 2)  # clamped outside [0, total - 1]
+    expected = one_cycle_learning_rate(
+        steps, total, 6e-3, shape, pct_start=0.3, div_factor=10, final_div_factor=1e3
+    )
+    rates = schedule_rates(schedule, steps)
+    np.testing.assert_allclose(rates, expected, rtol=1e-7)  # float32 rounding of the same value
+    np.testing.assert_array_equal(rates, expected.astype(np.float32))
+
+
+def test_exponential_and_constant_schedules_equal_their_formulas():
+    steps = np.arange(0, 1000, 7)
+    np.testing.assert_array_equal(
+        schedule_rates(ExponentialSchedule(1e-3, 0.5, 100), steps),
+        exponential_learning_rate(steps, 1e-3, 0.5, 100).astype(np.float32),
+    )
+    np.testing.assert_array_equal(
+        schedule_rates(ConstantSchedule(3e-4), steps), np.full(steps.shape, np.float32(3e-4))
+    )
+    with pytest.raises(ValueError, match="Expected rate > 0"):
+        ConstantSchedule(0.0)
+    with pytest.raises(TypeError, match="LearningRateSchedule"):
+        StepLearningRate(lambda step: 1e-3)
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        OneCycleSchedule(500, 1e-2, "cosine", pct_start=0.25, div_factor=5, final_div_factor=50),
+        ExponentialSchedule(2e-3, 0.9, 30),
+        ConstantSchedule(5e-4),
+    ],
+    ids=["one_cycle", "exponential", "constant"],
+)
+def test_a_schedule_is_saved_with_the_optimizer(tmp_path, schedule):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
+    model.fit(np.ones((16, 3)), np.zeros((16, 1)), batch_size=4, epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    restored = loaded.optimizer._learning_rate
+    assert type(restored) is type(schedule) and restored.get_config() == schedule.get_config()
+    assert int(loaded.optimizer.iterations.numpy()) == 4
+    steps = np.arange(500)
+    np.testing.assert_array_equal(schedule_rates(restored, steps), schedule_rates(schedule, steps))
+    assert float(loaded.optimizer.learning_rate.numpy()) == schedule_rates(schedule, 4)
+
+
+def test_the_callback_replaces_the_rate_of_an_already_traced_step():
+    # A model trained once with a constant rate has a traced step that reads that rate; the callback's
+    # schedule must be the one the next fit's steps use (a rate of 0 leaves the weights unchanged).
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    x, y = np.ones((8, 3)), np.full((8, 1), 5.0)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    before = [weight.copy() for weight in model.get_weights()]
+    model.fit(
+        x,
+        y,
+        batch_size=4,
+        epochs=1,
+        verbose=0,
+        callbacks=[StepLearningRate(ConstantSchedule(1e-30))],
+    )
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_allclose(new, old, rtol=0, atol=1e-20)
+    assert int(model.optimizer.iterations.numpy()) == 4
