@@ -4,7 +4,7 @@ The config is the one source of settings for the CLI, the notebooks and the test
 writes it to `RUN_DIR/config.json`, and `evaluate_run` / the exporter read it back from there.
 
 Example:
-    >>> config = TrainingConfig.from_preset("standard", dataset="cmu", data_dir="../shared/data/cmu")
+    >>> config = TrainingConfig.from_preset("standard", dataset="cmu", data_dir="data/cmu")
     >>> config.epochs, config.batch_size, config.peak_learning_rate       # the paper's Section 4.4
     (2, 256, 0.006)
     >>> TrainingConfig.from_json(config.to_json()) == config

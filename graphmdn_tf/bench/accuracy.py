@@ -12,7 +12,7 @@ Results go to `accuracy.json`, `accuracy.md` and `accuracy.png` in the output di
 reused, so an interrupted benchmark resumes where it stopped).
 
 Example:
-    graphmdn-tf bench accuracy --data-dir ../shared/data/cmu --epochs 4 --seeds 0 1 2 --out bench-accuracy
+    graphmdn-tf bench accuracy --data-dir data/cmu --epochs 4 --seeds 0 1 2 --output-dir bench-accuracy
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _finished_run(config: TrainingConfig, run_dir: Path) -> bool:
     if existing != config:
         changed = ", ".join(sorted(existing.differences(config)))
         raise ValueError(
-            f"{run_dir} holds a finished run with other settings ({changed}). Use another --out for a "
+            f"{run_dir} holds a finished run with other settings ({changed}). Use another --output-dir for a "
             "benchmark with different settings."
         )
     return True

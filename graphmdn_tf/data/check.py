@@ -6,7 +6,7 @@ loaders' own, then the subjects `train` would refuse: one that holds no sequence
 keypoints but no 3D poses). `graphmdn-tf data check` prints it.
 
 Example:
-    >>> report = check_dataset("../shared/data/cmu", "cmu")
+    >>> report = check_dataset("data/cmu", "cmu")
     >>> print(report.summary())  # the files, their joint order, frames per subject, action and camera
 """
 

@@ -62,7 +62,7 @@ TRAINING_PRESETS = MappingProxyType(
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 PRETRAINED_PRESETS = MappingProxyType(
     {
-        # Made by `python tools/make_pretrained.py --data-dir ../shared/data/cmu ...` (docs/pretrained.md).
+        # Made by `python tools/make_pretrained.py --data-dir data/cmu ...` (docs/pretrained.md).
         "cmu_standard": MappingProxyType(
             {
                 "file": "cmu_standard.keras",
