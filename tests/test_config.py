@@ -148,7 +148,7 @@ def test_every_float_field_is_checked_for_finiteness():
 def test_a_dataset_without_a_default_split_needs_subjects():
     with pytest.raises(
         ValueError,
-        match=r"non-empty train_subjects and test_subjects \(dataset 'studio' has no default",
+        match=r"non-empty train_subjects and test_subjects \(dataset='studio' has no default",
     ):
         TrainingConfig.from_preset("standard", dataset="studio", data_dir="x")
     assert TrainingConfig.from_preset(

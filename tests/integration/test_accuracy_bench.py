@@ -110,6 +110,6 @@ def test_quick_accuracy_benchmark_beats_the_mean_pose(cmu_dir, tmp_path, capsys)
 
 def test_bad_benchmark_settings_are_one_line_errors(tmp_path, capsys):
     assert main(["bench", "accuracy", "--output-dir", str(tmp_path)]) == 2  # cmu without --data-dir
-    assert "Expected data_dir" in capsys.readouterr().err
+    assert "Expected --data-dir" in capsys.readouterr().err
     with pytest.raises(ValueError, match="at least one seed"):
         run_accuracy_benchmark(tmp_path, AccuracySettings(data_dir=str(tmp_path), seeds=()))

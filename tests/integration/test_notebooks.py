@@ -188,4 +188,4 @@ def test_notebook_runs_top_to_bottom(name, tmp_path, jupyter_path, data_cache, m
             output.get("text", "") for output in outputs if output.output_type == "stream"
         )
         (command,) = docker_commands(printed)
-        assert command in docker_commands((ROOT / "README.md").read_text()), command
+        assert command in docker_commands((ROOT / "docs" / "serving.md").read_text()), command

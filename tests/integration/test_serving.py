@@ -1,8 +1,8 @@
-"""REST and gRPC clients against the TF Serving test double, `graphmdn-tf predict`, and the README's Serving section.
+"""REST and gRPC clients against the TF Serving test double, `graphmdn-tf predict`, and docs/serving.md.
 
 The server here is `serving_test_server.ServingTestServer`, a test double of TensorFlow Serving's
 documented REST and gRPC APIs (TF Serving itself cannot be installed on the test machines). It
-serves the models.config of the README's Serving section: version 1 a pose-level GraphMDN (label "stable"),
+serves the models.config of docs/serving.md: version 1 a pose-level GraphMDN (label "stable"),
 version 2 a node-level one (label "canary", the latest), and version 3 on disk but outside the
 version policy.
 """
@@ -45,17 +45,13 @@ from tests.integration.serving_checks import (
 )
 from tests.integration.serving_test_server import ServingTestServer
 
-SERVING_DOC = Path(__file__).resolve().parents[2] / "README.md"
+SERVING_DOC = Path(__file__).resolve().parents[2] / "docs" / "serving.md"
 NUM_SAMPLES = 5
 
 
 def doc_blocks(language: str) -> list[str]:
-    """The fenced code blocks in `language` of the "## Serving" section (of the README)."""
-    section = re.search(
-        r"^## Serving\n(.*?)(?=^## |\Z)", SERVING_DOC.read_text(), flags=re.M | re.S
-    )
-    assert section is not None, f'no "## Serving" section in {SERVING_DOC}'
-    return re.findall(rf"^```{language}\n(.*?)^```", section.group(1), flags=re.M | re.S)
+    """The fenced code blocks in `language` of docs/serving.md, in order."""
+    return re.findall(rf"^```{language}\n(.*?)^```", SERVING_DOC.read_text(), flags=re.M | re.S)
 
 
 def shell_commands(block: str) -> list[str]:
@@ -428,7 +424,7 @@ def _on_test_server(command: str, served: Served) -> str:
 
 
 def test_documented_shell_commands_run(served, tmp_path, monkeypatch, capsys):
-    """Every command in the Serving section's bash blocks runs here, except the `docker run` lines."""
+    """Every command in docs/serving.md's bash blocks runs here, except the `docker run` lines."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs" / "standard").mkdir(parents=True)
     served.models[1].save(tmp_path / "runs" / "standard" / "model.keras")
@@ -457,14 +453,18 @@ def test_documented_shell_commands_run(served, tmp_path, monkeypatch, capsys):
             assert "error" not in response, (command, response)
             if "predictions" in response:
                 assert np.asarray(response["predictions"][0]["mean_pose"]).shape == (16, 3)
-    assert ran == {"graphmdn-tf": 5, "curl": 3, "docker": 3}
+    assert ran == {"graphmdn-tf": 7, "curl": 3, "docker": 3}
     loaded = tf.saved_model.load(str(tmp_path / "saved_models" / "graphmdn" / "2"))
     assert loaded.signatures["sample"].structured_outputs["samples"].shape[1] == 20
     assert sorted(p.name for p in (tmp_path / "saved_models" / "graphmdn").iterdir()) == [
         "1",
         "2",
         "3",
+        "4",
+        "5",
     ]
+    assert (tmp_path / "saved_models" / "graphmdn" / "4" / "model.onnx").is_file()
+    assert (tmp_path / "saved_models" / "graphmdn" / "5" / "model.tflite").is_file()
     assert xla_compiled_functions(tmp_path / "saved_models" / "graphmdn" / "3")
     assert not xla_compiled_functions(tmp_path / "saved_models" / "graphmdn" / "1")
     with np.load(tmp_path / "samples.npz") as samples:
