@@ -4,10 +4,10 @@
 defines them) and holds, in float64:
 
     mu      [batch, M, N, D]                         kernel means
-    sigma   [batch, M] pose | [batch, M, N] node     standard deviations
+    sigma   [batch, M] or [batch, M, N] pose | [batch, M, N] node     standard deviations
     log_pi  [batch, M] pose | [batch, M, N] node     log mixture weights, log_softmax(pi_logits)
 
-`per_joint()` broadcasts a pose-level sigma and log_pi over the nodes, so code that works joint by
+`per_joint()` broadcasts a pose-level log_pi (and a uniform pose-level sigma) over the nodes, so code that works joint by
 joint handles both levels as [batch, M, N].
 
 Example:
@@ -46,6 +46,8 @@ def mixture_mean(mu: np.ndarray, log_pi: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class MixtureArrays:
     """mu [B, M, N, D], sigma and log_pi ([B, M] pose, [B, M, N] node) of one batch, float64.
+
+    A pose-level sigma may also be [B, M, N]: one sigma per joint.
 
     Attributes:
         level: 'pose' or 'node', from the rank of `pi_logits`.
@@ -96,10 +98,11 @@ class MixtureArrays:
         if self.level == "node":
             return self
         shape = self.mu.shape[:3]
+        sigma = self.sigma if self.sigma.ndim == 3 else self.sigma[..., None]
         return MixtureArrays(
             self.level,
             self.mu,
-            np.broadcast_to(self.sigma[..., None], shape),
+            np.broadcast_to(sigma, shape),
             np.broadcast_to(self.log_pi[..., None], shape),
         )
 

@@ -17,15 +17,19 @@ Pose level (Eq. 6-9): one mixture over whole poses, each kernel an isotropic Gau
 (The paper prints sigma^K in Eq. 8; a proper N*D-dimensional isotropic Gaussian has sigma^{ND}, which
 is what the authors' code computes and what the parity fixtures confirm.)
 
+A pose-level kernel may also carry one sigma per joint, sigma_jn (a per-joint model option, or a
+uniform sigma_j times calibrated per-joint scales): g is then the product over joints n of
+N(y^n | mu_j^n, sigma_jn^2 I_D), still one kernel choice for the whole pose.
+
 Everything is evaluated in log space: TFP's `MixtureSameFamily.log_prob` is
 logsumexp_j(log_softmax(pi_logits)_j + log g_j), so the loss is finite for extreme logits.
 The model's loss is the negative log-likelihood averaged over the batch.
 
 Parameter tensors (the names `mu`, `sigma`, `pi_logits` are public API):
     mu        [batch, M, N, D]                 kernel means (kernel-major)
-    sigma     [batch, M] pose | [batch, M, N] node     standard deviations (> 0)
+    sigma     [batch, M] or [batch, M, N] pose | [batch, M, N] node     standard deviations (> 0)
     pi_logits [batch, M] pose | [batch, M, N] node     unnormalised log mixture weights
-The level is read from the rank of `pi_logits`.
+The level is read from the rank of `pi_logits`; a pose-level sigma of rank 3 is one sigma per joint.
 """
 
 from __future__ import annotations
@@ -70,9 +74,11 @@ def check_parameters(params: Mapping) -> str:
         raise ValueError(
             f"Expected mu of shape [batch, kernels, nodes, dims]. Received: mu.shape={mu_shape}"
         )
-    expected = mu_shape[:2] if level == "pose" else mu_shape[:3]
+    per_kernel = mu_shape[:2] if level == "pose" else mu_shape[:3]
     for name in ("sigma", "pi_logits"):
         shape = tuple(params[name].shape)
+        per_joint_sigma = name == "sigma" and level == "pose" and len(shape) == 3
+        expected = mu_shape[:3] if per_joint_sigma else per_kernel
         if len(shape) != len(expected) or any(
             a is not None and b is not None and a != b for a, b in zip(shape, expected)
         ):
@@ -99,8 +105,9 @@ def mixture_distribution(params: Mapping) -> tfd.Distribution:
     sigma = tf.convert_to_tensor(params["sigma"], dtype=tf.float32)
     pi_logits = tf.convert_to_tensor(params["pi_logits"], dtype=tf.float32)
     if level == "pose":
+        scale = sigma[:, :, None, None] if len(sigma.shape) == 2 else sigma[:, :, :, None]
         components = tfd.Independent(
-            tfd.Normal(loc=mu, scale=sigma[:, :, None, None]), reinterpreted_batch_ndims=2
+            tfd.Normal(loc=mu, scale=scale), reinterpreted_batch_ndims=2
         )  # batch [B, M], event [N, D]
         return tfd.MixtureSameFamily(tfd.Categorical(logits=pi_logits), components)
     node_mu = tf.transpose(mu, (0, 2, 1, 3))  # [B, N, M, D]

@@ -96,7 +96,8 @@ def mixture_diagnostics(outputs, targets_3d) -> dict:
     count each (frame, joint) for the entropy and the largest pi.
     """
     mixture = MixtureArrays.from_params(outputs)
-    weights, sigma = mixture.pi, mixture.sigma  # [B, K] or [B, K, N]
+    weights = mixture.pi  # [B, K] or [B, K, N]
+    joint = mixture.per_joint()  # sigma and pi as [B, K, N] (a pose-level sigma may be per joint)
     num_kernels = weights.shape[1]
     entropy = -np.sum(weights * np.where(weights > 0, mixture.log_pi, 0.0), axis=1)
     highest = np.argmax(weights, axis=1).ravel()
@@ -106,8 +107,8 @@ def mixture_diagnostics(outputs, targets_3d) -> dict:
         "pi_entropy_fraction": float(entropy.mean() / np.log(num_kernels))
         if num_kernels > 1
         else 0.0,
-        "mean_sigma_mm": float(MILLIMETRES * np.mean(np.sum(weights * sigma, axis=1))),
-        "mean_sigma_all_kernels_mm": float(MILLIMETRES * np.mean(sigma)),
+        "mean_sigma_mm": float(MILLIMETRES * np.mean(np.sum(joint.pi * joint.sigma, axis=1))),
+        "mean_sigma_all_kernels_mm": float(MILLIMETRES * np.mean(joint.sigma)),
         "highest_share": np.bincount(highest, minlength=num_kernels) / highest.size,
         "oracle_share": np.bincount(oracle, minlength=num_kernels) / oracle.size,
     }

@@ -117,3 +117,14 @@ def test_wrong_joint_dimension_and_missing_parameters_are_named(rng):
     assert MixtureArrays.from_params(params, dims=2).mu.shape == (5, 3, 4, 2)
     with pytest.raises(ValueError, match=r"Missing: \['sigma'\]"):
         MixtureArrays.from_params({k: v for k, v in params.items() if k != "sigma"})
+
+
+def test_per_joint_keeps_a_pose_level_sigma_that_is_already_per_joint(rng):
+    params = _params(rng, "pose")
+    params["sigma"] = rng.uniform(0.1, 0.3, size=(5, 3, 4))
+    arrays = MixtureArrays.from_params(params)
+    per_joint = arrays.per_joint()
+    assert per_joint.level == "pose"
+    np.testing.assert_array_equal(per_joint.sigma, params["sigma"])
+    for node in range(4):
+        np.testing.assert_array_equal(per_joint.log_pi[:, :, node], arrays.log_pi)

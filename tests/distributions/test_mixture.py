@@ -36,6 +36,33 @@ def test_node_level_log_prob_is_eq5(rng):
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+def test_pose_level_with_a_sigma_per_joint_is_one_kernel_choice_per_pose(rng):
+    params = _params(rng, "pose")
+    params["sigma"] = rng.uniform(0.05, 0.5, size=(6, 4, 16)).astype("float32")
+    y = rng.uniform(-0.8, 0.8, size=(6, 16, 3)).astype("float64")
+    mu, sigma = params["mu"].astype(np.float64), params["sigma"].astype(np.float64)
+    logits = params["pi_logits"].astype(np.float64)
+    log_pi = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    squared = np.sum((y[:, None] - mu) ** 2, axis=-1)  # [B, M, N]
+    log_kernel = np.sum(
+        -1.5 * np.log(2 * np.pi) - 3 * np.log(sigma) - squared / (2 * sigma**2), axis=-1
+    )  # product over joints: one kernel for the whole pose
+    terms = log_pi + log_kernel
+    peak = terms.max(axis=1)
+    expected = -(peak + np.log(np.exp(terms - peak[:, None]).sum(axis=1)))
+    got = -mixture_distribution(params).log_prob(y.astype("float32")).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    uniform = {**params, "sigma": params["sigma"][:, :, 0]}
+    tiled = {**uniform, "sigma": np.repeat(uniform["sigma"][:, :, None], 16, axis=2)}
+    np.testing.assert_allclose(
+        mixture_distribution(tiled).log_prob(y.astype("float32")).numpy(),
+        mixture_distribution(uniform).log_prob(y.astype("float32")).numpy(),
+        rtol=1e-6,
+    )
+    with pytest.raises(ValueError, match=r"Expected sigma of shape \(6, 4, 16\) to match mu"):
+        mixture_distribution({**params, "sigma": params["sigma"][:, :, :15]})
+
+
 def test_sample_weights_give_weighted_mean(rng):
     params = _params(rng, "pose", batch=4)
     y = rng.uniform(-0.5, 0.5, size=(4, 16, 3)).astype("float32")
