@@ -120,6 +120,11 @@ class TrainingConfig:
         "comma-separated subjects of the per-epoch validation curves (none: the test subjects, as "
         "the paper; a separate split when tuning hyper-parameters)",
     )
+    validation_holdout: float = _field(
+        0.0,
+        "fraction of every training sequence, its last frames, held out of training as the "
+        "validation split (for choosing settings and `calibrate`; 0: none, the validation subjects apply)",
+    )
     actions: tuple | None = _field(None, "comma-separated action classes (none: all)")
     stride: int = _field(1, "keep every stride-th frame, in training and test")
     validation_frames: int = _field(
@@ -220,6 +225,17 @@ class TrainingConfig:
         for name in ("div_factor", "final_div_factor"):
             if not float(getattr(self, name)) >= 1:
                 raise ValueError(f"Expected {name} >= 1. Received: {name}={getattr(self, name)!r}")
+        if not 0.0 <= float(self.validation_holdout) < 1.0:
+            raise ValueError(
+                "Expected validation_holdout in [0, 1). "
+                f"Received: validation_holdout={self.validation_holdout!r}"
+            )
+        if self.validation_holdout and self.validation_subjects:
+            raise ValueError(
+                "Expected either validation_holdout or validation_subjects, not both. Received: "
+                f"validation_holdout={self.validation_holdout!r}, "
+                f"validation_subjects={self.validation_subjects}"
+            )
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"Expected dropout in [0, 1). Received: dropout={self.dropout!r}")
         if not self.train_subjects or not self.test_subjects:
@@ -241,7 +257,10 @@ class TrainingConfig:
 
     @property
     def validation_split(self) -> tuple:
-        """The subjects of the per-epoch validation: `validation_subjects`, else the test subjects."""
+        """The subjects of the per-epoch validation: `validation_subjects`, else the test subjects
+        (with `validation_holdout`, the training subjects' held-out frames instead)."""
+        if self.validation_holdout:
+            return self.train_subjects
         return self.validation_subjects or self.test_subjects
 
     @classmethod

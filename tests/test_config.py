@@ -121,6 +121,7 @@ def test_errors_for_unknown_preset_and_files(tmp_path):
 
 FLOAT_FIELDS = (
     "dropout",
+    "validation_holdout",
     "peak_learning_rate",
     "div_factor",
     "final_div_factor",

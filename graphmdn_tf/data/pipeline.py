@@ -200,6 +200,40 @@ def config_samples(
     )
 
 
+def hold_out_ends(samples: PoseSamples, fraction: float) -> tuple[PoseSamples, PoseSamples]:
+    """(kept, held): the last `round(fraction * T)` frames of every (subject, sequence, camera) run of
+    T frames are held out, the rest kept, both in the order of `samples`.
+
+    Holding out each sequence's end, not random frames, keeps the held-out poses apart from the kept
+    ones: neighbouring frames of a sequence are nearly the same pose.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"Expected fraction in [0, 1). Received: fraction={fraction!r}")
+    keys = np.stack(
+        [samples.subjects.astype(str), samples.actions.astype(str), samples.cameras.astype(str)],
+        axis=1,
+    )
+    starts = np.flatnonzero(np.r_[True, np.any(keys[1:] != keys[:-1], axis=1)])
+    ends = np.r_[starts[1:], len(samples)]
+    held = np.zeros(len(samples), bool)
+    for start, end in zip(starts, ends):
+        held[end - int(round(fraction * (end - start))) : end] = True
+    return samples.subset(~held), samples.subset(held)
+
+
+def config_splits(config, progress: bool = True) -> tuple[PoseSamples, PoseSamples]:
+    """(training, validation) samples of a config: the training subjects less their held-out ends and
+    those ends (`validation_holdout` > 0), or the training subjects and the validation subjects.
+
+    Any object with `config_samples`' attributes and `train_subjects`, `validation_split` and
+    `validation_holdout` works (a `graphmdn_tf.config.TrainingConfig`).
+    """
+    train = config_samples(config, config.train_subjects, progress=progress)
+    if config.validation_holdout:
+        return hold_out_ends(train, config.validation_holdout)
+    return train, config_samples(config, config.validation_split, progress=progress)
+
+
 def make_dataset(
     samples: PoseSamples,
     *,

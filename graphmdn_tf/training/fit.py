@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from graphmdn_tf.atomic import atomic_file, write_text_atomically
 from graphmdn_tf.config import TrainingConfig
-from graphmdn_tf.data.pipeline import PoseSamples, config_samples, make_dataset
+from graphmdn_tf.data.pipeline import PoseSamples, config_splits, make_dataset
 from graphmdn_tf.models.build import build_model
 from graphmdn_tf.runs import RunDirectory, not_writable
 from graphmdn_tf.training.checkpoints import BackupCheckpoint, TrainingDiverged, trim_history
@@ -197,10 +197,8 @@ class TrainingData:
 
     @classmethod
     def load(cls, config: TrainingConfig, progress: bool = True) -> TrainingData:
-        train_samples = config_samples(config, config.train_subjects, progress=progress)
-        validation = _validation_subset(
-            config_samples(config, config.validation_split, progress=progress), config
-        )
+        train_samples, validation = config_splits(config, progress=progress)
+        validation = _validation_subset(validation, config)
         steps_per_epoch = len(train_samples) // config.batch_size
         if steps_per_epoch < 1:
             raise ValueError(

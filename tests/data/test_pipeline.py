@@ -9,6 +9,7 @@ from graphmdn_tf.data.pipeline import (
     TRAIN_SUBJECTS,
     PoseSamples,
     config_samples,
+    hold_out_ends,
     load_samples,
     make_dataset,
 )
@@ -87,6 +88,34 @@ def test_bad_subsets_and_concatenation_raise():
         samples.subset(np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match="at least one PoseSamples"):
         PoseSamples.concatenate([])
+
+
+def test_hold_out_ends_takes_the_last_frames_of_every_sequence_and_camera():
+    runs = [("S1", "Walking 1", 0, 10), ("S1", "Walking 1", 1, 10), ("S5", "Eating", 0, 4)]
+    parts = []
+    for subject, action, camera, count in runs:
+        part = make_samples(count, seed=camera)
+        parts.append(
+            PoseSamples(
+                inputs_2d=part.inputs_2d,
+                targets_3d=part.targets_3d,
+                subjects=np.full(count, subject),
+                actions=np.full(count, action),
+                cameras=np.full(count, camera, np.int32),
+            )
+        )
+    samples = PoseSamples.concatenate(parts)
+    kept, held = hold_out_ends(samples, 0.3)
+    # round(0.3 * 10) = 3 of each 10-frame run, round(0.3 * 4) = 1 of the 4-frame run
+    expected_held = [7, 8, 9, 17, 18, 19, 23]
+    np.testing.assert_array_equal(held.inputs_2d, samples.inputs_2d[expected_held])
+    np.testing.assert_array_equal(
+        kept.inputs_2d, np.delete(samples.inputs_2d, expected_held, axis=0)
+    )
+    nothing_kept, none_held = hold_out_ends(samples, 0.0)
+    assert len(none_held) == 0 and len(nothing_kept) == len(samples)
+    with pytest.raises(ValueError, match=r"fraction in \[0, 1\)"):
+        hold_out_ends(samples, 1.0)
 
 
 def test_unshuffled_dataset_keeps_order_and_shapes():

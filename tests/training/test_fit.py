@@ -1,5 +1,6 @@
 """The training driver on tiny configs: a smoke run, its run directory and TensorBoard logs, resume."""
 
+import collections
 import csv
 import json
 
@@ -331,6 +332,25 @@ def test_validation_uses_its_own_subjects_when_given():
         set(separate.validation.subjects) == {"S8"}
         and separate.steps_per_epoch == default.steps_per_epoch
     )
+
+
+def test_validation_holdout_is_the_end_of_every_training_sequence():
+    whole = TrainingData.load(tiny_config(validation_frames=0), progress=False)
+    held = TrainingData.load(
+        tiny_config(validation_frames=0, validation_holdout=0.25), progress=False
+    )
+    assert set(held.validation.subjects) == set(whole.train.subjects)
+    assert len(held.train) + len(held.validation) == len(whole.train)
+    runs = collections.Counter(
+        zip(whole.train.subjects, whole.train.actions, whole.train.cameras)
+    ).values()
+    assert len(held.validation) == sum(round(0.25 * frames) for frames in runs)
+    training_poses = {pose.tobytes() for pose in held.train.targets_3d}
+    assert not any(pose.tobytes() in training_poses for pose in held.validation.targets_3d)
+    with pytest.raises(ValueError, match="either validation_holdout or validation_subjects"):
+        tiny_config(validation_holdout=0.1, validation_subjects="S8")
+    with pytest.raises(ValueError, match=r"validation_holdout in \[0, 1\)"):
+        tiny_config(validation_holdout=1.0)
 
 
 def test_training_json_records_every_epochs_wall_time(smoke_run: TrainResult):
