@@ -172,13 +172,13 @@ def default_results_dir(run: RunDirectory, config: TrainingConfig, data: Trainin
 
 
 def _run_result(config, data, run, samples, frames, ambiguous, convention) -> EvaluationResult:
-    label = model_label(config.model, config.preset, config.mixture)
+    label = model_label(config.model, config.preset, config.mixture_level)
     on = (
         ""
         if data == config
         else f"; evaluated on {data.dataset} {','.join(data.test_subjects)} ({data.keypoints})"
     )
-    names = method_names(config.model, config.preset, frames.errors, config.mixture)
+    names = method_names(config.model, config.preset, frames.errors, config.mixture_level)
     mixture = frames.nll is not None
     return EvaluationResult(
         actions=action_order(samples.action_classes),

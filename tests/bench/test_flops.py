@@ -29,7 +29,7 @@ def _built(model):
     "model",
     [
         lambda: GraphMDN(),
-        lambda: GraphMDN(hidden_dim=64, num_blocks=2, num_kernels=3, mixture="node"),
+        lambda: GraphMDN(hidden_dim=64, num_blocks=2, num_kernels=3, mixture_level="node"),
         lambda: GraphMDN(non_local=False, num_blocks=1),
         lambda: SemGCN(hidden_dim=32, num_blocks=1),
         lambda: GraphMDN(
