@@ -18,7 +18,7 @@ from graphmdn_tf.data.h36m import CACHE_ENV
 
 JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
 # Spellings that no command shows any more; each stays a hidden `DeprecatedAlias` for a release.
-RETIRED = ("--out", "--output", "--results-dir", "--base-dir", "--no-xla")
+RETIRED = ("--out", "--output", "--results-dir", "--base-dir", "--no-xla", "--mixture")
 
 
 def comma_names(text: str) -> tuple:
@@ -50,6 +50,22 @@ class DeprecatedAlias(argparse.Action):
 
 def warn_deprecated(old: str, new: str) -> None:
     print(f"graphmdn-tf: warning: {old} is deprecated; use {new}", file=sys.stderr)
+
+
+def add_renamed(parser, flag: str, old: str, **options) -> None:
+    """`flag` with `options`, and its retired spelling `old` as a hidden `DeprecatedAlias` of it; the
+    two exclude each other, so neither silently overrides the other."""
+    group = parser.add_mutually_exclusive_group()
+    action = group.add_argument(flag, **options)
+    group.add_argument(
+        old,
+        dest=action.dest,
+        default=action.default,
+        choices=action.choices,
+        type=action.type,
+        action=DeprecatedAlias,
+        new=flag,
+    )
 
 
 def add_output_dir(parser, help: str, *, default=None, retired=(), **kwargs) -> None:
