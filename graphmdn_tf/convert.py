@@ -11,8 +11,8 @@ Both published implementations share one module tree (SemGCN's `SemGCN`, GraphMD
     gconv_layers.{i}         with non-local blocks: residual block i/2 at even i (`gconv1`, `gconv2`,
                              each a graph-conv block), non-local block at odd i; without: residual
                              block i
-    gconv_output             SemGraphConv hidden -> 3 (SemGCN) or (3 + 1 + 1) * K (GraphMDN: K means,
-                             K sigma logits, K pi logits per node)
+    gconv_output             SemGraphConv hidden -> 3 (SemGCN) or (3 + 1 + 1) * M (GraphMDN: M means,
+                             M sigma logits, M pi logits per node)
 
 `reference_architecture(state_dict)` reads which of these a state dict holds, and its sizes, from its
 names and shapes. The state dict does not say whether a GraphMDN was trained at pose level
@@ -273,7 +273,7 @@ def reference_architecture(state_dict: Mapping) -> ReferenceArchitecture:
 
     hidden_dim: `gconv_input.0.gconv.W` [2, 2, hidden]; non-local: any `gconv_input.1.*`; residual
     blocks: the `gconv_layers.{i}.gconv1` modules; the model and its kernels: `gconv_output.W`
-    [2, hidden, 3] for SemGCN, [2, hidden, 5K] for GraphMDN with K kernels.
+    [2, hidden, 3] for SemGCN, [2, hidden, 5M] for GraphMDN with M kernels.
 
     Raises:
         ValueError: one line naming the parameter that fits neither model (its name and shape).
@@ -290,7 +290,7 @@ def reference_architecture(state_dict: Mapping) -> ReferenceArchitecture:
     output = source.shape("gconv_output.W")
     if output is None or len(output) != 3 or output[:2] != (2, hidden_dim):
         raise ValueError(
-            f"{_NOT_A_REFERENCE}: expected gconv_output.W of shape [2, {hidden_dim}, 3 or 5K] "
+            f"{_NOT_A_REFERENCE}: expected gconv_output.W of shape [2, {hidden_dim}, 3 or 5M] "
             f"(got {output or 'no such parameter'})"
         )
     non_local = any(name.startswith("gconv_input.1.") for name in names)
@@ -315,7 +315,7 @@ def reference_architecture(state_dict: Mapping) -> ReferenceArchitecture:
         return ReferenceArchitecture(
             "graphmdn", hidden_dim, len(residual), non_local, num_kernels=features // 5
         )
-    multivariate = " (a --multivariate GraphMDN, 7K, is not supported)" if features % 7 == 0 else ""
+    multivariate = " (a --multivariate GraphMDN, 7M, is not supported)" if features % 7 == 0 else ""
     raise ValueError(
         f"{_NOT_A_REFERENCE}: gconv_output.W has {features} output features; expected 3 (SemGCN) "
         f"or 5 per kernel (GraphMDN){multivariate}"

@@ -142,7 +142,7 @@ def _with(state_dict, name, shape):
         ),
         (
             lambda sd: _without(sd, "gconv_output."),
-            r"expected gconv_output.W of shape \[2, 16, 3 or 5K\] \(got no such parameter\)",
+            r"expected gconv_output.W of shape \[2, 16, 3 or 5M\] \(got no such parameter\)",
         ),
         (
             lambda sd: _with(sd, "gconv_output.W", (2, 16, 4)),
@@ -150,7 +150,7 @@ def _with(state_dict, name, shape):
         ),
         (
             lambda sd: _with(sd, "gconv_output.W", (2, 16, 21)),
-            r"21 output features.*a --multivariate GraphMDN, 7K, is not supported",
+            r"21 output features.*a --multivariate GraphMDN, 7M, is not supported",
         ),
         (
             lambda sd: _without(sd, "gconv_layers.0."),
