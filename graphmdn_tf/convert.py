@@ -336,21 +336,19 @@ def model_from_reference(state_dict: Mapping, *, mixture_level: str | None = Non
             with one.
     """
     architecture = reference_architecture(state_dict)
-    dropout = DEFAULT_DROPOUT[architecture.model] if dropout is None else float(dropout)
+    backbone = {
+        "hidden_dim": architecture.hidden_dim,
+        "num_blocks": architecture.num_blocks,
+        "non_local": architecture.non_local,
+        "dropout": DEFAULT_DROPOUT[architecture.model] if dropout is None else float(dropout),
+    }
     if architecture.model == "semgcn":
         if mixture_level is not None:
             raise ValueError(
                 f"{architecture.describe()}: a SemGCN predicts one pose and has no mixture level; "
                 f"leave mixture_level (--mixture-level) out. Received: mixture_level={mixture_level!r}"
             )
-        model = semgcn_from_reference_state_dict(
-            state_dict,
-            hidden_dim=architecture.hidden_dim,
-            num_blocks=architecture.num_blocks,
-            non_local=architecture.non_local,
-            dropout=dropout,
-        )
-        return model, architecture
+        return semgcn_from_reference_state_dict(state_dict, **backbone), architecture
     if mixture_level not in MIXTURE_LEVELS:
         raise ValueError(
             f"{architecture.describe()}: its checkpoint does not record the mixture level; pass "
@@ -358,13 +356,7 @@ def model_from_reference(state_dict: Mapping, *, mixture_level: str | None = Non
             f"training script's default) (--mixture-level). Received: mixture_level={mixture_level!r}"
         )
     model = from_reference_state_dict(
-        state_dict,
-        hidden_dim=architecture.hidden_dim,
-        num_blocks=architecture.num_blocks,
-        num_kernels=architecture.num_kernels,
-        mixture_level=mixture_level,
-        non_local=architecture.non_local,
-        dropout=dropout,
+        state_dict, num_kernels=architecture.num_kernels, mixture_level=mixture_level, **backbone
     )
     return model, architecture
 

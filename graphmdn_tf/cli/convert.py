@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from graphmdn_tf.cli.errors import set_handler
-from graphmdn_tf.cli.options import add_renamed, comma_names
+from graphmdn_tf.cli.options import add_renamed, comma_names, flag_values
 from graphmdn_tf.layers.levels import MIXTURE_LEVELS
 
 
@@ -84,16 +84,9 @@ def register(subparsers) -> None:
 def run_convert(args: argparse.Namespace) -> int:
     from graphmdn_tf.convert import convert_checkpoint
 
+    data = ("dataset", "data_dir", "keypoints", "train_subjects", "test_subjects")
     run, architecture = convert_checkpoint(
-        args.checkpoint,
-        args.run_dir,
-        mixture_level=args.mixture_level,
-        dropout=args.dropout,
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        keypoints=args.keypoints,
-        train_subjects=args.train_subjects,
-        test_subjects=args.test_subjects,
+        args.checkpoint, args.run_dir, **flag_values(args, "mixture_level", "dropout", *data)
     )
     print(
         f"Converted {args.checkpoint}, {architecture.describe()}, into {run.path} "

@@ -123,6 +123,21 @@ def add_cache_dir(parser) -> None:
     )
 
 
+def add_training_options(parser, overwrite: str) -> None:
+    """The options of a command that trains: `--overwrite` (`overwrite` says what it does to a run
+    directory that holds a run), `--verbose` (Keras' verbosity) and `--cache-dir`."""
+    parser.add_argument("--overwrite", action="store_true", help=overwrite)
+    parser.add_argument(
+        "--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity (default: 1)"
+    )
+    add_cache_dir(parser)
+
+
+def flag_values(args, *names: str) -> dict:
+    """{name: args.name} for `names`: the flags a library function takes under the same names."""
+    return {name: getattr(args, name) for name in names}
+
+
 @contextlib.contextmanager
 def cache_dir_of(args):
     """For the command's duration, the data cache is `args.cache_dir` (when the command has and got one)."""

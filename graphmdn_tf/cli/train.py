@@ -15,8 +15,8 @@ from pathlib import Path
 from graphmdn_tf.cli.errors import in_flag_words, set_handler
 from graphmdn_tf.cli.options import (
     JIT_COMPILE,
-    add_cache_dir,
     add_renamed,
+    add_training_options,
     comma_names,
     jit_compile_value,
 )
@@ -155,14 +155,8 @@ def register(subparsers) -> None:
         "--run-dir",
         help="run directory (default: runs/<model>-<preset>-<dataset>[-<keypoints>])",
     )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="start over in a run directory that holds a run (default: resume or refuse)",
+    add_training_options(
+        parser, "start over in a run directory that holds a run (default: resume or refuse)"
     )
-    parser.add_argument(
-        "--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity (default: 1)"
-    )
-    add_cache_dir(parser)
     add_config_arguments(parser)
     set_handler(parser, run_train)

@@ -1,10 +1,5 @@
-"""`evaluate_run`: a finished run's tables, uncertainty summary, plots and TensorBoard run, on any data.
-
-Example:
-    >>> result = evaluate_run("runs/graphmdn-standard-cmu")   # writes results.md/.csv/.json and plots
-    >>> print(result.to_markdown())
-    >>> combine_results([result, evaluate_run("runs/semgcn-standard-cmu")]).write("runs", "comparison")
-"""
+"""`evaluate_run`: a finished run's tables, uncertainty summary, plots and TensorBoard run, on any data
+(the example is the package's, `graphmdn_tf.evaluation`)."""
 
 from __future__ import annotations
 
