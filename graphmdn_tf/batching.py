@@ -16,6 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from graphmdn_tf.checks import check_positive_int
+
 
 def predict(model: keras.Model, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
     """Keras `predict` of `model`; a NumPy array or tensor `x` is batched by `in_memory_batches` (no autotuning).
@@ -98,14 +100,7 @@ def in_memory_batches(x, batch_size: int) -> tf.data.Dataset:
 
     Floating arrays are cast to Keras' `floatx`, as Keras' own array adapter does.
     """
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(
-            f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}"
-        )
+    check_positive_int(batch_size, "batch_size")
     tensor = tf.convert_to_tensor(x)
     if tensor.dtype.is_floating and tensor.dtype != keras.backend.floatx():
         tensor = tf.cast(tensor, keras.backend.floatx())

@@ -22,7 +22,13 @@ from pathlib import Path
 
 from graphmdn_tf.atomic import write_text_atomically
 from graphmdn_tf.data.h36m import DEFAULT_SPLITS, KEYPOINT_KINDS, check_dataset_name
-from graphmdn_tf.layers.levels import MIXTURE_LEVELS
+from graphmdn_tf.layers.levels import (
+    LEVEL_KEY,
+    MIXTURE_LEVELS,
+    OLD_LEVEL_KEY,
+    level_keyword,
+    saved_level,
+)
 from graphmdn_tf.models.presets import MODEL_PRESETS, MODELS, TRAINING_PRESETS
 
 SCHEDULES = ("one_cycle", "exponential", "constant")
@@ -34,7 +40,7 @@ JIT_CHOICES = ("auto", True, False)
 FIELD_CHOICES = {
     "model": MODELS,
     "preset": tuple(MODEL_PRESETS),
-    "mixture": MIXTURE_LEVELS,
+    "mixture_level": MIXTURE_LEVELS,
     "keypoints": KEYPOINT_KINDS,
     "schedule": SCHEDULES,
     "one_cycle_shape": ONE_CYCLE_SHAPES,
@@ -88,7 +94,7 @@ class TrainingConfig:
 
     model: str = _field("graphmdn", "the model: graphmdn, or the semgcn baseline")
     preset: str = _field("standard", "the paper's preset the model and schedule fields come from")
-    mixture: str = _field(
+    mixture_level: str = _field(
         "pose", "where the mixture sits: pose (one over whole poses, Eq. 6-9) or node (Eq. 1-5)"
     )
     hidden_dim: int = _field(128, "features per graph node in the backbone")
@@ -268,7 +274,11 @@ class TrainingConfig:
         """The paper's preset `name` ('standard', 'wide', 'k8', 'k200'), then `overrides` by field name.
 
         The model fields come from `MODEL_PRESETS[name]`, the schedule from `TRAINING_PRESETS[name]`.
+        The deprecated override `mixture` is `mixture_level`, with a `DeprecationWarning`.
         """
+        if OLD_LEVEL_KEY in overrides:
+            level = overrides.get(LEVEL_KEY, cls.mixture_level)
+            overrides[LEVEL_KEY] = level_keyword(level, overrides, "TrainingConfig.from_preset")
         if name not in MODEL_PRESETS:
             raise ValueError(f"Unknown preset {name!r}. Expected one of {sorted(MODEL_PRESETS)}")
         known = {field.name for field in fields(cls)}
@@ -303,6 +313,9 @@ class TrainingConfig:
     def from_json(cls, text_or_path: str | Path) -> TrainingConfig:
         """Read a config from JSON text or a `.json` file (e.g. `RUN_DIR/config.json`).
 
+        A config written before the level was called `mixture_level` says `mixture`; it is read as
+        `mixture_level`.
+
         Raises:
             FileNotFoundError: no such file. ValueError: not JSON, not an object of known fields, or
             values of the wrong type; read from a file, the message begins with the file's path.
@@ -325,6 +338,7 @@ class TrainingConfig:
                 f"Expected a training config: a JSON object of TrainingConfig fields. "
                 f"Received: a JSON {type(values).__name__}"
             )
+        values = saved_level(values)
         known = [field.name for field in fields(cls)]
         unknown = sorted(set(values) - set(known))
         if unknown:

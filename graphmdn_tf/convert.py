@@ -11,22 +11,24 @@ Both published implementations share one module tree (SemGCN's `SemGCN`, GraphMD
     gconv_layers.{i}         with non-local blocks: residual block i/2 at even i (`gconv1`, `gconv2`,
                              each a graph-conv block), non-local block at odd i; without: residual
                              block i
-    gconv_output             SemGraphConv hidden -> 3 (SemGCN) or (3 + 1 + 1) * K (GraphMDN: K means,
-                             K sigma logits, K pi logits per node)
+    gconv_output             SemGraphConv hidden -> 3 (SemGCN) or (3 + 1 + 1) * M (GraphMDN: M means,
+                             M sigma logits, M pi logits per node)
 
 `reference_architecture(state_dict)` reads which of these a state dict holds, and its sizes, from its
 names and shapes. The state dict does not say whether a GraphMDN was trained at pose level
 (`--pose_level_pi --uniform_sigma`) or node level (the training script's default): that is the
-`mixture` argument. Dropout (`p_dropout`) has no parameters and acts only in training.
+`mixture_level` argument. Dropout (`p_dropout`) has no parameters and acts only in training.
 
 Usage (reading `.pth.tar` needs the optional `torch` extra: `pip install "graphmdn-tf[torch]"`):
 
     graphmdn-tf convert ckpt_semgcn_nonlocal.pth.tar --run-dir runs/semgcn-nonlocal
-    graphmdn-tf convert ckpt_best.pth.tar --mixture pose --run-dir runs/graphmdn-authors
+    graphmdn-tf convert ckpt_best.pth.tar --mixture-level pose --run-dir runs/graphmdn-authors
 
     from graphmdn_tf.convert import from_reference_state_dict, read_reference_checkpoint
     state_dict = read_reference_checkpoint("ckpt_best.pth.tar")
-    model = from_reference_state_dict(state_dict, hidden_dim=128, num_blocks=4, num_kernels=5, mixture="pose")
+    model = from_reference_state_dict(
+        state_dict, hidden_dim=128, num_blocks=4, num_kernels=5, mixture_level="pose"
+    )
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import numpy as np
 
 from graphmdn_tf.atomic import atomic_file, write_text_atomically
 from graphmdn_tf.config import TrainingConfig
+from graphmdn_tf.layers.levels import MIXTURE_LEVELS, level_keyword
 from graphmdn_tf.runs import CONVERSION_FILE, RunDirectory
 from graphmdn_tf.skeletons import h36m_graph
 
@@ -168,7 +171,7 @@ def from_reference_state_dict(
     hidden_dim: int,
     num_blocks: int,
     num_kernels: int,
-    mixture: str,
+    mixture_level: str | None = None,
     **model_kwargs,
 ):
     """A built `GraphMDN` (16-joint Human3.6M graph) holding the reference implementation's weights.
@@ -177,8 +180,9 @@ def from_reference_state_dict(
         state_dict: the authors' PyTorch `state_dict` as a mapping from their parameter names to
             arrays (NumPy arrays, or anything `np.asarray` accepts). A `module.` prefix
             (DataParallel) is stripped; BatchNorm `num_batches_tracked` counters are ignored.
-        hidden_dim, num_blocks, num_kernels, mixture: the reference run's architecture
-            (its `--hid_dim`, `--num_layers`, number of Gaussians, pose or node level).
+        hidden_dim, num_blocks, num_kernels, mixture_level: the reference run's architecture
+            (its `--hid_dim`, `--num_layers`, number of Gaussians, 'pose' or 'node' level; the
+            deprecated keyword `mixture` still works, with a `DeprecationWarning`).
         **model_kwargs: further `GraphMDN` arguments (e.g. `dropout`, `graph`, `non_local=False`).
 
     Raises:
@@ -187,12 +191,13 @@ def from_reference_state_dict(
     """
     from graphmdn_tf.models.graphmdn import GraphMDN
 
+    level = level_keyword(mixture_level, model_kwargs, "from_reference_state_dict", default=None)
     model_kwargs.setdefault("graph", h36m_graph())
     model = GraphMDN(
         hidden_dim=hidden_dim,
         num_blocks=num_blocks,
         num_kernels=num_kernels,
-        mixture=mixture,
+        mixture_level=level,
         **model_kwargs,
     )
     return _with_reference_weights(model, state_dict, model.head.projection)
@@ -268,7 +273,7 @@ def reference_architecture(state_dict: Mapping) -> ReferenceArchitecture:
 
     hidden_dim: `gconv_input.0.gconv.W` [2, 2, hidden]; non-local: any `gconv_input.1.*`; residual
     blocks: the `gconv_layers.{i}.gconv1` modules; the model and its kernels: `gconv_output.W`
-    [2, hidden, 3] for SemGCN, [2, hidden, 5K] for GraphMDN with K kernels.
+    [2, hidden, 3] for SemGCN, [2, hidden, 5M] for GraphMDN with M kernels.
 
     Raises:
         ValueError: one line naming the parameter that fits neither model (its name and shape).
@@ -285,7 +290,7 @@ def reference_architecture(state_dict: Mapping) -> ReferenceArchitecture:
     output = source.shape("gconv_output.W")
     if output is None or len(output) != 3 or output[:2] != (2, hidden_dim):
         raise ValueError(
-            f"{_NOT_A_REFERENCE}: expected gconv_output.W of shape [2, {hidden_dim}, 3 or 5K] "
+            f"{_NOT_A_REFERENCE}: expected gconv_output.W of shape [2, {hidden_dim}, 3 or 5M] "
             f"(got {output or 'no such parameter'})"
         )
     non_local = any(name.startswith("gconv_input.1.") for name in names)
@@ -310,55 +315,48 @@ def reference_architecture(state_dict: Mapping) -> ReferenceArchitecture:
         return ReferenceArchitecture(
             "graphmdn", hidden_dim, len(residual), non_local, num_kernels=features // 5
         )
-    multivariate = " (a --multivariate GraphMDN, 7K, is not supported)" if features % 7 == 0 else ""
+    multivariate = " (a --multivariate GraphMDN, 7M, is not supported)" if features % 7 == 0 else ""
     raise ValueError(
         f"{_NOT_A_REFERENCE}: gconv_output.W has {features} output features; expected 3 (SemGCN) "
         f"or 5 per kernel (GraphMDN){multivariate}"
     )
 
 
-def model_from_reference(state_dict: Mapping, *, mixture: str | None = None, dropout=None):
+def model_from_reference(state_dict: Mapping, *, mixture_level: str | None = None, dropout=None):
     """(model, architecture): the `GraphMDN` or `SemGCN` a reference state dict holds, with its weights.
 
     Args:
         state_dict: the authors' state dict (see `from_reference_state_dict`).
-        mixture: 'pose' or 'node' for a GraphMDN (the state dict does not say which); None for SemGCN.
+        mixture_level: 'pose' or 'node' for a GraphMDN (the state dict does not say which); None
+            for SemGCN.
         dropout: the model's dropout for further training (default: the repository's, `DEFAULT_DROPOUT`).
 
     Raises:
-        ValueError: the state dict fits neither model, a GraphMDN without `mixture`, or a SemGCN
+        ValueError: the state dict fits neither model, a GraphMDN without `mixture_level`, or a SemGCN
             with one.
     """
     architecture = reference_architecture(state_dict)
-    dropout = DEFAULT_DROPOUT[architecture.model] if dropout is None else float(dropout)
+    backbone = {
+        "hidden_dim": architecture.hidden_dim,
+        "num_blocks": architecture.num_blocks,
+        "non_local": architecture.non_local,
+        "dropout": DEFAULT_DROPOUT[architecture.model] if dropout is None else float(dropout),
+    }
     if architecture.model == "semgcn":
-        if mixture is not None:
+        if mixture_level is not None:
             raise ValueError(
                 f"{architecture.describe()}: a SemGCN predicts one pose and has no mixture level; "
-                f"leave mixture (--mixture) out. Received: mixture={mixture!r}"
+                f"leave mixture_level (--mixture-level) out. Received: mixture_level={mixture_level!r}"
             )
-        model = semgcn_from_reference_state_dict(
-            state_dict,
-            hidden_dim=architecture.hidden_dim,
-            num_blocks=architecture.num_blocks,
-            non_local=architecture.non_local,
-            dropout=dropout,
-        )
-        return model, architecture
-    if mixture not in ("pose", "node"):
+        return semgcn_from_reference_state_dict(state_dict, **backbone), architecture
+    if mixture_level not in MIXTURE_LEVELS:
         raise ValueError(
             f"{architecture.describe()}: its checkpoint does not record the mixture level; pass "
-            f"mixture='pose' (trained with --pose_level_pi --uniform_sigma) or 'node' (the training "
-            f"script's default) (--mixture). Received: mixture={mixture!r}"
+            f"mixture_level='pose' (trained with --pose_level_pi --uniform_sigma) or 'node' (the "
+            f"training script's default) (--mixture-level). Received: mixture_level={mixture_level!r}"
         )
     model = from_reference_state_dict(
-        state_dict,
-        hidden_dim=architecture.hidden_dim,
-        num_blocks=architecture.num_blocks,
-        num_kernels=architecture.num_kernels,
-        mixture=mixture,
-        non_local=architecture.non_local,
-        dropout=dropout,
+        state_dict, num_kernels=architecture.num_kernels, mixture_level=mixture_level, **backbone
     )
     return model, architecture
 
@@ -367,7 +365,7 @@ def convert_checkpoint(
     checkpoint,
     run_dir,
     *,
-    mixture: str | None = None,
+    mixture_level: str | None = None,
     dropout: float | None = None,
     **data,
 ) -> tuple:
@@ -382,14 +380,17 @@ def convert_checkpoint(
     Args:
         checkpoint: the `.pth.tar` file (`read_reference_checkpoint`).
         run_dir: a new or empty folder.
-        mixture, dropout: see `model_from_reference`.
+        mixture_level, dropout: see `model_from_reference` (the deprecated keyword `mixture` still
+            works, with a `DeprecationWarning`).
         **data: `TrainingConfig` data fields of the run (`dataset`, `data_dir`, `keypoints`,
             `train_subjects`, `test_subjects`, ...; default: the built-in synthetic set).
 
     Raises:
         FileExistsError: `run_dir` is a file or holds anything.
-        ValueError: the checkpoint fits neither model, a GraphMDN without `mixture`, a bad data field.
+        ValueError: the checkpoint fits neither model, a GraphMDN without `mixture_level`, a bad data
+            field.
     """
+    mixture_level = level_keyword(mixture_level, data, "convert_checkpoint", default=None)
     run = RunDirectory(run_dir)
     _refuse_used(run)
     checkpoint = Path(checkpoint)
@@ -399,14 +400,14 @@ def convert_checkpoint(
     contents = read_reference_checkpoint(checkpoint, with_metadata=True)
     try:
         model, architecture = model_from_reference(
-            contents["state_dict"], mixture=mixture, dropout=dropout
+            contents["state_dict"], mixture_level=mixture_level, dropout=dropout
         )
     except (KeyError, ValueError) as error:
         reason = error.args[0] if error.args else error  # (a KeyError's str() adds quotes)
         raise ValueError(f"{checkpoint}: {reason}") from None
     config = TrainingConfig(
         model=architecture.model,
-        mixture=mixture if architecture.model == "graphmdn" else "pose",
+        mixture_level=mixture_level if architecture.model == "graphmdn" else "pose",
         hidden_dim=architecture.hidden_dim,
         num_blocks=architecture.num_blocks,
         num_kernels=architecture.num_kernels or TrainingConfig.num_kernels,
@@ -418,7 +419,7 @@ def convert_checkpoint(
         "sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
         "repository": architecture.repository,
         "architecture": asdict(architecture),
-        "mixture": mixture if architecture.model == "graphmdn" else None,
+        "mixture_level": mixture_level if architecture.model == "graphmdn" else None,
         **{key: contents[key] for key in ("epoch", "step", "error") if key in contents},
     }
     _refuse_used(run)

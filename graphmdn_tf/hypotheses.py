@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import tensorflow as tf
@@ -204,79 +205,52 @@ class Selection:
         return self.title.format(num_samples=num_samples)
 
 
+def _reading(name: str, title: str, function: Callable, *keys: str, **flags) -> Selection:
+    """The `Selection` whose rule is `function(params, *(context[key] for key in keys), *rest)`, with
+    `rest` = (num_samples, seed) for a sampled rule; it requires `keys`."""
+
+    def choose(params, context, *rest):
+        return function(params, *(context[key] for key in keys), *rest)
+
+    return Selection(name, title, choose, requires=keys, **flags)
+
+
 _TEMPORAL_CONTEXT = ("sequence_ids", "motion_prior")
-
-
-def _temporal(causal: bool) -> Callable:
-    """The `choose` of a temporal selection: `selectors.temporal` over the context's sequences."""
-
-    def choose(params, context):
-        return selectors.temporal(
-            params, context["sequence_ids"], context["motion_prior"], causal=causal
-        )
-
-    return choose
-
-
 SELECTIONS = {
     selection.name: selection
     for selection in (
-        Selection("highest", "Highest", lambda params, context: highest(params), metric=True),
-        Selection("mean", "Mean", lambda params, context: mean(params), metric=True),
-        Selection(
-            "reprojection",
-            "Reprojection",
-            lambda params, context: selectors.reprojection(params, context["inputs_2d"]),
-            requires=("inputs_2d",),
-        ),
-        Selection(
+        _reading("highest", "Highest", highest, metric=True),
+        _reading("mean", "Mean", mean, metric=True),
+        _reading("reprojection", "Reprojection", selectors.reprojection, "inputs_2d"),
+        _reading(
             "reprojection_weighted",
             "Reprojection-weighted mean",
-            lambda params, context: selectors.reprojection_weighted(params, context["inputs_2d"]),
-            requires=("inputs_2d",),
+            selectors.reprojection_weighted,
+            "inputs_2d",
         ),
-        Selection(
-            "skeleton",
-            "Skeleton prior",
-            lambda params, context: selectors.skeleton_prior(params, context["skeleton_prior"]),
-            requires=("skeleton_prior",),
+        _reading("skeleton", "Skeleton prior", selectors.skeleton_prior, "skeleton_prior"),
+        _reading(
+            "temporal",
+            "Temporal",
+            partial(selectors.temporal, causal=False),
+            *_TEMPORAL_CONTEXT,
         ),
-        Selection("temporal", "Temporal", _temporal(causal=False), requires=_TEMPORAL_CONTEXT),
-        Selection(
+        _reading(
             "temporal_causal",
             "Temporal, causal",
-            _temporal(causal=True),
-            requires=_TEMPORAL_CONTEXT,
+            partial(selectors.temporal, causal=True),
+            *_TEMPORAL_CONTEXT,
         ),
-        Selection(
-            "oracle",
-            "Oracle",
-            lambda params, context: oracle(params, context["target"]),
-            requires=("target",),
-            metric=True,
+        _reading("oracle", "Oracle", oracle, "target", metric=True),
+        _reading("oracle_joint", "Oracle per joint", oracle_per_joint, "target"),
+        _reading(
+            "best_of", "Best of {num_samples} samples", best_of_sampled, "target", sampled=True
         ),
-        Selection(
-            "oracle_joint",
-            "Oracle per joint",
-            lambda params, context: oracle_per_joint(params, context["target"]),
-            requires=("target",),
-        ),
-        Selection(
-            "best_of",
-            "Best of {num_samples} samples",
-            lambda params, context, num_samples, seed: best_of_sampled(
-                params, context["target"], num_samples, seed
-            ),
-            requires=("target",),
-            sampled=True,
-        ),
-        Selection(
+        _reading(
             "best_of_joint",
             "Best joints of {num_samples} samples",
-            lambda params, context, num_samples, seed: best_of_sampled(
-                params, context["target"], num_samples, seed, per_joint=True
-            ),
-            requires=("target",),
+            partial(best_of_sampled, per_joint=True),
+            "target",
             sampled=True,
         ),
     )

@@ -63,7 +63,7 @@ def test_semgcn_averages_the_two_answers(arms):
 @pytest.mark.slow
 def test_graphmdn_puts_its_two_heaviest_kernels_on_the_two_answers(arms):
     train_arms, test_arms = arms
-    outputs = train(GraphMDN, train_arms, seed=1, num_kernels=3, mixture="pose").predict(
+    outputs = train(GraphMDN, train_arms, seed=1, num_kernels=3, mixture_level="pose").predict(
         test_arms.inputs, verbose=0
     )
     pi = hypotheses.mixture_weights(outputs).numpy()  # [B, M]

@@ -74,6 +74,19 @@ def test_json_round_trip(tmp_path):
     assert config.replace(seed=4).differences(config) == {"seed": (4, 3)}
 
 
+def test_a_config_written_before_the_level_was_renamed_reads_its_old_key(tmp_path):
+    config = TrainingConfig.from_preset("k8", mixture_level="node", seed=2)
+    old = {("mixture" if k == "mixture_level" else k): v for k, v in config.to_dict().items()}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(old))
+    assert TrainingConfig.from_json(path) == config
+    assert json.loads(config.to_json())["mixture_level"] == "node"
+    with pytest.raises(ValueError, match=r"Unknown TrainingConfig field\(s\) \['mixture'\]"):
+        TrainingConfig.from_json(json.dumps({**old, "mixture_level": "node"}))
+    with pytest.warns(DeprecationWarning, match=r"TrainingConfig\.from_preset\(mixture=\.\.\.\)"):
+        assert TrainingConfig.from_preset("k8", mixture="node", seed=2) == config
+
+
 @pytest.mark.parametrize(
     "overrides, match",
     [

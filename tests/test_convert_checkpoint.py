@@ -27,7 +27,7 @@ def test_checkpoint_round_trip_reproduces_the_reference(shared_dir, tmp_path):
         hidden_dim=config["hid_dim"],
         num_blocks=config["num_layers"],
         num_kernels=config["num_gaussians"],
-        mixture="node",
+        mixture_level="node",
     )
     out = model(data["input"], training=False)
     np.testing.assert_allclose(

@@ -22,7 +22,7 @@ from graphmdn_tf.convert import (
 from graphmdn_tf.runs import RunDirectory
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "convert"
-# fixture: (mixture passed, the architecture the state dict must be read as)
+# fixture: (mixture level passed, the architecture the state dict must be read as)
 VARIANTS = {
     "graphmdn_pose_hid16_l1_k3": ("pose", ReferenceArchitecture("graphmdn", 16, 1, True, 3)),
     "graphmdn_node_hid32_l2_k2": ("node", ReferenceArchitecture("graphmdn", 32, 2, True, 2)),
@@ -49,19 +49,19 @@ def _save_checkpoint(state_dict, path, legacy=False):
     return path
 
 
-def _reference_outputs(data, mixture):
+def _reference_outputs(data, mixture_level):
     """The reference's outputs in our layout: mu [B, K, N, 3]; sigma, pi_logits [B, K] or [B, K, N]."""
     if "pose" in data.files:
         return {"pose": data["pose"]}
     mu = np.transpose(data["mu"], (0, 2, 1, 3))
     sigma, pi = data["sigma"][..., 0], data["pi"]  # [B, N, K]
-    if mixture == "pose":  # the reference repeats the node average on every node
+    if mixture_level == "pose":  # the reference repeats the node average on every node
         return {"mu": mu, "sigma": sigma[:, 0], "pi_logits": pi[:, 0]}
     return {"mu": mu, "sigma": sigma.transpose(0, 2, 1), "pi_logits": pi.transpose(0, 2, 1)}
 
 
-def _check_outputs(outputs, data, mixture):
-    expected = _reference_outputs(data, mixture)
+def _check_outputs(outputs, data, mixture_level):
+    expected = _reference_outputs(data, mixture_level)
     if "pose" in expected:
         outputs = {"pose": outputs}
     assert sorted(outputs) == sorted(expected)
@@ -71,26 +71,26 @@ def _check_outputs(outputs, data, mixture):
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_each_published_variant_converts_to_the_reference_outputs(name):
-    mixture, architecture = VARIANTS[name]
+    level, architecture = VARIANTS[name]
     data, state_dict = _fixture(name)
     assert reference_architecture(state_dict) == architecture
-    model, read = model_from_reference(state_dict, mixture=mixture)
+    model, read = model_from_reference(state_dict, mixture_level=level)
     assert read == architecture
     assert (model.hidden_dim, model.num_blocks, model.non_local) == (
         architecture.hidden_dim,
         architecture.num_blocks,
         architecture.non_local,
     )
-    _check_outputs(model(data["input"], training=False), data, mixture)
+    _check_outputs(model(data["input"], training=False), data, level)
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_a_checkpoint_converts_to_a_run_that_reloads_with_the_reference_outputs(name, tmp_path):
-    mixture, architecture = VARIANTS[name]
+    level, architecture = VARIANTS[name]
     data, state_dict = _fixture(name)
     legacy = architecture.model == "semgcn"
     checkpoint = _save_checkpoint(state_dict, tmp_path / "ckpt_best.pth.tar", legacy=legacy)
-    run, read = convert_checkpoint(checkpoint, tmp_path / "run", mixture=mixture)
+    run, read = convert_checkpoint(checkpoint, tmp_path / "run", mixture_level=level)
     assert read == architecture and run.is_finished()
     config = run.load_config()
     assert (config.model, config.hidden_dim, config.num_blocks) == (
@@ -100,16 +100,16 @@ def test_a_checkpoint_converts_to_a_run_that_reloads_with_the_reference_outputs(
     )
     assert config.dropout == {"graphmdn": 0.1, "semgcn": 0.0}[architecture.model]
     if architecture.model == "graphmdn":
-        assert (config.num_kernels, config.mixture) == (architecture.num_kernels, mixture)
+        assert (config.num_kernels, config.mixture_level) == (architecture.num_kernels, level)
     record = json.loads((run.path / "conversion.json").read_text())
     assert record["converted_from"] == str(checkpoint.resolve())
-    assert record["repository"] == architecture.repository
+    assert record["repository"] == architecture.repository and record["mixture_level"] == level
     assert (record["epoch"], record["step"], record["error"]) == (30, 1200, 0.0432)
     assert record["architecture"]["non_local"] is architecture.non_local
     import hashlib
 
     assert record["sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
-    _check_outputs(run.load_model()(data["input"], training=False), data, mixture)
+    _check_outputs(run.load_model()(data["input"], training=False), data, level)
 
 
 def test_module_prefix_and_step_counters_are_read_as_the_training_script_leaves_them(tmp_path):
@@ -142,7 +142,7 @@ def _with(state_dict, name, shape):
         ),
         (
             lambda sd: _without(sd, "gconv_output."),
-            r"expected gconv_output.W of shape \[2, 16, 3 or 5K\] \(got no such parameter\)",
+            r"expected gconv_output.W of shape \[2, 16, 3 or 5M\] \(got no such parameter\)",
         ),
         (
             lambda sd: _with(sd, "gconv_output.W", (2, 16, 4)),
@@ -150,7 +150,7 @@ def _with(state_dict, name, shape):
         ),
         (
             lambda sd: _with(sd, "gconv_output.W", (2, 16, 21)),
-            r"21 output features.*a --multivariate GraphMDN, 7K, is not supported",
+            r"21 output features.*a --multivariate GraphMDN, 7M, is not supported",
         ),
         (
             lambda sd: _without(sd, "gconv_layers.0."),
@@ -168,7 +168,9 @@ def test_a_state_dict_that_fits_neither_model_is_refused_in_one_line(change, mes
 def test_a_graphmdn_checkpoint_needs_its_mixture_level_and_a_partial_one_is_named(tmp_path):
     _, state_dict = _fixture("graphmdn_pose_hid16_l1_k3")
     checkpoint = _save_checkpoint(state_dict, tmp_path / "ckpt.pth.tar")
-    with pytest.raises(ValueError, match=r"does not record the mixture level; pass mixture='pose'"):
+    with pytest.raises(
+        ValueError, match=r"does not record the mixture level; pass mixture_level='pose'"
+    ):
         convert_checkpoint(checkpoint, tmp_path / "run")
     assert not (tmp_path / "run").exists()
     damaged = _save_checkpoint(
@@ -178,10 +180,15 @@ def test_a_graphmdn_checkpoint_needs_its_mixture_level_and_a_partial_one_is_name
         ValueError, match=r"damaged.pth: The reference state_dict has no parameter "
         r"'gconv_layers.1.non_local.W.1.running_var' \(expected shape \(16,\)\)",
     ):  # fmt: skip
-        convert_checkpoint(damaged, tmp_path / "run", mixture="pose")
+        convert_checkpoint(damaged, tmp_path / "run", mixture_level="pose")
     extra = _save_checkpoint(_with(state_dict, "extra.weight", (3,)), tmp_path / "extra.pth")
     with pytest.raises(ValueError, match=r"1 reference parameters were not used .*'extra.weight'"):
-        convert_checkpoint(extra, tmp_path / "run", mixture="pose")
+        convert_checkpoint(extra, tmp_path / "run", mixture_level="pose")
+    with (
+        pytest.warns(DeprecationWarning, match=r"convert_checkpoint\(mixture=\.\.\.\)"),
+        pytest.raises(ValueError, match=r"1 reference parameters were not used"),
+    ):
+        convert_checkpoint(extra, tmp_path / "run", mixture="pose")  # the old keyword still works
     assert not (tmp_path / "run").exists()
 
 
@@ -202,8 +209,8 @@ def test_a_used_run_directory_or_a_file_that_is_no_checkpoint_is_refused(tmp_pat
         read_reference_checkpoint(not_torch)
     with pytest.raises(ValueError, match=r"Unknown TrainingConfig field\(s\) \['subjects'\]"):
         convert_checkpoint(checkpoint, tmp_path / "run", subjects=("S1",))
-    with pytest.raises(ValueError, match=r"SemGCN predicts one pose .* leave mixture .* out"):
-        convert_checkpoint(checkpoint, tmp_path / "run", mixture="pose")
+    with pytest.raises(ValueError, match=r"SemGCN predicts one pose .* leave mixture_level .* out"):
+        convert_checkpoint(checkpoint, tmp_path / "run", mixture_level="pose")
     with pytest.raises(ValueError, match=r"Expected data_dir"):
         convert_checkpoint(checkpoint, tmp_path / "run", dataset="h36m")
     assert not (tmp_path / "run").exists()

@@ -31,7 +31,7 @@ def _model(kind, rng, **overrides):
     model = (
         SemGCN(**arguments)
         if kind == "semgcn"
-        else GraphMDN(num_kernels=3, mixture=kind, **arguments)
+        else GraphMDN(num_kernels=3, mixture_level=kind, **arguments)
     )
     graph = model.graph
     model(np.zeros((1, graph.num_nodes, model.input_dim), np.float32))

@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "graphmdn_tf"
 FLOORS = (
-    ("_version", "graphs", "skeletons", "atomic", "written", "lazy"),
+    ("_version", "graphs", "skeletons", "atomic", "written", "lazy", "checks"),
     ("metrics", "distributions", "layers", "viz"),
     ("losses", "hypotheses", "scoring", "conventions", "selectors", "uncertainty"),
     ("batching", "data", "models"),

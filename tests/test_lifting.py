@@ -299,7 +299,7 @@ def test_shuffling_the_frames_changes_the_temporal_choice(shared_dir, tmp_path):
     from graphmdn_tf.selectors import MotionPrior
 
     keras.utils.set_random_seed(0)
-    model = GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3, mixture="pose")
+    model = GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3, mixture_level="pose")
     model(np.zeros((1, 16, 2), np.float32))
     model.set_weights([weight * 2.0 for weight in model.get_weights()])
     model.save(tmp_path / "model.keras")

@@ -12,5 +12,5 @@ def test_quickstart_config():
     assert (
         graphmdn.dataset == "synthetic"
         and graphmdn.hidden_dim == 128
-        and graphmdn.mixture == "pose"
+        and graphmdn.mixture_level == "pose"
     )

@@ -23,7 +23,7 @@ import numpy as np
 
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.cameras import h36m_cameras, project_to_pixels, world_to_camera
-from graphmdn_tf.data.keypoint_formats import COCO_17
+from graphmdn_tf.data.keypoint_formats import COCO_17, COCO_FOR_H36M16
 from graphmdn_tf.data.safe_npz import load_npz_safely
 from graphmdn_tf.lifting import lift
 from graphmdn_tf.metrics import mpjpe
@@ -32,21 +32,10 @@ from graphmdn_tf.skeletons import H36M_16_FROM_17, H36M_17
 from graphmdn_tf.training import train
 
 _H17 = {name: index for index, name in enumerate(H36M_17.joint_names)}
-COCO_FROM_H36M17 = {
-    "nose": "Neck/Nose",
-    "left_shoulder": "LShoulder",
-    "right_shoulder": "RShoulder",
-    "left_elbow": "LElbow",
-    "right_elbow": "RElbow",
-    "left_wrist": "LWrist",
-    "right_wrist": "RWrist",
-    "left_hip": "LHip",
-    "right_hip": "RHip",
-    "left_knee": "LKnee",
-    "right_knee": "RKnee",
-    "left_ankle": "LFoot",
-    "right_ankle": "RFoot",
-}
+# COCO-17 joint -> the Human3.6M-17 joint at the same place: the package's limbs, and the nose at
+# Neck/Nose; COCO's eyes and ears have none.
+COCO_FROM_H36M17 = {COCO_17[coco]: name for name, coco in COCO_FOR_H36M16.items()}
+COCO_FROM_H36M17["nose"] = "Neck/Nose"
 
 
 def coco_results(pixels_17: np.ndarray) -> list:

@@ -130,7 +130,9 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
 
-    model = build_model(TrainingConfig.from_preset(args.preset, num_kernels=5, mixture="pose"))
+    model = build_model(
+        TrainingConfig.from_preset(args.preset, num_kernels=5, mixture_level="pose")
+    )
     flops = analytic_forward_flops(model, args.batch).total
     inputs = (
         np.random.default_rng(0)

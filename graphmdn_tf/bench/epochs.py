@@ -133,7 +133,7 @@ def epoch_benchmark(settings: EpochSettings, peak: float) -> dict:
         "dataset": config.dataset,
         "data_dir": config.data_dir,
         "model": config.model,
-        "mixture": config.mixture,
+        "mixture_level": config.mixture_level,
         "batch_size": config.batch_size,
         "jit_compile": resolve_jit_compile(config),
         "steps_per_execution": config.steps_per_execution,

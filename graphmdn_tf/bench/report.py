@@ -146,7 +146,7 @@ def _profile_table(profiled: list[dict]) -> list[str]:
 def _epoch_table(run: dict) -> list[str]:
     where = run["dataset"] + (f" ({run['data_dir']})" if run["data_dir"] else "")
     lines = [
-        f"Epochs of `train` with the default settings ({run['model']} {run['preset']}, {run['mixture']} level) on {where}: "
+        f"Epochs of `train` with the default settings ({run['model']} {run['preset']}, {run['mixture_level']} level) on {where}: "
         f"{run['train_samples']} training samples, {run['steps_per_epoch']} steps of {run['batch_size']} per epoch, "
         f"XLA={run['jit_compile']}, steps_per_execution={run['steps_per_execution']}; validation on "
         f"{run['validation_frames']} frames with {run['image_frames']} drawn. Validation is everything after the "

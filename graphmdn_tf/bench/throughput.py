@@ -223,7 +223,9 @@ def benchmark_preset(
     and cores kept busy; with `profile_dir`, also a profiler trace of training in `profile_dir/<preset>`."""
     rng = np.random.default_rng(seed)
     keras.utils.set_random_seed(seed)
-    config = TrainingConfig.from_preset(preset, num_kernels=settings.num_kernels, mixture="pose")
+    config = TrainingConfig.from_preset(
+        preset, num_kernels=settings.num_kernels, mixture_level="pose"
+    )
     model = build_model(config)
     flops = _flop_fields(model, settings)
     training, training_cores = training_throughput(model, settings, rng)

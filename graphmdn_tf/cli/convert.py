@@ -1,6 +1,6 @@
 """`graphmdn-tf convert`: a published GraphMDN or SemGCN checkpoint -> a run directory (`graphmdn_tf.convert`).
 
-    graphmdn-tf convert CHECKPOINT --run-dir RUN [--mixture pose|node] [--dataset NAME --data-dir DIR ...]
+    graphmdn-tf convert CHECKPOINT --run-dir RUN [--mixture-level pose|node] [--dataset NAME --data-dir DIR ...]
 
 CHECKPOINT is a `.pth.tar` of vectra-ai-research/GraphMDN or garyzhao/SemGCN (with or without non-local
 blocks); the architecture is read from its state dict. RUN then holds config.json, model.keras and
@@ -14,7 +14,8 @@ import argparse
 from pathlib import Path
 
 from graphmdn_tf.cli.errors import set_handler
-from graphmdn_tf.cli.options import comma_names
+from graphmdn_tf.cli.options import add_renamed, comma_names, flag_values
+from graphmdn_tf.layers.levels import MIXTURE_LEVELS
 
 
 def register(subparsers) -> None:
@@ -32,9 +33,11 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--run-dir", required=True, type=Path, help="the run directory to write (new or empty)"
     )
-    parser.add_argument(
+    add_renamed(
+        parser,
+        "--mixture-level",
         "--mixture",
-        choices=("pose", "node"),
+        choices=MIXTURE_LEVELS,
         default=None,
         help="a GraphMDN checkpoint's mixture level, which it does not record: 'pose' if it was "
         "trained with --pose_level_pi --uniform_sigma, 'node' otherwise (required for GraphMDN; "
@@ -81,16 +84,9 @@ def register(subparsers) -> None:
 def run_convert(args: argparse.Namespace) -> int:
     from graphmdn_tf.convert import convert_checkpoint
 
+    data = ("dataset", "data_dir", "keypoints", "train_subjects", "test_subjects")
     run, architecture = convert_checkpoint(
-        args.checkpoint,
-        args.run_dir,
-        mixture=args.mixture,
-        dropout=args.dropout,
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        keypoints=args.keypoints,
-        train_subjects=args.train_subjects,
-        test_subjects=args.test_subjects,
+        args.checkpoint, args.run_dir, **flag_values(args, "mixture_level", "dropout", *data)
     )
     print(
         f"Converted {args.checkpoint}, {architecture.describe()}, into {run.path} "

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from graphmdn_tf.cli.errors import set_handler
-from graphmdn_tf.cli.options import add_output_dir
+from graphmdn_tf.cli.options import add_output_dir, flag_values
 from graphmdn_tf.data.joint_mapping import DEFAULT_MIN_SCORE
 from graphmdn_tf.data.keypoint_formats import FORMATS
 
@@ -116,11 +116,7 @@ def run_lift(args: argparse.Namespace) -> int:
     result = lift(
         source,
         args.keypoints,
-        image_size=args.image_size,
-        format=args.format,
-        min_score=args.min_score,
-        key=args.key,
-        selection=args.selection,
+        **flag_values(args, "image_size", "format", "min_score", "key", "selection"),
     )
     paths = write_lift_results(result, args.output_dir, args.keypoints.stem, plot=args.plot)
     filled = sum(bool(fills) for fills in result.filled)

@@ -18,7 +18,7 @@ from graphmdn_tf.data.h36m import CACHE_ENV
 
 JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
 # Spellings that no command shows any more; each stays a hidden `DeprecatedAlias` for a release.
-RETIRED = ("--out", "--output", "--results-dir", "--base-dir", "--no-xla")
+RETIRED = ("--out", "--output", "--results-dir", "--base-dir", "--no-xla", "--mixture")
 
 
 def comma_names(text: str) -> tuple:
@@ -50,6 +50,22 @@ class DeprecatedAlias(argparse.Action):
 
 def warn_deprecated(old: str, new: str) -> None:
     print(f"graphmdn-tf: warning: {old} is deprecated; use {new}", file=sys.stderr)
+
+
+def add_renamed(parser, flag: str, old: str, **options) -> None:
+    """`flag` with `options`, and its retired spelling `old` as a hidden `DeprecatedAlias` of it; the
+    two exclude each other, so neither silently overrides the other."""
+    group = parser.add_mutually_exclusive_group()
+    action = group.add_argument(flag, **options)
+    group.add_argument(
+        old,
+        dest=action.dest,
+        default=action.default,
+        choices=action.choices,
+        type=action.type,
+        action=DeprecatedAlias,
+        new=flag,
+    )
 
 
 def add_output_dir(parser, help: str, *, default=None, retired=(), **kwargs) -> None:
@@ -105,6 +121,21 @@ def add_cache_dir(parser) -> None:
         help=f"where converted data files and the built-in synthetic set are cached (default: "
         f"${CACHE_ENV}, else ~/.cache/graphmdn_tf)",
     )
+
+
+def add_training_options(parser, overwrite: str) -> None:
+    """The options of a command that trains: `--overwrite` (`overwrite` says what it does to a run
+    directory that holds a run), `--verbose` (Keras' verbosity) and `--cache-dir`."""
+    parser.add_argument("--overwrite", action="store_true", help=overwrite)
+    parser.add_argument(
+        "--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity (default: 1)"
+    )
+    add_cache_dir(parser)
+
+
+def flag_values(args, *names: str) -> dict:
+    """{name: args.name} for `names`: the flags a library function takes under the same names."""
+    return {name: getattr(args, name) for name in names}
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from graphmdn_tf.cli.errors import set_handler
-from graphmdn_tf.cli.options import add_cache_dir, add_output_dir
+from graphmdn_tf.cli.options import add_output_dir, add_training_options, flag_values
 
 
 def register(subparsers) -> None:
@@ -34,15 +34,9 @@ def register(subparsers) -> None:
         default=True,
         help="export the GraphMDN as a SavedModel into saved_models/ (default: on)",
     )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="retrain instead of reusing finished quickstart runs (default: off)",
+    add_training_options(
+        parser, "retrain instead of reusing finished quickstart runs (default: off)"
     )
-    parser.add_argument(
-        "--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity (default: 1)"
-    )
-    add_cache_dir(parser)
     set_handler(parser, run_quickstart, output="--output-dir")
 
 
@@ -51,10 +45,6 @@ def run_quickstart(args) -> int:
 
     quickstart(
         output=args.output_dir,
-        epochs=args.epochs,
-        stride=args.stride,
-        export=args.export,
-        overwrite=args.overwrite,
-        verbose=args.verbose,
+        **flag_values(args, "epochs", "stride", "export", "overwrite", "verbose"),
     )
     return 0

@@ -13,7 +13,13 @@ from dataclasses import fields
 from pathlib import Path
 
 from graphmdn_tf.cli.errors import in_flag_words, set_handler
-from graphmdn_tf.cli.options import JIT_COMPILE, add_cache_dir, comma_names, jit_compile_value
+from graphmdn_tf.cli.options import (
+    JIT_COMPILE,
+    add_renamed,
+    add_training_options,
+    comma_names,
+    jit_compile_value,
+)
 from graphmdn_tf.config import (
     FIELD_CHOICES,
     TrainingConfig,
@@ -21,10 +27,13 @@ from graphmdn_tf.config import (
     default_text,
     field_flag,
 )
+from graphmdn_tf.layers.levels import saved_level
 
 # Flag values: the config's choices, with XLA's True/False spelt on/off.
 _CHOICES = {**FIELD_CHOICES, "jit_compile": tuple(JIT_COMPILE)}
 _COMMA_LISTS = ("train_subjects", "test_subjects", "validation_subjects", "actions")
+# Fields whose flag had another spelling before, kept as a hidden deprecated alias: field -> old flag.
+_RENAMED = {"mixture_level": "--mixture"}
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +60,10 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             options["action"] = argparse.BooleanOptionalAction
         elif isinstance(field.default, (int, float)):
             options["type"] = type(field.default)
-        group.add_argument(field_flag(field.name), **options)
+        if field.name in _RENAMED:
+            add_renamed(group, field_flag(field.name), _RENAMED[field.name], **options)
+        else:
+            group.add_argument(field_flag(field.name), **options)
 
 
 def field_help(field) -> str:
@@ -96,6 +108,7 @@ def _config_file(path: Path) -> dict:
             f"{type(values).__name__}"
         )
     known = [field.name for field in fields(TrainingConfig)]
+    values = saved_level(values)
     for key in values:
         if key not in known:
             raise ValueError(
@@ -142,14 +155,8 @@ def register(subparsers) -> None:
         "--run-dir",
         help="run directory (default: runs/<model>-<preset>-<dataset>[-<keypoints>])",
     )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="start over in a run directory that holds a run (default: resume or refuse)",
+    add_training_options(
+        parser, "start over in a run directory that holds a run (default: resume or refuse)"
     )
-    parser.add_argument(
-        "--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity (default: 1)"
-    )
-    add_cache_dir(parser)
     add_config_arguments(parser)
     set_handler(parser, run_train)

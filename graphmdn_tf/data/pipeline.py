@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from graphmdn_tf.checks import check_positive_int
 from graphmdn_tf.data.h36m import (
     DEFAULT_SPLITS,
     PROGRESS_MIN_FRAMES,
@@ -140,8 +141,7 @@ def load_samples(
     Raises:
         FileNotFoundError, `DataFileError` (a `ValueError`) or `ValueError`, naming the file and problem.
     """
-    if not isinstance(stride, (int, np.integer)) or isinstance(stride, bool) or stride < 1:
-        raise ValueError(f"Expected stride to be a positive integer. Received: stride={stride!r}")
+    check_positive_int(stride, "stride")
     check_dataset_name(dataset)
     if data_dir is None:
         if dataset != "synthetic":
@@ -264,14 +264,7 @@ def make_dataset(
         start, count: the batches from batch `start` on, `count` of them (None: all), taken from the
             shuffled index batches before any row is gathered (a resumed run skips cheaply).
     """
-    if (
-        not isinstance(batch_size, (int, np.integer))
-        or isinstance(batch_size, bool)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}"
-        )
+    check_positive_int(batch_size, "batch_size")
     if len(samples) == 0:
         raise ValueError("Expected at least one sample. Received: an empty PoseSamples")
     with tf.device(

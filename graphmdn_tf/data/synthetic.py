@@ -34,6 +34,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from graphmdn_tf.atomic import atomic_directory, write_atomically
+from graphmdn_tf.checks import check_positive_int
 from graphmdn_tf.data.body_model import FPS, Body, MotionBuilder, forward_kinematics
 from graphmdn_tf.data.cameras import H36M_SUBJECTS, h36m_cameras, project_to_pixels
 from graphmdn_tf.data.h36m import H36M_ACTIONS, KEYPOINT_LAYOUTS, cache_root
@@ -342,14 +343,7 @@ def write_synthetic_dataset(
     Returns:
         `out_dir` as a `Path`.
     """
-    if (
-        not isinstance(frames_per_sequence, (int, np.integer))
-        or isinstance(frames_per_sequence, bool)
-        or frames_per_sequence < 1
-    ):
-        raise ValueError(
-            f"Expected frames_per_sequence to be a positive integer. Received: {frames_per_sequence!r}"
-        )
+    check_positive_int(frames_per_sequence, "frames_per_sequence")
     if (
         isinstance(subjects, str)
         or not subjects

@@ -1,10 +1,5 @@
-"""`evaluate_run`: a finished run's tables, uncertainty summary, plots and TensorBoard run, on any data.
-
-Example:
-    >>> result = evaluate_run("runs/graphmdn-standard-cmu")   # writes results.md/.csv/.json and plots
-    >>> print(result.to_markdown())
-    >>> combine_results([result, evaluate_run("runs/semgcn-standard-cmu")]).write("runs", "comparison")
-"""
+"""`evaluate_run`: a finished run's tables, uncertainty summary, plots and TensorBoard run, on any data
+(the example is the package's, `graphmdn_tf.evaluation`)."""
 
 from __future__ import annotations
 
@@ -172,13 +167,13 @@ def default_results_dir(run: RunDirectory, config: TrainingConfig, data: Trainin
 
 
 def _run_result(config, data, run, samples, frames, ambiguous, convention) -> EvaluationResult:
-    label = model_label(config.model, config.preset, config.mixture)
+    label = model_label(config.model, config.preset, config.mixture_level)
     on = (
         ""
         if data == config
         else f"; evaluated on {data.dataset} {','.join(data.test_subjects)} ({data.keypoints})"
     )
-    names = method_names(config.model, config.preset, frames.errors, config.mixture)
+    names = method_names(config.model, config.preset, frames.errors, config.mixture_level)
     mixture = frames.nll is not None
     return EvaluationResult(
         actions=action_order(samples.action_classes),

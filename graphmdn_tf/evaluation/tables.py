@@ -330,7 +330,7 @@ def result_rows(errors: Mapping, action_labels, method_names: Mapping, ambiguous
     return tuple(rows)
 
 
-def method_names(model: str, preset: str, hypothesis_names, mixture: str = "pose") -> dict:
+def method_names(model: str, preset: str, hypothesis_names, mixture_level: str = "pose") -> dict:
     """{hypothesis: row label} in the paper's style: 'GraphMDN (Mean)', 'GraphMDN (Oracle, Wide)', 'SemGCN'.
 
     Node-level GraphMDNs are marked 'Node' (the paper reports pose level only, unmarked).
@@ -341,7 +341,7 @@ def method_names(model: str, preset: str, hypothesis_names, mixture: str = "pose
         if preset == "standard"
         else [preset.capitalize() if preset == "wide" else preset.upper()]
     )
-    if model == "graphmdn" and mixture == "node":
+    if model == "graphmdn" and mixture_level == "node":
         suffix.append("Node")
     names = {}
     for hypothesis in hypothesis_names:
@@ -350,8 +350,8 @@ def method_names(model: str, preset: str, hypothesis_names, mixture: str = "pose
     return names
 
 
-def model_label(model: str, preset: str, mixture: str = "pose") -> str:
-    return method_names(model, preset, [PREDICTION], mixture)[PREDICTION]
+def model_label(model: str, preset: str, mixture_level: str = "pose") -> str:
+    return method_names(model, preset, [PREDICTION], mixture_level)[PREDICTION]
 
 
 def combine_results(results: Sequence[EvaluationResult]) -> EvaluationResult:

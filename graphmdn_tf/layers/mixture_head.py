@@ -11,16 +11,17 @@ import numpy as np
 from keras import ops
 
 from graphmdn_tf.graphs import as_graph, check_node_count
-from graphmdn_tf.layers.levels import MIXTURE_LEVELS
+from graphmdn_tf.layers.levels import MIXTURE_LEVELS, level_keyword, saved_level
 from graphmdn_tf.layers.sem_graph_conv import SemGraphConv
 
 
-def check_mixture_level(mixture: str) -> str:
-    if mixture not in MIXTURE_LEVELS:
+def check_mixture_level(mixture_level: str) -> str:
+    if mixture_level not in MIXTURE_LEVELS:
         raise ValueError(
-            f"Expected mixture to be one of {MIXTURE_LEVELS}. Received: mixture={mixture!r}"
+            f"Expected mixture_level to be one of {MIXTURE_LEVELS}. "
+            f"Received: mixture_level={mixture_level!r}"
         )
-    return mixture
+    return mixture_level
 
 
 def split_raw(raw, num_nodes: int, num_kernels: int, target_dim: int):
@@ -31,12 +32,12 @@ def split_raw(raw, num_nodes: int, num_kernels: int, target_dim: int):
 
 
 def mixture_parameters(
-    raw, num_nodes: int, num_kernels: int, target_dim: int, mixture: str, min_sigma: float
+    raw, num_nodes: int, num_kernels: int, target_dim: int, mixture_level: str, min_sigma: float
 ) -> dict:
     """{'mu', 'sigma', 'pi_logits'} from the head's raw projection [B, N, (D+2)M] (see `GraphMixtureHead`)."""
     mean_logits, sigma_logits, pi_logits = split_raw(raw, num_nodes, num_kernels, target_dim)
     mu = ops.transpose(ops.tanh(mean_logits), (0, 2, 1, 3))  # [B, M, N, D]
-    if mixture == "pose":
+    if mixture_level == "pose":
         sigma_logits = ops.mean(sigma_logits, axis=1)  # [B, M]
         pi_logits = ops.mean(pi_logits, axis=1)  # [B, M]
     else:
@@ -65,7 +66,8 @@ class GraphMixtureHead(keras.layers.Layer):
         graph: a `graphmdn_tf.Graph`.
         num_kernels: M, the number of mixture kernels.
         target_dim: D, the target dimension per node (3 for 3-D joints).
-        mixture: "pose" (one mixture over whole poses, Eq. 6-9) or "node" (one per node, Eq. 1-5).
+        mixture_level: "pose" (one mixture over whole poses, Eq. 6-9) or "node" (one per node,
+            Eq. 1-5); the deprecated keyword `mixture` still works, with a `DeprecationWarning`.
         min_sigma: floor on sigma, keeping the likelihood finite for extreme inputs.
 
     Call arguments:
@@ -80,7 +82,10 @@ class GraphMixtureHead(keras.layers.Layer):
         GraphMDN (Oikarinen et al. 2020), Section 3, Eq. 1-9; Bishop, "Mixture Density Networks", 1994.
     """
 
-    def __init__(self, graph, num_kernels, target_dim=3, mixture="pose", min_sigma=1e-4, **kwargs):
+    def __init__(
+        self, graph, num_kernels, target_dim=3, mixture_level="pose", min_sigma=1e-4, **kwargs
+    ):
+        mixture_level = level_keyword(mixture_level, kwargs, type(self).__name__)
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         self.graph = as_graph(graph)
@@ -91,7 +96,7 @@ class GraphMixtureHead(keras.layers.Layer):
                 )
         self.num_kernels = int(num_kernels)
         self.target_dim = int(target_dim)
-        self.mixture = check_mixture_level(mixture)
+        self.mixture_level = check_mixture_level(mixture_level)
         if not float(min_sigma) > 0:
             raise ValueError(f"Expected min_sigma > 0. Received: min_sigma={min_sigma!r}")
         self.min_sigma = float(min_sigma)
@@ -113,7 +118,7 @@ class GraphMixtureHead(keras.layers.Layer):
             self.graph.num_nodes,
             self.num_kernels,
             self.target_dim,
-            self.mixture,
+            self.mixture_level,
             self.min_sigma,
         )
 
@@ -121,7 +126,7 @@ class GraphMixtureHead(keras.layers.Layer):
         batch, nodes = input_shape[0], input_shape[1]
         per_kernel = (
             (batch, self.num_kernels)
-            if self.mixture == "pose"
+            if self.mixture_level == "pose"
             else (batch, self.num_kernels, nodes)
         )
         return {
@@ -137,8 +142,12 @@ class GraphMixtureHead(keras.layers.Layer):
                 "graph": self.graph.get_config(),
                 "num_kernels": self.num_kernels,
                 "target_dim": self.target_dim,
-                "mixture": self.mixture,
+                "mixture_level": self.mixture_level,
                 "min_sigma": self.min_sigma,
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(saved_level(config))

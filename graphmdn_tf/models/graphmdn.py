@@ -6,6 +6,7 @@ import keras
 
 from graphmdn_tf import hypotheses
 from graphmdn_tf.distributions.mixture import mixture_distribution
+from graphmdn_tf.layers.levels import level_keyword, saved_level
 from graphmdn_tf.layers.mixture_head import GraphMixtureHead, check_mixture_level
 from graphmdn_tf.losses import mixture_nll
 from graphmdn_tf.metrics import MILLIMETRES
@@ -30,7 +31,8 @@ class GraphMDN(GraphPoseModel):
         graph, hidden_dim, num_blocks, dropout, non_local, input_dim, target_dim: the graph, the backbone
             and the dimensions (see `GraphPoseModel`).
         num_kernels: M.
-        mixture: "pose" or "node".
+        mixture_level: "pose" or "node" (the deprecated keyword `mixture` still works, with a
+            `DeprecationWarning`).
         min_sigma: floor on sigma.
         track_errors, error_scale: training-time MPJPE of Highest, Mean and Oracle (see `GraphPoseModel`).
 
@@ -54,7 +56,7 @@ class GraphMDN(GraphPoseModel):
         hidden_dim=128,
         num_blocks=4,
         num_kernels=5,
-        mixture="pose",
+        mixture_level="pose",
         dropout=0.1,
         input_dim=2,
         target_dim=3,
@@ -64,7 +66,8 @@ class GraphMDN(GraphPoseModel):
         error_scale=MILLIMETRES,
         **kwargs,
     ):
-        self.mixture = check_mixture_level(mixture)
+        mixture_level = level_keyword(mixture_level, kwargs, type(self).__name__)
+        self.mixture_level = check_mixture_level(mixture_level)
         self.num_kernels = int(num_kernels)
         self.min_sigma = float(min_sigma)
         super().__init__(
@@ -82,7 +85,12 @@ class GraphMDN(GraphPoseModel):
 
     def create_head(self):
         self.head = GraphMixtureHead(
-            self.graph, self.num_kernels, self.target_dim, self.mixture, self.min_sigma, name="head"
+            self.graph,
+            self.num_kernels,
+            self.target_dim,
+            self.mixture_level,
+            self.min_sigma,
+            name="head",
         )
 
     def output_block(self):
@@ -102,8 +110,13 @@ class GraphMDN(GraphPoseModel):
         return hypotheses.select(y_pred, target, self.selection_names())
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {"num_kernels": self.num_kernels, "mixture": self.mixture, "min_sigma": self.min_sigma}
-        )
-        return config
+        return {
+            **super().get_config(),
+            "num_kernels": self.num_kernels,
+            "mixture_level": self.mixture_level,
+            "min_sigma": self.min_sigma,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(saved_level(config))

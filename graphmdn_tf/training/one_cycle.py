@@ -30,6 +30,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from graphmdn_tf.checks import check_positive_int
+
 
 def one_cycle_learning_rate(
     step,
@@ -45,14 +47,7 @@ def one_cycle_learning_rate(
 
     Steps outside [0, total_steps - 1] are clamped. Returns a float, or an array like `step`.
     """
-    if (
-        isinstance(total_steps, bool)
-        or not isinstance(total_steps, (int, np.integer))
-        or total_steps < 1
-    ):
-        raise ValueError(
-            f"Expected total_steps to be a positive integer. Received: total_steps={total_steps!r}"
-        )
+    check_positive_int(total_steps, "total_steps")
     if shape not in ("triangular", "cosine"):
         raise ValueError(
             f"Expected shape to be 'triangular' or 'cosine'. Received: shape={shape!r}"
@@ -241,30 +236,15 @@ class OneCycle(StepLearningRate):
 
     Args:
         total_steps: steps of the whole run (epochs * steps_per_epoch).
-        peak, shape, pct_start, div_factor, final_div_factor: as in `one_cycle_learning_rate`.
+        peak, shape: as in `one_cycle_learning_rate`.
+        **options: its keyword arguments `pct_start`, `div_factor` and `final_div_factor`.
 
     Example:
         >>> model.fit(dataset, epochs=2, callbacks=[OneCycle(total_steps=2 * len(dataset))])
     """
 
-    def __init__(
-        self,
-        total_steps,
-        peak=6e-3,
-        shape="triangular",
-        *,
-        pct_start=0.5,
-        div_factor=25.0,
-        final_div_factor=1e4,
-    ):
-        schedule = OneCycleSchedule(
-            total_steps,
-            peak,
-            shape,
-            pct_start=pct_start,
-            div_factor=div_factor,
-            final_div_factor=final_div_factor,
-        )
+    def __init__(self, total_steps, peak=6e-3, shape="triangular", **options):
+        schedule = OneCycleSchedule(total_steps, peak, shape, **options)
         self.total_steps = schedule.total_steps
         self.peak = schedule.peak
         self.shape = schedule.shape

@@ -90,14 +90,14 @@ class StepSummaries(keras.callbacks.Callback):
 def mixture_diagnostics(outputs, targets_3d) -> dict:
     """Scalars describing a mixture over a batch of frames.
 
-    Returns {'pi_entropy': mean entropy of pi (nats), 'pi_entropy_fraction': the same over log(K),
-    'mean_sigma_mm': the pi-weighted sigma, 'mean_sigma_all_kernels_mm', 'highest_share': [K] fraction of frames where kernel j has the largest pi,
-    'oracle_share': [K] fraction where kernel j is closest to the ground truth}. Node-level mixtures
+    Returns {'pi_entropy': mean entropy of pi (nats), 'pi_entropy_fraction': the same over log(M),
+    'mean_sigma_mm': the pi-weighted sigma, 'mean_sigma_all_kernels_mm', 'highest_share': [M] fraction of frames where kernel j has the largest pi,
+    'oracle_share': [M] fraction where kernel j is closest to the ground truth}. Node-level mixtures
     count each (frame, joint) for the entropy and the largest pi.
     """
     mixture = MixtureArrays.from_params(outputs)
-    weights = mixture.pi  # [B, K] or [B, K, N]
-    joint = mixture.per_joint()  # sigma and pi as [B, K, N] (a pose-level sigma may be per joint)
+    weights = mixture.pi  # [B, M] or [B, M, N]
+    joint = mixture.per_joint()  # sigma and pi as [B, M, N] (a pose-level sigma may be per joint)
     num_kernels = weights.shape[1]
     entropy = -np.sum(weights * np.where(weights > 0, mixture.log_pi, 0.0), axis=1)
     highest = np.argmax(weights, axis=1).ravel()

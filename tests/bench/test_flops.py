@@ -25,22 +25,27 @@ def _built(model):
     return model
 
 
+def _ring_model():
+    """A GraphMDN on the 6-node ring: input 1, hidden 4, one residual block, 3 kernels of 2-D targets."""
+    return GraphMDN(
+        graph=RING,
+        input_dim=1,
+        target_dim=2,
+        num_kernels=3,
+        hidden_dim=4,
+        num_blocks=1,
+        track_errors=False,
+    )
+
+
 @pytest.mark.parametrize(
     "model",
     [
         lambda: GraphMDN(),
-        lambda: GraphMDN(hidden_dim=64, num_blocks=2, num_kernels=3, mixture="node"),
+        lambda: GraphMDN(hidden_dim=64, num_blocks=2, num_kernels=3, mixture_level="node"),
         lambda: GraphMDN(non_local=False, num_blocks=1),
         lambda: SemGCN(hidden_dim=32, num_blocks=1),
-        lambda: GraphMDN(
-            graph=RING,
-            input_dim=1,
-            target_dim=2,
-            num_kernels=3,
-            hidden_dim=4,
-            num_blocks=1,
-            track_errors=False,
-        ),
+        _ring_model,
     ],
 )
 def test_analytic_flops_agree_with_the_profiler(model):
@@ -52,17 +57,7 @@ def test_analytic_flops_agree_with_the_profiler(model):
 def test_small_model_flops_by_hand():
     # Ring graph (N = 6, E = 18, P = 3 groups of 2), input 1, hidden C = 4 (non-local I = 2), one residual
     # block, 3 kernels of 2-D targets (head: 4 -> (2 + 2) * 3 = 12), batch B = 2.
-    model = _built(
-        GraphMDN(
-            graph=RING,
-            input_dim=1,
-            target_dim=2,
-            num_kernels=3,
-            hidden_dim=4,
-            num_blocks=1,
-            track_errors=False,
-        )
-    )
+    model = _built(_ring_model())
     count = analytic_forward_flops(model, batch=2)
     scatter = 2 * 18 * 36  # per SemGraphConv: edge logits [1, 18] x [18, 36]; 4 convolutions
     conv_products = (

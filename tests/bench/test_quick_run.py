@@ -48,7 +48,7 @@ EPOCH_FIELDS = [
     "dataset",
     "data_dir",
     "model",
-    "mixture",
+    "mixture_level",
     "batch_size",
     "jit_compile",
     "steps_per_execution",
@@ -124,7 +124,7 @@ def test_bench_command_writes_json_and_markdown(quick_bench):
         "hidden_dim": 128,
         "num_blocks": 4,
         "num_kernels": 5,
-        "mixture": "pose",
+        "mixture_level": "pose",
         "dropout": 0.1,
     }
     assert preset["profiler_matmul_flops_batch1"] == preset["analytic_matmul_flops_batch1"]

@@ -13,6 +13,13 @@ def run(argv):
     return main(argv)
 
 
+def check(folder, dataset: str, cache_dir, *flags: str) -> int:
+    """The exit code of `graphmdn-tf data check FOLDER --dataset DATASET --cache-dir CACHE_DIR FLAGS`."""
+    return run(
+        ["data", "check", str(folder), "--dataset", dataset, "--cache-dir", str(cache_dir), *flags]
+    )
+
+
 def test_synth_then_check(tmp_path, capsys):
     out = tmp_path / "synthetic"
     assert run(["data", "synth", "--output-dir", str(out), "--frames", "3", "--seed", "5"]) == 0
@@ -20,22 +27,7 @@ def test_synth_then_check(tmp_path, capsys):
         ["data_3d_synthetic.npz", "data_2d_synthetic_gt.npz", "data_2d_synthetic_sh_pt_mpii.npz"]
     )
     assert f"to {out}" in capsys.readouterr().out
-    assert (
-        run(
-            [
-                "data",
-                "check",
-                str(out),
-                "--dataset",
-                "synthetic",
-                "--keypoints",
-                "sh_pt_mpii",
-                "--cache-dir",
-                str(tmp_path / "cache"),
-            ]
-        )
-        == 0
-    )
+    assert check(out, "synthetic", tmp_path / "cache", "--keypoints", "sh_pt_mpii") == 0
     printed = capsys.readouterr().out
     assert "joint order h36m16" in printed
     assert re.search(r"S11\s+WalkTogether 2\s+3\s+3\s+3\s+3\n", printed)
@@ -46,22 +38,7 @@ def test_synth_then_check(tmp_path, capsys):
 
 
 def test_check_summarises_the_cmu_set(cmu_dir, tmp_path, capsys):
-    assert (
-        run(
-            [
-                "data",
-                "check",
-                str(cmu_dir),
-                "--dataset",
-                "cmu",
-                "--keypoints",
-                "gt",
-                "--cache-dir",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
+    assert check(cmu_dir, "cmu", tmp_path, "--keypoints", "gt") == 0
     printed = capsys.readouterr().out
     assert "data_3d_cmu.npz: valid, 17 joints" in printed
     assert "joint order h36m17" in printed
@@ -80,20 +57,7 @@ def test_check_reports_invalid_files_and_exits_non_zero(tmp_path, capsys):
         positions_2d={"S1": {"Walking 1": [np.zeros((5, 17, 2))] * 3}},
         metadata=METADATA_17,
     )
-    assert (
-        run(
-            [
-                "data",
-                "check",
-                str(tmp_path),
-                "--dataset",
-                "h36m",
-                "--cache-dir",
-                str(tmp_path / "cache"),
-            ]
-        )
-        == 2
-    )
+    assert check(tmp_path, "h36m", tmp_path / "cache") == 2
     error = capsys.readouterr().err
     assert (
         "error:" in error
@@ -111,20 +75,7 @@ def test_check_prints_trim_warnings(tmp_path, capsys):
         metadata=METADATA_17,
         positions_2d={"S5": {"Eating 1": [np.ones((6, 17, 2))] * 3 + [np.ones((9, 17, 2))]}},
     )
-    assert (
-        run(
-            [
-                "data",
-                "check",
-                str(tmp_path),
-                "--dataset",
-                "h36m",
-                "--cache-dir",
-                str(tmp_path / "cache"),
-            ]
-        )
-        == 0
-    )
+    assert check(tmp_path, "h36m", tmp_path / "cache") == 0
     captured = capsys.readouterr()
     assert "warning:" in captured.err and "camera 3 has 9 frames of 2D" in captured.err
     assert re.search(r"S5\s+Eating 1\s+6\s+6\s+6\s+6\n", captured.out)
@@ -142,20 +93,7 @@ def test_check_warns_for_subjects_that_train_refuses(tmp_path, capsys):
             "S11": {},
         },
     )
-    assert (
-        run(
-            [
-                "data",
-                "check",
-                str(tmp_path),
-                "--dataset",
-                "h36m",
-                "--cache-dir",
-                str(tmp_path / "cache"),
-            ]
-        )
-        == 0
-    )
+    assert check(tmp_path, "h36m", tmp_path / "cache") == 0
     captured = capsys.readouterr()
     warnings = [line for line in captured.err.splitlines() if line.startswith("warning: ")]
     assert sorted(warnings) == sorted(
@@ -186,5 +124,5 @@ def test_bad_command_lines_are_rejected(argv, message, capsys):
 def test_synth_rejects_bad_sizes(tmp_path, capsys):
     assert run(["data", "synth", "--output-dir", str(tmp_path), "--frames", "0"]) == 2
     assert capsys.readouterr().err == (
-        "graphmdn-tf data synth: error: Expected --frames to be a positive integer. Received: 0\n"
+        "graphmdn-tf data synth: error: Expected --frames to be a positive integer. Received: --frames 0\n"
     )

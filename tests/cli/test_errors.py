@@ -106,7 +106,7 @@ def _bad_inputs(tmp_path):
         (
             ["data", "synth", "--output-dir", missing, "--frames", "-3"],
             "graphmdn-tf data synth: error: Expected --frames to be a positive integer. "
-            "Received: -3",
+            "Received: --frames -3",
         ),
         (
             ["data", "check", cmu_only, "--dataset", "h36m"],

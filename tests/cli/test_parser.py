@@ -95,6 +95,22 @@ def test_retired_spellings_are_only_hidden_deprecated_aliases(name):
             )
 
 
+@pytest.mark.parametrize("command", [["train"], ["convert", "ckpt.pth.tar", "--run-dir", "r"]])
+def test_the_retired_mixture_flag_sets_the_mixture_level_with_a_warning(command, capsys):
+    parser = build_parser()
+    assert parser.parse_args([*command, "--mixture", "node"]).mixture_level == "node"
+    assert capsys.readouterr().err == (
+        "graphmdn-tf: warning: --mixture is deprecated; use --mixture-level\n"
+    )
+    assert parser.parse_args([*command, "--mixture-level", "node"]).mixture_level == "node"
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args([*command, "--mixture", "node", "--mixture-level", "pose"])
+    assert exit_info.value.code == 2
+    assert "argument --mixture-level: not allowed with argument --mixture" in (
+        capsys.readouterr().err
+    )
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_folders_of_results_are_output_dir_and_xla_is_jit_compile(name):
     visible = {

@@ -199,7 +199,7 @@ def test_a_runs_config_json_round_trips_through_train_config(tmp_path):
     original = TrainingConfig.from_preset(
         "k200",
         model="graphmdn",
-        mixture="node",
+        mixture_level="node",
         dataset="cmu",
         data_dir="data/cmu",
         validation_subjects="S6",
@@ -208,6 +208,13 @@ def test_a_runs_config_json_round_trips_through_train_config(tmp_path):
         seed=3,
     )
     assert _config("--config", str(_run_config(tmp_path, original))) == original
+
+
+def test_an_old_runs_config_file_gives_its_level_under_the_new_name():
+    old_run = Path(__file__).parents[1] / "training" / "old_run" / "run" / "config.json"
+    assert '"mixture": "pose"' in old_run.read_text()
+    config = _config("--config", str(old_run), "--mixture-level", "node")
+    assert config == TrainingConfig.from_json(old_run).replace(mixture_level="node")
 
 
 def test_flags_override_the_config_file(tmp_path):

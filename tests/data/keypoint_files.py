@@ -6,27 +6,15 @@ import json
 
 import numpy as np
 
-from graphmdn_tf.data.keypoint_formats import COCO_17, OPENPOSE_TO_COCO
+from graphmdn_tf.data.keypoint_formats import COCO_17, COCO_FOR_H36M16, OPENPOSE_TO_COCO
 from graphmdn_tf.data.safe_npz import load_npz_safely
 from graphmdn_tf.skeletons import H36M_17
 
 _H17 = {name: index for index, name in enumerate(H36M_17.joint_names)}
-# COCO-17 joint -> the Human3.6M-17 joint at the same place (face points: see `coco_from_h36m17`).
-_H36M17_FOR_COCO = {
-    "left_shoulder": "LShoulder",
-    "right_shoulder": "RShoulder",
-    "left_elbow": "LElbow",
-    "right_elbow": "RElbow",
-    "left_wrist": "LWrist",
-    "right_wrist": "RWrist",
-    "left_hip": "LHip",
-    "right_hip": "RHip",
-    "left_knee": "LKnee",
-    "right_knee": "RKnee",
-    "left_ankle": "LFoot",
-    "right_ankle": "RFoot",
-    "nose": "Neck/Nose",
-}
+# COCO-17 joint -> the Human3.6M-17 joint at the same place: the package's limbs, and the nose at
+# Neck/Nose (face points: see `coco_from_h36m17`).
+_H36M17_FOR_COCO = {COCO_17[coco]: name for name, coco in COCO_FOR_H36M16.items()}
+_H36M17_FOR_COCO["nose"] = "Neck/Nose"
 # Eyes and ears, which Human3.6M lacks: fixed pixel offsets from the nose.
 FACE_OFFSETS = {
     "left_eye": (6.0, -5.0),

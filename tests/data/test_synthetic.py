@@ -327,7 +327,10 @@ def test_progress_bar_for_large_sets(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"frames_per_sequence": 0}, "frames_per_sequence to be a positive integer. Received: 0"),
+        (
+            {"frames_per_sequence": 0},
+            "frames_per_sequence to be a positive integer. Received: frames_per_sequence=0",
+        ),
         ({"frames_per_sequence": 2.5}, "frames_per_sequence to be a positive integer"),
         (
             {"subjects": ("S2",)},

@@ -124,10 +124,10 @@ def test_method_names_follow_the_paper():
     }
     assert method_names("semgcn", "standard", ["prediction"]) == {"prediction": "SemGCN"}
     assert method_names("graphmdn", "k8", ["mean"]) == {"mean": "GraphMDN (Mean, K8)"}
-    assert method_names("graphmdn", "standard", ["mean"], mixture="node") == {
+    assert method_names("graphmdn", "standard", ["mean"], mixture_level="node") == {
         "mean": "GraphMDN (Mean, Node)"
     }
-    assert method_names("semgcn", "standard", ["prediction"], mixture="node") == {
+    assert method_names("semgcn", "standard", ["prediction"], mixture_level="node") == {
         "prediction": "SemGCN"
     }
     assert action_order(["Walking", "Balance", "Directions"]) == (

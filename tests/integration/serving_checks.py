@@ -15,7 +15,7 @@ def small_model(kind: str):
     """A small untrained model: "pose" or "node" GraphMDN, or "semgcn"."""
     if kind == "semgcn":
         return SemGCN(hidden_dim=16, num_blocks=1)
-    return GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=NUM_KERNELS, mixture=kind)
+    return GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=NUM_KERNELS, mixture_level=kind)
 
 
 def keypoints(rng: np.random.Generator, batch: int) -> np.ndarray:

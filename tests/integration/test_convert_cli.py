@@ -19,16 +19,16 @@ def _main(arguments, capsys):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name, mixture", [("semgcn_nonlocal_hid32_l1", None), ("graphmdn_pose_hid16_l1_k3", "pose")]
+    "name, level", [("semgcn_nonlocal_hid32_l1", None), ("graphmdn_pose_hid16_l1_k3", "pose")]
 )
 def test_three_commands_from_a_published_checkpoint_to_a_served_model(
-    name, mixture, tmp_path, capsys
+    name, level, tmp_path, capsys
 ):
     data, state_dict = _fixture(name)
     checkpoint = _save_checkpoint(state_dict, tmp_path / "ckpt_best.pth.tar")
     run_dir = tmp_path / "run"
-    mixture_flags = ["--mixture", mixture] if mixture else []
-    code, out, err = _main(["convert", checkpoint, "--run-dir", run_dir, *mixture_flags], capsys)
+    level_flags = ["--mixture-level", level] if level else []
+    code, out, err = _main(["convert", checkpoint, "--run-dir", run_dir, *level_flags], capsys)
     assert code == 0, err
     assert f"Converted {checkpoint}, " in out and f"graphmdn-tf evaluate {run_dir}" in out
 
@@ -47,8 +47,8 @@ def test_three_commands_from_a_published_checkpoint_to_a_served_model(
     assert code == 0, err
     serving = tf.saved_model.load(str(tmp_path / "saved_models" / "converted" / "1"))
     served = serving.signatures["serving_default"](keypoints=tf.constant(data["input"]))
-    if mixture is None:
-        _check_outputs(served["pose"].numpy(), data, mixture)
+    if level is None:
+        _check_outputs(served["pose"].numpy(), data, level)
     else:
         expected_mu = np.transpose(data["mu"], (0, 2, 1, 3))
         np.testing.assert_allclose(served["mu"].numpy(), expected_mu, atol=1e-5, rtol=0)
@@ -70,8 +70,8 @@ def test_three_commands_from_a_published_checkpoint_to_a_served_model(
     )
     assert code == 0, err
     with np.load(tmp_path / "lifted" / "poses.npz") as lifted:
-        poses = lifted["mu"] if mixture else lifted["mu"][:, 0]
-        expected = np.transpose(data["mu"], (0, 2, 1, 3)) if mixture else data["pose"]
+        poses = lifted["mu"] if level else lifted["mu"][:, 0]
+        expected = np.transpose(data["mu"], (0, 2, 1, 3)) if level else data["pose"]
         np.testing.assert_allclose(poses, expected, atol=1e-5, rtol=0)
 
 
@@ -83,7 +83,7 @@ def test_convert_errors_are_one_line_with_exit_code_2(tmp_path, capsys, monkeypa
     assert err.startswith(
         f"graphmdn-tf convert: error: {checkpoint}: GraphMDN (vectra-ai-research/GraphMDN): hidden 32"
     )
-    assert "(--mixture)" in err and err.count("\n") == 1
+    assert "(--mixture-level)" in err and err.count("\n") == 1
     code, _, err = _main(
         ["convert", tmp_path / "absent.pth.tar", "--run-dir", tmp_path / "r"], capsys
     )
@@ -102,6 +102,13 @@ def test_every_convert_flag_has_help(capsys):
     with pytest.raises(SystemExit):
         main(["convert", "--help"])
     text = capsys.readouterr().out
-    for flag in ("--run-dir", "--mixture", "--dropout", "--dataset", "--data-dir", "--keypoints"):
+    for flag in (
+        "--run-dir",
+        "--mixture-level",
+        "--dropout",
+        "--dataset",
+        "--data-dir",
+        "--keypoints",
+    ):
         assert flag in text
     assert "--train-subjects" in text and "--test-subjects" in text and "(default: " in text

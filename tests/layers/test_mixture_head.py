@@ -22,11 +22,13 @@ def _elu_plus_one(v):
     return np.where(v > 0, v, np.expm1(v)) + 1.0
 
 
-@pytest.mark.parametrize("mixture", ["pose", "node"])
+@pytest.mark.parametrize("mixture_level", ["pose", "node"])
 @pytest.mark.parametrize("target_dim", [3, 2])
-def test_activations_match_numpy(rng, mixture, target_dim):
+def test_activations_match_numpy(rng, mixture_level, target_dim):
     k = 4
-    head = GraphMixtureHead(h36m_graph(), num_kernels=k, target_dim=target_dim, mixture=mixture)
+    head = GraphMixtureHead(
+        h36m_graph(), num_kernels=k, target_dim=target_dim, mixture_level=mixture_level
+    )
     x = rng.normal(size=(5, 16, 6)).astype("float32")
     out = head(x)
     raw = _raw_projection(head, x)  # [B, N, (D+2)K]: D*K means | K sigma logits | K pi logits
@@ -34,7 +36,7 @@ def test_activations_match_numpy(rng, mixture, target_dim):
     sigma_logits = raw[..., target_dim * k : (target_dim + 1) * k]
     pi_logits = raw[..., (target_dim + 1) * k :]
     np.testing.assert_allclose(out["mu"].numpy(), means, atol=1e-5)
-    if mixture == "pose":
+    if mixture_level == "pose":
         np.testing.assert_allclose(
             out["sigma"].numpy(), _elu_plus_one(sigma_logits.mean(axis=1)), atol=1e-5
         )
@@ -49,7 +51,7 @@ def test_activations_match_numpy(rng, mixture, target_dim):
 
 
 def test_sigma_floor_for_extreme_logits():
-    head = GraphMixtureHead(h36m_graph(), num_kernels=2, mixture="node", min_sigma=1e-4)
+    head = GraphMixtureHead(h36m_graph(), num_kernels=2, mixture_level="node", min_sigma=1e-4)
     x = np.full((2, 16, 3), 1.0, "float32")
     head.build(x.shape)
     head.projection.bias.assign(np.full(head.projection.bias.shape, -1e4))
@@ -69,11 +71,11 @@ def test_head_stays_float32_under_mixed_precision(rng):
         keras.mixed_precision.set_global_policy("float32")
 
 
-@pytest.mark.parametrize("mixture", ["pose", "node"])
-def test_standard_layer_checks(tmp_path, mixture):
+@pytest.mark.parametrize("mixture_level", ["pose", "node"])
+def test_standard_layer_checks(tmp_path, mixture_level):
     # One SemGraphConv to (3 + 2) * 3 = 15 features: 2 kernels 8x15, 46 edge logits, 15 biases.
     run_layer_checks(
-        lambda: GraphMixtureHead(h36m_graph(), 3, mixture=mixture),
+        lambda: GraphMixtureHead(h36m_graph(), 3, mixture_level=mixture_level),
         (16, 8),
         tmp_path,
         expected_num_trainable_weights=4,
@@ -87,8 +89,9 @@ def test_standard_layer_checks(tmp_path, mixture):
     "kwargs, message",
     [
         (
-            {"mixture": "graph"},
-            r"Expected mixture to be one of \('pose', 'node'\)\. Received: mixture='graph'",
+            {"mixture_level": "graph"},
+            r"Expected mixture_level to be one of \('pose', 'node'\)\. "
+            r"Received: mixture_level='graph'",
         ),
         ({"num_kernels": 0}, "Expected num_kernels to be a positive integer"),
         ({"target_dim": -1}, "Expected target_dim to be a positive integer"),

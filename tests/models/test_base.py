@@ -24,7 +24,7 @@ BASE_CONFIG_KEYS = {
     "non_local",
 }
 CONFIG_KEYS = {
-    GraphMDN: BASE_CONFIG_KEYS | {"num_kernels", "mixture", "min_sigma"},
+    GraphMDN: BASE_CONFIG_KEYS | {"num_kernels", "mixture_level", "min_sigma"},
     SemGCN: BASE_CONFIG_KEYS,
 }
 
@@ -46,8 +46,10 @@ def test_the_base_builds_and_serializes_the_backbone(cls):
 @pytest.mark.parametrize(
     "factory",
     [
-        lambda: GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3, mixture="pose"),
-        lambda: GraphMDN(hidden_dim=16, num_blocks=2, num_kernels=2, mixture="node", dropout=0.2),
+        lambda: GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=3, mixture_level="pose"),
+        lambda: GraphMDN(
+            hidden_dim=16, num_blocks=2, num_kernels=2, mixture_level="node", dropout=0.2
+        ),
         lambda: SemGCN(hidden_dim=16, num_blocks=1),
     ],
 )

@@ -8,7 +8,7 @@ from graphmdn_tf.models import GraphMDN, SemGCN, build_model
 
 def test_every_model_field_of_the_config_reaches_the_model():
     config = TrainingConfig.from_preset(
-        "standard", hidden_dim=24, num_blocks=2, num_kernels=3, mixture="node", dropout=0.25
+        "standard", hidden_dim=24, num_blocks=2, num_kernels=3, mixture_level="node", dropout=0.25
     )
     model = build_model(config)
     assert isinstance(model, GraphMDN) and model.built
@@ -16,7 +16,7 @@ def test_every_model_field_of_the_config_reaches_the_model():
         model.hidden_dim,
         model.num_blocks,
         model.num_kernels,
-        model.mixture,
+        model.mixture_level,
         model.dropout,
     ) == (24, 2, 3, "node", 0.25)
     assert model.backbone.residual_blocks[0].block1.dropout == 0.25

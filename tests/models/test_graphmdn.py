@@ -1,5 +1,7 @@
 """GraphMDN (graphmdn_tf/models/graphmdn.py): the mixture head on the backbone, its NLL training and selections."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -8,10 +10,10 @@ from graphmdn_tf import Graph, GraphMDN, mixture_distribution
 from tests.models.toy_data import two_valued_problem
 
 
-@pytest.mark.parametrize("mixture", ["pose", "node"])
-def test_fit_learns_with_xla_and_no_user_loss(rng, mixture):
+@pytest.mark.parametrize("mixture_level", ["pose", "node"])
+def test_fit_learns_with_xla_and_no_user_loss(rng, mixture_level):
     x, y = two_valued_problem(rng)
-    model = GraphMDN(hidden_dim=32, num_blocks=1, num_kernels=3, mixture=mixture)
+    model = GraphMDN(hidden_dim=32, num_blocks=1, num_kernels=3, mixture_level=mixture_level)
     model.compile(optimizer=keras.optimizers.Adam(3e-3, clipnorm=1.0), jit_compile=True)
     before = model.evaluate(x, y, verbose=0, return_dict=True)
     history = model.fit(x, y, batch_size=64, epochs=6, verbose=0)
@@ -71,16 +73,22 @@ def test_mixed_precision_keeps_the_mixture_in_float32(rng):
         keras.mixed_precision.set_global_policy("float32")
 
 
-@pytest.mark.parametrize("mixture, sigma_shape", [("pose", (3, 4)), ("node", (3, 4, 16))])
-def test_the_head_follows_the_mixture_arguments(rng, mixture, sigma_shape):
-    model = GraphMDN(hidden_dim=8, num_blocks=1, num_kernels=4, mixture=mixture, min_sigma=0.5)
+@pytest.mark.parametrize("mixture_level, sigma_shape", [("pose", (3, 4)), ("node", (3, 4, 16))])
+def test_the_head_follows_the_mixture_arguments(rng, mixture_level, sigma_shape):
+    model = GraphMDN(
+        hidden_dim=8, num_blocks=1, num_kernels=4, mixture_level=mixture_level, min_sigma=0.5
+    )
     outputs = model(rng.normal(size=(3, 16, 2)).astype("float32"), training=False)
-    assert (model.head.num_kernels, model.head.mixture, model.head.min_sigma) == (4, mixture, 0.5)
+    assert (model.head.num_kernels, model.head.mixture_level, model.head.min_sigma) == (
+        4,
+        mixture_level,
+        0.5,
+    )
     assert outputs["mu"].shape == (3, 4, 16, 3) and outputs["sigma"].shape == sigma_shape
     assert float(np.min(outputs["sigma"])) >= 0.5
     assert {
         "num_kernels": 4,
-        "mixture": mixture,
+        "mixture_level": mixture_level,
         "min_sigma": 0.5,
     }.items() <= model.get_config().items()
 
@@ -89,8 +97,9 @@ def test_the_head_follows_the_mixture_arguments(rng, mixture, sigma_shape):
     "kwargs, message",
     [
         (
-            {"mixture": "joint"},
-            r"Expected mixture to be one of \('pose', 'node'\)\. Received: mixture='joint'",
+            {"mixture_level": "joint"},
+            r"Expected mixture_level to be one of \('pose', 'node'\)\. "
+            r"Received: mixture_level='joint'",
         ),
         ({"num_blocks": -1}, r"Expected num_blocks >= 0\. Received: num_blocks=-1"),
         ({"num_kernels": 0}, "Expected num_kernels to be a positive integer"),
@@ -100,3 +109,20 @@ def test_the_head_follows_the_mixture_arguments(rng, mixture, sigma_shape):
 def test_bad_constructor_arguments_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GraphMDN(**kwargs)
+
+
+def test_the_old_keyword_mixture_warns_and_an_old_config_loads_silently():
+    with pytest.warns(
+        DeprecationWarning,
+        match=r"GraphMDN\(mixture=\.\.\.\) is deprecated; use GraphMDN\(mixture_level=\.\.\.\)",
+    ):
+        model = GraphMDN(hidden_dim=8, num_blocks=1, num_kernels=2, mixture="node")
+    assert model.mixture_level == model.head.mixture_level == "node"
+    with pytest.warns(DeprecationWarning, match=r"GraphMDN\(mixture=\.\.\.\)"):
+        assert GraphMDN.from_preset("standard", mixture="node").mixture_level == "node"
+    config = model.get_config()
+    old = {("mixture" if key == "mixture_level" else key): value for key, value in config.items()}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*mixture", category=DeprecationWarning)
+        restored = GraphMDN.from_config(old)
+    assert restored.get_config() == config and restored.head.mixture_level == "node"

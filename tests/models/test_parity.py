@@ -24,7 +24,7 @@ def _convert(config, state_dict):
         hidden_dim=config["hid_dim"],
         num_blocks=config["num_layers"],
         num_kernels=config["num_gaussians"],
-        mixture="pose" if config["pose_level"] else "node",
+        mixture_level="pose" if config["pose_level"] else "node",
     )
 
 
@@ -97,11 +97,11 @@ def test_missing_wrong_shape_and_leftover_parameters_raise(shared_dir):
         ValueError, match=r"'gconv_output\.W' has shape \(2, 64, 15\); expected \(2, 64, 25\)"
     ):
         from_reference_state_dict(
-            state_dict, hidden_dim=64, num_blocks=2, num_kernels=5, mixture="node"
+            state_dict, hidden_dim=64, num_blocks=2, num_kernels=5, mixture_level="node"
         )
     with pytest.raises(
         ValueError, match=r"reference parameters were not used .*gconv_layers\.2\.gconv1"
     ):
         from_reference_state_dict(
-            state_dict, hidden_dim=64, num_blocks=1, num_kernels=3, mixture="node"
+            state_dict, hidden_dim=64, num_blocks=1, num_kernels=3, mixture_level="node"
         )

@@ -87,11 +87,11 @@ def test_a_semgcn_preset_builds_the_same_backbone_without_kernels(preset):
 
 def test_overrides_take_effect_and_leave_the_preset_alone():
     model = GraphMDN.from_preset(
-        "wide", num_blocks=1, num_kernels=8, mixture="node", non_local=False, dropout=0.3
+        "wide", num_blocks=1, num_kernels=8, mixture_level="node", non_local=False, dropout=0.3
     )
     model.build((None, 16, 2))
     assert _backbone_sizes(model) == (512, 1, 0, 0.3)
-    assert (model.head.num_kernels, model.head.mixture) == (8, "node")
+    assert (model.head.num_kernels, model.head.mixture_level) == (8, "node")
     outputs = model(np.zeros((1, 16, 2), "float32"), training=False)
     assert outputs["sigma"].shape == (1, 8, 16)
     semgcn = SemGCN.from_preset("k200", hidden_dim=16)
@@ -125,8 +125,8 @@ def test_an_unknown_preset_raises(cls):
         ),
         (
             SemGCN,
-            {"mixture": "node"},
-            r"Unrecognized keyword arguments passed to SemGCN: \{'mixture': 'node'\}",
+            {"mixture_level": "node"},
+            r"Unrecognized keyword arguments passed to SemGCN: \{'mixture_level': 'node'\}",
         ),
     ],
 )

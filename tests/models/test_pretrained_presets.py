@@ -1,6 +1,9 @@
 """The trained preset shipped in the package (graphmdn_tf/pretrained/cmu_standard.keras, docs/pretrained.md)."""
 
 import hashlib
+import json
+import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -8,7 +11,7 @@ import pytest
 from graphmdn_tf import GraphMDN, SemGCN
 from graphmdn_tf.data.pipeline import load_samples
 from graphmdn_tf.lifting import lift
-from graphmdn_tf.models import PRETRAINED_PRESETS, pretrained_path
+from graphmdn_tf.models import PRETRAINED_PRESETS, load_model, pretrained_path
 from tests.data.keypoint_files import cmu_pixels
 
 # The file tools/make_pretrained.py wrote; a new model file must change these on purpose.
@@ -28,10 +31,20 @@ def test_the_shipped_file_is_the_one_the_docs_describe():
     assert hashlib.sha256(path.read_bytes()).hexdigest() == SHA256
 
 
+def test_the_shipped_file_names_the_level_by_its_old_key_and_loads_without_a_warning():
+    with zipfile.ZipFile(pretrained_path("cmu_standard")) as archive:
+        saved = json.loads(archive.read("config.json"))["config"]
+    assert saved["mixture"] == "pose" and "mixture_level" not in saved
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*mixture", category=DeprecationWarning)
+        model = load_model(pretrained_path("cmu_standard"))
+    assert model.mixture_level == model.head.mixture_level == "pose"
+
+
 def test_from_preset_returns_the_trained_model_with_the_documented_architecture(pretrained):
     assert isinstance(pretrained, GraphMDN)
     assert (pretrained.hidden_dim, pretrained.num_blocks, pretrained.num_kernels) == (128, 4, 5)
-    assert (pretrained.mixture, pretrained.non_local, pretrained.graph.num_nodes) == (
+    assert (pretrained.mixture_level, pretrained.non_local, pretrained.graph.num_nodes) == (
         "pose",
         True,
         16,
@@ -75,7 +88,7 @@ def test_overrides_keep_the_weights_when_their_shapes_fit(pretrained):
     for ours, theirs in zip(tuned.get_weights(), pretrained.get_weights()):
         np.testing.assert_array_equal(ours, theirs)
     blank = GraphMDN.from_preset("cmu_standard", load_weights=False)
-    assert (blank.hidden_dim, blank.num_kernels, blank.mixture) == (128, 5, "pose")
+    assert (blank.hidden_dim, blank.num_kernels, blank.mixture_level) == (128, 5, "pose")
     assert not np.array_equal(blank.get_weights()[0], pretrained.get_weights()[0])
 
 

@@ -28,7 +28,7 @@ def _replay(shared_dir, name):
         hidden_dim=config["hid_dim"],
         num_blocks=config["num_layers"],
         num_kernels=config["num_gaussians"],
-        mixture="pose",
+        mixture_level="pose",
         dropout=0.0,
     )
     model.compile(
