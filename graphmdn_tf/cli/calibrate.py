@@ -11,6 +11,8 @@ subjects to fit on. Calibrating again replaces calibration.json.
 
 from __future__ import annotations
 
+import sys
+
 from graphmdn_tf.cli.errors import set_handler
 from graphmdn_tf.cli.options import add_cache_dir, comma_names
 
@@ -71,5 +73,11 @@ def run_calibrate(args) -> int:
         print(f"{key:>12} {record.before[key]:>10.4f} {record.after[key]:>10.4f}")
     worst = max(zip(record.after["ece_per_joint"], record.joint_names))
     print(f"worst joint ECE after: {worst[0]:.4f} ({worst[1]})")
+    if not record.fit["converged"]:
+        print(
+            f"warning: the fit stopped after {record.fit['iterations']} iterations with a gradient "
+            f"of {record.fit['gradient']:.2g} (not yet below 1e-6); the scales are the last ones",
+            file=sys.stderr,
+        )
     print(f"Written: {args.run_dir}/calibration.json")
     return 0
