@@ -13,7 +13,7 @@ from graphmdn_tf.calibration import CalibrationRecord, fit_sigma_scales
 from graphmdn_tf.cli import main
 from graphmdn_tf.data.pipeline import config_splits
 from graphmdn_tf.evaluation import evaluate_run
-from graphmdn_tf.export import export_run, export_saved_model
+from graphmdn_tf.export import ExportedFile, export_run, export_saved_model
 from graphmdn_tf.lifting import lift
 from graphmdn_tf.models import GraphMDN
 from graphmdn_tf.models.build import load_model
@@ -200,3 +200,17 @@ def test_the_exported_sample_signature_draws_from_the_served_mixture(level, tmp_
     check_samples(samples, served["mu"], served["sigma"], served["pi"], level)
     if level == "node":
         check_independent_nodes(samples, served["mu"], served["pi"], [(0, 1), (3, 15)])
+
+
+@pytest.mark.parametrize("file_format", ["onnx", "litert"])
+def test_onnx_and_litert_exports_carry_the_scales(file_format, tmp_path):
+    scales = np.linspace(0.6, 1.4, 16)
+    plain = GraphMDN(hidden_dim=8, num_blocks=1, num_kernels=3)
+    keypoints = np.random.default_rng(1).uniform(-1, 1, (4, 16, 2)).astype(np.float32)
+    expected = np.asarray(plain.predict(keypoints, verbose=0)["sigma"])[:, :, None] * scales
+    version = export_saved_model(
+        plain.with_sigma_scale(scales), tmp_path, name="calibrated", format=file_format
+    )
+    served = ExportedFile(version)(keypoints)["sigma"]
+    assert served.shape == (4, 3, 16)
+    np.testing.assert_allclose(served, expected, rtol=1e-4)
