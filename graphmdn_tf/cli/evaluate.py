@@ -1,12 +1,15 @@
 """`graphmdn-tf evaluate`: the paper's tables of finished runs (`graphmdn_tf.evaluation.evaluate_run`).
 
     graphmdn-tf evaluate RUN_DIR [RUN_DIR ...] [--num-samples N] [--convention paper|raw] [--output-dir DIR]
+                         [--calibration both|on|off]
     graphmdn-tf evaluate RUN_DIR --data-dir D --dataset NAME --keypoints K --test-subjects S9,S11
 
 Each run's tables go to RUN_DIR/results.{md,csv,json} and results_per_action.png; on other data than the
 run's own (any data flag) to RUN_DIR/evaluations/<dataset>-<keypoints>-<subjects>/ instead, so the run's
 own results stay; `--output-dir` puts them elsewhere (OUTPUT_DIR/<run name> with several runs). With
-several runs, a comparison table goes to OUTPUT_DIR/comparison.{md,csv,json,png} (default: runs/).
+several runs, a comparison table goes to OUTPUT_DIR/comparison.{md,csv,json,png} (default: runs/). A run
+calibrated by `graphmdn-tf calibrate` is evaluated with and without its sigma scale factors, side by side
+(`--calibration`).
 """
 
 from __future__ import annotations
