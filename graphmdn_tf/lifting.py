@@ -60,7 +60,8 @@ class LiftResult:
         inputs: [records, 16, 2] the same, normalised (what the model saw).
         poses: {selection: [records, 16, 3]}: 'highest' and 'mean' for a GraphMDN, 'prediction' for a SemGCN.
         mu: [records, M, 16, 3] every kernel's pose (a SemGCN: M = 1, its pose); pi: [records, M] (or
-            [records, M, 16], node level); sigma: as pi (None for a SemGCN).
+            [records, M, 16], node level); sigma: as pi, or [records, M, 16] for a calibrated run
+            (`graphmdn-tf calibrate`: sigma times its per-joint scale factors); None for a SemGCN.
         filled: per lifted record, {joint: rule} for joints the file lacked (see `to_h36m16`).
         refused: [{"record": [frame, person], "reason": ...}] for records not lifted.
         selection: the rule of `SELECTIONS` whose pose is `poses[selection]` (None: none asked for).

@@ -64,6 +64,13 @@ def test_folded_forward_equals_the_model_at_inference(kind, batch, rng):
     _assert_same(model, rng.uniform(-1, 1, (batch, 16, 2)).astype(np.float32))
 
 
+@pytest.mark.parametrize("kind", ["pose", "node"])
+def test_folded_forward_applies_a_calibrated_models_sigma_scale(kind, rng):
+    model = _model(kind, rng)
+    calibrated = model.with_sigma_scale(rng.uniform(0.5, 2.0, size=(model.num_kernels, 16)))
+    _assert_same(calibrated, rng.uniform(-1, 1, (7, 16, 2)).astype(np.float32))
+
+
 @pytest.mark.parametrize(
     "overrides",
     [

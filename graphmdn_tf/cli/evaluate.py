@@ -1,12 +1,15 @@
 """`graphmdn-tf evaluate`: the paper's tables of finished runs (`graphmdn_tf.evaluation.evaluate_run`).
 
     graphmdn-tf evaluate RUN_DIR [RUN_DIR ...] [--num-samples N] [--convention paper|raw] [--output-dir DIR]
+                         [--calibration both|on|off]
     graphmdn-tf evaluate RUN_DIR --data-dir D --dataset NAME --keypoints K --test-subjects S9,S11
 
 Each run's tables go to RUN_DIR/results.{md,csv,json} and results_per_action.png; on other data than the
 run's own (any data flag) to RUN_DIR/evaluations/<dataset>-<keypoints>-<subjects>/ instead, so the run's
 own results stay; `--output-dir` puts them elsewhere (OUTPUT_DIR/<run name> with several runs). With
-several runs, a comparison table goes to OUTPUT_DIR/comparison.{md,csv,json,png} (default: runs/).
+several runs, a comparison table goes to OUTPUT_DIR/comparison.{md,csv,json,png} (default: runs/). A run
+calibrated by `graphmdn-tf calibrate` is evaluated with and without its sigma scale factors, side by side
+(`--calibration`).
 """
 
 from __future__ import annotations
@@ -88,6 +91,14 @@ def register(subparsers) -> None:
         "paper's tables: each kernel's root joint at the origin, Protocol #2 Oracle chosen "
         "after alignment) or 'raw' (the outputs as they are); default: paper",
     )
+    parser.add_argument(
+        "--calibration",
+        choices=("both", "on", "off"),
+        default="both",
+        help="for a run with calibration.json (graphmdn-tf calibrate): both (the calibrated model "
+        "and, beside it, the uncalibrated one's uncertainty and best-of-N rows), on (calibrated "
+        "only) or off (the model as trained); default: both",
+    )
     add_cache_dir(parser)
     set_handler(parser, run_evaluate, results_dir="--output-dir")
 
@@ -124,6 +135,7 @@ def run_evaluate(args) -> int:
             stride=args.stride,
             convention=args.convention,
             results_dir=destination,
+            calibration=args.calibration,
             **overrides,
         )
         print(f"\n## {run_dir}\n\n{result.to_markdown()}")

@@ -230,7 +230,14 @@ def config_splits(config, progress: bool = True) -> tuple[PoseSamples, PoseSampl
     """
     train = config_samples(config, config.train_subjects, progress=progress)
     if config.validation_holdout:
-        return hold_out_ends(train, config.validation_holdout)
+        kept, held = hold_out_ends(train, config.validation_holdout)
+        if len(held) == 0:
+            raise ValueError(
+                f"Expected validation_holdout={config.validation_holdout} to hold out at least one "
+                f"frame. Received: sequences too short for it at stride {config.stride} "
+                f"(subjects {', '.join(config.train_subjects)}); raise validation_holdout or lower stride"
+            )
+        return kept, held
     return train, config_samples(config, config.validation_split, progress=progress)
 
 

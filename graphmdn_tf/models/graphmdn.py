@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from graphmdn_tf import hypotheses
+from graphmdn_tf.calibration import check_scales, scale_sigma
 from graphmdn_tf.distributions.mixture import mixture_distribution
 from graphmdn_tf.layers.levels import level_keyword, saved_level
 from graphmdn_tf.layers.mixture_head import GraphMixtureHead, check_mixture_level
@@ -34,6 +35,10 @@ class GraphMDN(GraphPoseModel):
         mixture_level: "pose" or "node" (the deprecated keyword `mixture` still works, with a
             `DeprecationWarning`).
         min_sigma: floor on sigma.
+        sigma_scale: None, or calibrated scale factors of sigma, [N] (per joint) or [M, N] (per kernel
+            and joint), applied after the head: the output `sigma` is then [batch, M, N] at both
+            levels (`graphmdn_tf.calibration`; `RunDirectory.load_model` sets it from a run's
+            calibration.json). Held in the config, so a saved calibrated model keeps it.
         track_errors, error_scale: training-time MPJPE of Highest, Mean and Oracle (see `GraphPoseModel`).
 
     Example:
@@ -62,6 +67,7 @@ class GraphMDN(GraphPoseModel):
         target_dim=3,
         non_local=True,
         min_sigma=1e-4,
+        sigma_scale=None,
         track_errors=True,
         error_scale=MILLIMETRES,
         **kwargs,
@@ -82,6 +88,12 @@ class GraphMDN(GraphPoseModel):
             error_scale=error_scale,
             **kwargs,
         )
+        # A NumPy array (not a list, which Keras would track as a layer attribute), or None.
+        self.sigma_scale = (
+            None
+            if sigma_scale is None
+            else check_scales(sigma_scale, self.num_kernels, self.graph.num_nodes)
+        )
 
     def create_head(self):
         self.head = GraphMixtureHead(
@@ -95,6 +107,19 @@ class GraphMDN(GraphPoseModel):
 
     def output_block(self):
         return self.head
+
+    def call(self, inputs, training=None):
+        outputs = super().call(inputs, training=training)
+        if self.sigma_scale is None:
+            return outputs
+        return {**outputs, "sigma": scale_sigma(outputs["sigma"], self.sigma_scale)}
+
+    def with_sigma_scale(self, sigma_scale) -> GraphMDN:
+        """A copy of this built model (same weights) with `sigma_scale` (None: uncalibrated)."""
+        model = type(self).from_config({**self.get_config(), "sigma_scale": sigma_scale})
+        model.build((None, self.graph.num_nodes, self.input_dim))
+        model.set_weights(self.get_weights())
+        return model
 
     def distribution(self, inputs, training=False):
         """The predictive `tfp` distribution for inputs [batch, N, input_dim]."""
@@ -115,6 +140,7 @@ class GraphMDN(GraphPoseModel):
             "num_kernels": self.num_kernels,
             "mixture_level": self.mixture_level,
             "min_sigma": self.min_sigma,
+            "sigma_scale": None if self.sigma_scale is None else self.sigma_scale.tolist(),
         }
 
     @classmethod

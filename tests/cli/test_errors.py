@@ -162,6 +162,7 @@ def _bad_inputs(tmp_path):
             "its preset)",
         ),
         (["evaluate", missing], f"graphmdn-tf evaluate: error: {not_found}"),
+        (["calibrate", missing], f"graphmdn-tf calibrate: error: {not_found}"),
         (["export", missing, "--name", "graphmdn"], f"graphmdn-tf export: error: {not_found}"),
         (
             ["lift", missing, tmp_path / "keypoints.json", "--output-dir", missing],

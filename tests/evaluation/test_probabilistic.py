@@ -44,6 +44,8 @@ def test_evaluate_run_writes_the_uncertainty_plots_and_tensorboard(tmp_path):
     assert summary["effective_kernels"] == pytest.approx(np.exp(entropy).mean(), rel=1e-4)
     assert list(summary["nll_per_joint"]) == list(H36M_16.joint_names) and 0 <= summary["ece"] <= 1
     assert summary["sharpness_mm"]["50"] < summary["sharpness_mm"]["90"]
+    curve = summary["calibration"]
+    assert summary["coverage_90"] == curve["observed"][curve["levels"].index(pytest.approx(0.9))]
     markdown = (run_dir / "results.md").read_text()
     assert (
         "### Uncertainty (the mixture's own distribution)" in markdown

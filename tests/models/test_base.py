@@ -24,7 +24,7 @@ BASE_CONFIG_KEYS = {
     "non_local",
 }
 CONFIG_KEYS = {
-    GraphMDN: BASE_CONFIG_KEYS | {"num_kernels", "mixture_level", "min_sigma"},
+    GraphMDN: BASE_CONFIG_KEYS | {"num_kernels", "mixture_level", "min_sigma", "sigma_scale"},
     SemGCN: BASE_CONFIG_KEYS,
 }
 

@@ -126,3 +126,36 @@ def test_the_old_keyword_mixture_warns_and_an_old_config_loads_silently():
         warnings.filterwarnings("error", message=".*mixture", category=DeprecationWarning)
         restored = GraphMDN.from_config(old)
     assert restored.get_config() == config and restored.head.mixture_level == "node"
+
+
+@pytest.mark.parametrize(
+    "mixture, scale_shape", [("pose", (16,)), ("node", (16,)), ("pose", (4, 16))]
+)
+def test_a_sigma_scale_multiplies_the_heads_sigma_and_survives_the_config(
+    rng, mixture, scale_shape, tmp_path
+):
+    scales = rng.uniform(0.5, 2.0, size=scale_shape)
+    plain = GraphMDN(hidden_dim=8, num_blocks=1, num_kernels=4, mixture_level=mixture)
+    inputs = rng.normal(size=(3, 16, 2)).astype("float32")
+    raw = plain(inputs, training=False)
+    calibrated = plain.with_sigma_scale(scales)
+    outputs = calibrated(inputs, training=False)
+    sigma = np.asarray(raw["sigma"], np.float64)
+    expected = (sigma[:, :, None] if sigma.ndim == 2 else sigma) * scales  # [3, 4, 16]
+    np.testing.assert_allclose(outputs["sigma"], expected, rtol=1e-6)
+    for name in ("mu", "pi_logits"):
+        np.testing.assert_array_equal(outputs[name], raw[name])
+    assert plain.get_config()["sigma_scale"] is None
+    assert np.array_equal(calibrated.get_config()["sigma_scale"], scales.tolist())
+    calibrated.save(tmp_path / "calibrated.keras")
+    reloaded = keras.saving.load_model(tmp_path / "calibrated.keras")
+    np.testing.assert_allclose(reloaded(inputs)["sigma"], outputs["sigma"], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "scales, message",
+    [(np.ones(15), r"shape \[16\] \(per joint\) or \[5, 16\]"), (-np.ones(16), "> 0")],
+)
+def test_a_bad_sigma_scale_is_refused(scales, message):
+    with pytest.raises(ValueError, match=message):
+        GraphMDN(sigma_scale=scales)

@@ -351,6 +351,8 @@ def test_validation_holdout_is_the_end_of_every_training_sequence():
         tiny_config(validation_holdout=0.1, validation_subjects="S8")
     with pytest.raises(ValueError, match=r"validation_holdout in \[0, 1\)"):
         tiny_config(validation_holdout=1.0)
+    with pytest.raises(ValueError, match=r"validation_holdout=0.01 to hold out at least one frame"):
+        TrainingData.load(tiny_config(validation_holdout=0.01, stride=8), progress=False)
 
 
 def test_training_json_records_every_epochs_wall_time(smoke_run: TrainResult):
