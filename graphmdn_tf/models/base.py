@@ -186,6 +186,25 @@ class GraphPoseModel(keras.Model):
             if self.optimizer is not None and not self.optimizer.built:
                 self.optimizer.build(self.trainable_variables)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras' build before `fit`/`evaluate`/`predict`, without drawing a batch when none is needed.
+
+        Under a distribution strategy, Keras' TensorFlow trainer starts an iterator over the dataset and
+        takes its first batch to build the model, even a built one. A seeded tf.data stream that
+        reshuffles on every iteration (the training stream of `graphmdn_tf.training`) then runs the
+        epoch on its second order, not the first that one device trains on. A built model without
+        compiled losses or metrics builds nothing from a batch, so it is given none.
+        """
+        if iterator is not None and self._builds_without_a_batch():
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def _builds_without_a_batch(self) -> bool:
+        compiled = (self._compile_loss, self._compile_metrics)
+        return all(layer.built for layer in self._flatten_layers()) and all(
+            part is None or part.built for part in compiled
+        )
+
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Keras `predict`; a NumPy array or tensor `x` is batched without tf.data autotuning (`batching.predict`)."""
         return batching.predict(

@@ -36,6 +36,7 @@ from graphmdn_tf.models.build import build_model
 from graphmdn_tf.runs import RunDirectory, not_writable
 from graphmdn_tf.training.checkpoints import BackupCheckpoint, TrainingDiverged, trim_history
 from graphmdn_tf.training.one_cycle import config_schedule, schedule_rates
+from graphmdn_tf.training.optimizer import GlobalBatchAdam
 from graphmdn_tf.training.summaries import (
     EpochTimes,
     StepSummaries,
@@ -249,7 +250,7 @@ def _compiled_model(
         if strategy.num_replicas_in_sync > 1:
             synchronize_batch_norm(model)
         run.prepare(config, overwrite)  # the data and model are good: now the folder may change
-        optimizer = keras.optimizers.Adam(
+        optimizer = GlobalBatchAdam(
             learning_rate=config_schedule(config, total_steps), global_clipnorm=config.clipnorm
         )
         model.compile(
