@@ -220,7 +220,14 @@ class FoldedForward(tf.Module):
         head = model.output_block()
         # The head's settings as plain values (a tf.Module would track a layer's unused variables).
         self._head_settings = (
-            (model.graph.num_nodes, head.num_kernels, head.target_dim, head.mixture, head.min_sigma)
+            (
+                model.graph.num_nodes,
+                head.num_kernels,
+                head.target_dim,
+                head.mixture,
+                head.min_sigma,
+                head.sigma_per_joint,
+            )
             if model.is_mixture
             else None
         )

@@ -30,14 +30,38 @@ def split_raw(raw, num_nodes: int, num_kernels: int, target_dim: int):
     return mean_logits, raw[..., d * k : (d + 1) * k], raw[..., (d + 1) * k :]
 
 
+def check_sigma_per_joint(mixture: str, sigma_per_joint) -> bool:
+    """`sigma_per_joint` as a bool; refused at node level, where every joint already has its own sigma."""
+    if not isinstance(sigma_per_joint, (bool, np.bool_)):
+        raise ValueError(
+            f"Expected sigma_per_joint to be True or False. Received: sigma_per_joint={sigma_per_joint!r}"
+        )
+    if sigma_per_joint and mixture != "pose":
+        raise ValueError(
+            "Expected sigma_per_joint only with mixture='pose' (at node level every joint already has "
+            f"its own sigma). Received: sigma_per_joint=True, mixture={mixture!r}"
+        )
+    return bool(sigma_per_joint)
+
+
 def mixture_parameters(
-    raw, num_nodes: int, num_kernels: int, target_dim: int, mixture: str, min_sigma: float
+    raw,
+    num_nodes: int,
+    num_kernels: int,
+    target_dim: int,
+    mixture: str,
+    min_sigma: float,
+    sigma_per_joint: bool = False,
 ) -> dict:
     """{'mu', 'sigma', 'pi_logits'} from the head's raw projection [B, N, (D+2)M] (see `GraphMixtureHead`)."""
     mean_logits, sigma_logits, pi_logits = split_raw(raw, num_nodes, num_kernels, target_dim)
     mu = ops.transpose(ops.tanh(mean_logits), (0, 2, 1, 3))  # [B, M, N, D]
     if mixture == "pose":
-        sigma_logits = ops.mean(sigma_logits, axis=1)  # [B, M]
+        sigma_logits = (
+            ops.transpose(sigma_logits, (0, 2, 1))  # [B, M, N]
+            if sigma_per_joint
+            else ops.mean(sigma_logits, axis=1)  # [B, M]
+        )
         pi_logits = ops.mean(pi_logits, axis=1)  # [B, M]
     else:
         sigma_logits = ops.transpose(sigma_logits, (0, 2, 1))  # [B, M, N]
@@ -57,6 +81,12 @@ class GraphMixtureHead(keras.layers.Layer):
         mu_ij    = tanh(mean logits)                         in R^D
         node:  sigma_ij = max(ELU(s_ij) + 1, min_sigma),      pi_i = softmax_j(p_ij)       (Eq. 2)
         pose:  sigma_j  = max(ELU(mean_i s_ij) + 1, min_sigma), pi = softmax_j(mean_i p_ij)  (Eq. 6)
+        pose, sigma_per_joint:  sigma_ij = max(ELU(s_ij) + 1, min_sigma), pi as at pose level
+
+    With `sigma_per_joint` a pose-level kernel keeps one sigma per joint instead of the paper's one
+    for the whole pose (so the nearly exact root and the hard wrists need not share a spread); the
+    kernel is still one choice per pose. At node level every joint has its own sigma already, and the
+    option is refused there.
 
     The softmax itself is left to the distribution (it uses `log_softmax`): the head returns the
     logits.
@@ -67,20 +97,31 @@ class GraphMixtureHead(keras.layers.Layer):
         target_dim: D, the target dimension per node (3 for 3-D joints).
         mixture: "pose" (one mixture over whole poses, Eq. 6-9) or "node" (one per node, Eq. 1-5).
         min_sigma: floor on sigma, keeping the likelihood finite for extreme inputs.
+        sigma_per_joint: at pose level, one sigma per joint and kernel instead of one per kernel.
 
     Call arguments:
         inputs: [batch, nodes, features].
 
     Output:
         dict with `mu` [batch, M, nodes, D] (kernel-major: `mu[:, j]` is hypothesis j),
-        `sigma` and `pi_logits`: [batch, M] at pose level, [batch, M, nodes] at node level.
+        `sigma` and `pi_logits`: [batch, M] at pose level, [batch, M, nodes] at node level;
+        with `sigma_per_joint`, `sigma` is [batch, M, nodes] and `pi_logits` [batch, M].
         The head always computes in float32 (also under a mixed-precision policy).
 
     Reference:
         GraphMDN (Oikarinen et al. 2020), Section 3, Eq. 1-9; Bishop, "Mixture Density Networks", 1994.
     """
 
-    def __init__(self, graph, num_kernels, target_dim=3, mixture="pose", min_sigma=1e-4, **kwargs):
+    def __init__(
+        self,
+        graph,
+        num_kernels,
+        target_dim=3,
+        mixture="pose",
+        min_sigma=1e-4,
+        sigma_per_joint=False,
+        **kwargs,
+    ):
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         self.graph = as_graph(graph)
@@ -95,6 +136,7 @@ class GraphMixtureHead(keras.layers.Layer):
         if not float(min_sigma) > 0:
             raise ValueError(f"Expected min_sigma > 0. Received: min_sigma={min_sigma!r}")
         self.min_sigma = float(min_sigma)
+        self.sigma_per_joint = check_sigma_per_joint(self.mixture, sigma_per_joint)
         self.projection = SemGraphConv(
             self.graph, (self.target_dim + 2) * self.num_kernels, name="projection", dtype="float32"
         )
@@ -115,6 +157,7 @@ class GraphMixtureHead(keras.layers.Layer):
             self.target_dim,
             self.mixture,
             self.min_sigma,
+            self.sigma_per_joint,
         )
 
     def compute_output_shape(self, input_shape):
@@ -126,7 +169,7 @@ class GraphMixtureHead(keras.layers.Layer):
         )
         return {
             "mu": (batch, self.num_kernels, nodes, self.target_dim),
-            "sigma": per_kernel,
+            "sigma": (batch, self.num_kernels, nodes) if self.sigma_per_joint else per_kernel,
             "pi_logits": per_kernel,
         }
 
@@ -139,6 +182,7 @@ class GraphMixtureHead(keras.layers.Layer):
                 "target_dim": self.target_dim,
                 "mixture": self.mixture,
                 "min_sigma": self.min_sigma,
+                "sigma_per_joint": self.sigma_per_joint,
             }
         )
         return config
