@@ -14,7 +14,7 @@ import numpy as np
 
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.h36m import DEFAULT_SPLITS
-from graphmdn_tf.data.pipeline import config_samples
+from graphmdn_tf.data.pipeline import config_samples, config_splits
 from graphmdn_tf.evaluation.frames import ambiguous_subset, evaluate_model, sequence_index
 from graphmdn_tf.evaluation.probabilistic import uncertainty_summary, write_tensorboard
 from graphmdn_tf.evaluation.tables import (
@@ -30,6 +30,12 @@ from graphmdn_tf.skeletons import H36M_16
 
 DATA_FIELDS = ("dataset", "data_dir", "keypoints", "test_subjects", "actions")
 """The data settings `evaluate_run` can take from elsewhere than the run's config."""
+
+SPLITS = ("test", "validation")
+"""What `evaluate_run` scores: the test subjects, or the run's own validation split."""
+
+VALIDATION_TAG = "validation"
+"""The folder under RUN_DIR/evaluations/ of the results on the run's validation split."""
 
 
 def evaluation_data(config: TrainingConfig, **overrides) -> TrainingConfig:
@@ -68,6 +74,7 @@ def evaluate_run(
     test_subjects=None,
     actions=None,
     results_dir: str | Path | None = None,
+    split: str = "test",
 ) -> EvaluationResult:
     """Evaluate a finished run (RUN_DIR/config.json and model.keras) on its test subjects, or on other data.
 
@@ -86,6 +93,10 @@ def evaluate_run(
             RUN_DIR/evaluations/<data_tag> for other data, so the run's own results are never replaced.
             In a folder of the user's, files of the same names that graphmdn-tf did not write there are
             never replaced (`graphmdn_tf.written`: `NotOurFileError`, before anything is written).
+        split: 'test' (the test subjects, or the data given) or 'validation': the run's own validation
+            split (`data.pipeline.config_splits`: its held-out frames with `validation_holdout`, else
+            its validation subjects), where settings are chosen; results by default in
+            RUN_DIR/evaluations/validation. It takes no other data settings and no stride.
 
     Returns:
         An `EvaluationResult`.
@@ -100,7 +111,22 @@ def evaluate_run(
         raise ValueError(
             f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}"
         )
+    if split not in SPLITS:
+        raise ValueError(f"Expected split to be one of {SPLITS}. Received: split={split!r}")
     config = run.load_config()
+    if split == "validation":
+        given = [
+            name
+            for name, value in zip(
+                DATA_FIELDS, (dataset, data_dir, keypoints, test_subjects, actions)
+            )
+            if value is not None
+        ]
+        if given or stride is not None:
+            raise ValueError(
+                "Expected no data settings or stride with split='validation' (it is the run's own "
+                f"validation split). Received: {', '.join(given + ['stride'] * (stride is not None))}"
+            )
     data = evaluation_data(
         config,
         dataset=dataset,
@@ -109,8 +135,12 @@ def evaluate_run(
         test_subjects=test_subjects,
         actions=actions,
     )
-    samples = config_samples(
-        data, data.test_subjects, stride=stride or data.stride, progress=progress
+    samples = (
+        config_splits(config, progress=progress)[1]
+        if split == "validation"
+        else config_samples(
+            data, data.test_subjects, stride=stride or data.stride, progress=progress
+        )
     )
     model = run.load_model()
     sequence_ids, frame_index = sequence_index(samples.subjects, samples.actions, samples.cameras)
@@ -134,9 +164,13 @@ def evaluate_run(
     ambiguous = ambiguous_subset(
         samples.inputs_2d, samples.targets_3d, sequence_ids, frame_index, samples.cameras
     )
-    result = _run_result(config, data, run, samples, frames, ambiguous, convention)
+    result = _run_result(config, data, run, samples, frames, ambiguous, convention, split)
     if write:
-        default = default_results_dir(run, config, data)
+        default = (
+            run.evaluation_dir(VALIDATION_TAG)
+            if split == "validation"
+            else default_results_dir(run, config, data)
+        )
         destination = Path(results_dir) if results_dir is not None else default
         ours = (
             destination.resolve() == default.resolve()
@@ -171,13 +205,16 @@ def default_results_dir(run: RunDirectory, config: TrainingConfig, data: Trainin
     return run.path if own else run.evaluation_dir(data_tag(data))
 
 
-def _run_result(config, data, run, samples, frames, ambiguous, convention) -> EvaluationResult:
+def _run_result(
+    config, data, run, samples, frames, ambiguous, convention, split
+) -> EvaluationResult:
     label = model_label(config.model, config.preset, config.mixture)
-    on = (
-        ""
-        if data == config
-        else f"; evaluated on {data.dataset} {','.join(data.test_subjects)} ({data.keypoints})"
-    )
+    if split == "validation":
+        on = f"; evaluated on its validation split ({_validation_text(config)})"
+    elif data == config:
+        on = ""
+    else:
+        on = f"; evaluated on {data.dataset} {','.join(data.test_subjects)} ({data.keypoints})"
     names = method_names(config.model, config.preset, frames.errors, config.mixture)
     mixture = frames.nll is not None
     return EvaluationResult(
@@ -193,6 +230,15 @@ def _run_result(config, data, run, samples, frames, ambiguous, convention) -> Ev
         notes=(f"{label}: {run.path} ({_origin(run, config)}{on}).",),
         convention=convention,
     )
+
+
+def _validation_text(config: TrainingConfig) -> str:
+    if config.validation_holdout:
+        return (
+            f"the last {config.validation_holdout:g} of every sequence of "
+            f"{','.join(config.train_subjects)}"
+        )
+    return ",".join(config.validation_split)
 
 
 def _origin(run: RunDirectory, config: TrainingConfig) -> str:
