@@ -1,23 +1,17 @@
 """tools/hypothesis_table.py: the goal's figures of each run, their summary over seeds, a tiny run end to end."""
 
-import importlib.util
 import json
 import statistics
-from pathlib import Path
 
 import pytest
 
 from tests.evaluation.cases import fixed_run
-
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "hypothesis_table.py"
+from tests.tool_module import load_tool
 
 
 @pytest.fixture(scope="module")
 def tool():
-    spec = importlib.util.spec_from_file_location("hypothesis_table", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("hypothesis_table")
 
 
 def _seed(mean, oracle, best_of, highest, skeleton, ece, worst, coverage, kernels):
