@@ -25,7 +25,8 @@ rounding) and less work per sample, from the weights as they are when it is made
 
 The result is plain TF ops over `tf.Variable`s (not trainable) that hold the folded weights; the
 module imports nothing of TFP. The mixture head's last step (tanh of the means, the ELU of sigma,
-pose-level averages) is the head's own `layers.mixture_head.mixture_parameters`.
+pose-level averages) is the head's own `layers.mixture_head.mixture_parameters`; a calibrated GraphMDN's
+sigma scale factors follow it (`graphmdn_tf.calibration.scale_sigma`), as in the model's `call`.
 
 Example:
     >>> forward = FoldedForward(model)            # a built GraphMDN or SemGCN
@@ -37,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from graphmdn_tf.calibration import scale_sigma
 from graphmdn_tf.layers.graph_blocks import GraphConvBlock
 from graphmdn_tf.layers.graph_non_local import GraphNonLocal
 from graphmdn_tf.layers.mixture_head import mixture_parameters
@@ -232,10 +234,18 @@ class FoldedForward(tf.Module):
             else None
         )
         self.output_conv = _FoldedConv(head.projection if model.is_mixture else head, name="output")
+        # A calibrated GraphMDN's sigma scale factors (a constant), applied after the head as `call` does.
+        scale = getattr(model, "sigma_scale", None)
+        self._sigma_scale = None if scale is None else np.asarray(scale, np.float32)
 
     def __call__(self, inputs):
         features = tf.transpose(tf.cast(inputs, tf.float32), [1, 0, 2])  # [N, B, F]
         for step in self.steps:
             features = step(features)
         raw = tf.transpose(self.output_conv(features), [1, 0, 2])  # [B, N, out]
-        return raw if self._head_settings is None else mixture_parameters(raw, *self._head_settings)
+        if self._head_settings is None:
+            return raw
+        outputs = mixture_parameters(raw, *self._head_settings)
+        if self._sigma_scale is None:
+            return outputs
+        return {**outputs, "sigma": scale_sigma(outputs["sigma"], self._sigma_scale)}

@@ -17,6 +17,8 @@ RUN_DIR after a finished run:
     evaluations/<data>/   `evaluate` on other data than the run's own (--data-dir, --dataset, ...)
     conversion.json       a run `graphmdn-tf convert` made from a published checkpoint: its source
                           file, SHA-256 and architecture (such a run has no history, training.json or logs)
+    calibration.json      written by `graphmdn-tf calibrate`: per-joint scale factors of sigma
+                          (`graphmdn_tf.calibration.CalibrationRecord`); `load_model` applies them
 
 What a directory may be given to `train` (`RunDirectory.check`):
     - new or empty: fine;
@@ -43,6 +45,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from graphmdn_tf.calibration import CalibrationRecord, node_names
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.models.build import load_model
 
@@ -60,6 +63,7 @@ except ImportError:
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
 CONVERSION_FILE = "conversion.json"
+CALIBRATION_FILE = "calibration.json"
 HISTORY_FILE = "history.csv"
 TRAINING_FILE = "training.json"
 CURVES_FILE = "training_curves.png"
@@ -86,6 +90,7 @@ RUN_FILES = (
     *RESULTS_FILES,
     EVALUATIONS_DIR,
     CONVERSION_FILE,
+    CALIBRATION_FILE,
 )
 
 
@@ -135,6 +140,7 @@ class RunDirectory:
     backup_dir = property(lambda self: self.path / BACKUP_DIR)
     lock_path = property(lambda self: self.path / LOCK_FILE)
     conversion_path = property(lambda self: self.path / CONVERSION_FILE)
+    calibration_path = property(lambda self: self.path / CALIBRATION_FILE)
 
     def converted_from(self) -> str | None:
         """The checkpoint a run made by `graphmdn-tf convert` holds (conversion.json), else None."""
@@ -172,9 +178,43 @@ class RunDirectory:
             )
         return self.model_path
 
-    def load_model(self):
-        """The trained model (`graphmdn_tf.models.load_model`: ours only, in Keras' safe mode)."""
-        return load_model(self.require_finished())
+    def is_calibrated(self) -> bool:
+        """True when `graphmdn-tf calibrate` has written calibration.json."""
+        return self.calibration_path.is_file()
+
+    def load_calibration(self) -> CalibrationRecord | None:
+        """The run's calibration.json (None when there is none; a ValueError naming it if damaged)."""
+        if not self.is_calibrated():
+            return None
+        return CalibrationRecord.from_json(self.calibration_path)
+
+    def load_model(self, calibrated: bool = True):
+        """The trained model (`graphmdn_tf.models.load_model`: ours only, in Keras' safe mode).
+
+        With `calibrated` (the default) and a calibration.json, a GraphMDN with its sigma scale
+        factors (`GraphMDN(sigma_scale=...)`): every output, sample and export then includes them.
+        `calibrated=False` gives the model as trained.
+
+        Raises:
+            FileNotFoundError: the run is not finished.
+            ValueError: calibration.json is damaged or fits another model (level, kernels, joints).
+        """
+        model = load_model(self.require_finished())
+        record = self.load_calibration() if calibrated else None
+        if record is None:
+            return model
+        if not getattr(model, "is_mixture", False):
+            raise ValueError(
+                f"{self.calibration_path}: calibration applies to a GraphMDN; the run's model is a "
+                f"{type(model).__name__}"
+            )
+        record.check_model(
+            model.mixture,
+            model.num_kernels,
+            node_names(model.graph),
+            self.calibration_path,
+        )
+        return model.with_sigma_scale(record.scale_array())
 
     def check(self, config: TrainingConfig, overwrite: bool = False) -> bool:
         """Whether `train` may use the folder for `config`; changes nothing. True: its run files must go first.

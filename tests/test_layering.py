@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "graphmdn_tf"
 FLOORS = (
     ("_version", "graphs", "skeletons", "atomic", "written", "lazy"),
     ("metrics", "distributions", "layers", "viz"),
-    ("losses", "hypotheses", "scoring", "conventions", "selectors", "uncertainty"),
+    ("losses", "hypotheses", "scoring", "conventions", "selectors", "uncertainty", "calibration"),
     ("batching", "data", "models"),
     ("config", "runs", "convert"),
     ("training",),

@@ -1,9 +1,9 @@
 """The `graphmdn-tf` command line. Each subcommand turns flags into a config and calls a library function.
 
-    graphmdn-tf quickstart | data synth | data check | train | evaluate | export | predict | lift
-                | convert | bench throughput | bench accuracy
+    graphmdn-tf quickstart | data synth | data check | train | evaluate | calibrate | export | predict
+                | lift | convert | bench throughput | bench accuracy
 
-One module per subcommand group: `data`, `train`, `evaluate`, `quickstart`, `export` (`export` and
+One module per subcommand group: `data`, `train`, `evaluate`, `calibrate`, `quickstart`, `export` (`export` and
 `predict`), `lift`, `convert`, `bench`; each adds its subcommands with `register(subparsers)`, importing
 only light modules (no TensorFlow: `--help` answers at once); its handlers import the library when they
 run. `graphmdn_tf.cli.errors.set_handler` turns the library's expected exceptions into one line in the
@@ -16,11 +16,21 @@ from __future__ import annotations
 import argparse
 
 import graphmdn_tf
-from graphmdn_tf.cli import bench, convert, data, evaluate, export, lift, quickstart, train
+from graphmdn_tf.cli import (
+    bench,
+    calibrate,
+    convert,
+    data,
+    evaluate,
+    export,
+    lift,
+    quickstart,
+    train,
+)
 from graphmdn_tf.cli.options import cache_dir_of
 
 # In the order `graphmdn-tf --help` lists them.
-COMMAND_MODULES = (data, train, evaluate, quickstart, export, lift, convert, bench)
+COMMAND_MODULES = (data, train, evaluate, calibrate, quickstart, export, lift, convert, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

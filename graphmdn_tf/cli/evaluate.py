@@ -88,6 +88,14 @@ def register(subparsers) -> None:
         "paper's tables: each kernel's root joint at the origin, Protocol #2 Oracle chosen "
         "after alignment) or 'raw' (the outputs as they are); default: paper",
     )
+    parser.add_argument(
+        "--calibration",
+        choices=("both", "on", "off"),
+        default="both",
+        help="for a run with calibration.json (graphmdn-tf calibrate): both (the calibrated model "
+        "and, beside it, the uncalibrated one's uncertainty and best-of-N rows), on (calibrated "
+        "only) or off (the model as trained); default: both",
+    )
     add_cache_dir(parser)
     set_handler(parser, run_evaluate, results_dir="--output-dir")
 
@@ -124,6 +132,7 @@ def run_evaluate(args) -> int:
             stride=args.stride,
             convention=args.convention,
             results_dir=destination,
+            calibration=args.calibration,
             **overrides,
         )
         print(f"\n## {run_dir}\n\n{result.to_markdown()}")

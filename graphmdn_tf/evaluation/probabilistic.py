@@ -20,8 +20,9 @@ from graphmdn_tf.written import forget, record, replaceable
 
 
 def uncertainty_summary(frames, ambiguous, joint_names) -> dict:
-    """{'nll', 'nll_ambiguous', 'nll_per_joint', 'ece', 'ece_per_joint', 'sharpness_mm', 'calibration',
-    'pairwise_distance_mm', 'effective_kernels'} of one mixture model's `FrameEvaluation`."""
+    """{'nll', 'nll_ambiguous', 'nll_per_joint', 'ece', 'ece_per_joint', 'coverage_90', 'sharpness_mm',
+    'calibration', 'pairwise_distance_mm', 'effective_kernels'} of one mixture model's `FrameEvaluation`
+    ('coverage_90': the observed frequency at the 90% level of the calibration curve)."""
     calibration = frames.calibration
     ambiguous = np.asarray(ambiguous, bool)
     return {
@@ -34,6 +35,7 @@ def uncertainty_summary(frames, ambiguous, joint_names) -> dict:
         "ece_per_joint": {
             name: float(value) for name, value in zip(joint_names, calibration.ece_per_joint)
         },
+        "coverage_90": float(calibration.observed[np.argmin(np.abs(calibration.levels - 0.9))]),
         "sharpness_mm": {
             f"{round(100 * level)}": MILLIMETRES * float(radius)
             for level, radius in calibration.sharpness.items()

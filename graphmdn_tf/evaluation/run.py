@@ -24,12 +24,18 @@ from graphmdn_tf.evaluation.tables import (
     model_label,
     result_rows,
 )
+from graphmdn_tf.hypotheses import selection_for
 from graphmdn_tf.runs import LOGS_DIR, RESULTS_STEM, RunDirectory
+from graphmdn_tf.scoring import METRICS
 from graphmdn_tf.selectors import MotionPrior, SkeletonPrior
 from graphmdn_tf.skeletons import H36M_16
 
 DATA_FIELDS = ("dataset", "data_dir", "keypoints", "test_subjects", "actions")
 """The data settings `evaluate_run` can take from elsewhere than the run's config."""
+
+#: `evaluate_run(calibration=...)`: a calibrated run's model with and without its scales, or one of them.
+CALIBRATION_CHOICES = ("both", "on", "off")
+UNCALIBRATED = "uncalibrated"
 
 SPLITS = ("test", "validation")
 """What `evaluate_run` scores: the test subjects, or the run's own validation split."""
@@ -75,6 +81,7 @@ def evaluate_run(
     actions=None,
     results_dir: str | Path | None = None,
     split: str = "test",
+    calibration: str = "both",
 ) -> EvaluationResult:
     """Evaluate a finished run (RUN_DIR/config.json and model.keras) on its test subjects, or on other data.
 
@@ -97,6 +104,11 @@ def evaluate_run(
             split (`data.pipeline.config_splits`: its held-out frames with `validation_holdout`, else
             its validation subjects), where settings are chosen; results by default in
             RUN_DIR/evaluations/validation. It takes no other data settings and no stride.
+        calibration: for a run with calibration.json (`graphmdn-tf calibrate`), "both" (default):
+            the calibrated model under the run's label and, beside it, the uncalibrated model's
+            uncertainty entry and best-of-N rows, labelled '(..., uncalibrated)' (the other
+            selections read pi and mu only, which calibration leaves unchanged); "on": the
+            calibrated model only; "off": the model as trained only. No effect on other runs.
 
     Returns:
         An `EvaluationResult`.
@@ -113,6 +125,11 @@ def evaluate_run(
         )
     if split not in SPLITS:
         raise ValueError(f"Expected split to be one of {SPLITS}. Received: split={split!r}")
+    if calibration not in CALIBRATION_CHOICES:
+        raise ValueError(
+            f"Expected calibration to be one of {CALIBRATION_CHOICES}. "
+            f"Received: calibration={calibration!r}"
+        )
     config = run.load_config()
     if split == "validation":
         given = [
@@ -142,29 +159,39 @@ def evaluate_run(
             data, data.test_subjects, stride=stride or data.stride, progress=progress
         )
     )
-    model = run.load_model()
+    calibrated = run.is_calibrated() and model_is_mixture(config) and calibration != "off"
+    model = run.load_model(calibrated=calibrated)
     sequence_ids, frame_index = sequence_index(samples.subjects, samples.actions, samples.cameras)
     priors = (
         training_priors(config, stride or data.stride, progress)
         if model_is_mixture(config)
         else None
     )
-    frames = evaluate_model(
-        model,
-        samples.inputs_2d,
-        samples.targets_3d,
-        sequence_ids=sequence_ids,
-        priors=priors,
-        num_samples=num_samples,
-        batch_size=batch_size,
-        seed=seed,
-        convention=convention,
-        progress=progress,
+
+    def evaluate(model, priors=None):  # the same chunks and seeds each time: paired samples
+        return evaluate_model(
+            model,
+            samples.inputs_2d,
+            samples.targets_3d,
+            sequence_ids=sequence_ids,
+            priors=priors,
+            num_samples=num_samples,
+            batch_size=batch_size,
+            seed=seed,
+            convention=convention,
+            progress=progress,
+        )
+
+    frames = evaluate(model, priors)
+    uncalibrated = (
+        evaluate(run.load_model(calibrated=False)) if calibrated and calibration == "both" else None
     )
     ambiguous = ambiguous_subset(
         samples.inputs_2d, samples.targets_3d, sequence_ids, frame_index, samples.cameras
     )
-    result = _run_result(config, data, run, samples, frames, ambiguous, convention, split)
+    result = _run_result(
+        config, data, run, samples, frames, ambiguous, convention, split, calibrated, uncalibrated
+    )
     if write:
         default = (
             run.evaluation_dir(VALIDATION_TAG)
@@ -205,8 +232,25 @@ def default_results_dir(run: RunDirectory, config: TrainingConfig, data: Trainin
     return run.path if own else run.evaluation_dir(data_tag(data))
 
 
+def uncalibrated_label(label: str) -> str:
+    """'GraphMDN' -> 'GraphMDN (uncalibrated)', 'GraphMDN (Best of 200 samples)' -> 'GraphMDN (Best of
+    200 samples, uncalibrated)'."""
+    if label.endswith(")"):
+        return f"{label[:-1]}, {UNCALIBRATED})"
+    return f"{label} ({UNCALIBRATED})"
+
+
 def _run_result(
-    config, data, run, samples, frames, ambiguous, convention, split
+    config,
+    data,
+    run,
+    samples,
+    frames,
+    ambiguous,
+    convention,
+    split="test",
+    calibrated=False,
+    uncalibrated=None,
 ) -> EvaluationResult:
     label = model_label(config.model, config.preset, config.mixture)
     if split == "validation":
@@ -217,17 +261,40 @@ def _run_result(
         on = f"; evaluated on {data.dataset} {','.join(data.test_subjects)} ({data.keypoints})"
     names = method_names(config.model, config.preset, frames.errors, config.mixture)
     mixture = frames.nll is not None
+    rows = result_rows(frames.errors, samples.action_classes, names, ambiguous)
+    test_nll = {label: float(frames.nll.mean())} if mixture else {}
+    summaries = (
+        {label: uncertainty_summary(frames, ambiguous, H36M_16.joint_names)} if mixture else {}
+    )
+    notes = [f"{label}: {run.path} ({_origin(run, config)}{on})."]
+    if mixture and run.is_calibrated():
+        notes.append(
+            f"{label}: sigma {'with' if calibrated else 'without'} the scale factors of "
+            f"{run.calibration_path} (`graphmdn-tf calibrate`)"
+            + (f"; '{UNCALIBRATED}' entries: without them." if uncalibrated is not None else ".")
+        )
+    if uncalibrated is not None:
+        sampled = {
+            key: uncalibrated_label(names[key])
+            for key in uncalibrated.errors
+            if key in names and selection_for(key).sampled
+        }
+        rows = rows + result_rows(uncalibrated.errors, samples.action_classes, sampled, ambiguous)
+        order = list(METRICS)
+        rows = tuple(sorted(rows, key=lambda row: order.index(row.protocol)))  # stable
+        test_nll[uncalibrated_label(label)] = float(uncalibrated.nll.mean())
+        summaries[uncalibrated_label(label)] = uncertainty_summary(
+            uncalibrated, ambiguous, H36M_16.joint_names
+        )
     return EvaluationResult(
         actions=action_order(samples.action_classes),
-        rows=result_rows(frames.errors, samples.action_classes, names, ambiguous),
-        test_nll={label: float(frames.nll.mean())} if mixture else {},
+        rows=rows,
+        test_nll=test_nll,
         num_ambiguous=int(np.sum(ambiguous)),
-        uncertainty={label: uncertainty_summary(frames, ambiguous, H36M_16.joint_names)}
-        if mixture
-        else {},
+        uncertainty=summaries,
         diversity={label: frames.diversity} if mixture else {},
         num_frames=len(samples),
-        notes=(f"{label}: {run.path} ({_origin(run, config)}{on}).",),
+        notes=tuple(notes),
         convention=convention,
     )
 

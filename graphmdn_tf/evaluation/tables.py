@@ -257,21 +257,22 @@ def uncertainty_markdown(summaries: Mapping) -> list[str]:
     lines = [
         "### Uncertainty (the mixture's own distribution)",
         "",
-        "| Model | NLL | NLL, ambiguous | ECE | radius 50% (mm) | radius 90% (mm) | kernel distance (mm) "
-        "| effective kernels |",
-        "|---|" + "---:|" * 7,
+        "| Model | NLL | NLL, ambiguous | ECE | coverage 90% | radius 50% (mm) | radius 90% (mm) "
+        "| kernel distance (mm) | effective kernels |",
+        "|---|" + "---:|" * 8,
     ]
     for label, summary in summaries.items():
         values = (
             summary["nll"],
             summary.get("nll_ambiguous"),
             summary["ece"],
+            summary.get("coverage_90"),
             summary["sharpness_mm"]["50"],
             summary["sharpness_mm"]["90"],
             summary["pairwise_distance_mm"],
             summary["effective_kernels"],
         )
-        formats = ("{:.2f}", "{:.2f}", "{:.3f}", "{:.1f}", "{:.1f}", "{:.1f}", "{:.2f}")
+        formats = ("{:.2f}", "{:.2f}", "{:.3f}", "{:.3f}", "{:.1f}", "{:.1f}", "{:.1f}", "{:.2f}")
         lines.append(
             f"| {label} | "
             + " | ".join(
@@ -296,7 +297,8 @@ def uncertainty_markdown(summaries: Mapping) -> list[str]:
     lines += [
         "",
         "ECE: mean |observed - predicted| over probability levels 5%-95% of each joint's mass within a "
-        "radius of its mixture mean; radius p%: the mean radius holding p% of a joint's predicted mass "
+        "radius of its mixture mean; coverage 90%: the observed frequency at the 90% level; "
+        "radius p%: the mean radius holding p% of a joint's predicted mass "
         "(sharpness); kernel distance: pi-weighted mean MPJPE between kernel means; effective kernels: "
         "exp(entropy of pi).",
         "",

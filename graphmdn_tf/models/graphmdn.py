@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from graphmdn_tf import hypotheses
+from graphmdn_tf.calibration import check_scales, scale_sigma
 from graphmdn_tf.distributions.mixture import mixture_distribution
 from graphmdn_tf.layers.mixture_head import (
     GraphMixtureHead,
@@ -51,6 +52,10 @@ class GraphMDN(GraphPoseModel):
             subtracted from the loss so that the batch uses several kernels (`losses.batch_pi_entropy`).
         wta_warmup_steps: for the first this many optimizer steps the loss is the negative
             log-density of each pose's best kernel only (`losses.winner_takes_all_nll`), then the NLL.
+        sigma_scale: None, or calibrated scale factors of sigma, [N] (per joint) or [M, N] (per kernel
+            and joint), applied after the head: the output `sigma` is then [batch, M, N] at both
+            levels (`graphmdn_tf.calibration`; `RunDirectory.load_model` sets it from a run's
+            calibration.json). Held in the config, so a saved calibrated model keeps it.
         track_errors, error_scale: training-time MPJPE of Highest, Mean and Oracle (see `GraphPoseModel`).
 
     Example:
@@ -82,6 +87,7 @@ class GraphMDN(GraphPoseModel):
         sigma_per_joint=False,
         pi_entropy_weight=0.0,
         wta_warmup_steps=0,
+        sigma_scale=None,
         track_errors=True,
         error_scale=MILLIMETRES,
         **kwargs,
@@ -116,6 +122,12 @@ class GraphMDN(GraphPoseModel):
             error_scale=error_scale,
             **kwargs,
         )
+        # A NumPy array (not a list, which Keras would track as a layer attribute), or None.
+        self.sigma_scale = (
+            None
+            if sigma_scale is None
+            else check_scales(sigma_scale, self.num_kernels, self.graph.num_nodes)
+        )
 
     def create_head(self):
         self.head = GraphMixtureHead(
@@ -130,6 +142,19 @@ class GraphMDN(GraphPoseModel):
 
     def output_block(self):
         return self.head
+
+    def call(self, inputs, training=None):
+        outputs = super().call(inputs, training=training)
+        if self.sigma_scale is None:
+            return outputs
+        return {**outputs, "sigma": scale_sigma(outputs["sigma"], self.sigma_scale)}
+
+    def with_sigma_scale(self, sigma_scale) -> GraphMDN:
+        """A copy of this built model (same weights) with `sigma_scale` (None: uncalibrated)."""
+        model = type(self).from_config({**self.get_config(), "sigma_scale": sigma_scale})
+        model.build((None, self.graph.num_nodes, self.input_dim))
+        model.set_weights(self.get_weights())
+        return model
 
     def distribution(self, inputs, training=False):
         """The predictive `tfp` distribution for inputs [batch, N, input_dim]."""
@@ -161,6 +186,7 @@ class GraphMDN(GraphPoseModel):
                 "sigma_per_joint": self.sigma_per_joint,
                 "pi_entropy_weight": self.pi_entropy_weight,
                 "wta_warmup_steps": self.wta_warmup_steps,
+                "sigma_scale": None if self.sigma_scale is None else self.sigma_scale.tolist(),
             }
         )
         return config
