@@ -106,6 +106,20 @@ def test_a_finished_run_is_scored_on_both_splits_and_tabled(tool, tmp_path, caps
     assert "| tiny | validation | 0 |" in printed and "| tiny | test | 0 |" in printed
     assert (out / "hypotheses.md").read_text() in printed
 
+    # Calibrated: a copy of the run gets the scales and its own evaluations; the run stays as it was.
+    before = (out / "tiny-seed0" / "results.json").read_text()
+    arguments = ["--data-dir", "d", "--output-dir", str(out), "--variant", "tiny=", "--no-train"]
+    assert tool.main([*arguments, "--calibrate", "tiny"]) == 0
+    copy = out / "tiny-calibrated-seed0"
+    assert (copy / "calibration.json").is_file() and not (
+        out / "tiny-seed0" / "calibration.json"
+    ).exists()
+    assert (out / "tiny-seed0" / "results.json").read_text() == before
+    names = [row["name"] for row in json.loads((out / "hypotheses.json").read_text())]
+    assert names == ["tiny", "tiny-calibrated"]
+    calibrated = json.loads((copy / "results.json").read_text())
+    assert "calibrate" in " ".join(calibrated["notes"])
+
 
 def test_a_bad_variant_is_named(tool, capsys):
     with pytest.raises(SystemExit):

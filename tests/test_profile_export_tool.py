@@ -1,6 +1,5 @@
 """tools/profile_export.py: a real, tiny profile of the portable export, and one-line errors for bad flags."""
 
-
 import pytest
 
 from tests.tool_module import load_tool

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -71,24 +72,30 @@ def train_command(flags: list[str], seed: int, run_dir: Path, data_dir: str) -> 
 
 
 def ensure_run(flags: list[str], seed: int, run_dir: Path, data_dir: str) -> None:
-    """Train the run unless it is finished (an unfinished one resumes), then score test and validation."""
+    """Train the run unless it is finished (an unfinished one resumes), then score test and validation
+    (a calibrated run with its scales only: the run it was copied from is the uncalibrated row)."""
     if not RunDirectory(run_dir).is_finished():
         command = train_command(flags, seed, run_dir, data_dir)
         print("$", shlex.join(command), flush=True)
         subprocess.run(command, check=True)
     if not (run_dir / f"{RESULTS_STEM}.json").is_file():
-        evaluate_run(run_dir, num_samples=NUM_SAMPLES, progress=False)
+        evaluate_run(run_dir, num_samples=NUM_SAMPLES, progress=False, calibration="on")
     if not (
         RunDirectory(run_dir).evaluation_dir(VALIDATION_TAG) / f"{RESULTS_STEM}.json"
     ).is_file():
-        evaluate_run(run_dir, num_samples=NUM_SAMPLES, progress=False, split="validation")
+        evaluate_run(
+            run_dir, num_samples=NUM_SAMPLES, progress=False, split="validation", calibration="on"
+        )
 
 
 def run_metrics(results: dict) -> dict:
     """The goal's figures of one evaluation (a results.json)."""
     p1 = {row["method"]: row["average"] for row in results["rows"] if row["protocol"] == 1}
     by_label = {method.partition(" (")[2].rstrip(")"): value for method, value in p1.items()}
-    (uncertainty,) = results["uncertainty"].values()
+    # A calibrated run's evaluation also holds the model without its scales, labelled 'uncalibrated'.
+    (uncertainty,) = [
+        summary for label, summary in results["uncertainty"].items() if "uncalibrated" not in label
+    ]
     levels = uncertainty["calibration"]["levels"]
     level = min(range(len(levels)), key=lambda index: abs(levels[index] - COVERAGE_LEVEL))
     return {
@@ -155,6 +162,27 @@ def summarize(per_seed: list[dict]) -> dict:
     return summary
 
 
+CALIBRATED = "-calibrated"
+COPIED = ("config.json", "model.keras", "training.json", "history.csv")
+
+
+def ensure_calibrated(run_dir: Path, per_kernel: bool = False) -> Path:
+    """A copy of a finished run (its config, model and training record) with `graphmdn-tf calibrate`
+    applied, scored on both splits; the original run and its results stay as they are."""
+    name, _, seed = run_dir.name.rpartition("-seed")
+    target = run_dir.parent / f"{name}{CALIBRATED}-seed{seed}"
+    if not RunDirectory(target).is_calibrated():
+        target.mkdir(exist_ok=True)
+        for file_name in COPIED:
+            if (run_dir / file_name).is_file():
+                shutil.copy2(run_dir / file_name, target / file_name)
+        command = ["graphmdn-tf", "calibrate", str(target), *(["--per-kernel"] * per_kernel)]
+        print("$", shlex.join(command), flush=True)
+        subprocess.run(command, check=True)
+    ensure_run([], int(seed), target, "unused: the run is finished")
+    return target
+
+
 def is_scored(run_dir: Path) -> bool:
     validation = RunDirectory(run_dir).evaluation_dir(VALIDATION_TAG) / f"{RESULTS_STEM}.json"
     return (run_dir / f"{RESULTS_STEM}.json").is_file() and validation.is_file()
@@ -179,9 +207,12 @@ def variant_rows(
             for run_dir in run_dirs
         ]
         splits[split] = {"per_seed": per_seed, **summarize(per_seed)}
-    command = shlex.join(train_command(flags, 0, Path(f"RUN-{name}"), data_dir)).replace(
+    run_name = f"RUN-{name.removesuffix(CALIBRATED)}"
+    command = shlex.join(train_command(flags, 0, Path(run_name), data_dir)).replace(
         "--seed 0", "--seed S"
     )
+    if name.endswith(CALIBRATED):
+        command += f" && graphmdn-tf calibrate {run_name}"
     return {"name": name, "flags": flags, "seeds": list(seeds), "command": command, **splits}
 
 
@@ -244,18 +275,39 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
+        "--calibrate",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also table variant NAME calibrated (`graphmdn-tf calibrate` on a copy of each of its "
+        "runs, NAME-calibrated-seedS); its validation figures are those of the split it was fitted on",
+    )
+    parser.add_argument(
         "--no-train",
         action="store_true",
         help="train nothing: table the seeds already trained and scored (a variant's seeds may differ)",
     )
     args = parser.parse_args(argv)
     args.output_dir.mkdir(parents=True, exist_ok=True)
+    for name in args.calibrate:
+        for seed in args.seeds:
+            run_dir = args.output_dir / f"{name}-seed{seed}"
+            if is_scored(run_dir):
+                ensure_calibrated(run_dir)
+    variants = list(args.variant) + [
+        (f"{name}{CALIBRATED}", flags) for name, flags in args.variant if name in args.calibrate
+    ]
     rows = [
         row
-        for name, flags in args.variant
+        for name, flags in variants
         for row in [
             variant_rows(
-                name, flags, tuple(args.seeds), args.output_dir, args.data_dir, not args.no_train
+                name,
+                flags,
+                tuple(args.seeds),
+                args.output_dir,
+                args.data_dir,
+                not args.no_train and not name.endswith(CALIBRATED),
             )
         ]
         if row is not None
