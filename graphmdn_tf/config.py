@@ -101,6 +101,21 @@ class TrainingConfig:
     num_blocks: int = _field(4, "residual graph blocks in the backbone")
     num_kernels: int = _field(5, "mixture kernels M (GraphMDN only)")
     dropout: float = _field(0.1, "dropout rate in the residual blocks, in [0, 1)")
+    sigma_per_joint: bool = _field(
+        False,
+        "pose level: one sigma per joint and kernel instead of the paper's one per kernel "
+        "(GraphMDN only; refused with mixture_level node, where sigma is per joint already)",
+    )
+    pi_entropy_weight: float = _field(
+        0.0,
+        "weight of the entropy of the batch-averaged mixture weights, subtracted from the loss so "
+        "the batch spreads over the kernels (0: the paper's NLL)",
+    )
+    wta_warmup_steps: int = _field(
+        0,
+        "winner-takes-all warm-up: the first steps train only each pose's best kernel (its own "
+        "NLL), then the mixture NLL (0: none)",
+    )
     dataset: str = _field(
         "synthetic",
         "the <NAME> in data_3d_<NAME>.npz: h36m, cmu, synthetic (built-in splits) or your own "
@@ -206,7 +221,12 @@ class TrainingConfig:
             "save_every_steps",
             "log_every_steps",
         )
-        for name in positive_ints + ("validation_frames", "image_frames", "seed"):
+        for name in positive_ints + (
+            "validation_frames",
+            "image_frames",
+            "seed",
+            "wta_warmup_steps",
+        ):
             value = getattr(self, name)
             minimum = 1 if name in positive_ints else 0
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -241,6 +261,20 @@ class TrainingConfig:
                 "Expected either validation_holdout or validation_subjects, not both. Received: "
                 f"validation_holdout={self.validation_holdout!r}, "
                 f"validation_subjects={self.validation_subjects}"
+            )
+        if not float(self.pi_entropy_weight) >= 0:
+            raise ValueError(
+                f"Expected pi_entropy_weight >= 0. Received: pi_entropy_weight={self.pi_entropy_weight!r}"
+            )
+        if not isinstance(self.sigma_per_joint, bool):
+            raise ValueError(
+                "Expected sigma_per_joint to be true or false. "
+                f"Received: sigma_per_joint={self.sigma_per_joint!r}"
+            )
+        if self.sigma_per_joint and self.mixture_level != "pose":
+            raise ValueError(
+                "Expected sigma_per_joint only with mixture_level 'pose' (at node level every joint has "
+                f"its own sigma already). Received: sigma_per_joint=True, mixture_level={self.mixture_level!r}"
             )
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"Expected dropout in [0, 1). Received: dropout={self.dropout!r}")

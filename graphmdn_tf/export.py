@@ -10,7 +10,8 @@ GraphMDN:
         in:  `keypoints` [batch, N, 2], normalised screen coordinates (the training inputs).
         out: `pi` mixture weights (softmax of the logits): [batch, M] pose level, [batch, M, N]
              node level; `mu` kernel means [batch, M, N, 3]; `sigma` (shape of `pi`; [batch, M, N]
-             for a calibrated model, whose sigma includes its per-joint scale factors);
+             for a calibrated model, whose sigma includes its per-joint scale factors, and for a
+             pose-level model with one sigma per joint, `sigma_per_joint`);
              `highest_pose` and `mean_pose` [batch, N, 3]: `<name>_pose` for every selection of
              `graphmdn_tf.hypotheses.SELECTIONS` that needs no ground truth (Highest, Mean).
     `from_pixels`

@@ -228,6 +228,7 @@ class FoldedForward(tf.Module):
                 head.target_dim,
                 head.mixture_level,
                 head.min_sigma,
+                head.sigma_per_joint,
             )
             if model.is_mixture
             else None

@@ -101,6 +101,14 @@ def test_a_config_written_before_the_level_was_renamed_reads_its_old_key(tmp_pat
         ({"peak_learning_rate": 0.0}, "Expected peak_learning_rate > 0"),
         ({"div_factor": 0.5}, "Expected div_factor >= 1"),
         ({"dropout": 1.0}, "Expected dropout in"),
+        ({"pi_entropy_weight": -0.1}, r"Expected pi_entropy_weight >= 0\. Received: "),
+        ({"wta_warmup_steps": -1}, "Expected wta_warmup_steps to be an integer >= 0"),
+        ({"sigma_per_joint": "yes"}, "Expected sigma_per_joint to be true or false"),
+        (
+            {"sigma_per_joint": True, "mixture_level": "node"},
+            r"Expected sigma_per_joint only with mixture_level 'pose' .*Received: "
+            r"sigma_per_joint=True, mixture_level='node'",
+        ),
         ({"dataset": "cmu"}, "Expected data_dir"),
         (
             {"dataset": "mpi", "data_dir": "x"},
@@ -134,6 +142,7 @@ def test_errors_for_unknown_preset_and_files(tmp_path):
 
 FLOAT_FIELDS = (
     "dropout",
+    "pi_entropy_weight",
     "validation_holdout",
     "peak_learning_rate",
     "div_factor",
@@ -172,3 +181,18 @@ def test_a_dataset_without_a_default_split_needs_subjects():
         TrainingConfig.from_preset(
             "standard", dataset="../etc", data_dir="x", train_subjects="S1", test_subjects="S7"
         )
+
+
+def test_the_model_options_reach_the_built_model():
+    from graphmdn_tf.models.build import build_model
+
+    config = TrainingConfig.from_preset(
+        "standard", sigma_per_joint=True, pi_entropy_weight=0.5, wta_warmup_steps=20
+    )
+    model = build_model(config, build=False)
+    assert (model.sigma_per_joint, model.pi_entropy_weight, model.wta_warmup_steps) == (
+        True,
+        0.5,
+        20,
+    )
+    assert TrainingConfig.from_json(config.to_json()) == config

@@ -90,6 +90,14 @@ def test_folded_forward_covers_other_backbones_and_graphs(overrides, rng):
     _assert_same(model, rng.uniform(-1, 1, (9, nodes, model.input_dim)).astype(np.float32))
 
 
+@pytest.mark.parametrize("batch", [0, 5])
+def test_folded_forward_keeps_a_per_joint_sigma(batch, rng):
+    model = _model("pose", rng, sigma_per_joint=True)
+    inputs = rng.uniform(-1, 1, (batch, 16, 2)).astype(np.float32)
+    _assert_same(model, inputs)
+    assert FoldedForward(model)(inputs)["sigma"].shape == (batch, 3, 16)
+
+
 def test_batch_norm_affine_is_the_inference_batch_norm(rng):
     norm = keras.layers.BatchNormalization(epsilon=1e-3)
     norm.build((None, 5))

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from graphmdn_tf.losses import l2_loss, mixture_nll
+from graphmdn_tf.losses import (
+    batch_pi_entropy,
+    kernel_nll,
+    l2_loss,
+    mixture_nll,
+    winner_takes_all_nll,
+)
 
 
 def _gaussian_log_density(y, mu, sigma):
@@ -118,3 +124,55 @@ def test_mixture_nll_refuses_targets_that_do_not_match_mu(rng, shape, message):
     _, params = _mixture(rng, "node")
     with pytest.raises(ValueError, match=message):
         mixture_nll(np.zeros(shape, "float32"), params)
+
+
+def _numpy_kernel_nll(y, mu, sigma, level):
+    """Each kernel's own NLL, mixture weights left out: [B, M] pose level (sigma [B, M] or per joint
+    [B, M, N]), [B, N, M] node level."""
+    y, mu, sigma = (np.asarray(a, np.float64) for a in (y, mu, sigma))
+    scale = sigma[:, :, None, None] if sigma.ndim == 2 else sigma[..., None]
+    per_node = -_gaussian_log_density(y[:, None], mu, scale)  # [B, M, N]
+    return per_node.sum(axis=2) if level == "pose" else per_node.transpose(0, 2, 1)
+
+
+@pytest.mark.parametrize("level", ["pose", "node", "pose_joint"])
+def test_winner_takes_all_is_the_best_kernels_nll(rng, level):
+    y, params = _mixture(rng, "node" if level == "node" else "pose")
+    if level == "pose_joint":
+        params["sigma"] = rng.uniform(0.1, 0.6, size=(5, 3, 16)).astype("float32")
+    base = "node" if level == "node" else "pose"
+    expected = _numpy_kernel_nll(y, params["mu"], params["sigma"], base)
+    np.testing.assert_allclose(kernel_nll(y, params).numpy(), expected, rtol=1e-5)
+    best = expected.min(axis=-1)
+    best = best.sum(axis=1) if base == "node" else best
+    np.testing.assert_allclose(float(winner_takes_all_nll(y, params)), best.mean(), rtol=1e-5)
+    weights = np.array([0.0, 1.0, 2.0, 0.5, 1.0], "float32")
+    np.testing.assert_allclose(
+        float(winner_takes_all_nll(y, params, weights)),
+        np.sum(best * weights) / weights.sum(),
+        rtol=1e-5,
+    )
+    # The best kernel alone explains the truth at least as well as the mixture it belongs to.
+    assert float(winner_takes_all_nll(y, params)) <= float(mixture_nll(y, params)) + 1e-4
+
+
+@pytest.mark.parametrize("level", ["pose", "node"])
+def test_batch_pi_entropy_is_the_entropy_of_the_average_weights(rng, level):
+    _, params = _mixture(rng, level)
+    pi = np.exp(_log_softmax(params["pi_logits"].astype(np.float64), axis=1))
+    weights = np.array([1.0, 0.0, 3.0, 1.0, 2.0])
+    for w in (None, weights):
+        average = np.average(pi, axis=0, weights=w)  # [M] or [M, N]
+        expected = np.mean(-np.sum(average * np.log(average), axis=0))
+        np.testing.assert_allclose(float(batch_pi_entropy(params, w)), expected, rtol=1e-5)
+
+
+def test_batch_pi_entropy_is_zero_for_one_kernel_and_log_m_for_a_spread_batch():
+    one_hot = np.full((4, 4), -1e4, "float32")
+    np.fill_diagonal(one_hot, 0.0)
+    # Every pose sure of its own kernel: each pose's pi has no entropy, the batch's average has log 4.
+    np.testing.assert_allclose(
+        float(batch_pi_entropy({"pi_logits": one_hot})), np.log(4), rtol=1e-6
+    )
+    same = np.tile(one_hot[:1], (4, 1))
+    assert abs(float(batch_pi_entropy({"pi_logits": same}))) < 1e-6

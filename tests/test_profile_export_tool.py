@@ -1,19 +1,13 @@
 """tools/profile_export.py: a real, tiny profile of the portable export, and one-line errors for bad flags."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "profile_export.py"
+from tests.tool_module import load_tool
 
 
 @pytest.fixture(scope="module")
 def tool():
-    spec = importlib.util.spec_from_file_location("profile_export", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("profile_export")
 
 
 def test_profiles_the_exported_signature_by_op_type(tool, capsys):

@@ -9,7 +9,7 @@ import numpy as np
 
 from graphmdn_tf.config import TrainingConfig
 from graphmdn_tf.data.h36m import DEFAULT_SPLITS
-from graphmdn_tf.data.pipeline import config_samples
+from graphmdn_tf.data.pipeline import config_samples, config_splits
 from graphmdn_tf.evaluation.frames import ambiguous_subset, evaluate_model, sequence_index
 from graphmdn_tf.evaluation.probabilistic import uncertainty_summary, write_tensorboard
 from graphmdn_tf.evaluation.tables import (
@@ -26,10 +26,17 @@ from graphmdn_tf.selectors import MotionPrior, SkeletonPrior
 from graphmdn_tf.skeletons import H36M_16
 
 DATA_FIELDS = ("dataset", "data_dir", "keypoints", "test_subjects", "actions")
+"""The data settings `evaluate_run` can take from elsewhere than the run's config."""
+
 #: `evaluate_run(calibration=...)`: a calibrated run's model with and without its scales, or one of them.
 CALIBRATION_CHOICES = ("both", "on", "off")
 UNCALIBRATED = "uncalibrated"
-"""The data settings `evaluate_run` can take from elsewhere than the run's config."""
+
+SPLITS = ("test", "validation")
+"""What `evaluate_run` scores: the test subjects, or the run's own validation split."""
+
+VALIDATION_TAG = "validation"
+"""The folder under RUN_DIR/evaluations/ of the results on the run's validation split."""
 
 
 def evaluation_data(config: TrainingConfig, **overrides) -> TrainingConfig:
@@ -68,6 +75,7 @@ def evaluate_run(
     test_subjects=None,
     actions=None,
     results_dir: str | Path | None = None,
+    split: str = "test",
     calibration: str = "both",
 ) -> EvaluationResult:
     """Evaluate a finished run (RUN_DIR/config.json and model.keras) on its test subjects, or on other data.
@@ -87,6 +95,10 @@ def evaluate_run(
             RUN_DIR/evaluations/<data_tag> for other data, so the run's own results are never replaced.
             In a folder of the user's, files of the same names that graphmdn-tf did not write there are
             never replaced (`graphmdn_tf.written`: `NotOurFileError`, before anything is written).
+        split: 'test' (the test subjects, or the data given) or 'validation': the run's own validation
+            split (`data.pipeline.config_splits`: its held-out frames with `validation_holdout`, else
+            its validation subjects), where settings are chosen; results by default in
+            RUN_DIR/evaluations/validation. It takes no other data settings and no stride.
         calibration: for a run with calibration.json (`graphmdn-tf calibrate`), "both" (default):
             the calibrated model under the run's label and, beside it, the uncalibrated model's
             uncertainty entry and best-of-N rows, labelled '(..., uncalibrated)' (the other
@@ -106,12 +118,27 @@ def evaluate_run(
         raise ValueError(
             f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}"
         )
+    if split not in SPLITS:
+        raise ValueError(f"Expected split to be one of {SPLITS}. Received: split={split!r}")
     if calibration not in CALIBRATION_CHOICES:
         raise ValueError(
             f"Expected calibration to be one of {CALIBRATION_CHOICES}. "
             f"Received: calibration={calibration!r}"
         )
     config = run.load_config()
+    if split == "validation":
+        given = [
+            name
+            for name, value in zip(
+                DATA_FIELDS, (dataset, data_dir, keypoints, test_subjects, actions)
+            )
+            if value is not None
+        ]
+        if given or stride is not None:
+            raise ValueError(
+                "Expected no data settings or stride with split='validation' (it is the run's own "
+                f"validation split). Received: {', '.join(given + ['stride'] * (stride is not None))}"
+            )
     data = evaluation_data(
         config,
         dataset=dataset,
@@ -120,8 +147,12 @@ def evaluate_run(
         test_subjects=test_subjects,
         actions=actions,
     )
-    samples = config_samples(
-        data, data.test_subjects, stride=stride or data.stride, progress=progress
+    samples = (
+        config_splits(config, progress=progress)[1]
+        if split == "validation"
+        else config_samples(
+            data, data.test_subjects, stride=stride or data.stride, progress=progress
+        )
     )
     calibrated = run.is_calibrated() and model_is_mixture(config) and calibration != "off"
     model = run.load_model(calibrated=calibrated)
@@ -154,10 +185,14 @@ def evaluate_run(
         samples.inputs_2d, samples.targets_3d, sequence_ids, frame_index, samples.cameras
     )
     result = _run_result(
-        config, data, run, samples, frames, ambiguous, convention, calibrated, uncalibrated
+        config, data, run, samples, frames, ambiguous, convention, split, calibrated, uncalibrated
     )
     if write:
-        default = default_results_dir(run, config, data)
+        default = (
+            run.evaluation_dir(VALIDATION_TAG)
+            if split == "validation"
+            else default_results_dir(run, config, data)
+        )
         destination = Path(results_dir) if results_dir is not None else default
         ours = (
             destination.resolve() == default.resolve()
@@ -201,14 +236,24 @@ def uncalibrated_label(label: str) -> str:
 
 
 def _run_result(
-    config, data, run, samples, frames, ambiguous, convention, calibrated=False, uncalibrated=None
+    config,
+    data,
+    run,
+    samples,
+    frames,
+    ambiguous,
+    convention,
+    split="test",
+    calibrated=False,
+    uncalibrated=None,
 ) -> EvaluationResult:
     label = model_label(config.model, config.preset, config.mixture_level)
-    on = (
-        ""
-        if data == config
-        else f"; evaluated on {data.dataset} {','.join(data.test_subjects)} ({data.keypoints})"
-    )
+    if split == "validation":
+        on = f"; evaluated on its validation split ({_validation_text(config)})"
+    elif data == config:
+        on = ""
+    else:
+        on = f"; evaluated on {data.dataset} {','.join(data.test_subjects)} ({data.keypoints})"
     names = method_names(config.model, config.preset, frames.errors, config.mixture_level)
     mixture = frames.nll is not None
     rows = result_rows(frames.errors, samples.action_classes, names, ambiguous)
@@ -247,6 +292,15 @@ def _run_result(
         notes=tuple(notes),
         convention=convention,
     )
+
+
+def _validation_text(config: TrainingConfig) -> str:
+    if config.validation_holdout:
+        return (
+            f"the last {config.validation_holdout:g} of every sequence of "
+            f"{','.join(config.train_subjects)}"
+        )
+    return ",".join(config.validation_split)
 
 
 def _origin(run: RunDirectory, config: TrainingConfig) -> str:

@@ -31,14 +31,38 @@ def split_raw(raw, num_nodes: int, num_kernels: int, target_dim: int):
     return mean_logits, raw[..., d * k : (d + 1) * k], raw[..., (d + 1) * k :]
 
 
+def check_sigma_per_joint(mixture_level: str, sigma_per_joint) -> bool:
+    """`sigma_per_joint` as a bool; refused at node level, where every joint already has its own sigma."""
+    if not isinstance(sigma_per_joint, (bool, np.bool_)):
+        raise ValueError(
+            f"Expected sigma_per_joint to be True or False. Received: sigma_per_joint={sigma_per_joint!r}"
+        )
+    if sigma_per_joint and mixture_level != "pose":
+        raise ValueError(
+            "Expected sigma_per_joint only with mixture_level='pose' (at node level every joint "
+            f"already has its own sigma). Received: sigma_per_joint=True, mixture_level={mixture_level!r}"
+        )
+    return bool(sigma_per_joint)
+
+
 def mixture_parameters(
-    raw, num_nodes: int, num_kernels: int, target_dim: int, mixture_level: str, min_sigma: float
+    raw,
+    num_nodes: int,
+    num_kernels: int,
+    target_dim: int,
+    mixture_level: str,
+    min_sigma: float,
+    sigma_per_joint: bool = False,
 ) -> dict:
     """{'mu', 'sigma', 'pi_logits'} from the head's raw projection [B, N, (D+2)M] (see `GraphMixtureHead`)."""
     mean_logits, sigma_logits, pi_logits = split_raw(raw, num_nodes, num_kernels, target_dim)
     mu = ops.transpose(ops.tanh(mean_logits), (0, 2, 1, 3))  # [B, M, N, D]
     if mixture_level == "pose":
-        sigma_logits = ops.mean(sigma_logits, axis=1)  # [B, M]
+        sigma_logits = (
+            ops.transpose(sigma_logits, (0, 2, 1))  # [B, M, N]
+            if sigma_per_joint
+            else ops.mean(sigma_logits, axis=1)  # [B, M]
+        )
         pi_logits = ops.mean(pi_logits, axis=1)  # [B, M]
     else:
         sigma_logits = ops.transpose(sigma_logits, (0, 2, 1))  # [B, M, N]
@@ -58,6 +82,12 @@ class GraphMixtureHead(keras.layers.Layer):
         mu_ij    = tanh(mean logits)                         in R^D
         node:  sigma_ij = max(ELU(s_ij) + 1, min_sigma),      pi_i = softmax_j(p_ij)       (Eq. 2)
         pose:  sigma_j  = max(ELU(mean_i s_ij) + 1, min_sigma), pi = softmax_j(mean_i p_ij)  (Eq. 6)
+        pose, sigma_per_joint:  sigma_ij = max(ELU(s_ij) + 1, min_sigma), pi as at pose level
+
+    With `sigma_per_joint` a pose-level kernel keeps one sigma per joint instead of the paper's one
+    for the whole pose (so the nearly exact root and the hard wrists need not share a spread); the
+    kernel is still one choice per pose. At node level every joint has its own sigma already, and the
+    option is refused there.
 
     The softmax itself is left to the distribution (it uses `log_softmax`): the head returns the
     logits.
@@ -69,13 +99,15 @@ class GraphMixtureHead(keras.layers.Layer):
         mixture_level: "pose" (one mixture over whole poses, Eq. 6-9) or "node" (one per node,
             Eq. 1-5); the deprecated keyword `mixture` still works, with a `DeprecationWarning`.
         min_sigma: floor on sigma, keeping the likelihood finite for extreme inputs.
+        sigma_per_joint: at pose level, one sigma per joint and kernel instead of one per kernel.
 
     Call arguments:
         inputs: [batch, nodes, features].
 
     Output:
         dict with `mu` [batch, M, nodes, D] (kernel-major: `mu[:, j]` is hypothesis j),
-        `sigma` and `pi_logits`: [batch, M] at pose level, [batch, M, nodes] at node level.
+        `sigma` and `pi_logits`: [batch, M] at pose level, [batch, M, nodes] at node level;
+        with `sigma_per_joint`, `sigma` is [batch, M, nodes] and `pi_logits` [batch, M].
         The head always computes in float32 (also under a mixed-precision policy).
 
     Reference:
@@ -83,7 +115,14 @@ class GraphMixtureHead(keras.layers.Layer):
     """
 
     def __init__(
-        self, graph, num_kernels, target_dim=3, mixture_level="pose", min_sigma=1e-4, **kwargs
+        self,
+        graph,
+        num_kernels,
+        target_dim=3,
+        mixture_level="pose",
+        min_sigma=1e-4,
+        sigma_per_joint=False,
+        **kwargs,
     ):
         mixture_level = level_keyword(mixture_level, kwargs, type(self).__name__)
         kwargs["dtype"] = "float32"
@@ -100,6 +139,7 @@ class GraphMixtureHead(keras.layers.Layer):
         if not float(min_sigma) > 0:
             raise ValueError(f"Expected min_sigma > 0. Received: min_sigma={min_sigma!r}")
         self.min_sigma = float(min_sigma)
+        self.sigma_per_joint = check_sigma_per_joint(self.mixture_level, sigma_per_joint)
         self.projection = SemGraphConv(
             self.graph, (self.target_dim + 2) * self.num_kernels, name="projection", dtype="float32"
         )
@@ -120,6 +160,7 @@ class GraphMixtureHead(keras.layers.Layer):
             self.target_dim,
             self.mixture_level,
             self.min_sigma,
+            self.sigma_per_joint,
         )
 
     def compute_output_shape(self, input_shape):
@@ -131,7 +172,7 @@ class GraphMixtureHead(keras.layers.Layer):
         )
         return {
             "mu": (batch, self.num_kernels, nodes, self.target_dim),
-            "sigma": per_kernel,
+            "sigma": (batch, self.num_kernels, nodes) if self.sigma_per_joint else per_kernel,
             "pi_logits": per_kernel,
         }
 
@@ -144,6 +185,7 @@ class GraphMixtureHead(keras.layers.Layer):
                 "target_dim": self.target_dim,
                 "mixture_level": self.mixture_level,
                 "min_sigma": self.min_sigma,
+                "sigma_per_joint": self.sigma_per_joint,
             }
         )
         return config

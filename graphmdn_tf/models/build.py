@@ -13,7 +13,16 @@ from graphmdn_tf.models.semgcn import SemGCN
 MODEL_CLASSES = dict(zip(MODELS, (GraphMDN, SemGCN), strict=True))
 # The config fields each model is made from (everything else in a config is data, schedule or runtime).
 MODEL_FIELDS = {
-    "graphmdn": ("hidden_dim", "num_blocks", "num_kernels", "mixture_level", "dropout"),
+    "graphmdn": (
+        "hidden_dim",
+        "num_blocks",
+        "num_kernels",
+        "mixture_level",
+        "dropout",
+        "sigma_per_joint",
+        "pi_entropy_weight",
+        "wta_warmup_steps",
+    ),
     "semgcn": ("hidden_dim", "num_blocks", "dropout"),
 }
 

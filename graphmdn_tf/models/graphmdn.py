@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from graphmdn_tf import hypotheses
 from graphmdn_tf.calibration import check_scales, scale_sigma
 from graphmdn_tf.distributions.mixture import mixture_distribution
 from graphmdn_tf.layers.levels import level_keyword, saved_level
-from graphmdn_tf.layers.mixture_head import GraphMixtureHead, check_mixture_level
-from graphmdn_tf.losses import mixture_nll
+from graphmdn_tf.layers.mixture_head import (
+    GraphMixtureHead,
+    check_mixture_level,
+    check_sigma_per_joint,
+)
+from graphmdn_tf.losses import batch_pi_entropy, mixture_nll, winner_takes_all_nll
 from graphmdn_tf.metrics import MILLIMETRES
 from graphmdn_tf.models.base import GraphPoseModel
 
@@ -28,6 +33,14 @@ class GraphMDN(GraphPoseModel):
     TFP distribution. `compile(optimizer=...)` then `fit(x, y)` trains on the negative
     log-likelihood; no loss argument is needed.
 
+    Training objective (`pose_loss`, also the logged `loss` and `val_loss`):
+
+        loss = NLL                              (winner_takes_all_nll for the first
+                                                 `wta_warmup_steps` optimizer steps)
+               - pi_entropy_weight * H(mean over the batch of pi)
+
+    With the defaults (0 warm-up steps, weight 0) it is the paper's NLL.
+
     Args:
         graph, hidden_dim, num_blocks, dropout, non_local, input_dim, target_dim: the graph, the backbone
             and the dimensions (see `GraphPoseModel`).
@@ -35,6 +48,12 @@ class GraphMDN(GraphPoseModel):
         mixture_level: "pose" or "node" (the deprecated keyword `mixture` still works, with a
             `DeprecationWarning`).
         min_sigma: floor on sigma.
+        sigma_per_joint: pose level only: one sigma per joint and kernel, `sigma` [batch, M, N]
+            (default False: the paper's one sigma per kernel).
+        pi_entropy_weight: weight (>= 0) of the entropy of the batch-averaged mixture weights,
+            subtracted from the loss so that the batch uses several kernels (`losses.batch_pi_entropy`).
+        wta_warmup_steps: for the first this many optimizer steps the loss is the negative
+            log-density of each pose's best kernel only (`losses.winner_takes_all_nll`), then the NLL.
         sigma_scale: None, or calibrated scale factors of sigma, [N] (per joint) or [M, N] (per kernel
             and joint), applied after the head: the output `sigma` is then [batch, M, N] at both
             levels (`graphmdn_tf.calibration`; `RunDirectory.load_model` sets it from a run's
@@ -67,6 +86,9 @@ class GraphMDN(GraphPoseModel):
         target_dim=3,
         non_local=True,
         min_sigma=1e-4,
+        sigma_per_joint=False,
+        pi_entropy_weight=0.0,
+        wta_warmup_steps=0,
         sigma_scale=None,
         track_errors=True,
         error_scale=MILLIMETRES,
@@ -76,6 +98,21 @@ class GraphMDN(GraphPoseModel):
         self.mixture_level = check_mixture_level(mixture_level)
         self.num_kernels = int(num_kernels)
         self.min_sigma = float(min_sigma)
+        self.sigma_per_joint = check_sigma_per_joint(self.mixture_level, sigma_per_joint)
+        if not float(pi_entropy_weight) >= 0:
+            raise ValueError(
+                f"Expected pi_entropy_weight >= 0. Received: pi_entropy_weight={pi_entropy_weight!r}"
+            )
+        self.pi_entropy_weight = float(pi_entropy_weight)
+        if (
+            isinstance(wta_warmup_steps, bool)
+            or int(wta_warmup_steps) != wta_warmup_steps
+            or wta_warmup_steps < 0
+        ):
+            raise ValueError(
+                f"Expected wta_warmup_steps to be an integer >= 0. Received: wta_warmup_steps={wta_warmup_steps!r}"
+            )
+        self.wta_warmup_steps = int(wta_warmup_steps)
         super().__init__(
             graph,
             hidden_dim=hidden_dim,
@@ -102,6 +139,7 @@ class GraphMDN(GraphPoseModel):
             self.target_dim,
             self.mixture_level,
             self.min_sigma,
+            self.sigma_per_joint,
             name="head",
         )
 
@@ -126,7 +164,14 @@ class GraphMDN(GraphPoseModel):
         return mixture_distribution(self(inputs, training=training))
 
     def pose_loss(self, y, y_pred, sample_weight=None):
-        return mixture_nll(y, y_pred, sample_weight)
+        """The training objective on a batch (see the class docstring): the NLL and the diversity levers."""
+        loss = mixture_nll(y, y_pred, sample_weight)
+        if self.wta_warmup_steps and self.optimizer is not None:
+            warming = self.optimizer.iterations < self.wta_warmup_steps
+            loss = tf.where(warming, winner_takes_all_nll(y, y_pred, sample_weight), loss)
+        if self.pi_entropy_weight:
+            loss -= self.pi_entropy_weight * batch_pi_entropy(y_pred, sample_weight)
+        return loss
 
     def selection_names(self):
         return hypotheses.metric_names()
@@ -140,6 +185,9 @@ class GraphMDN(GraphPoseModel):
             "num_kernels": self.num_kernels,
             "mixture_level": self.mixture_level,
             "min_sigma": self.min_sigma,
+            "sigma_per_joint": self.sigma_per_joint,
+            "pi_entropy_weight": self.pi_entropy_weight,
+            "wta_warmup_steps": self.wta_warmup_steps,
             "sigma_scale": None if self.sigma_scale is None else self.sigma_scale.tolist(),
         }
 

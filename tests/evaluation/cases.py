@@ -80,9 +80,15 @@ class LookupModel:
         return {key: value[rows] for key, value in self.outputs.items()}
 
 
-def fixed_run(tmp_path, model_name):
+def fixed_run(tmp_path, model_name, **overrides):
     config = TrainingConfig.from_preset(
-        "standard", model=model_name, hidden_dim=8, num_blocks=1, num_kernels=3, stride=8
+        "standard",
+        model=model_name,
+        hidden_dim=8,
+        num_blocks=1,
+        num_kernels=3,
+        stride=8,
+        **overrides,
     )
     run_dir = tmp_path / model_name
     run_dir.mkdir()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from graphmdn_tf.cli import main
-from graphmdn_tf.data.pipeline import load_samples
+from graphmdn_tf.data.pipeline import config_splits, load_samples
 from graphmdn_tf.evaluation import combine_results, evaluate_run
 from graphmdn_tf.graphs import Graph
 from tests.evaluation.cases import fixed_run, mpjpe, numpy_errors, paper_average
@@ -161,6 +161,31 @@ def test_a_run_is_evaluated_on_other_data_without_touching_its_own_results(tmp_p
         numpy_errors(outputs, s1.targets_3d, "paper")["mean"][1], s1.action_classes
     )
     assert other.row(1, "GraphMDN (Mean)").average == pytest.approx(p1, rel=1e-3)
+
+
+def test_a_run_is_evaluated_on_its_validation_split(tmp_path):
+    config, run_dir, model = fixed_run(tmp_path, "graphmdn", validation_holdout=0.25)
+    result = evaluate_run(run_dir, num_samples=0, progress=False, split="validation")
+    target = run_dir / "evaluations" / "validation"
+    assert (target / "results.json").is_file() and not (run_dir / "results.json").exists()
+    _, validation = config_splits(config, progress=False)
+    assert result.num_frames == len(validation) and "its validation split" in result.notes[0]
+    outputs = {
+        k: np.asarray(v, np.float64)
+        for k, v in model.predict(validation.inputs_2d, verbose=0).items()
+    }
+    _, p1 = paper_average(
+        numpy_errors(outputs, validation.targets_3d, "paper")["mean"][1],
+        validation.action_classes,
+    )
+    assert result.row(1, "GraphMDN (Mean)").average == pytest.approx(p1, rel=1e-3)
+    with pytest.raises(ValueError, match=r"Expected split to be one of \('test', 'validation'\)"):
+        evaluate_run(run_dir, split="train", progress=False)
+    with pytest.raises(
+        ValueError,
+        match=r"Expected no data settings or stride with split='validation'.*test_subjects",
+    ):
+        evaluate_run(run_dir, split="validation", test_subjects="S1", progress=False)
 
 
 def test_results_in_a_users_folder_replace_only_what_evaluate_wrote_there(tmp_path, capsys):

@@ -17,6 +17,7 @@ from graphmdn_tf import export as export_module
 from graphmdn_tf import hypotheses
 from graphmdn_tf.cli import main
 from graphmdn_tf.export import export_run, export_saved_model, next_version
+from graphmdn_tf.models import GraphMDN
 from tests.integration.serving_checks import (
     NUM_KERNELS,
     TOLERANCE,
@@ -104,6 +105,26 @@ def test_sample_signature_draws_seeded_samples_from_the_mixture(exported, kind):
         samples["samples"], expected.transpose(1, 0, 2, 3), rtol=0, atol=TOLERANCE
     )
     assert samples["samples"].std(axis=1).min() > 0  # S distinct draws, not S copies
+
+
+def test_a_per_joint_sigma_is_served_per_joint_and_sampled_with_it(tmp_path):
+    model = GraphMDN(hidden_dim=16, num_blocks=1, num_kernels=NUM_KERNELS, sigma_per_joint=True)
+    path = export_saved_model(model, tmp_path, name="joint", num_samples=NUM_SAMPLES, seed=SEED)
+    loaded = tf.saved_model.load(str(path))
+    x = keypoints(np.random.default_rng(5), 4)
+    outputs = _call(loaded, "serving_default", keypoints=x)
+    params = model(x, training=False)
+    assert outputs["sigma"].shape == (4, NUM_KERNELS, 16) and outputs["pi"].shape == (
+        4,
+        NUM_KERNELS,
+    )
+    np.testing.assert_allclose(
+        outputs["sigma"], np.asarray(params["sigma"]), rtol=0, atol=TOLERANCE
+    )
+    assert_outputs_close(outputs, expected_outputs(model, x))
+    samples = _call(loaded, "sample", keypoints=x)["samples"]
+    expected = hypotheses.sample_poses(params, NUM_SAMPLES, seed=(SEED, 0)).numpy()
+    np.testing.assert_allclose(samples, expected.transpose(1, 0, 2, 3), rtol=0, atol=TOLERANCE)
 
 
 @pytest.mark.parametrize("kind", KINDS)

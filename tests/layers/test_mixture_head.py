@@ -50,6 +50,35 @@ def test_activations_match_numpy(rng, mixture_level, target_dim):
         )
 
 
+def test_per_joint_sigma_is_elu_plus_one_of_each_nodes_logit(rng):
+    k = 3
+    head = GraphMixtureHead(h36m_graph(), num_kernels=k, sigma_per_joint=True)
+    x = rng.normal(size=(4, 16, 6)).astype("float32")
+    out = head(x)
+    raw = _raw_projection(head, x)
+    sigma_logits = raw[..., 3 * k : 4 * k]  # [B, N, K]
+    assert tuple(out["sigma"].shape) == (4, k, 16)
+    np.testing.assert_allclose(
+        out["sigma"].numpy(), _elu_plus_one(sigma_logits).transpose(0, 2, 1), atol=1e-5
+    )
+    # The kernel is still one choice per pose, its weight the node average, as without the option.
+    np.testing.assert_allclose(out["pi_logits"].numpy(), raw[..., 4 * k :].mean(axis=1), atol=1e-5)
+    assert head.compute_output_shape((4, 16, 6))["sigma"] == (4, k, 16)
+
+
+def test_per_joint_sigma_has_the_floor_and_survives_get_config(rng):
+    head = GraphMixtureHead(h36m_graph(), num_kernels=2, sigma_per_joint=True, min_sigma=1e-3)
+    x = np.ones((2, 16, 3), "float32")
+    head.build(x.shape)
+    head.projection.bias.assign(np.full(head.projection.bias.shape, -1e4))
+    np.testing.assert_allclose(head(x)["sigma"].numpy(), 1e-3)
+    config = head.get_config()
+    assert config["sigma_per_joint"] is True
+    assert GraphMixtureHead.from_config(config).sigma_per_joint is True
+    del config["sigma_per_joint"]  # a head saved before the option existed
+    assert GraphMixtureHead.from_config(config).sigma_per_joint is False
+
+
 def test_sigma_floor_for_extreme_logits():
     head = GraphMixtureHead(h36m_graph(), num_kernels=2, mixture_level="node", min_sigma=1e-4)
     x = np.full((2, 16, 3), 1.0, "float32")
@@ -96,6 +125,12 @@ def test_standard_layer_checks(tmp_path, mixture_level):
         ({"num_kernels": 0}, "Expected num_kernels to be a positive integer"),
         ({"target_dim": -1}, "Expected target_dim to be a positive integer"),
         ({"min_sigma": 0.0}, "Expected min_sigma > 0"),
+        (
+            {"mixture_level": "node", "sigma_per_joint": True},
+            r"Expected sigma_per_joint only with mixture_level='pose' .*Received: "
+            r"sigma_per_joint=True, mixture_level='node'",
+        ),
+        ({"sigma_per_joint": "yes"}, "Expected sigma_per_joint to be True or False"),
     ],
 )
 def test_bad_arguments_raise(kwargs, message):

@@ -24,7 +24,9 @@ BASE_CONFIG_KEYS = {
     "non_local",
 }
 CONFIG_KEYS = {
-    GraphMDN: BASE_CONFIG_KEYS | {"num_kernels", "mixture_level", "min_sigma", "sigma_scale"},
+    GraphMDN: BASE_CONFIG_KEYS
+    | {"num_kernels", "mixture_level", "min_sigma", "sigma_scale"}
+    | {"sigma_per_joint", "pi_entropy_weight", "wta_warmup_steps"},
     SemGCN: BASE_CONFIG_KEYS,
 }
 

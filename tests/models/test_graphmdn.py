@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from graphmdn_tf import Graph, GraphMDN, mixture_distribution
+from graphmdn_tf.losses import batch_pi_entropy, mixture_nll, winner_takes_all_nll
+from graphmdn_tf.models.build import load_model
 from tests.models.toy_data import two_valued_problem
 
 
@@ -104,6 +106,13 @@ def test_the_head_follows_the_mixture_arguments(rng, mixture_level, sigma_shape)
         ({"num_blocks": -1}, r"Expected num_blocks >= 0\. Received: num_blocks=-1"),
         ({"num_kernels": 0}, "Expected num_kernels to be a positive integer"),
         ({"min_sigma": 0.0}, "Expected min_sigma > 0"),
+        (
+            {"mixture_level": "node", "sigma_per_joint": True},
+            "Expected sigma_per_joint only with mixture_level='pose'",
+        ),
+        ({"pi_entropy_weight": -1.0}, r"Expected pi_entropy_weight >= 0\. Received: "),
+        ({"wta_warmup_steps": -2}, r"Expected wta_warmup_steps to be an integer >= 0\. Received: "),
+        ({"wta_warmup_steps": 1.5}, "Expected wta_warmup_steps to be an integer >= 0"),
     ],
 )
 def test_bad_constructor_arguments_raise(kwargs, message):
@@ -159,3 +168,56 @@ def test_a_sigma_scale_multiplies_the_heads_sigma_and_survives_the_config(
 def test_a_bad_sigma_scale_is_refused(scales, message):
     with pytest.raises(ValueError, match=message):
         GraphMDN(sigma_scale=scales)
+
+
+def test_a_per_joint_sigma_model_saves_and_loads(rng, tmp_path):
+    model = GraphMDN(hidden_dim=8, num_blocks=1, num_kernels=3, sigma_per_joint=True)
+    x = rng.normal(size=(4, 16, 2)).astype("float32")
+    outputs = model(x, training=False)
+    assert outputs["sigma"].shape == (4, 3, 16) and outputs["pi_logits"].shape == (4, 3)
+    model.save(tmp_path / "joint.keras")
+    loaded = load_model(tmp_path / "joint.keras")
+    assert loaded.sigma_per_joint and loaded.head.sigma_per_joint
+    np.testing.assert_allclose(
+        np.asarray(loaded(x, training=False)["sigma"]), np.asarray(outputs["sigma"]), atol=1e-6
+    )
+
+
+def test_a_config_saved_before_the_new_arguments_loads_as_the_paper(rng):
+    config = GraphMDN(hidden_dim=8, num_blocks=1).get_config()
+    for name in ("sigma_per_joint", "pi_entropy_weight", "wta_warmup_steps"):
+        del config[name]
+    model = GraphMDN.from_config(config)
+    assert (model.sigma_per_joint, model.pi_entropy_weight, model.wta_warmup_steps) == (
+        False,
+        0.0,
+        0,
+    )
+    assert model(rng.normal(size=(2, 16, 2)).astype("float32"))["sigma"].shape == (2, 5)
+
+
+def test_the_loss_is_winner_takes_all_during_the_warm_up_then_the_nll(rng):
+    model = GraphMDN(hidden_dim=8, num_blocks=1, num_kernels=3, wta_warmup_steps=2)
+    x, y = two_valued_problem(rng, n=16)
+    model.compile(optimizer="adam")
+    model.make_training_variables()
+    outputs = model(x, training=False)
+    np.testing.assert_allclose(
+        float(model.pose_loss(y, outputs)), float(winner_takes_all_nll(y, outputs)), rtol=1e-6
+    )
+    model.optimizer.iterations.assign(2)
+    np.testing.assert_allclose(
+        float(model.pose_loss(y, outputs)), float(mixture_nll(y, outputs)), rtol=1e-6
+    )
+    model.fit(
+        x, y, epochs=1, batch_size=8, verbose=0
+    )  # it trains (and XLA-compiles) with the switch
+
+
+def test_the_entropy_weight_subtracts_the_batch_pi_entropy(rng):
+    model = GraphMDN(hidden_dim=8, num_blocks=1, num_kernels=3, pi_entropy_weight=0.7)
+    x, y = two_valued_problem(rng, n=8)
+    outputs = model(x, training=False)
+    expected = float(mixture_nll(y, outputs)) - 0.7 * float(batch_pi_entropy(outputs))
+    np.testing.assert_allclose(float(model.pose_loss(y, outputs)), expected, rtol=1e-6)
+    assert model.get_config()["pi_entropy_weight"] == 0.7
