@@ -1,4 +1,4 @@
-"""Issue 34's goal table: train variants of GraphMDN over seeds, score validation and test, one row each.
+"""The hypotheses' goal table: train variants of GraphMDN over seeds, score validation and test, one row each.
 
 Every variant is `graphmdn-tf train` with the shared settings (CMU split: train S1, S5, S6 with their last
 10% of every sequence held out as the validation split, test S7; standard preset; 4 epochs) plus the
@@ -44,7 +44,7 @@ SELECTORS = tuple(
     for name, selection in SELECTIONS.items()
     if "target" not in selection.requires and not selection.sampled and name != "mean"
 )
-# Issue 34's goal: ECE and its worst joint, coverage at 90%, Oracle gap, and the seed spread of Mean.
+# The goal: ECE and its worst joint, coverage at 90%, Oracle gap, and the seed spread of Mean.
 GOAL = {
     "ece": 0.03,
     "ece_worst_joint": 0.05,

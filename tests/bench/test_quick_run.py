@@ -126,6 +126,9 @@ def test_bench_command_writes_json_and_markdown(quick_bench):
         "num_kernels": 5,
         "mixture_level": "pose",
         "dropout": 0.1,
+        "sigma_per_joint": False,
+        "pi_entropy_weight": 0.0,
+        "wta_warmup_steps": 0,
     }
     assert preset["profiler_matmul_flops_batch1"] == preset["analytic_matmul_flops_batch1"]
     assert preset["train_flops_per_sample"] == 3 * preset["forward_flops_per_sample"]
