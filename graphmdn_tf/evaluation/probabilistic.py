@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from graphmdn_tf import uncertainty
+from graphmdn_tf.calibration import coverage_at
 from graphmdn_tf.metrics import MILLIMETRES
 from graphmdn_tf.written import forget, record, replaceable
 
@@ -35,7 +36,7 @@ def uncertainty_summary(frames, ambiguous, joint_names) -> dict:
         "ece_per_joint": {
             name: float(value) for name, value in zip(joint_names, calibration.ece_per_joint)
         },
-        "coverage_90": float(calibration.observed[np.argmin(np.abs(calibration.levels - 0.9))]),
+        "coverage_90": coverage_at(calibration, 0.9),
         "sharpness_mm": {
             f"{round(100 * level)}": MILLIMETRES * float(radius)
             for level, radius in calibration.sharpness.items()
